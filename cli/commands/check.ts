@@ -1,0 +1,107 @@
+import { CliIO } from '../io.js';
+import { readSource } from '../files.js';
+import { netSettings, NetOptions } from '../net-options.js';
+import { printError, printJson, style } from '../style.js';
+import { InputError, PinctlError } from '../../src/errors.js';
+import { shortName } from '../../src/core/certificate.js';
+import { isoDate } from '../../src/core/chain.js';
+import { Target } from '../../src/core/target.js';
+import { evaluate } from '../../src/core/verdict.js';
+import { readConfig } from '../../src/formats/read.js';
+import { observeTargets } from '../../src/net/observe.js';
+import { withProgress } from '../progress.js';
+
+export interface CheckOptions extends NetOptions {
+  warnDays?: string;
+  json?: boolean;
+}
+
+interface AddressResult {
+  domain: string;
+  address: string;
+  pass: boolean;
+  reachable: boolean;
+  matched: string[];
+  reasons: string[];
+  notes: string[];
+  chain: { position: string; subject: string; spkiSha256: string; notAfter: string; source: string }[];
+}
+
+export async function checkCommand(configPath: string, opts: CheckOptions, io: CliIO): Promise<number> {
+  try {
+    return await check(configPath, opts, io);
+  } catch (e) {
+    printError(io, e);
+    return e instanceof PinctlError ? e.exitCode : 2;
+  }
+}
+
+async function check(configPath: string, opts: CheckOptions, io: CliIO): Promise<number> {
+  const s = style(io);
+  const now = io.now();
+  let warnDays: number | undefined;
+  if (opts.warnDays !== undefined) {
+    warnDays = Number(opts.warnDays);
+    if (!/^\d+$/.test(opts.warnDays)) throw new InputError('USAGE', `--warn-days ${opts.warnDays}: expected a whole number of days`);
+  }
+  const { name, bytes } = await readSource(configPath, io);
+  const { format, pinSet } = readConfig(Buffer.from(bytes).toString('utf8'), name);
+  if (pinSet.domains.length === 0) throw new InputError('NO_PINS', `${name}: the ${format} config pins no domain`);
+  const net = netSettings(opts, io);
+
+  const targets: Target[] = [];
+  for (const d of pinSet.domains) {
+    const ports = net.overrides.filter((o) => o.host === d.domain).map((o) => o.port);
+    for (const port of ports.length > 0 ? [...new Set(ports)] : [net.port]) targets.push({ host: d.domain, port, input: d.domain });
+  }
+  const observations = await withProgress(io, `checking ${targets.length} endpoint(s)`, (onProgress) =>
+    observeTargets(targets, { store: net.store, now, timeoutMs: net.timeoutMs, overrides: net.overrides, probe: io.probe, resolve: io.resolve, onProgress }),
+  );
+
+  const results: AddressResult[] = [];
+  for (const obs of observations) {
+    const domain = pinSet.domains.find((d) => d.domain === obs.domain)!;
+    for (const sample of obs.samples) {
+      const v = evaluate(domain, sample.chain, { semantics: format === 'ios' ? 'ios' : 'any', expiration: format === 'ios' ? null : pinSet.expiration, now, warnDays });
+      results.push({
+        domain: obs.domain,
+        address: sample.label,
+        pass: v.pass,
+        reachable: true,
+        matched: v.matched,
+        reasons: v.reasons,
+        notes: v.notes,
+        chain: sample.chain.entries.map((e) => ({ position: e.position, subject: e.cert.subject, spkiSha256: e.cert.spkiSha256, notAfter: e.cert.notAfter.toISOString(), source: e.source })),
+      });
+    }
+    // An address that cannot be reached fails the domain only when no address answered.
+    const noneAnswered = obs.samples.length === 0;
+    for (const f of obs.failures) {
+      results.push({ domain: obs.domain, address: f.label, pass: !noneAnswered, reachable: false, matched: [], reasons: noneAnswered ? [f.message] : [], notes: noneAnswered ? [] : [`unreachable (${f.message}); other addresses answered`], chain: [] });
+    }
+  }
+  const pass = results.every((r) => r.pass);
+
+  if (opts.json) printJson(io, { config: name, format, expiration: pinSet.expiration, pass, results });
+  const out = opts.json ? io.stderr : io.stdout;
+  for (const d of pinSet.domains) {
+    out.write(`${s.bold(d.domain)}${d.includeSubdomains ? s.dim(' (and subdomains: only the name itself is probed)') : ''}\n`);
+    for (const r of results.filter((x) => x.domain === d.domain)) {
+      const tag = !r.reachable && r.pass ? s.yellow('SKIP') : r.pass ? s.green('PASS') : s.red('FAIL');
+      const detail = r.pass && r.reachable ? `matched ${r.matched.map((m) => `${m} (${whichCert(r, m)})`).join(', ') || '(pins not enforced)'}` : r.reasons.join('; ');
+      out.write(`  ${tag} ${r.address}  ${detail}\n`);
+      for (const n of r.notes) out.write(`       ${s.dim(`note: ${n}`)}\n`);
+    }
+  }
+  if (pinSet.expiration) out.write(s.dim(`pin-set expiration: ${pinSet.expiration} (today ${isoDate(now)})\n`));
+  out.write(pass ? `${s.green('ok:')} every address would pass\n` : `${s.red('fail:')} apps with these pins would fail to connect where marked FAIL\n`);
+  if (!pass) io.stderr.write(`${s.dim('hint:')} to produce new pins keeping the old ones as backup: pinctl generate HOST --backup-key OLD-KEY --format ${format === 'json' ? 'json' : format}\n`);
+  return pass ? 0 : 1;
+}
+
+function whichCert(r: AddressResult, pin: string): string {
+  const e = r.chain.find((c) => c.spkiSha256 === pin);
+  return e ? `${e.position} "${e.subject.replace(/^.*CN=([^,]+).*$/, '$1')}"` : '?';
+}
+
+export { shortName };

@@ -1,0 +1,31 @@
+import { resolve } from 'node:path';
+import { CliIO } from './io.js';
+import { InputError } from '../src/errors.js';
+import { ResolveOverride, parseDuration, parseResolve } from '../src/core/target.js';
+import { TrustStore } from '../src/core/trust-store.js';
+import { loadCaFile, loadSystemStore } from '../src/net/trust-store-file.js';
+
+export interface NetOptions {
+  caFile?: string;
+  resolve: string[];
+  timeout: string;
+  port?: string;
+}
+
+export interface NetSettings {
+  store: TrustStore;
+  overrides: ResolveOverride[];
+  timeoutMs: number;
+  port: number;
+}
+
+export function netSettings(opts: NetOptions, io: CliIO): NetSettings {
+  const port = Number(opts.port ?? '443');
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InputError('USAGE', `--port ${opts.port}: expected a port from 1 to 65535`);
+  return {
+    timeoutMs: parseDuration(opts.timeout),
+    overrides: opts.resolve.map(parseResolve),
+    store: opts.caFile ? loadCaFile(resolve(io.cwd, opts.caFile)) : loadSystemStore(io.env),
+    port,
+  };
+}

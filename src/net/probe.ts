@@ -1,0 +1,124 @@
+/**
+ * TLS probing: one handshake to one address, bounded by a single deadline that covers connect,
+ * handshake and chain read. The certificate check is switched off here on purpose: the prober only
+ * collects what the server sent; src/core/chain.ts decides whether it is valid.
+ */
+import tls from 'node:tls';
+import { isIP } from 'node:net';
+import { ErrorCode, ProbeError } from '../errors.js';
+import { formatAddress } from '../core/target.js';
+
+export interface ProbeRequest {
+  /** Name for SNI and messages. */
+  host: string;
+  port: number;
+  /** Address to dial. */
+  address: string;
+  timeoutMs: number;
+}
+
+export interface ProbeSuccess {
+  ok: true;
+  address: string;
+  /** DER of each certificate the server sent that links leaf → issuer, in that order. */
+  served: Uint8Array[];
+  protocol: string | null;
+  cipher: string | null;
+  durationMs: number;
+}
+
+export interface ProbeFailure {
+  ok: false;
+  address: string;
+  error: ProbeError;
+  durationMs: number;
+}
+
+export type ProbeResult = ProbeSuccess | ProbeFailure;
+export type Prober = (req: ProbeRequest) => Promise<ProbeResult>;
+
+/** Longer chains than this are not real PKI. OpenSSL itself rejects a Certificate message > 100 KiB. */
+export const MAX_CHAIN = 32;
+
+let emptyStoreContext: tls.SecureContext | undefined;
+/**
+ * An empty CA list: Node then reports exactly the linked certificates the server sent, instead of
+ * silently completing the chain from its own bundled roots. One context serves every probe.
+ */
+function context(): tls.SecureContext {
+  emptyStoreContext ??= tls.createSecureContext({ ca: [] });
+  return emptyStoreContext;
+}
+
+export const probeTls: Prober = (req) =>
+  new Promise((resolve) => {
+    const started = performance.now();
+    const where = `${req.host} at ${formatAddress(req.address, req.port)}`;
+    let settled = false;
+    const finish = (r: ProbeResult) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(r);
+    };
+    const fail = (code: ErrorCode, message: string, hint?: string) =>
+      finish({ ok: false, address: req.address, error: new ProbeError(code, `${where}: ${message}`, { hint }), durationMs: performance.now() - started });
+
+    const socket = tls.connect({
+      host: req.address,
+      port: req.port,
+      servername: isIP(req.host) ? undefined : req.host,
+      secureContext: context(),
+      rejectUnauthorized: false,
+    });
+    const timer = setTimeout(
+      () => fail('TIMEOUT', `no TLS handshake within ${req.timeoutMs} ms (${socket.connecting ? 'TCP connect' : 'handshake'} stalled)`, 'raise --timeout, or check a firewall drops the port'),
+      req.timeoutMs,
+    );
+    socket.once('secureConnect', () => {
+      const served: Uint8Array[] = [];
+      const seen = new Set<string>();
+      let c: tls.DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
+      while (c && c.raw && !seen.has(c.fingerprint256) && served.length < MAX_CHAIN) {
+        seen.add(c.fingerprint256);
+        served.push(new Uint8Array(c.raw));
+        c = c.issuerCertificate;
+      }
+      if (served.length === 0) return fail('HANDSHAKE', 'the server sent no certificate');
+      const cipher = socket.getCipher();
+      finish({ ok: true, address: req.address, served, protocol: socket.getProtocol(), cipher: cipher?.standardName ?? cipher?.name ?? null, durationMs: performance.now() - started });
+    });
+    socket.once('error', (e: NodeJS.ErrnoException) => {
+      const [code, message, hint] = classify(e);
+      fail(code, message, hint);
+    });
+    socket.once('close', () => fail('HANDSHAKE', 'the connection closed before the TLS handshake finished'));
+  });
+
+function classify(e: NodeJS.ErrnoException): [ErrorCode, string, string?] {
+  const msg = e.message ?? String(e);
+  switch (e.code) {
+    case 'ECONNREFUSED':
+      return ['REFUSED', 'connection refused', 'is the service listening on that port?'];
+    case 'ETIMEDOUT':
+      return ['TIMEOUT', 'TCP connect timed out'];
+    case 'ECONNRESET':
+      return ['HANDSHAKE', 'the connection was reset during the TLS handshake'];
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return ['NETWORK', `address unreachable (${e.code})`];
+  }
+  if (/wrong version number|packet length too long|unknown protocol|record layer failure|http request/i.test(msg)) {
+    return ['NOT_TLS', 'the port does not speak TLS (plain HTTP or another protocol?)', 'check the port number'];
+  }
+  if (/excessive message size|cert length mismatch|certificate list too long/i.test(msg)) {
+    return ['CHAIN_TOO_LONG', 'the server sent a certificate chain too large to be real (over 100 KiB)'];
+  }
+  const alert = /alert ([a-z ]+)|tlsv1 alert ([a-z ]+)|sslv3 alert ([a-z ]+)/i.exec(msg);
+  if (alert) {
+    const name = (alert[1] ?? alert[2] ?? alert[3] ?? '').trim();
+    return ['TLS_ALERT', `the server ended the handshake with TLS alert "${name}"`, name.includes('unrecognized name') ? 'the server does not know this host name (SNI)' : undefined];
+  }
+  return ['HANDSHAKE', `TLS handshake failed: ${msg.split('\n')[0]}`];
+}
