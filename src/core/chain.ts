@@ -49,7 +49,10 @@ const MAX_DEPTH = 10;
 /** Did `issuer` sign `child`? Names and key identifiers first (cheap), then the signature. */
 const verified = new Map<string, boolean>();
 export function issued(issuer: CertInfo, child: CertInfo): boolean {
-  if (!child.x509.checkIssued(issuer.x509)) return false;
+  return child.x509.checkIssued(issuer.x509) && signedBy(issuer, child);
+}
+
+function signedBy(issuer: CertInfo, child: CertInfo): boolean {
   const key = `${issuer.sha256Fingerprint}>${child.sha256Fingerprint}`;
   let ok = verified.get(key);
   if (ok === undefined) {
@@ -64,8 +67,10 @@ export function issued(issuer: CertInfo, child: CertInfo): boolean {
   return ok;
 }
 
+/** Self-signed: issuer = subject and its own key verifies it. (OpenSSL's checkIssued would also
+ * demand keyCertSign, which a self-signed leaf does not have.) */
 function selfSigned(c: CertInfo): boolean {
-  return c.selfIssued && issued(c, c);
+  return c.selfIssued && signedBy(c, c);
 }
 
 /** The leaf is the first certificate that issued none of the others (servers put it first). */

@@ -120,5 +120,11 @@ function classify(e: NodeJS.ErrnoException): [ErrorCode, string, string?] {
     const name = (alert[1] ?? alert[2] ?? alert[3] ?? '').trim();
     return ['TLS_ALERT', `the server ended the handshake with TLS alert "${name}"`, name.includes('unrecognized name') ? 'the server does not know this host name (SNI)' : undefined];
   }
-  return ['HANDSHAKE', `TLS handshake failed: ${msg.split('\n')[0]}`];
+  return ['HANDSHAKE', `TLS handshake failed: ${opensslReason(msg)}`];
+}
+
+/** "80FC…:error:0A00045C:SSL routines:fn:reason:../deps/….c:1601:" → "reason". */
+function opensslReason(msg: string): string {
+  const m = /error:[0-9A-F]+:[^:]*:[^:]*:([^:]+)/.exec(msg);
+  return (m ? m[1]! : msg.split('\n')[0]!).trim();
 }

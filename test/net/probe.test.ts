@@ -1,0 +1,90 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import tls from 'node:tls';
+import { probeTls } from '../../src/net/probe.js';
+import { closedPort, httpLikeServer, midHandshakeStallServer, stallServer, tlsServer, Running } from '../helpers/servers.js';
+import { opensslPin, pkiFile, readPki } from '../helpers/fixtures.js';
+import { spkiSha256 } from '../../src/core/pin.js';
+import { certificateSpki } from '../../src/core/x509-structure.js';
+
+const servers: Running[] = [];
+const keep = <T extends Running>(r: T) => (servers.push(r), r);
+afterAll(async () => Promise.all(servers.map((s) => s.close())));
+
+const pinsOf = (served: Uint8Array[]) => served.map((d) => spkiSha256(certificateSpki(d)));
+
+describe('probeTls against real servers on 127.0.0.1', () => {
+  it('returns exactly the served chain, not completed from any store', async () => {
+    const s = keep(await tlsServer('chain.pem', 'leaf.key'));
+    const r = await probeTls({ host: 'api.pinctl.test', port: s.port, address: '127.0.0.1', timeoutMs: 3000 });
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(pinsOf(r.served)).toEqual([opensslPin('leaf.pem'), opensslPin('intermediate.pem')]);
+    expect(r.protocol).toMatch(/TLSv1\.[23]/);
+  });
+  it('includes the root when the server sends it', async () => {
+    const s = keep(await tlsServer('fullchain.pem', 'leaf.key'));
+    const r = await probeTls({ host: 'api.pinctl.test', port: s.port, address: '127.0.0.1', timeoutMs: 3000 });
+    expect(r.ok && pinsOf(r.served)).toEqual([opensslPin('leaf.pem'), opensslPin('intermediate.pem'), opensslPin('root.pem')]);
+  });
+  it('sends SNI: the server picks the certificate by name', async () => {
+    // No default certificate: OpenSSL keeps a default EC certificate even when SNI picks an RSA context.
+    const ctx = (chain: string, key: string) => tls.createSecureContext({ cert: readPki(chain), key: readPki(key) });
+    const byName: Record<string, tls.SecureContext> = { 'rsa.pinctl.test': ctx('chain-rsa.pem', 'leaf-rsa.key'), 'api.pinctl.test': ctx('chain.pem', 'leaf.key') };
+    const s = keep(await tlsServer('chain.pem', 'leaf.key', { cert: undefined, key: undefined, SNICallback: (name, cb) => cb(null, byName[name]) }));
+    const r = await probeTls({ host: 'rsa.pinctl.test', port: s.port, address: '127.0.0.1', timeoutMs: 3000 });
+    expect(r.ok && pinsOf(r.served)[0]).toBe(opensslPin('leaf-rsa.pem'));
+  });
+  it('probes IPv6 loopback', async () => {
+    let s: Running;
+    try {
+      s = keep(await tlsServer('chain.pem', 'leaf.key', {}, '::1'));
+    } catch {
+      return; // no IPv6 on this machine
+    }
+    const r = await probeTls({ host: 'api.pinctl.test', port: s.port, address: '::1', timeoutMs: 3000 });
+    expect(r.ok).toBe(true);
+  });
+  it('refused', async () => {
+    const r = await probeTls({ host: 'x.test', port: await closedPort(), address: '127.0.0.1', timeoutMs: 3000 });
+    expect(!r.ok && r.error.code).toBe('REFUSED');
+  });
+  it('a silent port times out within the deadline', async () => {
+    const s = keep(await stallServer());
+    const t = Date.now();
+    const r = await probeTls({ host: 'x.test', port: s.port, address: '127.0.0.1', timeoutMs: 300 });
+    expect(!r.ok && r.error.code).toBe('TIMEOUT');
+    expect(Date.now() - t).toBeLessThan(2000);
+  });
+  it('a server that stalls mid-handshake times out', async () => {
+    const s = keep(await midHandshakeStallServer());
+    const r = await probeTls({ host: 'x.test', port: s.port, address: '127.0.0.1', timeoutMs: 300 });
+    expect(!r.ok && r.error.code).toBe('TIMEOUT');
+  });
+  it('plain HTTP is reported as not TLS', async () => {
+    const s = keep(await httpLikeServer());
+    const r = await probeTls({ host: 'x.test', port: s.port, address: '127.0.0.1', timeoutMs: 3000 });
+    expect(!r.ok && r.error.code).toMatch(/NOT_TLS|HANDSHAKE/);
+    expect(!r.ok && r.error.message).toContain('x.test at 127.0.0.1');
+  });
+  it('a TLS alert is named', async () => {
+    // A server demanding a client certificate over TLS 1.2 ends the handshake with alert 40.
+    const s = keep(await tlsServer('chain.pem', 'leaf.key', { requestCert: true, rejectUnauthorized: true, maxVersion: 'TLSv1.2', ca: [readPki('root.pem')] }));
+    const r = await probeTls({ host: 'unknown.pinctl.test', port: s.port, address: '127.0.0.1', timeoutMs: 3000 });
+    expect(!r.ok && r.error.code).toBe('TLS_ALERT');
+    expect(!r.ok && r.error.message).toContain('handshake failure');
+    expect(!r.ok && r.error.message).not.toContain('deps/openssl');
+  });
+  it('a server sending 500 certificates fails cleanly', async () => {
+    const leaf = readFileSync(pkiFile('chain.pem'), 'utf8');
+    const inter = readFileSync(pkiFile('intermediate.pem'), 'utf8');
+    const huge = leaf + inter.repeat(500);
+    const s = keep(await tlsServer('chain.pem', 'leaf.key', { cert: huge }));
+    const r = await probeTls({ host: 'api.pinctl.test', port: s.port, address: '127.0.0.1', timeoutMs: 5000 });
+    if (r.ok) {
+      expect(r.served.length).toBeLessThanOrEqual(32);
+    } else {
+      expect(r.error.code).toBe('CHAIN_TOO_LONG');
+    }
+  });
+});
