@@ -105,8 +105,8 @@ Examples:
     return exitCode;
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
-      if (argv.length === 0 || e.code === 'commander.executeSubCommandAsync') return 2;
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
+      if (e.code === 'commander.help') return 2; // no command given: usage went to stderr
       io.stderr.write("hint: run 'pinctl --help' for usage and examples\n");
       return 2;
     }
