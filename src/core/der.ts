@@ -83,6 +83,11 @@ export function readWhole(buf: Uint8Array): Tlv {
   return t;
 }
 
+/** The first element's bytes (OpenSSL's TRUSTED CERTIFICATE appends trust settings after it). */
+export function leadingElement(buf: Uint8Array): Uint8Array {
+  return buf.subarray(0, readTlv(buf, 0).end);
+}
+
 export function oidToString(buf: Uint8Array, t: Tlv): string {
   const bytes = buf.subarray(t.contentStart, t.end);
   if (bytes.length === 0) throw new DerError('empty OID');

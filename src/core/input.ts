@@ -6,7 +6,7 @@
 import { KeyObject, createPrivateKey, createPublicKey } from 'node:crypto';
 import { ParseError } from '../errors.js';
 import { CertInfo, KeyDescription, describeKey, parseCertificate } from './certificate.js';
-import { DerError, readTlv } from './der.js';
+import { DerError, leadingElement, readTlv } from './der.js';
 import { hasPem, parsePem, PemBlock } from './pem.js';
 import { spkiSha256 } from './pin.js';
 import { csrSpki, looksLikePkcs7, pkcs7Certificates } from './x509-structure.js';
@@ -103,8 +103,7 @@ function fromPemBlock(block: PemBlock, source: string): Partial[] {
 
 function firstElement(der: Uint8Array, where: string): Uint8Array {
   try {
-    const t = readTlv(der, 0);
-    return der.subarray(0, t.end);
+    return leadingElement(der);
   } catch (e) {
     throw new ParseError('CERT_MALFORMED', `${where}: ${(e as Error).message}`);
   }

@@ -7,6 +7,7 @@ import tls from 'node:tls';
 import { InputError } from '../errors.js';
 import { CertInfo, parseCertificate } from '../core/certificate.js';
 import { parsePem } from '../core/pem.js';
+import { leadingElement } from '../core/der.js';
 import { parseInput } from '../core/input.js';
 import { TrustStore, makeTrustStore } from '../core/trust-store.js';
 
@@ -42,7 +43,7 @@ export function loadSystemStore(env: Record<string, string | undefined>): TrustS
   for (const b of parsePem(pems, path ?? 'node:tls.rootCertificates')) {
     if (b.label !== 'CERTIFICATE' && b.label !== 'TRUSTED CERTIFICATE') continue;
     try {
-      certs.push(parseCertificate(b.der));
+      certs.push(parseCertificate(b.label === 'TRUSTED CERTIFICATE' ? leadingElement(b.der) : b.der));
     } catch {
       /* one broken anchor must not disable the whole store */
     }

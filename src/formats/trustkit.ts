@@ -1,0 +1,33 @@
+/** TrustKit (iOS) TSKConfiguration as an XML plist. */
+import { PinSet, Warning } from '../core/model.js';
+import { describePin, xmlCommentText, xmlEscape } from './escape.js';
+import { render } from './template.js';
+import { uniquePins } from './validate.js';
+
+export function renderTrustkit(pinSet: PinSet, template: string): string {
+  const view = {
+    expiration: pinSet.expiration,
+    domains: pinSet.domains.map((d) => ({
+      domain: d.domain.toLowerCase(),
+      includeSubdomains: d.includeSubdomains,
+      pins: uniquePins(d).map((p) => ({ pin: p.spkiSha256, comment: xmlCommentText(describePin(p)) })),
+    })),
+  };
+  return render(template, view, xmlEscape);
+}
+
+/** TrustKit raises at start-up when an enforced domain has fewer than two distinct hashes. */
+export function needsTwoPins(pinSet: PinSet, code: string, who: string): Warning[] {
+  return pinSet.domains
+    .filter((d) => uniquePins(d).length < 2)
+    .map((d) => ({
+      code,
+      severity: 'danger' as const,
+      domain: d.domain.toLowerCase(),
+      message: `has only ${uniquePins(d).length} distinct pin; ${who} refuses to start with fewer than two per domain (it insists on a backup pin)`,
+    }));
+}
+
+export function trustkitWarnings(pinSet: PinSet): Warning[] {
+  return needsTwoPins(pinSet, 'trustkit-needs-two-pins', 'TrustKit');
+}
