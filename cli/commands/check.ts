@@ -1,7 +1,7 @@
 import { CliIO } from '../io.js';
 import { readSource } from '../files.js';
 import { netSettings, NetOptions } from '../net-options.js';
-import { printError, printJson, style } from '../style.js';
+import { printError, printJson, printWarnings, style } from '../style.js';
 import { InputError, PinctlError } from '../../src/errors.js';
 import { shortName } from '../../src/core/certificate.js';
 import { isoDate } from '../../src/core/chain.js';
@@ -45,7 +45,8 @@ async function check(configPath: string, opts: CheckOptions, io: CliIO): Promise
     if (!/^\d+$/.test(opts.warnDays)) throw new InputError('USAGE', `--warn-days ${opts.warnDays}: expected a whole number of days`);
   }
   const { name, bytes } = await readSource(configPath, io);
-  const { format, pinSet } = readConfig(Buffer.from(bytes).toString('utf8'), name);
+  const { format, pinSet, warnings } = readConfig(Buffer.from(bytes).toString('utf8'), name);
+  printWarnings(io, warnings);
   if (pinSet.domains.length === 0) throw new InputError('NO_PINS', `${name}: the ${format} config pins no domain`);
   const net = netSettings(opts, io);
 
@@ -95,7 +96,12 @@ async function check(configPath: string, opts: CheckOptions, io: CliIO): Promise
   }
   if (pinSet.expiration) out.write(s.dim(`pin-set expiration: ${pinSet.expiration} (today ${isoDate(now)})\n`));
   out.write(pass ? `${s.green('ok:')} every address would pass\n` : `${s.red('fail:')} apps with these pins would fail to connect where marked FAIL\n`);
-  if (!pass) io.stderr.write(`${s.dim('hint:')} to produce new pins keeping the old ones as backup: pinctl generate HOST --backup-key OLD-KEY --format ${format === 'json' ? 'json' : format}\n`);
+  const failed = [...new Set(results.filter((r) => !r.pass).map((r) => r.domain))];
+  if (failed.length > 0) {
+    io.stderr.write(
+      `${s.dim('hint:')} if the servers' keys changed on purpose, ship new pins before apps meet them: pinctl generate ${failed.join(' ')} --format ${format}; if not, something is intercepting these connections\n`,
+    );
+  }
   return pass ? 0 : 1;
 }
 

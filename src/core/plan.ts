@@ -131,6 +131,11 @@ export function planPins(observations: DomainObservation[], opts: PlanOptions): 
       if (!found) w(`no-${role}`, 'warning', `--pin ${role}: the chain has no ${role} certificate, so none was pinned`);
     }
     for (const b of opts.backups) add({ spkiSha256: b.spkiSha256, role: 'backup', subject: null, notAfter: null, source: b.source });
+    if (pins.length === 0) {
+      // An empty pin-set would switch pinning off on Android: refuse rather than write one.
+      errors.push({ label: obs.domain, code: 'NO_PINS', message: `${obs.domain}: nothing to pin: the chain has no ${opts.roles.join(' or ')} certificate`, hint: 'choose other positions with --pin, or add --backup-key' });
+      continue;
+    }
 
     const domain: DomainPins = { domain: obs.domain, includeSubdomains: opts.includeSubdomains, pins, endpoints: [obs.endpoint] };
     domains.push(domain);
