@@ -101,19 +101,26 @@ export function planPins(observations: DomainObservation[], opts: PlanOptions): 
     }
     for (const f of obs.failures) w('unreachable-address', 'warning', `${f.message} (other addresses answered, so their chains are used)`);
 
-    const invalid = obs.samples.filter((s) => !s.chain.valid);
+    // A name mismatch does not change which keys the server holds (and users probe by address),
+    // so it is a danger warning; an untrusted, incomplete or expired chain is refused.
+    for (const s of obs.samples) {
+      const m = s.chain.problems.find((p) => p.code === 'hostname-mismatch');
+      if (m) w('hostname-mismatch', 'danger', `${s.label}: ${m.message}; apps connecting to ${obs.domain} will reject this certificate`);
+    }
+    const fatal = (s: ChainSample) => s.chain.problems.filter((p) => p.code !== 'hostname-mismatch');
+    const invalid = obs.samples.filter((s) => fatal(s).length > 0);
     if (invalid.length > 0 && !opts.insecure) {
       const s = invalid[0]!;
       errors.push({
         label: obs.domain,
         code: 'UNTRUSTED',
-        message: `${obs.domain} (${s.label}): the chain does not validate: ${s.chain.problems.map((p) => p.message).join('; ')}`,
+        message: `${obs.domain} (${s.label}): the chain does not validate: ${fatal(s).map((p) => p.message).join('; ')}`,
         hint: 'for a private CA pass --ca-file ROOT.pem; to pin this chain anyway pass --insecure',
       });
       continue;
     }
     for (const s of invalid) {
-      w('insecure', 'danger', `--insecure: pinning a chain that does not validate at ${s.label}: ${s.chain.problems.map((p) => p.message).join('; ')}. Apps will reject it unless they trust its root.`);
+      w('insecure', 'danger', `--insecure: pinning a chain that does not validate at ${s.label}: ${fatal(s).map((p) => p.message).join('; ')}. Apps will reject it unless they trust its root.`);
     }
 
     const pins: Pin[] = [];

@@ -42,3 +42,12 @@ describe('planPins', () => {
     expect(plan.warnings.map((w) => w.code)).toEqual(expect.arrayContaining(['no-intermediate', 'no-root']));
   });
 });
+
+describe('host name mismatch', () => {
+  it('is a danger warning, not a refusal: the keys are what they are', () => {
+    const s = { label: '192.0.2.1:443', chain: buildChain(certs('chain.pem'), store, { now: NOW, hostname: 'other.example' }) };
+    const plan = planPins([{ ...obs(s), domain: 'other.example' }], opts);
+    expect(plan.errors).toEqual([]);
+    expect(plan.warnings.find((w) => w.code === 'hostname-mismatch')?.severity).toBe('danger');
+  });
+});
