@@ -1,19 +1,12 @@
 /** TrustKit (iOS) TSKConfiguration as an XML plist. */
 import { PinSet, Warning } from '../core/model.js';
-import { describePin, xmlCommentText, xmlEscape } from './escape.js';
+import { xmlCommentText, xmlEscape } from './escape.js';
+import { flatView } from './view.js';
 import { render } from './template.js';
 import { uniquePins } from './validate.js';
 
 export function renderTrustkit(pinSet: PinSet, template: string): string {
-  const view = {
-    expiration: pinSet.expiration,
-    domains: pinSet.domains.map((d) => ({
-      domain: d.domain.toLowerCase(),
-      includeSubdomains: d.includeSubdomains,
-      pins: uniquePins(d).map((p) => ({ pin: p.spkiSha256, comment: xmlCommentText(describePin(p)) })),
-    })),
-  };
-  return render(template, view, xmlEscape);
+  return render(template, flatView(pinSet, xmlCommentText), xmlEscape);
 }
 
 /** TrustKit raises at start-up when an enforced domain has fewer than two distinct hashes. */
