@@ -1,6 +1,13 @@
 import { run } from '../../cli/run.js';
 import { CliIO } from '../../cli/io.js';
 import { NOW } from './fixtures.js';
+import { Resolver, makeResolver } from '../../src/net/resolve.js';
+
+/** Tests never query DNS (the machine's resolver is off-box): any name not given with --resolve fails as NXDOMAIN would. */
+export const noNetworkResolver: Resolver = makeResolver(async (host) => {
+  if (host === 'localhost') return [{ address: '127.0.0.1' }];
+  throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
+});
 
 export interface CliResult {
   code: number;
@@ -8,7 +15,7 @@ export interface CliResult {
   stderr: string;
 }
 
-export async function cli(argv: string[], opts: { stdin?: Uint8Array; now?: Date; env?: Record<string, string>; cwd?: string } = {}): Promise<CliResult> {
+export async function cli(argv: string[], opts: { stdin?: Uint8Array; now?: Date; env?: Record<string, string>; cwd?: string; resolve?: Resolver } = {}): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
   const io: CliIO = {
@@ -18,6 +25,7 @@ export async function cli(argv: string[], opts: { stdin?: Uint8Array; now?: Date
     env: { NO_COLOR: '1', ...opts.env },
     cwd: opts.cwd ?? process.cwd(),
     now: () => opts.now ?? NOW,
+    resolve: opts.resolve ?? noNetworkResolver,
   };
   const code = await run(argv, io);
   return { code, stdout, stderr };
