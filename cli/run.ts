@@ -84,7 +84,7 @@ Examples:
       .command('check')
       .description('probe the domains of a pinning config and report whether each address would pass')
       .argument('<config>', 'network_security_config.xml, an iOS or TrustKit plist, or pinctl JSON')
-      .option('--port <port>', 'port for every domain (a config names no ports)', '443')
+      .option('--port <port>', 'port for every domain (default: 443, or the ports a pinctl JSON pin set recorded)')
       .option('--warn-days <n>', 'also fail when a pinned key\'s certificate expires within N days')
       .option('--json', 'print per-address results as JSON on stdout'),
   ).action(async (config: string, opts) => {

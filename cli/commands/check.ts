@@ -52,8 +52,12 @@ async function check(configPath: string, opts: CheckOptions, io: CliIO): Promise
 
   const targets: Target[] = [];
   for (const d of pinSet.domains) {
-    const ports = net.overrides.filter((o) => o.host === d.domain).map((o) => o.port);
-    for (const port of ports.length > 0 ? [...new Set(ports)] : [net.port]) targets.push({ host: d.domain, port, input: d.domain });
+    // Where to probe: --resolve for this name, else --port, else the ports a pinctl JSON pin set
+    // recorded when it was generated, else 443.
+    const resolved = net.overrides.filter((o) => o.host === d.domain).map((o) => o.port);
+    const recorded = d.endpoints.map((e) => e.port);
+    const ports = resolved.length > 0 ? resolved : opts.port !== undefined ? [net.port] : recorded.length > 0 ? recorded : [443];
+    for (const port of new Set(ports)) targets.push({ host: d.domain, port, input: d.domain });
   }
   const observations = await withProgress(io, `checking ${targets.length} endpoint(s)`, (onProgress) =>
     observeTargets(targets, { store: net.store, now, timeoutMs: net.timeoutMs, overrides: net.overrides, probe: io.probe, resolve: io.resolve, onProgress }),

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { cli } from '../helpers/cli.js';
 import { opensslPin, pkiFile, readPki } from '../helpers/fixtures.js';
 import { closedPort, tlsServer, Running } from '../helpers/servers.js';
+import { makeResolver } from '../../src/net/resolve.js';
 
 const HOST = 'api.pinctl.test';
 let server: Running & { server: import('node:tls').Server };
@@ -112,5 +113,20 @@ describe('pinctl check', () => {
     expect(r.stderr).toMatch(/^error: /);
     expect((await cli(['check', join(dir, 'missing.xml')])).code).toBe(2);
     expect((await cli(['check', pkiFile('leaf.pem'), ...net()])).code).toBe(2);
+  });
+});
+
+describe('pinctl check on a pinctl JSON pin set', () => {
+  it('probes the port the pin set recorded when no --port or --resolve is given', async () => {
+    serve('chain.pem', 'leaf.key');
+    const cfg = await generate('json', ['leaf', 'intermediate']);
+    // The name resolves (stubbed, no DNS query) and the port comes from the pin set's endpoints.
+    const resolve = makeResolver(async () => [{ address: '127.0.0.1' }]);
+    const r = await cli(['check', cfg, '--ca-file', pkiFile('root.pem'), '--json'], { resolve });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).results[0].address).toBe(`127.0.0.1:${server.port}`);
+    // --port overrides what was recorded.
+    const dead = await closedPort();
+    expect((await cli(['check', cfg, '--ca-file', pkiFile('root.pem'), '--port', String(dead)], { resolve })).code).toBe(1);
   });
 });
