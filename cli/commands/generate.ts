@@ -14,6 +14,7 @@ import { FORMATS, Format, renderConfig } from '../../src/formats/index.js';
 import { observeTargets } from '../../src/net/observe.js';
 import { createBackupKey } from '../../src/keys/backup-key.js';
 import { withProgress } from '../progress.js';
+import { distinctChains, observationJson } from '../../src/core/report.js';
 
 export interface GenerateOptions extends NetOptions {
   cert: string[];
@@ -113,6 +114,7 @@ async function generate(hosts: string[], opts: GenerateOptions, io: CliIO): Prom
       pinSet: plan.pinSet,
       warnings,
       errors: plan.errors,
+      observations: observations.map(observationJson),
       files: outputs.map((o, i) => ({ format: o.format, fileName: o.fileName, path: written[i] ?? null, content: opts.out ? undefined : o.content })),
     });
   } else if (!opts.out) {
@@ -137,11 +139,14 @@ function printSummary(io: CliIO, observations: DomainObservation[], plan: Plan):
   for (const obs of observations) {
     const domain = plan.pinSet.domains.find((d) => d.domain === obs.domain);
     if (!domain) continue;
-    io.stderr.write(`${s.bold(obs.domain)} ${s.dim(`(${obs.samples.map((x) => x.label).join(', ')})`)}\n`);
-    const chain = obs.samples[0]!.chain;
-    for (const e of chain.entries) {
-      const pinned = domain.pins.some((p) => p.spkiSha256 === e.cert.spkiSha256);
-      io.stderr.write(`  ${pinned ? s.green('pinned') : '      '} ${e.position.padEnd(12)} ${e.cert.spkiSha256}  ${shortName(e.cert)}${e.source === 'trust-store' ? s.dim(' (from trust store)') : ''}\n`);
+    io.stderr.write(`${s.bold(obs.domain)}\n`);
+    for (const group of distinctChains(obs)) {
+      const verdict = group.chain.valid ? s.green('valid') : s.red(`invalid: ${group.chain.problems.map((p) => p.code).join(', ')}`);
+      io.stderr.write(`  ${s.dim(group.labels.join(', '))}: chain ${verdict}\n`);
+      for (const e of group.chain.entries) {
+        const pinned = domain.pins.some((p) => p.spkiSha256 === e.cert.spkiSha256);
+        io.stderr.write(`  ${pinned ? s.green('pinned') : '      '} ${e.position.padEnd(12)} ${e.cert.spkiSha256}  ${shortName(e.cert)}${e.source === 'trust-store' ? s.dim(' (from trust store)') : ''}\n`);
+      }
     }
     for (const p of domain.pins.filter((x) => x.role === 'backup')) io.stderr.write(`  ${s.green('pinned')} ${'backup'.padEnd(12)} ${p.spkiSha256}  ${p.source}\n`);
   }

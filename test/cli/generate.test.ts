@@ -212,3 +212,15 @@ describe('offline and key material', () => {
     expect(readFileSync(join(dir, key), 'utf8')).toContain('BEGIN PRIVATE KEY');
   });
 });
+
+describe('--json reports what was observed', () => {
+  it('each address with its validated chain', async () => {
+    const r = await cli(['generate', `${HOST}:${good.port}`, ...net(good.port), '--json']);
+    const o = JSON.parse(r.stdout).observations[0];
+    expect(o.domain).toBe(HOST);
+    expect(o.addresses[0].address).toBe(`127.0.0.1:${good.port}`);
+    expect(o.addresses[0].chain.valid).toBe(true);
+    expect(o.addresses[0].chain.certificates.map((c: { position: string; source: string }) => `${c.position}/${c.source}`)).toEqual(['leaf/served', 'intermediate/served', 'root/trust-store']);
+    expect(r.stderr).toMatch(/127\.0\.0\.1:\d+: chain valid/);
+  });
+});
