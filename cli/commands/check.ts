@@ -7,6 +7,7 @@ import { shortName } from '../../src/core/certificate.js';
 import { isoDate } from '../../src/core/chain.js';
 import { Target } from '../../src/core/target.js';
 import { evaluate } from '../../src/core/verdict.js';
+import { expirationOf } from '../../src/core/model.js';
 import { readConfig } from '../../src/formats/read.js';
 import { observeTargets } from '../../src/net/observe.js';
 import { withProgress } from '../progress.js';
@@ -67,7 +68,7 @@ async function check(configPath: string, opts: CheckOptions, io: CliIO): Promise
   for (const obs of observations) {
     const domain = pinSet.domains.find((d) => d.domain === obs.domain)!;
     for (const sample of obs.samples) {
-      const v = evaluate(domain, sample.chain, { semantics: format === 'ios' ? 'ios' : 'any', expiration: format === 'ios' ? null : pinSet.expiration, now, warnDays });
+      const v = evaluate(domain, sample.chain, { semantics: format === 'ios' ? 'ios' : 'any', expiration: format === 'ios' ? null : expirationOf(pinSet, domain), now, warnDays });
       results.push({
         domain: obs.domain,
         address: sample.label,

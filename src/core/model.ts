@@ -31,6 +31,16 @@ export interface DomainPins {
   pins: Pin[];
   /** Where the generator saw this domain's chain, so the signing service can probe the same. */
   endpoints: Endpoint[];
+  /**
+   * This domain's own pin expiration, when the config sets one per domain (Android pin-sets,
+   * TrustKit): it overrides PinSet.expiration. Absent when the whole set shares one date.
+   */
+  expiration?: string | null;
+}
+
+/** The expiration that applies to a domain: its own when the config gave one, else the set's. */
+export function expirationOf(set: PinSet, d: DomainPins): string | null {
+  return d.expiration !== undefined ? d.expiration : set.expiration;
 }
 
 export interface PinSet {

@@ -36,7 +36,8 @@ export function evaluate(domain: DomainPins, chain: ChainReport, opts: VerdictOp
   const chainPins = chain.entries.map((e) => e.cert.spkiSha256);
   const pinSet = new Set(domain.pins.map((p) => p.spkiSha256));
   const matched = chainPins.filter((p) => pinSet.has(p));
-  const pinsExpired = opts.semantics === 'any' && opts.expiration !== null && opts.expiration < isoDate(opts.now);
+  // Android and TrustKit stop enforcing on the expiration day itself (the date is read as midnight).
+  const pinsExpired = opts.semantics === 'any' && opts.expiration !== null && opts.expiration <= isoDate(opts.now);
   if (pinsExpired) {
     notes.push(`the pin-set expired on ${opts.expiration}: apps no longer enforce these pins`);
   } else if (opts.semantics === 'ios') {

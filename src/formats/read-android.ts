@@ -47,7 +47,7 @@ export function readAndroid(root: XmlElement, source: string): ReadOutput {
         warnings.push({ code: 'read-empty-pin-set', severity: 'warning', domain, message: `${where(source, pinSet.line)}: the <pin-set> has no <pin>, so Android does not pin ${domain}` });
         continue;
       }
-      domains.push({ domain, includeSubdomains: inc?.toLowerCase() === 'true', pins: anyPositionPins(pinSet.pins, source), endpoints: [] });
+      domains.push({ domain, includeSubdomains: inc?.toLowerCase() === 'true', pins: anyPositionPins(pinSet.pins, source), endpoints: [], expiration: pinSet.expiration });
       expirations.set(domain, pinSet.expiration);
     }
     for (const nested of kids.filter((k) => k.name === 'domain-config')) visit(nested, pinSet);

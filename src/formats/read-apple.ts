@@ -124,7 +124,7 @@ export function readTrustkit(cfg: PlistDict, source: string): ReadOutput {
       const pin = checkPin(h, domain, String(hashesAt.child(`[${i}]`)));
       if (!values.includes(pin)) values.push(pin);
     });
-    domains.push({ domain, includeSubdomains, pins: anyPositionPins(values, source), endpoints: [] });
+    domains.push({ domain, includeSubdomains, pins: anyPositionPins(values, source), endpoints: [], expiration });
     expirations.set(domain, expiration);
   }
   return { pinSet: { expiration: foldExpirations(expirations, source, warnings), domains }, warnings };

@@ -54,8 +54,9 @@ export function rolePin(value: string, role: PinRole, source: string): Pin {
 }
 
 /**
- * The model holds one expiration per pin set; a file may set one per domain. The earliest one is
- * used (the first day some pins stop being enforced) and the difference is reported.
+ * A file may set one expiration per domain: each domain keeps its own (DomainPins.expiration, which
+ * checkers apply), and the set's summary date is the earliest, the first day some pins stop being
+ * enforced. The difference is reported.
  */
 export function foldExpirations(byDomain: Map<string, string | null>, source: string, warnings: Warning[]): string | null {
   const values = [...new Set(byDomain.values())];
@@ -64,7 +65,7 @@ export function foldExpirations(byDomain: Map<string, string | null>, source: st
     warnings.push({
       code: 'read-mixed-expiration',
       severity: 'warning',
-      message: `${source}: domains have different pin expirations (${[...byDomain].map(([d, e]) => `${d}: ${e ?? 'none'}`).join(', ')}); using the earliest, ${dates[0]}`,
+      message: `${source}: domains have different pin expirations (${[...byDomain].map(([d, e]) => `${d}: ${e ?? 'none'}`).join(', ')}); each domain is checked against its own date`,
     });
   }
   return dates[0] ?? null;

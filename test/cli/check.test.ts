@@ -130,3 +130,36 @@ describe('pinctl check on a pinctl JSON pin set', () => {
     expect((await cli(['check', cfg, '--ca-file', pkiFile('root.pem'), '--port', String(dead)], { resolve })).code).toBe(1);
   });
 });
+
+describe('per-domain expirations', () => {
+  it('an expired pin-set for one domain does not excuse another domain whose pins are enforced', async () => {
+    serve('chain.pem', 'leaf.key');
+    const bogus = 'A'.repeat(43) + '=';
+    const xml = `<?xml version="1.0" encoding="utf-8"?>
+<network-security-config>
+  <domain-config>
+    <domain includeSubdomains="false">localhost</domain>
+    <pin-set expiration="2020-01-01"><pin digest="SHA-256">${bogus}</pin></pin-set>
+  </domain-config>
+  <domain-config>
+    <domain includeSubdomains="false">${HOST}</domain>
+    <pin-set><pin digest="SHA-256">${bogus}</pin></pin-set>
+  </domain-config>
+</network-security-config>
+`;
+    const file = join(dir, 'mixed.xml');
+    writeFileSync(file, xml);
+    const r = await cli(['check', file, '--resolve', `${HOST}:${server.port}:127.0.0.1`, '--resolve', `localhost:${server.port}:127.0.0.1`, '--ca-file', pkiFile('root.pem'), '--json']);
+    expect(r.code).toBe(1);
+    const byDomain = Object.fromEntries(JSON.parse(r.stdout).results.map((x: { domain: string; pass: boolean }) => [x.domain, x.pass]));
+    expect(byDomain).toEqual({ localhost: true, [HOST]: false });
+    expect(r.stderr).toContain('read-mixed-expiration');
+  });
+  it('pins stop being enforced on the expiration day itself', async () => {
+    serve('chain.pem', 'leaf.key');
+    const cfg = await generate('android', ['leaf']);
+    serve('chain-new-key.pem', 'leaf-new-key.key');
+    expect((await cli(['check', cfg, ...net()], { now: new Date('2031-01-30T12:00:00Z') })).code).toBe(1);
+    expect((await cli(['check', cfg, ...net()], { now: new Date('2031-01-31T00:00:00Z') })).code).toBe(0);
+  });
+});
