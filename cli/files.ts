@@ -1,5 +1,5 @@
-import { readFileSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { CliIO } from './io.js';
 import { InputError } from '../src/errors.js';
 import { MAX_INPUT_BYTES, InputItem, parseInput } from '../src/core/input.js';
@@ -25,4 +25,43 @@ export async function readSource(path: string, io: CliIO): Promise<{ name: strin
 export async function readItems(path: string, io: CliIO): Promise<InputItem[]> {
   const { name, bytes } = await readSource(path, io);
   return parseInput(bytes, name);
+}
+
+/**
+ * Makes an output directory, level by level: Node's recursive mkdir spins forever under /proc
+ * (Node 20), and its raw errors name no flag.
+ */
+export function ensureOutputDir(path: string, flag: string, io: CliIO): string {
+  const full = resolve(io.cwd, path);
+  const missing: string[] = [];
+  let dir = full;
+  while (!existsSync(dir)) {
+    missing.unshift(dir);
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  if (existsSync(dir) && !statSync(dir).isDirectory()) {
+    throw new InputError('OUTPUT_UNWRITABLE', `${flag} ${path}: expected a directory, found a file at ${dir}`, { hint: 'choose another directory' });
+  }
+  for (const d of missing) {
+    try {
+      mkdirSync(d);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? 'error';
+      throw new InputError('OUTPUT_UNWRITABLE', `${flag} ${path}: cannot create ${d} (${code})`, { hint: 'choose a directory you can write to' });
+    }
+  }
+  return full;
+}
+
+export function writeOutput(path: string, content: string, flag: string, opts: { mode?: number; exclusive?: boolean } = {}): void {
+  try {
+    writeFileSync(path, content, { mode: opts.mode, flag: opts.exclusive ? 'wx' : 'w' });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'error';
+    throw new InputError('OUTPUT_UNWRITABLE', `${flag}: cannot write ${path} (${code})`, {
+      hint: code === 'EEXIST' ? 'pinctl never overwrites a key: choose another directory' : 'choose a directory you can write to',
+    });
+  }
 }

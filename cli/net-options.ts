@@ -3,6 +3,7 @@ import { CliIO } from './io.js';
 import { InputError } from '../src/errors.js';
 import { ResolveOverride, parseDuration, parseResolve } from '../src/core/target.js';
 import { TrustStore } from '../src/core/trust-store.js';
+import type { Warning } from '../src/core/model.js';
 import { loadCaFile, loadSystemStore } from '../src/net/trust-store-file.js';
 
 export interface NetOptions {
@@ -17,6 +18,17 @@ export interface NetSettings {
   overrides: ResolveOverride[];
   timeoutMs: number;
   port: number;
+}
+
+/** A --resolve that matches no probed host:port is almost always a typo: say so rather than let DNS answer. */
+export function unusedResolves(overrides: ResolveOverride[], targets: { host: string; port: number }[]): Warning[] {
+  return overrides
+    .filter((o) => !targets.some((t) => t.host === o.host && t.port === o.port))
+    .map((o) => ({
+      code: 'unused-resolve',
+      severity: 'warning' as const,
+      message: `--resolve ${o.host}:${o.port}:${o.addresses.join(',')} matched no host:port probed (${targets.map((t) => `${t.host}:${t.port}`).join(', ') || 'none'}); give the port with the host, as curl does`,
+    }));
 }
 
 export function netSettings(opts: NetOptions, io: CliIO): NetSettings {

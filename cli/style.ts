@@ -2,7 +2,7 @@
  * The CLI's voice, written down as age does: results on stdout; on stderr `error: …` then
  * `hint: …`, `warning: …`, `note: …`. Colour only on a terminal and never with NO_COLOR.
  */
-import { CliIO } from './io.js';
+import { CliIO, Output } from './io.js';
 import { PinctlError, describeError } from '../src/errors.js';
 import type { Warning } from '../src/core/model.js';
 
@@ -14,8 +14,10 @@ export interface Style {
   bold(s: string): string;
 }
 
-export function style(io: CliIO): Style {
-  const on = Boolean(io.stderr.isTTY) && io.env.NO_COLOR === undefined && io.env.TERM !== 'dumb';
+/** Styles for text written to `stream` (stderr unless said): colour only when that stream is a
+ * terminal and NO_COLOR is unset or empty (no-color.org). */
+export function style(io: CliIO, stream: Output = io.stderr): Style {
+  const on = Boolean(stream.isTTY) && !io.env.NO_COLOR && io.env.TERM !== 'dumb';
   const wrap = (code: string) => (s: string) => (on ? `\x1b[${code}m${s}\x1b[0m` : s);
   return { red: wrap('31'), yellow: wrap('33'), green: wrap('32'), dim: wrap('2'), bold: wrap('1') };
 }

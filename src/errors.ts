@@ -28,7 +28,8 @@ export type ErrorCode =
   | 'NETWORK'
   | 'UNTRUSTED'
   | 'NO_PINS'
-  | 'TOO_LARGE';
+  | 'TOO_LARGE'
+  | 'OUTPUT_UNWRITABLE';
 
 export class PinctlError extends Error {
   readonly code: ErrorCode;

@@ -1,6 +1,6 @@
 import { CliIO } from '../io.js';
 import { readSource } from '../files.js';
-import { netSettings, NetOptions } from '../net-options.js';
+import { netSettings, NetOptions, unusedResolves } from '../net-options.js';
 import { printError, printJson, printWarnings, style } from '../style.js';
 import { InputError, PinctlError } from '../../src/errors.js';
 import { shortName } from '../../src/core/certificate.js';
@@ -60,6 +60,7 @@ async function check(configPath: string, opts: CheckOptions, io: CliIO): Promise
     const ports = resolved.length > 0 ? resolved : opts.port !== undefined ? [net.port] : recorded.length > 0 ? recorded : [443];
     for (const port of new Set(ports)) targets.push({ host: d.domain, port, input: d.domain });
   }
+  printWarnings(io, unusedResolves(net.overrides, targets));
   const observations = await withProgress(io, `checking ${targets.length} endpoint(s)`, (onProgress) =>
     observeTargets(targets, { store: net.store, now, timeoutMs: net.timeoutMs, overrides: net.overrides, probe: io.probe, resolve: io.resolve, onProgress }),
   );
@@ -90,22 +91,33 @@ async function check(configPath: string, opts: CheckOptions, io: CliIO): Promise
 
   if (opts.json) printJson(io, { config: name, format, expiration: pinSet.expiration, pass, results });
   const out = opts.json ? io.stderr : io.stdout;
+  const o = style(io, out);
   for (const d of pinSet.domains) {
-    out.write(`${s.bold(d.domain)}${d.includeSubdomains ? s.dim(' (and subdomains: only the name itself is probed)') : ''}\n`);
+    out.write(`${o.bold(d.domain)}${d.includeSubdomains ? o.dim(' (and subdomains: only the name itself is probed)') : ''}\n`);
     for (const r of results.filter((x) => x.domain === d.domain)) {
-      const tag = !r.reachable && r.pass ? s.yellow('SKIP') : r.pass ? s.green('PASS') : s.red('FAIL');
+      const tag = !r.reachable && r.pass ? o.yellow('SKIP') : r.pass ? o.green('PASS') : o.red('FAIL');
       const detail = r.pass && r.reachable ? `matched ${r.matched.map((m) => `${m} (${whichCert(r, m)})`).join(', ') || '(pins not enforced)'}` : r.reasons.join('; ');
       out.write(`  ${tag} ${r.address}  ${detail}\n`);
-      for (const n of r.notes) out.write(`       ${s.dim(`note: ${n}`)}\n`);
+      for (const n of r.notes) out.write(`       ${o.dim(`note: ${n}`)}\n`);
     }
   }
-  if (pinSet.expiration) out.write(s.dim(`pin-set expiration: ${pinSet.expiration} (today ${isoDate(now)})\n`));
-  out.write(pass ? `${s.green('ok:')} every address would pass\n` : `${s.red('fail:')} apps with these pins would fail to connect where marked FAIL\n`);
-  const failed = [...new Set(results.filter((r) => !r.pass).map((r) => r.domain))];
-  if (failed.length > 0) {
+  if (pinSet.expiration) out.write(o.dim(`pin-set expiration: ${pinSet.expiration} (today ${isoDate(now)})\n`));
+  out.write(pass ? `${o.green('ok:')} every address would pass\n` : `${o.red('fail:')} apps with these pins would fail to connect where marked FAIL\n`);
+  const mismatched = [...new Set(results.filter((r) => !r.pass && r.reachable).map((r) => r.domain))];
+  const unreachable = [...new Set(results.filter((r) => !r.pass && !r.reachable).map((r) => r.domain))];
+  if (mismatched.length > 0) {
+    // The exact command that makes new pins for the endpoints just probed, the way they were reached.
+    const endpoints = observations.filter((o) => mismatched.includes(o.domain)).map((o) => `${o.domain}${o.endpoint.port === 443 ? '' : `:${o.endpoint.port}`}`);
+    const flags = [
+      ...opts.resolve.filter((r) => mismatched.some((d) => r.toLowerCase().startsWith(`${d}:`))).map((r) => `--resolve ${r}`),
+      ...(opts.caFile ? [`--ca-file ${opts.caFile}`] : []),
+    ];
     io.stderr.write(
-      `${s.dim('hint:')} if the servers' keys changed on purpose, ship new pins before apps meet them: pinctl generate ${failed.join(' ')} --format ${format}; if not, something is intercepting these connections\n`,
+      `${s.dim('hint:')} if the servers' keys changed on purpose, ship new pins before apps meet them: pinctl generate ${[...new Set(endpoints), ...flags].join(' ')} --format ${format}; if not, something is intercepting these connections\n`,
     );
+  }
+  if (unreachable.length > 0) {
+    io.stderr.write(`${s.dim('hint:')} ${unreachable.join(', ')}: no address answered; check the port (--port) and address (--resolve HOST:PORT:ADDRESS), or raise --timeout\n`);
   }
   return pass ? 0 : 1;
 }

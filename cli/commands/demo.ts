@@ -14,7 +14,7 @@ import { packageRoot } from '../../src/package-root.js';
 const HOST = 'api.pinctl.test';
 
 export async function demoCommand(io: CliIO): Promise<number> {
-  const s = style(io);
+  const s = style(io, io.stdout);
   const pki = join(packageRoot(), 'fixtures', 'pki');
   const file = (n: string) => readFileSync(join(pki, n));
   const server = tls.createServer({ cert: file('chain.pem'), key: file('leaf.key') }, (sock) => sock.end());

@@ -1,13 +1,12 @@
-import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { CliIO } from '../io.js';
-import { readItems } from '../files.js';
-import { netSettings, NetOptions } from '../net-options.js';
+import { ensureOutputDir, readItems, writeOutput } from '../files.js';
+import { netSettings, NetOptions, unusedResolves } from '../net-options.js';
 import { printError, printJson, printWarnings, style } from '../style.js';
 import { InputError, PinctlError } from '../../src/errors.js';
 import { buildChain, isoDate } from '../../src/core/chain.js';
 import { shortName } from '../../src/core/certificate.js';
-import { BackupKey, DEFAULT_ROLES, DomainObservation, Plan, defaultExpiration, parseExpiration, planPins } from '../../src/core/plan.js';
+import { BackupKey, DEFAULT_ROLES, DomainObservation, Plan, defaultExpiration, mergeObservations, parseExpiration, planPins } from '../../src/core/plan.js';
 import { PinRole, Warning } from '../../src/core/model.js';
 import { Target, isHostname, parseTarget } from '../../src/core/target.js';
 import { FORMATS, Format, renderConfig } from '../../src/formats/index.js';
@@ -71,6 +70,10 @@ async function generate(hosts: string[], opts: GenerateOptions, io: CliIO): Prom
     for (const item of await readItems(f, io)) backups.push({ spkiSha256: item.spkiSha256, source: `${f}${item.index ? ` #${item.index + 1}` : ''}` });
   }
 
+  // Check output directories before any probing or key generation, so a typo fails fast.
+  const outDir = opts.out ? ensureOutputDir(opts.out, '--out', io) : null;
+  const keyDir = opts.newBackupKey ? ensureOutputDir(opts.newBackupKey, '--new-backup-key', io) : null;
+
   let observations: DomainObservation[];
   if (opts.cert.length > 0) {
     observations = await fromFiles(hosts, opts, io, net.store, now, net.port);
@@ -81,30 +84,26 @@ async function generate(hosts: string[], opts: GenerateOptions, io: CliIO): Prom
     );
   }
 
-  if (opts.newBackupKey) {
-    const material = await createBackupKey(observations[0]?.domain ?? 'backup');
-    const dir = resolve(io.cwd, opts.newBackupKey);
-    mkdirSync(dir, { recursive: true });
-    const base = join(dir, `backup-${observations[0]?.domain ?? 'key'}-${isoDate(now)}`);
-    if (existsSync(`${base}.key`)) throw new InputError('USAGE', `${base}.key already exists; refusing to overwrite a key`, { hint: 'choose another --new-backup-key directory' });
-    writeFileSync(`${base}.key`, material.privateKeyPem, { mode: 0o600, flag: 'wx' });
-    writeFileSync(`${base}.csr`, material.csrPem, { flag: 'wx' });
-    writeFileSync(`${base}.pub.pem`, material.publicKeyPem, { flag: 'wx' });
-    backups.push({ spkiSha256: material.spkiSha256, source: `${base}.key` });
-    io.stderr.write(`${s.green('created')} backup key ${base}.key (mode 0600) and CSR ${base}.csr: keep the key offline until you rotate to it\n`);
+  if (keyDir && opts.newBackupKey) {
+    const domain = observations[0]?.domain ?? 'backup';
+    const material = await createBackupKey(domain);
+    const name = `backup-${domain.replace(/[^a-z0-9.-]/gi, '_')}-${isoDate(now)}`;
+    const shown = join(opts.newBackupKey, name);
+    writeOutput(join(keyDir, `${name}.key`), material.privateKeyPem, '--new-backup-key', { mode: 0o600, exclusive: true });
+    writeOutput(join(keyDir, `${name}.csr`), material.csrPem, '--new-backup-key', { exclusive: true });
+    writeOutput(join(keyDir, `${name}.pub.pem`), material.publicKeyPem, '--new-backup-key', { exclusive: true });
+    backups.push({ spkiSha256: material.spkiSha256, source: `${shown}.key` });
+    io.stderr.write(`${s.green('created')} backup key ${shown}.key (mode 0600) and CSR ${shown}.csr: keep the key offline until you rotate to it\n`);
   }
 
   const plan = planPins(observations, { roles, backups, includeSubdomains: Boolean(opts.includeSubdomains), expiration, now, insecure: Boolean(opts.insecure) });
   const outputs = plan.pinSet.domains.length === 0 ? [] : formats.map((f) => ({ format: f, ...renderConfig(f, plan.pinSet) }));
-  const warnings: Warning[] = [...plan.warnings, ...outputs.flatMap((o) => o.warnings)];
+  const warnings: Warning[] = [...unusedResolves(net.overrides, observations.map((o) => o.endpoint)), ...plan.warnings, ...outputs.flatMap((o) => o.warnings)];
 
   const written: string[] = [];
-  if (opts.out && outputs.length > 0) {
-    const dir = resolve(io.cwd, opts.out);
-    mkdirSync(dir, { recursive: true });
+  if (outDir && opts.out) {
     for (const o of outputs) {
-      const path = join(dir, o.fileName);
-      writeFileSync(path, o.content);
+      writeOutput(join(outDir, o.fileName), o.content, '--out');
       written.push(join(opts.out, o.fileName));
     }
   }
@@ -136,7 +135,7 @@ async function generate(hosts: string[], opts: GenerateOptions, io: CliIO): Prom
 
 function printSummary(io: CliIO, observations: DomainObservation[], plan: Plan): void {
   const s = style(io);
-  for (const obs of observations) {
+  for (const obs of mergeObservations(observations)) {
     const domain = plan.pinSet.domains.find((d) => d.domain === obs.domain);
     if (!domain) continue;
     io.stderr.write(`${s.bold(obs.domain)}\n`);

@@ -34,7 +34,7 @@ function keyLabel(i: InputItem): string {
 }
 
 export async function pinsCommand(files: string[], opts: PinsOptions, io: CliIO): Promise<number> {
-  const s = style(io);
+  const s = style(io, io.stdout);
   const items: InputItem[] = [];
   let failed = false;
   for (const f of files) {

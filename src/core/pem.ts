@@ -23,7 +23,8 @@ export function hasPem(text: string): boolean {
 }
 
 export function parsePem(text: string, source: string): PemBlock[] {
-  const lines = text.split(/\r?\n|\r/);
+  // A byte-order mark (as UTF-16 text, or as its three UTF-8 bytes read as latin1) is not content.
+  const lines = text.replace(/^(?:\uFEFF|\xEF\xBB\xBF)/, '').split(/\r?\n|\r/);
   const blocks: PemBlock[] = [];
   for (let i = 0; i < lines.length; i++) {
     const begin = BEGIN.exec(lines[i]!.trim());
@@ -50,12 +51,13 @@ export function parsePem(text: string, source: string): PemBlock[] {
         continue;
       }
       if (line === '') continue;
-      if (!BASE64_LINE.test(line)) {
+      const compact = line.replace(/[ \t]+/g, ''); // openssl tolerates blanks inside a line
+      if (!BASE64_LINE.test(compact)) {
         throw new ParseError('PEM_MALFORMED', `${source}: line ${i + 1}: expected base64 inside the ${label} block, found ${JSON.stringify(line.slice(0, 40))}`, {
           hint: 'the file is corrupted or was edited; export it again',
         });
       }
-      body.push(line);
+      body.push(compact);
     }
     if (!closed) {
       throw new ParseError('PEM_MALFORMED', `${source}: line ${startLine + 1}: the ${label} block has no "-----END ${label}-----" line (truncated file?)`);

@@ -2,6 +2,7 @@
  * The generator's decisions, pure: from observed chains (live or from files) to a PinSet and the
  * safety lints a careful engineer would raise before shipping pins to millions of devices.
  */
+import { isIP } from 'node:net';
 import { InputError } from '../errors.js';
 import { CertInfo, shortName } from './certificate.js';
 import { ChainEntry, ChainReport, isoDate } from './chain.js';
@@ -85,14 +86,28 @@ function pinOf(cert: CertInfo, role: PinRole, source: string): Pin {
   return { spkiSha256: cert.spkiSha256, role, subject: cert.subject, notAfter: cert.notAfter.toISOString(), source };
 }
 
+/** One entry per domain: the same name probed on several ports (or listed twice) is one domain
+ * in every config format, so its chains, failures and endpoints are pooled. */
+export function mergeObservations(observations: DomainObservation[]): (DomainObservation & { endpoints: Endpoint[] })[] {
+  const byDomain = new Map<string, DomainObservation & { endpoints: Endpoint[] }>();
+  for (const o of observations) {
+    const m = byDomain.get(o.domain);
+    if (!m) {
+      byDomain.set(o.domain, { ...o, samples: [...o.samples], failures: [...o.failures], endpoints: [o.endpoint] });
+      continue;
+    }
+    m.samples.push(...o.samples);
+    m.failures.push(...o.failures);
+    if (!m.endpoints.some((e) => e.port === o.endpoint.port && e.host === o.endpoint.host)) m.endpoints.push(o.endpoint);
+  }
+  return [...byDomain.values()];
+}
+
 export function planPins(observations: DomainObservation[], opts: PlanOptions): Plan {
   const warnings: Warning[] = [];
   const errors: Failure[] = [];
   const domains: DomainPins[] = [];
-  const seen = new Set<string>();
-  for (const obs of observations) {
-    if (seen.has(obs.domain)) continue; // each domain once, whatever the ports
-    seen.add(obs.domain);
+  for (const obs of mergeObservations(observations)) {
     const w = (code: string, severity: Warning['severity'], message: string) => warnings.push({ code, severity, domain: obs.domain, message });
     if (obs.samples.length === 0) {
       const why = obs.failures.map((f) => f.message).join('; ') || 'no address answered';
@@ -144,7 +159,10 @@ export function planPins(observations: DomainObservation[], opts: PlanOptions): 
       continue;
     }
 
-    const domain: DomainPins = { domain: obs.domain, includeSubdomains: opts.includeSubdomains, pins, endpoints: [obs.endpoint] };
+    const domain: DomainPins = { domain: obs.domain, includeSubdomains: opts.includeSubdomains, pins, endpoints: obs.endpoints };
+    if (isIP(obs.domain)) {
+      w('ip-literal', 'warning', `${obs.domain} is an IP address: Android and OkHttp match it as a name, but iOS App Transport Security does not pin IP addresses, and apps normally call a host name. Pin the name (use --resolve NAME:PORT:${obs.domain} to reach it)`);
+    }
     domains.push(domain);
     lintDomain(domain, obs, opts, w);
   }

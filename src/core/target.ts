@@ -84,16 +84,16 @@ export function parseResolve(spec: string): ResolveOverride {
   for (const a of addresses) {
     if (!isIP(a)) throw new InputError('TARGET_INVALID', `--resolve ${spec}: "${a}" is not an IP address`);
   }
-  return { host: m[1]!.toLowerCase(), port, addresses };
+  return { host: m[1]!.toLowerCase().replace(/\.$/, ''), port, addresses };
 }
 
 /** "5" and "5s" are seconds, "500ms" milliseconds. */
 export function parseDuration(value: string, flag = '--timeout'): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(value.trim());
   if (!m) throw new InputError('USAGE', `${flag} ${value}: expected seconds (5, 2.5s) or milliseconds (500ms)`);
-  const ms = m[2] === 'ms' ? Number(m[1]) : Number(m[1]) * 1000;
-  if (ms <= 0 || ms > 600_000) throw new InputError('USAGE', `${flag} ${value}: expected a duration between 1ms and 600s`);
-  return Math.round(ms);
+  const ms = Math.round(m[2] === 'ms' ? Number(m[1]) : Number(m[1]) * 1000);
+  if (ms < 1 || ms > 600_000) throw new InputError('USAGE', `${flag} ${value}: expected a duration between 1ms and 600s`);
+  return ms;
 }
 
 export function formatAddress(address: string, port: number): string {

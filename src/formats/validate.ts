@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 /**
  * What every writer needs to be true of a PinSet before it produces a file that millions of
  * devices will enforce: pins that are pins, domains that are host names, each domain once, no
@@ -21,7 +22,8 @@ export function isDate(value: string): boolean {
 
 /** Host names are case-insensitive; every format gets (and every reader returns) lowercase. */
 export function isHostName(domain: string): boolean {
-  return domain.length <= 253 && HOST.test(domain.toLowerCase());
+  // IP literals are accepted: Android and OkHttp match them as names (the generator warns that iOS does not pin them).
+  return (domain.length <= 253 && HOST.test(domain.toLowerCase())) || isIP(domain) !== 0;
 }
 
 export function assertWritable(pinSet: PinSet): void {
