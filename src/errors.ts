@@ -29,7 +29,19 @@ export type ErrorCode =
   | 'UNTRUSTED'
   | 'NO_PINS'
   | 'TOO_LARGE'
-  | 'OUTPUT_UNWRITABLE';
+  | 'OUTPUT_UNWRITABLE'
+  | 'KEY_UNSAFE'
+  | 'BUNDLE_TOO_LARGE'
+  | 'BUNDLE_ENVELOPE'
+  | 'BUNDLE_PAYLOAD_TYPE'
+  | 'BUNDLE_SIGNATURE'
+  | 'BUNDLE_PAYLOAD'
+  | 'BUNDLE_AUDIENCE'
+  | 'BUNDLE_ROLLBACK'
+  | 'BUNDLE_EXPIRED'
+  | 'BUNDLE_NOT_YET_VALID'
+  | 'BUNDLE_KEYSET'
+  | 'BUNDLE_FETCH';
 
 export class PinctlError extends Error {
   readonly code: ErrorCode;

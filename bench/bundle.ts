@@ -1,0 +1,48 @@
+/** Bundle verification cost by size, against a bare node:crypto Ed25519 verify of the same bytes. */
+import { generateKeyPairSync, verify as cryptoVerify, createPublicKey } from 'node:crypto';
+import { TrustedStore } from '../src/bundle/trusted-store.js';
+import { embeddedKeyset } from '../src/bundle/keys.js';
+import { signEnvelope, signerFromPem } from '../src/bundle/sign.js';
+import { serializeEnvelope } from '../src/bundle/envelope.js';
+import { encodePayload } from '../src/bundle/payload.js';
+import { PAYLOAD_TYPES, PinsPayload } from '../src/bundle/types.js';
+import { pae } from '../src/bundle/pae.js';
+import { createHash } from 'node:crypto';
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const pin = (s: string) => createHash('sha256').update(s).digest('base64');
+
+export function benchBundleVerify(line: (label: string, ours: string, base: string, ratio: number, target?: string) => void): void {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const signer = signerFromPem(privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
+  const pubPem = publicKey.export({ type: 'spki', format: 'pem' }) as string;
+  for (const n of [1, 100, 10_000]) {
+    const payload: PinsPayload = {
+      type: 'pins',
+      audience: 'com.example.app',
+      version: 1,
+      issuedAt: '2026-01-01T00:00:00Z',
+      expiresAt: '2099-01-01T00:00:00Z',
+      domains: Array.from({ length: n }, (_, i) => ({ domain: `api${i}.example.com`, includeSubdomains: i % 2 === 0, pins: [pin(`a${i}`), pin(`b${i}`)] })),
+    };
+    const body = encodePayload(payload);
+    const env = signEnvelope(PAYLOAD_TYPES.pins, body, [signer]);
+    const bytes = new Uint8Array(Buffer.from(serializeEnvelope(env)));
+    const rounds = n >= 10_000 ? 15 : 200;
+    const ours: number[] = [];
+    const bare: number[] = [];
+    const key = createPublicKey(pubPem);
+    for (let r = 0; r < rounds; r++) {
+      const store = new TrustedStore({ audience: 'com.example.app', keyset: embeddedKeyset([pubPem]), maxBytes: 16 << 20 });
+      let t = performance.now();
+      store.verify('pins', bytes, new Date());
+      ours.push(performance.now() - t);
+      t = performance.now();
+      cryptoVerify(null, pae(env.payloadType, body), key, env.signatures[0]!.sig);
+      bare.push(performance.now() - t);
+    }
+    const o = median(ours);
+    const b = median(bare);
+    line(`bundle verify, ${n.toLocaleString('en-US')} domain(s) (${(bytes.length / 1024).toFixed(0)} KiB)`, `${o.toFixed(3)} ms`, `bare Ed25519 verify ${b.toFixed(3)} ms`, o / b);
+  }
+}

@@ -1,0 +1,261 @@
+// Strict Ed25519 verification (the behaviour of libsodium's crypto_sign_verify_detached).
+//
+// Plain RFC 8032 verifiers disagree on edge cases ("Taming the many EdDSAs", Chalkias, Garillot,
+// Nikolaenko, 2020). A signed pin bundle must get the same verdict on every client, so every input
+// goes through the same strict pre-checks before a backend sees it:
+//   - S < L                          RFC 8032 §5.1.7; otherwise (R, S + L) is a second valid signature.
+//   - R and A canonical (y < p)      RFC 8032 §5.1.3 requires decoding to fail for y >= p.
+//   - R and A not of small order     a small-order key verifies signatures that nobody made
+//                                    (e.g. A = identity, sig = 01 00..00 || 00..00, any message).
+// The remaining equation is the cofactorless one ([S]B == R + [k]A, compared as encoded bytes),
+// which both backends implement.
+//
+// All inputs are public (keys, messages, signatures), so none of this needs to be constant time.
+
+import { createHash, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import nacl from 'tweetnacl';
+
+export type Ed25519Backend = 'node' | 'tweetnacl';
+
+export type PublicKeyCheck = { ok: true } | { ok: false; reason: string };
+
+export const PUBLIC_KEY_LENGTH = 32;
+export const SIGNATURE_LENGTH = 64;
+
+// L = 2^252 + 27742317777372353535851937790883648493 (order of the base point), little-endian.
+const L_BYTES = Uint8Array.from([
+  0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+  0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10,
+]);
+
+const P = 2n ** 255n - 19n;
+// d = -121665/121666 mod p (RFC 8032 §5.1).
+const D = 37095705934669439343138083508754565189542113879843219016388785533085940283555n;
+
+// y-coordinates of the 8 small-order points (libsodium's ge25519_has_small_order blocklist),
+// compared with the sign bit of x masked so both sign variants are caught. The last two are the
+// non-canonical encodings p and p + 1 of y = 0 and y = 1 (already rejected as non-canonical for A
+// and R, kept so the list matches libsodium and stands on its own).
+const SMALL_ORDER_Y: readonly Uint8Array[] = [
+  // y = 0: (±sqrt(-1), 0), order 4
+  hexToBytes('0000000000000000000000000000000000000000000000000000000000000000'),
+  // y = 1: the identity (0, 1), order 1
+  hexToBytes('0100000000000000000000000000000000000000000000000000000000000000'),
+  // y of the order-8 points (two y values, each with two signs of x)
+  hexToBytes('26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05'),
+  hexToBytes('c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a'),
+  // y = p - 1: (0, -1), order 2
+  hexToBytes('ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f'),
+  // y = p (non-canonical 0) and y = p + 1 (non-canonical 1)
+  hexToBytes('edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f'),
+  hexToBytes('eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f'),
+];
+
+function hexToBytes(hex: string): Uint8Array {
+  return Uint8Array.from(Buffer.from(hex, 'hex'));
+}
+
+function toHex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}
+
+/** Accept any Uint8Array (also from another realm); anything else is not bytes. */
+function asBytes(value: unknown): Uint8Array | null {
+  if (value instanceof Uint8Array) return value;
+  if (ArrayBuffer.isView(value) && Object.prototype.toString.call(value) === '[object Uint8Array]') {
+    return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  }
+  return null;
+}
+
+/** S (little-endian) < L — RFC 8032 §5.1.7 step 1; rejects the S + kL malleability. */
+function isCanonicalScalar(s: Uint8Array): boolean {
+  for (let i = 31; i >= 0; i--) {
+    if (s[i]! < L_BYTES[i]!) return true;
+    if (s[i]! > L_BYTES[i]!) return false;
+  }
+  return false; // S == L
+}
+
+/** y (sign bit masked) < p — RFC 8032 §5.1.3 step 1 (same test as libsodium's ge25519_is_canonical). */
+function isCanonicalPointEncoding(e: Uint8Array): boolean {
+  if ((e[31]! & 0x7f) !== 0x7f) return true;
+  for (let i = 30; i > 0; i--) if (e[i] !== 0xff) return true;
+  return e[0]! < 0xed;
+}
+
+/** Encoding (sign bit masked) is one of the blocklisted small-order y values. */
+function hasSmallOrder(e: Uint8Array): boolean {
+  return SMALL_ORDER_Y.some((y) => {
+    for (let i = 0; i < 31; i++) if (e[i] !== y[i]) return false;
+    return (e[31]! & 0x7f) === y[31];
+  });
+}
+
+function modPow(base: bigint, exp: bigint): bigint {
+  let result = 1n;
+  let b = base % P;
+  let e = exp;
+  while (e > 0n) {
+    if (e & 1n) result = (result * b) % P;
+    b = (b * b) % P;
+    e >>= 1n;
+  }
+  return result;
+}
+
+/**
+ * Does the canonical encoding decode to a curve point (RFC 8032 §5.1.3 steps 2-4)? x^2 = u/v with
+ * u = y^2 - 1, v = d*y^2 + 1 must be a square; the x = 0 / sign-bit-set case only occurs for
+ * y = ±1, which the small-order check has already rejected.
+ */
+function decodesToPoint(e: Uint8Array): boolean {
+  let y = 0n;
+  for (let i = 31; i >= 0; i--) y = (y << 8n) | BigInt(i === 31 ? e[i]! & 0x7f : e[i]!);
+  const y2 = (y * y) % P;
+  const u = (y2 - 1n + P) % P;
+  const v = (D * y2 + 1n) % P; // never 0: -1/d is not a square
+  if (u === 0n) return true;
+  // u/v is a square iff u*v = (u/v)*v^2 is: one Euler-criterion exponentiation, no inversion.
+  return modPow(u * v, (P - 1n) / 2n) === 1n;
+}
+
+/**
+ * Validate a raw Ed25519 public key the way libsodium's verifier does before using it: 32 bytes,
+ * canonical y, not one of the 8 small-order points (in any encoding), and an actual curve point.
+ * Mixed-order keys are accepted, as in libsodium (speccheck case 3 must verify).
+ */
+export function checkPublicKey(publicKey: Uint8Array): PublicKeyCheck {
+  const pk = asBytes(publicKey);
+  if (pk === null) return { ok: false, reason: 'public key is not a Uint8Array' };
+  if (pk.length !== PUBLIC_KEY_LENGTH) {
+    return { ok: false, reason: `public key must be ${PUBLIC_KEY_LENGTH} bytes, got ${pk.length}` };
+  }
+  if (!isCanonicalPointEncoding(pk)) {
+    return { ok: false, reason: 'public key is not canonically encoded (y >= 2^255-19)' };
+  }
+  if (hasSmallOrder(pk)) return { ok: false, reason: 'public key is a small-order point' };
+  if (!decodesToPoint(pk)) return { ok: false, reason: 'public key is not a point on Ed25519' };
+  return { ok: true };
+}
+
+/** The strict rules shared by both backends; pk and sig must already be copies of the right length. */
+function passesStrictChecks(pk: Uint8Array, sig: Uint8Array): boolean {
+  const r = sig.subarray(0, 32);
+  const s = sig.subarray(32, 64);
+  if (!isCanonicalScalar(s)) return false;
+  if (!isCanonicalPointEncoding(r) || hasSmallOrder(r)) return false;
+  return checkPublicKey(pk).ok;
+}
+
+// ---- node:crypto backend -------------------------------------------------------------------
+
+const KEY_CACHE_MAX = 64;
+const keyCache = new Map<string, KeyObject>();
+
+function nodeKeyObject(pk: Uint8Array): KeyObject {
+  const id = toHex(pk);
+  const cached = keyCache.get(id);
+  if (cached !== undefined) {
+    keyCache.delete(id); // refresh: Map iteration order doubles as LRU order
+    keyCache.set(id, cached);
+    return cached;
+  }
+  const x = Buffer.from(pk).toString('base64url');
+  const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x }, format: 'jwk' });
+  if (keyCache.size >= KEY_CACHE_MAX) {
+    const oldest = keyCache.keys().next().value;
+    if (oldest !== undefined) keyCache.delete(oldest);
+  }
+  keyCache.set(id, key);
+  return key;
+}
+
+function nodeVerify(pk: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean {
+  return cryptoVerify(null, msg, nodeKeyObject(pk), sig) === true;
+}
+
+// RFC 8032 §7.1 TEST 1 (empty message): used once to detect whether node:crypto does Ed25519.
+const PROBE_PK = hexToBytes('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a');
+const PROBE_SIG = hexToBytes(
+  'e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b',
+);
+let nodeAvailable: boolean | undefined;
+
+function nodeBackendAvailable(): boolean {
+  if (nodeAvailable === undefined) {
+    try {
+      nodeAvailable = nodeVerify(PROBE_PK, new Uint8Array(0), PROBE_SIG);
+    } catch {
+      nodeAvailable = false;
+    }
+  }
+  return nodeAvailable;
+}
+
+// ---- tweetnacl backend ---------------------------------------------------------------------
+
+function tweetnaclVerify(pk: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean {
+  // tweetnacl type-checks with `instanceof Uint8Array`; hand it same-realm plain copies.
+  return nacl.sign.detached.verify(Uint8Array.from(msg), sig, pk) === true;
+}
+
+// ---- public API ----------------------------------------------------------------------------
+
+/** The backend verifySignature uses: node:crypto when it supports Ed25519, else tweetnacl. */
+export function activeBackend(): Ed25519Backend {
+  return nodeBackendAvailable() ? 'node' : 'tweetnacl';
+}
+
+/**
+ * Strict verification with an explicit backend (both get identical pre-checks). Never throws:
+ * wrong lengths, non-bytes, an unknown backend or an unavailable node backend all give false.
+ */
+export function verifySignatureWith(
+  backend: Ed25519Backend,
+  publicKey: Uint8Array,
+  message: Uint8Array,
+  signature: Uint8Array,
+): boolean {
+  try {
+    const pkIn = asBytes(publicKey);
+    const msg = asBytes(message);
+    const sigIn = asBytes(signature);
+    if (pkIn === null || msg === null || sigIn === null) return false;
+    if (pkIn.length !== PUBLIC_KEY_LENGTH || sigIn.length !== SIGNATURE_LENGTH) return false;
+    // Private copies: the bytes checked are the bytes verified, whatever the caller does meanwhile.
+    const pk = Uint8Array.from(pkIn);
+    const sig = Uint8Array.from(sigIn);
+    if (!passesStrictChecks(pk, sig)) return false;
+    switch (backend) {
+      case 'node':
+        return nodeBackendAvailable() && nodeVerify(pk, msg, sig);
+      case 'tweetnacl':
+        return tweetnaclVerify(pk, msg, sig);
+      default:
+        return false;
+    }
+  } catch {
+    return false;
+  }
+}
+
+/** Strict Ed25519 verification (libsodium crypto_sign_verify_detached semantics). Never throws. */
+export function verifySignature(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  let backend: Ed25519Backend;
+  try {
+    backend = activeBackend();
+  } catch {
+    backend = 'tweetnacl';
+  }
+  return verifySignatureWith(backend, publicKey, message, signature);
+}
+
+/**
+ * The project's key id: lowercase hex SHA-256 of the 32 raw public-key bytes. It hashes whatever
+ * bytes it is given (callers name rejected keys in error messages), so validate with
+ * checkPublicKey first.
+ */
+export function keyIdOf(publicKey: Uint8Array): string {
+  return createHash('sha256').update(publicKey).digest('hex');
+}

@@ -1,0 +1,76 @@
+/** DSSE envelope parsing and serialisation, strict about shape (SPEC §1.1, §4.2). */
+import { EnvelopeError } from './errors.js';
+
+export interface EnvelopeSignature {
+  keyid: string;
+  sig: Uint8Array;
+}
+
+export interface Envelope {
+  payloadType: string;
+  payload: Uint8Array;
+  signatures: EnvelopeSignature[];
+}
+
+export const MAX_SIGNATURES = 16;
+const B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Standard base64 with canonical padding; Buffer.from would silently skip bad characters. */
+export function decodeBase64(value: unknown, what: string): Uint8Array {
+  if (typeof value !== 'string' || !B64.test(value)) throw new EnvelopeError(`${what}: expected standard base64, found ${describe(value)}`);
+  const bytes = Buffer.from(value, 'base64');
+  if (bytes.toString('base64') !== value) throw new EnvelopeError(`${what}: base64 is not canonical`);
+  return new Uint8Array(bytes);
+}
+
+function describe(v: unknown): string {
+  if (typeof v === 'string') return v.length > 40 ? `a ${v.length}-character string` : JSON.stringify(v);
+  return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v;
+}
+
+function exactKeys(o: Record<string, unknown>, keys: string[], what: string): void {
+  const extra = Object.keys(o).filter((k) => !keys.includes(k));
+  const missing = keys.filter((k) => !(k in o));
+  if (extra.length || missing.length) {
+    throw new EnvelopeError(`${what}: expected exactly ${keys.join(', ')}${missing.length ? `; missing ${missing.join(', ')}` : ''}${extra.length ? `; unexpected ${extra.join(', ')}` : ''}`);
+  }
+}
+
+export function parseEnvelope(bytes: Uint8Array): Envelope {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch {
+    throw new EnvelopeError('expected a DSSE envelope (JSON), found bytes that are not UTF-8 JSON', 'is this a bundle? `pinctl bundle inspect FILE` shows what it holds');
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new EnvelopeError(`expected a JSON object, found ${describe(doc)}`);
+  const o = doc as Record<string, unknown>;
+  exactKeys(o, ['payloadType', 'payload', 'signatures'], 'envelope');
+  if (typeof o.payloadType !== 'string' || o.payloadType.length === 0) throw new EnvelopeError(`payloadType: expected a string, found ${describe(o.payloadType)}`);
+  const payload = decodeBase64(o.payload, 'payload');
+  if (!Array.isArray(o.signatures) || o.signatures.length === 0 || o.signatures.length > MAX_SIGNATURES) {
+    throw new EnvelopeError(`signatures: expected 1 to ${MAX_SIGNATURES} entries, found ${Array.isArray(o.signatures) ? o.signatures.length : describe(o.signatures)}`);
+  }
+  const signatures = o.signatures.map((s, i): EnvelopeSignature => {
+    if (typeof s !== 'object' || s === null || Array.isArray(s)) throw new EnvelopeError(`signatures[${i}]: expected an object, found ${describe(s)}`);
+    const e = s as Record<string, unknown>;
+    exactKeys(e, ['keyid', 'sig'], `signatures[${i}]`);
+    if (typeof e.keyid !== 'string' || e.keyid.length > 128) throw new EnvelopeError(`signatures[${i}].keyid: expected a string, found ${describe(e.keyid)}`);
+    const sig = decodeBase64(e.sig, `signatures[${i}].sig`);
+    if (sig.length !== 64) throw new EnvelopeError(`signatures[${i}].sig: expected 64 bytes (Ed25519), found ${sig.length}`);
+    return { keyid: e.keyid, sig };
+  });
+  return { payloadType: o.payloadType, payload, signatures };
+}
+
+export function serializeEnvelope(env: Envelope): string {
+  return `${JSON.stringify(
+    {
+      payloadType: env.payloadType,
+      payload: Buffer.from(env.payload).toString('base64'),
+      signatures: env.signatures.map((s) => ({ keyid: s.keyid, sig: Buffer.from(s.sig).toString('base64') })),
+    },
+    null,
+    2,
+  )}\n`;
+}

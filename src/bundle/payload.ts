@@ -1,0 +1,172 @@
+/**
+ * Payload rules (SPEC §3): decode, validate every member with an error naming its path, and build
+ * payloads for the signing side. Unknown members are rejected (§3).
+ */
+import { createHash } from 'node:crypto';
+import { certificateSpki } from '../core/x509-structure.js';
+import { spkiSha256 } from '../core/pin.js';
+import { PayloadError } from './errors.js';
+import { BundleType, KeysetPayload, Payload, PayloadFor, PinsDomain, PinsPayload, TrustRoot, TrustRootsPayload, KeysetKey } from './types.js';
+
+const PIN = /^[A-Za-z0-9+/]{43}=$/;
+const HEX64 = /^[0-9a-f]{64}$/;
+const RFC3339_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z$/;
+const LABEL = '(?!-)[a-z0-9-]{1,63}(?<!-)';
+const HOSTNAME = new RegExp(`^${LABEL}(?:\\.${LABEL})*$`);
+
+export const LIMITS = { domains: 10_000, pinsPerDomain: 64, roots: 1_000, keys: 16 } as const;
+
+type Obj = Record<string, unknown>;
+
+function fail(path: string, expected: string, found: unknown): never {
+  const f = typeof found === 'string' ? JSON.stringify(found.length > 60 ? `${found.slice(0, 60)}…` : found) : found === null ? 'null' : Array.isArray(found) ? 'an array' : typeof found;
+  throw new PayloadError(`payload ${path}: expected ${expected}, found ${f}`);
+}
+
+function object(v: unknown, path: string, keys: string[]): Obj {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(path, 'an object', v);
+  const o = v as Obj;
+  for (const k of Object.keys(o)) if (!keys.includes(k)) fail(`${path}.${k}`, `no such member (allowed: ${keys.join(', ')})`, o[k]);
+  for (const k of keys) if (!(k in o)) fail(`${path}.${k}`, 'a value', undefined);
+  return o;
+}
+
+function string(v: unknown, path: string): string {
+  if (typeof v !== 'string' || v.length === 0) fail(path, 'a non-empty string', v);
+  return v as string;
+}
+
+function array(v: unknown, path: string, min: number, max: number): unknown[] {
+  if (!Array.isArray(v) || v.length < min || v.length > max) fail(path, `an array of ${min} to ${max} entries`, Array.isArray(v) ? `${v.length} entries` : v);
+  return v as unknown[];
+}
+
+export function isPinValue(v: string): boolean {
+  return PIN.test(v) && Buffer.from(v, 'base64').length === 32 && Buffer.from(v, 'base64').toString('base64') === v;
+}
+
+function timestamp(v: unknown, path: string): number {
+  const s = string(v, path);
+  const t = Date.parse(s);
+  if (!RFC3339_UTC.test(s) || Number.isNaN(t)) fail(path, 'an RFC 3339 UTC timestamp such as 2026-11-22T12:00:00Z', v);
+  return t;
+}
+
+const COMMON = ['type', 'audience', 'version', 'issuedAt', 'expiresAt'];
+const EXTRA: Record<BundleType, string[]> = { pins: ['domains'], 'trust-roots': ['roots'], keyset: ['threshold', 'keys'] };
+
+/** SPEC §3 and §4.5/§4.9: bytes → a payload of the expected type, or PayloadError. */
+export function decodePayload<T extends BundleType>(bytes: Uint8Array, type: T): PayloadFor<T> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch {
+    throw new PayloadError('payload: expected UTF-8 JSON');
+  }
+  const o = object(doc, '', [...COMMON, ...EXTRA[type]]);
+  if (o.type !== type) fail('.type', JSON.stringify(type), o.type);
+  return validatePayload(o, type) as PayloadFor<T>;
+}
+
+/** The common members only, for steps 5–8, which run before the type-specific shape (step 9). */
+export function payloadHeader(bytes: Uint8Array): { type: unknown; audience: unknown; version: unknown; issuedAt: unknown; expiresAt: unknown } {
+  try {
+    const d = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    if (typeof d === 'object' && d !== null && !Array.isArray(d)) return { type: d.type, audience: d.audience, version: d.version, issuedAt: d.issuedAt, expiresAt: d.expiresAt };
+  } catch {
+    /* reported below */
+  }
+  throw new PayloadError('payload: expected a UTF-8 JSON object');
+}
+
+/** An RFC 3339 UTC timestamp in milliseconds, or PayloadError naming the member. */
+export function readTimestamp(v: unknown, member: string): number {
+  return timestamp(v, `.${member}`);
+}
+
+function validatePayload(o: Obj, type: BundleType): Payload {
+  const audience = string(o.audience, '.audience');
+  if (!Number.isSafeInteger(o.version) || (o.version as number) < 1) fail('.version', 'an integer from 1 to 2^53-1', o.version);
+  const issued = timestamp(o.issuedAt, '.issuedAt');
+  const expires = timestamp(o.expiresAt, '.expiresAt');
+  if (expires <= issued) fail('.expiresAt', `a time after issuedAt (${o.issuedAt})`, o.expiresAt);
+  const common = { audience, version: o.version as number, issuedAt: o.issuedAt as string, expiresAt: o.expiresAt as string };
+  if (type === 'pins') return { type, ...common, domains: validateDomains(o.domains) };
+  if (type === 'trust-roots') return { type, ...common, roots: validateRoots(o.roots) };
+  const keys = validateKeys(o.keys);
+  if (!Number.isSafeInteger(o.threshold) || (o.threshold as number) < 1 || (o.threshold as number) > keys.length) fail('.threshold', `an integer from 1 to ${keys.length}`, o.threshold);
+  return { type, ...common, threshold: o.threshold as number, keys };
+}
+
+function validateDomains(v: unknown): PinsDomain[] {
+  const seen = new Set<string>();
+  return array(v, '.domains', 1, LIMITS.domains).map((d, i) => {
+    const p = `.domains[${i}]`;
+    const o = object(d, p, ['domain', 'includeSubdomains', 'pins']);
+    const domain = string(o.domain, `${p}.domain`);
+    if (!HOSTNAME.test(domain) || domain.length > 253) fail(`${p}.domain`, 'a lower-case host name without wildcard or trailing dot', domain);
+    if (seen.has(domain)) fail(`${p}.domain`, 'each domain once', domain);
+    seen.add(domain);
+    if (typeof o.includeSubdomains !== 'boolean') fail(`${p}.includeSubdomains`, 'true or false', o.includeSubdomains);
+    const pins = array(o.pins, `${p}.pins`, 2, LIMITS.pinsPerDomain).map((pin, j) => {
+      if (typeof pin !== 'string' || !isPinValue(pin)) fail(`${p}.pins[${j}]`, 'base64 of 32 bytes (44 characters)', pin);
+      return pin as string;
+    });
+    if (new Set(pins).size < 2) fail(`${p}.pins`, 'at least two distinct pins (a backup)', `${new Set(pins).size} distinct`);
+    return { domain, includeSubdomains: o.includeSubdomains as boolean, pins };
+  });
+}
+
+/** The pin of a DER certificate's exact SPKI bytes (the same rule as every other pin in pinctl). */
+export function spkiSha256OfCertificate(der: Uint8Array): string | null {
+  try {
+    return spkiSha256(certificateSpki(der));
+  } catch {
+    return null;
+  }
+}
+
+function validateRoots(v: unknown): TrustRoot[] {
+  const seen = new Set<string>();
+  return array(v, '.roots', 1, LIMITS.roots).map((r, i) => {
+    const p = `.roots[${i}]`;
+    const o = object(r, p, ['name', 'spkiSha256', 'certificate']);
+    const name = string(o.name, `${p}.name`);
+    const spki = string(o.spkiSha256, `${p}.spkiSha256`);
+    if (!isPinValue(spki)) fail(`${p}.spkiSha256`, 'base64 of 32 bytes', spki);
+    const certB64 = string(o.certificate, `${p}.certificate`);
+    const der = Buffer.from(certB64, 'base64');
+    if (der.toString('base64') !== certB64) fail(`${p}.certificate`, 'standard base64 of a DER certificate', certB64);
+    const actual = spkiSha256OfCertificate(der);
+    if (actual === null) fail(`${p}.certificate`, 'a DER X.509 certificate', 'bytes that do not parse');
+    if (actual !== spki) fail(`${p}.spkiSha256`, `the SPKI SHA-256 of its certificate (${actual})`, spki);
+    if (seen.has(spki)) fail(`${p}.spkiSha256`, 'each root once', spki);
+    seen.add(spki);
+    return { name, spkiSha256: spki, certificate: certB64 };
+  });
+}
+
+function validateKeys(v: unknown): KeysetKey[] {
+  const seen = new Set<string>();
+  return array(v, '.keys', 1, LIMITS.keys).map((k, i) => {
+    const p = `.keys[${i}]`;
+    const o = object(k, p, ['keyid', 'publicKey']);
+    const keyid = string(o.keyid, `${p}.keyid`);
+    if (!HEX64.test(keyid)) fail(`${p}.keyid`, '64 lower-case hex characters', keyid);
+    const pk = string(o.publicKey, `${p}.publicKey`);
+    const raw = Buffer.from(pk, 'base64');
+    if (raw.length !== 32 || raw.toString('base64') !== pk) fail(`${p}.publicKey`, 'base64 of 32 bytes', pk);
+    const expected = createHash('sha256').update(raw).digest('hex');
+    if (keyid !== expected) fail(`${p}.keyid`, `the SHA-256 of its key (${expected})`, keyid);
+    if (seen.has(keyid)) fail(`${p}.keyid`, 'each key once', keyid);
+    seen.add(keyid);
+    return { keyid, publicKey: pk };
+  });
+}
+
+/** Signing side: serialise a payload deterministically (member order as in the spec). */
+export function encodePayload(p: Payload): Uint8Array {
+  return new Uint8Array(Buffer.from(JSON.stringify(p), 'utf8'));
+}
+
+export type { PinsPayload, TrustRootsPayload, KeysetPayload };
