@@ -13,6 +13,7 @@ import { loadCaFile, systemBundlePath } from '../src/net/trust-store-file.js';
 import { observeTargets, runBounded } from '../src/net/observe.js';
 import { packageRoot } from '../src/package-root.js';
 import type { Target } from '../src/core/target.js';
+import { benchBundleVerify } from './bundle.js';
 
 const ROOT = packageRoot();
 const PKI = join(ROOT, 'fixtures', 'pki');
@@ -155,6 +156,7 @@ async function main(): Promise<void> {
     benchWholeProcess(bundle);
   }
   await benchProbe();
+  benchBundleVerify(line);
 }
 
 await main();
