@@ -14,6 +14,7 @@ import { observeTargets, runBounded } from '../src/net/observe.js';
 import { packageRoot } from '../src/package-root.js';
 import type { Target } from '../src/core/target.js';
 import { benchBundleVerify } from './bundle.js';
+import { benchServe } from './serve.js';
 
 const ROOT = packageRoot();
 const PKI = join(ROOT, 'fixtures', 'pki');
@@ -157,6 +158,7 @@ async function main(): Promise<void> {
   }
   await benchProbe();
   benchBundleVerify(line);
+  await benchServe(line);
 }
 
 await main();

@@ -7,6 +7,7 @@ import { CliIO } from './io.js';
 import { printError } from './style.js';
 import { PinctlError } from '../src/errors.js';
 import { VERSION } from './version.js';
+import { registerMonitor } from './commands/monitor.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 const list = (value: string, previous: string[]) => [...previous, ...value.split(',').map((v) => v.trim()).filter(Boolean)];
@@ -99,6 +100,128 @@ Examples:
       const { demoCommand } = await import('./commands/demo.js');
       exitCode = await demoCommand(io);
     });
+
+  // ---- signed bundles and the signing service (docs/SPEC.md) ----
+  // `bundle create --version N` and `publish --version N` need the program's own -V/--version to
+  // be recognised only before a subcommand, not after it.
+  program.enablePositionalOptions();
+
+  const keys = program.command('keys').description('Ed25519 signing keys for bundles');
+  keys
+    .command('generate')
+    .description('make an Ed25519 key pair in DIR and print its key id (SHA-256 of the raw public key)')
+    .requiredOption('--out <dir>', 'writes pinctl-signing.key (PKCS#8, mode 0600; never overwritten), pinctl-signing.pub.pem, pinctl-signing.pub')
+    .option('--json', 'print {keyid, publicKey, files} on stdout')
+    .action(async (opts) => {
+      const { keysGenerateCommand } = await import('./commands/keys.js');
+      exitCode = await keysGenerateCommand(opts, io);
+    });
+
+  const bundle = program.command('bundle').description('create, sign, verify and inspect signed bundles (DSSE, Ed25519)');
+  bundle
+    .command('create')
+    .description('sign a pins, trust-roots or keyset bundle and print the DSSE envelope')
+    .option('--pins <file>', 'pinctl.pins.v1 JSON (pinctl generate --format json); every domain needs two pins or more')
+    .option('--trust-roots <file>', 'PEM file of root certificates')
+    .option('--keyset [pub...]', 'a keyset of these public keys (pinctl-signing.pub or .pub.pem)')
+    .option('--keyset-keys <pub>', 'one more key for --keyset (repeatable)', collect, [])
+    .option('--threshold <n>', 'keyset: signatures clients require (default 1)')
+    .option('--key <file>', 'private signing key (repeatable: a rotation is signed by the old and the new keys)', collect, [])
+    .requiredOption('--version <n>', 'bundle version: strictly increasing per type and audience')
+    .requiredOption('--audience <app>', 'the app or account the bundle is for')
+    .option('--expires-in <duration>', 'validity: 30m, 12h, 7d', '7d')
+    .option('--out <file>', 'write the envelope to FILE instead of stdout')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  pinctl bundle create --pins pins.json --key pinctl-signing.key --version 8 --audience com.example.app
+  pinctl bundle create --trust-roots roots.pem --key pinctl-signing.key --version 3 --audience com.example.app --expires-in 30d
+  pinctl bundle create --keyset old/pinctl-signing.pub new/pinctl-signing.pub --key old/pinctl-signing.key \\
+      --key new/pinctl-signing.key --version 2 --audience com.example.app --out keyset-2.json`,
+    )
+    .action(async (opts) => {
+      const { bundleCreateCommand } = await import('./commands/bundle.js');
+      exitCode = await bundleCreateCommand(opts, io);
+    });
+  bundle
+    .command('sign')
+    .description('add signatures to an existing bundle (e.g. a keyset signed by the old and the new keys)')
+    .argument('<bundle>', 'the envelope JSON, or - for stdin')
+    .option('--key <file>', 'private key to sign with (repeatable)', collect, [])
+    .option('--out <file>', 'write the envelope to FILE (may be the input) instead of stdout')
+    .action(async (file: string, opts) => {
+      const { bundleSignCommand } = await import('./commands/bundle.js');
+      exitCode = await bundleSignCommand(file, opts, io);
+    });
+  bundle
+    .command('verify')
+    .description('verify a bundle as a client would (SPEC §4, §5): exit 0 valid, 1 invalid, 2 bad input')
+    .argument('<bundle>', 'the envelope JSON, or - for stdin')
+    .option('--public-key <file>', 'trusted public key (repeatable)', collect, [])
+    .option('--threshold <n>', 'valid signatures required from the trusted keys (default 1)')
+    .option('--audience <app>', 'require this audience')
+    .option('--type <type>', 'require pins, trust-roots or keyset (default: from payloadType)')
+    .option('--state <file>', 'JSON file of the last accepted versions: refuses rollbacks, updated on success')
+    .option('--json', 'print the verdict as JSON on stdout')
+    .action(async (file: string, opts) => {
+      const { bundleVerifyCommand } = await import('./commands/bundle.js');
+      exitCode = await bundleVerifyCommand(file, opts, io);
+    });
+  bundle
+    .command('inspect')
+    .description('print payloadType, signatures (key ids) and the decoded payload, without verifying')
+    .argument('<bundle>', 'the envelope JSON, or - for stdin')
+    .option('--json', 'print {verified: false, payloadType, type, signatures, payload} on stdout')
+    .action(async (file: string, opts) => {
+      const { bundleInspectCommand } = await import('./commands/bundle.js');
+      exitCode = await bundleInspectCommand(file, opts, io);
+    });
+
+  program
+    .command('serve')
+    .description('run the signing service: signed bundles over HTTP, admin publishing, pin-failure reports')
+    .option('--listen <host:port>', 'address to listen on', '127.0.0.1:8080')
+    .option('--key <file>', 'private signing key (repeatable)', collect, [])
+    .requiredOption('--data <dir>', 'data directory: current bundles, history, counters, logs')
+    .option('--audience <app>', 'the app the bundles are for (required on first start; kept in DIR/config.json)')
+    .option('--expires-in <duration>', 'validity of each signed bundle: 30m, 12h, 7d', '7d')
+    .option('--guard-timeout <duration>', 'pre-publish guard: per address (5s, 500ms)', '5s')
+    .option('--reports-rate <rate>', 'POST /v1/reports per client address: N/min, N/s, N/h', '10/min')
+    .addHelpText(
+      'after',
+      `
+The admin token comes from the environment: PINCTL_ADMIN_TOKEN (required).
+
+Examples:
+  PINCTL_ADMIN_TOKEN="$(openssl rand -hex 32)" pinctl serve --key pinctl-signing.key --data /var/lib/pinctl --audience com.example.app
+  curl -H "Authorization: Bearer $PINCTL_ADMIN_TOKEN" --data-binary @pins.json http://127.0.0.1:8080/v1/bundles/pins`,
+    )
+    .action(async (opts) => {
+      const { serveCommand } = await import('./commands/serve.js');
+      exitCode = await serveCommand(opts, io);
+    });
+
+  program
+    .command('publish')
+    .description('write the signed responses as static files at the same paths, for a CDN')
+    .requiredOption('--out <dir>', 'site directory: v1/bundles/pins, v1/bundles/trust-roots, v1/keyset/N, v1/keys')
+    .option('--data <dir>', 'export what pinctl serve published in this data directory')
+    .option('--pins <file>', 'sign this pinctl.pins.v1 JSON now (with --key, --audience, --version)')
+    .option('--trust-roots <file>', 'sign these PEM roots now (with --key, --audience, --version)')
+    .option('--keyset-bundle <file>', 'add a signed keyset bundle (repeatable)', collect, [])
+    .option('--key <file>', 'private signing key (repeatable): signs --pins/--trust-roots, and makes v1/keys', collect, [])
+    .option('--public-key <file>', 'public key for v1/keys (repeatable)', collect, [])
+    .option('--audience <app>', 'audience of bundles signed now')
+    .option('--version <n>', 'version of bundles signed now')
+    .option('--expires-in <duration>', 'validity of bundles signed now: 30m, 12h, 7d', '7d')
+    .option('--json', 'print the files written as JSON')
+    .action(async (opts) => {
+      const { publishCommand } = await import('./commands/publish.js');
+      exitCode = await publishCommand(opts, io);
+    });
+
+  registerMonitor(program, io, (code) => (exitCode = code));
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -31,6 +31,7 @@ export type ErrorCode =
   | 'TOO_LARGE'
   | 'OUTPUT_UNWRITABLE'
   | 'KEY_UNSAFE'
+  | 'PIN_MISMATCH'
   | 'BUNDLE_TOO_LARGE'
   | 'BUNDLE_ENVELOPE'
   | 'BUNDLE_PAYLOAD_TYPE'

@@ -12,6 +12,8 @@ export interface TrustedKeyset {
   threshold: number;
   /** key id → 32 raw public-key bytes */
   keys: Map<string, Uint8Array>;
+  /** expiresAt of the keyset document (ms); absent for keys embedded in the app (SPEC §5.7). */
+  expiresAt?: number;
 }
 
 /** DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410): SEQUENCE { AlgId 1.3.101.112, BIT STRING }. */

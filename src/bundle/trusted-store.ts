@@ -87,6 +87,7 @@ export class TrustedStore {
       }
     }
     this.checkFreshness(readTimestamp(header.issuedAt, 'issuedAt'), readTimestamp(header.expiresAt, 'expiresAt'), now); // step 8
+    this.checkKeysetFresh(now); // SPEC §5.7: rotation may pass through expired keysets, bundles may not
     const payload = decodePayload(env.payload, type); // step 9
     const bundle: AppliedBundle<T> = { type, payload: payload as PayloadFor<T>, envelope: bytes, payloadBytes: env.payload };
     (this.applied as Record<string, AppliedBundle>)[type] = bundle;
@@ -124,7 +125,7 @@ export class TrustedStore {
       if (!check.ok) throw new KeysetError(`keyset version ${next.version}: key ${k.keyid} is unsafe: ${check.reason}`);
       keys.set(k.keyid, raw);
     }
-    const candidate: TrustedKeyset = { version: next.version, threshold: next.threshold, keys };
+    const candidate: TrustedKeyset = { version: next.version, threshold: next.threshold, keys, expiresAt: Date.parse(next.expiresAt) };
     this.checkSignatures(env, candidate, 'new keyset');
     this.trusted = candidate;
     return next;
@@ -153,6 +154,14 @@ export class TrustedStore {
 
   private checkAudience(audience: unknown): void {
     if (audience !== this.audience) throw new AudienceError(`expected audience ${JSON.stringify(this.audience)}, found ${JSON.stringify(audience)}`);
+  }
+
+  private checkKeysetFresh(now: Date): void {
+    const exp = this.trusted.expiresAt;
+    if (exp !== undefined && exp + this.skewMs <= now.getTime()) {
+      const v = this.trusted.version;
+      throw new ExpiredError(`the trusted keyset version ${v} expired at ${new Date(exp).toISOString()}; bundles are refused until keyset ${v + 1} is published`);
+    }
   }
 
   private checkFreshness(issuedAt: number, expiresAt: number, now: Date): void {

@@ -1,0 +1,388 @@
+/**
+ * `pinctl monitor once|run|status|history`. Wired into cli/run.ts with
+ * `registerMonitor(program, io, (code) => (exitCode = code))`. Exit codes: 0 healthy, 1 an open
+ * finding of warning severity or worse, 2 a bad config or state (nothing probed).
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Command } from 'commander';
+import { CliIO } from '../io.js';
+import { printError, printJson, style, Style } from '../style.js';
+import { InputError, PinctlError } from '../../src/errors.js';
+// Types only: the monitor's modules (yaml, node-cron, libsql, nodemailer: ~0.2 s to load) are
+// imported when a monitor command runs, never at pinctl start-up.
+import type { MonitorConfig } from '../../monitor/config.js';
+import type { CycleResult } from '../../monitor/cycle.js';
+import type { Store, HistoryEvent } from '../../monitor/store.js';
+import type { EndpointRow } from '../../monitor/status.js';
+import type { Observation, Severity, StoredFinding } from '../../monitor/types.js';
+import type { Runner } from '../../monitor/runner.js';
+
+async function loadMonitor() {
+  const [config, cycle, store, sweep, status, findings] = await Promise.all([
+    import('../../monitor/config.js'),
+    import('../../monitor/cycle.js'),
+    import('../../monitor/store.js'),
+    import('../../monitor/sweep.js'),
+    import('../../monitor/status.js'),
+    import('../../monitor/findings.js'),
+  ]);
+  return {
+    loadConfig: config.loadConfig,
+    runCycle: cycle.runCycle,
+    healthy: cycle.healthy,
+    Store: store.Store,
+    trustStores: sweep.trustStores,
+    endpointRows: status.endpointRows,
+    cn: findings.cn,
+  };
+}
+let M: Awaited<ReturnType<typeof loadMonitor>>;
+const ready = async () => (M ??= await loadMonitor());
+
+interface ConfigOption {
+  config?: string;
+}
+
+const DEFAULT_CONFIGS = ['monitor.yaml', 'monitor.yml', 'monitor.json'];
+
+function configPath(opts: ConfigOption, io: CliIO): string {
+  if (opts.config) return opts.config;
+  const found = DEFAULT_CONFIGS.find((f) => existsSync(resolve(io.cwd, f)));
+  if (found) return found;
+  throw new InputError('USAGE', `expected --config FILE (no ${DEFAULT_CONFIGS.join(', ')} in ${io.cwd})`, {
+    hint: 'start from examples/monitor.yaml',
+  });
+}
+
+function fail(io: CliIO, e: unknown): number {
+  printError(io, e);
+  return e instanceof PinctlError ? e.exitCode : 2;
+}
+
+export function registerMonitor(program: Command, io: CliIO, setExit: (code: number) => void): void {
+  const monitor = program
+    .command('monitor')
+    .description('watch endpoints on a schedule: whole chains at every address, against the pins apps ship; alerts, history, /metrics')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  pinctl monitor once --config monitor.yaml      one sweep with alert delivery; exit 0 ok, 1 problems
+  pinctl monitor run --config monitor.yaml       long-running: cron schedule, alerts, /metrics (SIGHUP reloads)
+  pinctl monitor status --json                   last result per endpoint
+  pinctl monitor history api.example.com         what changed, when
+
+See examples/monitor.yaml for the config, monitor/README.md for the design.`,
+    );
+
+  monitor
+    .command('once')
+    .description('one sweep now, including alert delivery; exit 0 when healthy, 1 when a warning or worse is open')
+    .option('--config <file>', 'monitor config, YAML or JSON (default: ./monitor.yaml)')
+    .option('--json', 'print the sweep, findings and alerts as JSON on stdout')
+    .action(async (opts: ConfigOption & { json?: boolean }) => setExit(await onceCommand(opts, io)));
+
+  monitor
+    .command('run')
+    .description('run on the config schedule until SIGINT/SIGTERM; SIGHUP reloads the config (an invalid one is refused)')
+    .option('--config <file>', 'monitor config, YAML or JSON (default: ./monitor.yaml)')
+    .option('--watch', 'live table of endpoints on a terminal (plain log lines otherwise)')
+    .action(async (opts: ConfigOption & { watch?: boolean }) => setExit(await runCommand(opts, io)));
+
+  monitor
+    .command('status')
+    .description('the last result per endpoint and the open findings, from the state store (no probing)')
+    .option('--config <file>', 'monitor config, YAML or JSON (default: ./monitor.yaml)')
+    .option('--json', 'print JSON on stdout')
+    .option('--watch', 'keep a live table on a terminal, refreshed every 2 s')
+    .action(async (opts: ConfigOption & { json?: boolean; watch?: boolean }) => setExit(await statusCommand(opts, io)));
+
+  monitor
+    .command('history')
+    .description('what changed for a host (or host:port), oldest first: first sightings, findings opened, changed and resolved')
+    .argument('<host>', 'host name or endpoint id host:port')
+    .option('--config <file>', 'monitor config, YAML or JSON (default: ./monitor.yaml)')
+    .option('--limit <n>', 'newest N events', '200')
+    .option('--json', 'print JSON on stdout')
+    .action(async (host: string, opts: ConfigOption & { json?: boolean; limit: string }) => setExit(await historyCommand(host, opts, io)));
+}
+
+function load(opts: ConfigOption, io: CliIO): MonitorConfig {
+  return M.loadConfig(configPath(opts, io), { env: io.env, cwd: io.cwd, now: io.now() });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export async function onceCommand(opts: ConfigOption & { json?: boolean }, io: CliIO): Promise<number> {
+  let cfg: MonitorConfig;
+  let store: Store;
+  let stores;
+  try {
+    await ready();
+    cfg = load(opts, io);
+    stores = M.trustStores(cfg, io.env);
+    store = await M.Store.open(cfg.state);
+  } catch (e) {
+    return fail(io, e);
+  }
+  try {
+    const r = await M.runCycle(cfg, store, { now: () => io.now(), stores, probe: io.probe, resolve: io.resolve });
+    const ok = M.healthy(r.open);
+    if (opts.json) {
+      printJson(io, {
+        healthy: ok,
+        sweep: { id: r.sweepId, startedAt: r.sweep.startedAt, finishedAt: r.sweep.finishedAt, durationMs: Math.round(r.sweep.durationMs) },
+        observations: r.sweep.observations,
+        opened: r.opened.map(findingJson),
+        changed: r.changed.map(findingJson),
+        recovered: r.resolved.map((f) => ({ ...findingJson(f), kind: 'recovered', of: f.kind })),
+        open: r.open.map(findingJson),
+        alerts: { queued: r.queued, sent: r.delivery.sent.length, failed: r.delivery.failed.map((x) => ({ channel: x.row.channel, error: x.error, retryAt: x.retryAt })) },
+      });
+    } else {
+      printOnce(io, cfg, r);
+    }
+    return ok ? 0 : 1;
+  } catch (e) {
+    return fail(io, e);
+  } finally {
+    store.close();
+  }
+}
+
+function findingJson(f: StoredFinding) {
+  return {
+    id: f.id,
+    kind: f.kind,
+    severity: f.severity,
+    endpoint: f.endpoint,
+    address: f.address,
+    title: f.title,
+    explanation: f.explanation,
+    action: f.action,
+    openedAt: f.openedAt,
+    resolvedAt: f.resolvedAt,
+    resolution: f.resolution,
+    details: f.details,
+  };
+}
+
+const sevLabel = (s: Style, sev: Severity) => (sev === 'critical' ? s.red('CRITICAL') : sev === 'warning' ? s.yellow('WARNING ') : s.dim('info    '));
+
+function obsLine(s: Style, o: Observation, cfg: MonitorConfig): string {
+  const where = o.address || '(dns)';
+  if (o.chain.length === 0) return `  ${s.red('FAIL')} ${where}  ${o.error?.reason ?? 'error'} after ${o.attempts} attempt(s): ${o.error?.message ?? ''}`;
+  const leaf = o.chain[0]!;
+  const tag = o.error ? s.red('FAIL') : s.green('OK  ');
+  const ep = cfg.endpoints.find((e) => e.id === o.endpoint);
+  const pins = ep?.pins ? '' : ' · no pins configured';
+  return `  ${tag} ${where}  ${o.protocol ?? ''}  ${o.chain.map((c) => `"${M.cn(c.subject)}"`).join(' → ')}  leaf until ${leaf.notAfter.slice(0, 10)}${o.error ? ` · ${o.error.reason}: ${o.error.message}` : ''}${pins}`;
+}
+
+function printOnce(io: CliIO, cfg: MonitorConfig, r: CycleResult): void {
+  const s = style(io, io.stdout);
+  const out = io.stdout;
+  for (const ep of cfg.endpoints) {
+    out.write(`${s.bold(ep.id)}${ep.sni !== ep.host ? s.dim(` (SNI ${ep.sni})`) : ''}\n`);
+    for (const o of r.sweep.observations.filter((x) => x.endpoint === ep.id)) out.write(`${obsLine(s, o, cfg)}\n`);
+  }
+  const newIds = new Set(r.opened.map((f) => f.id));
+  const changedIds = new Set(r.changed.map((f) => f.id));
+  if (r.open.length > 0) {
+    out.write(`\nopen findings (${r.open.length}):\n`);
+    for (const f of r.open) {
+      const tag = newIds.has(f.id) ? ' [new]' : changedIds.has(f.id) ? ' [changed]' : '';
+      out.write(`  ${sevLabel(s, f.severity)} ${f.kind}${tag}: ${f.title}\n`);
+      if (f.severity !== 'info') {
+        out.write(`           ${s.dim(f.explanation)}\n`);
+        out.write(`           ${s.dim(`do: ${f.action}`)}\n`);
+      }
+    }
+  }
+  if (r.resolved.length > 0) {
+    out.write(`\nrecovered (${r.resolved.length}):\n`);
+    for (const f of r.resolved) out.write(`  ${s.green('RECOVERED')} ${f.kind}: ${f.title} (${f.resolution})\n`);
+  }
+  const failed = r.delivery.failed;
+  if (r.queued || r.delivery.sent.length || failed.length) {
+    out.write(`\nalerts: ${r.queued} queued, ${r.delivery.sent.length} sent, ${failed.length} failed${failed.length ? ` (${[...new Set(failed.map((x) => `${x.row.channel}: ${x.error}`))].join('; ')}; retried with backoff)` : ''}\n`);
+  }
+  out.write(M.healthy(r.open) ? `${s.green('ok:')} every endpoint is healthy\n` : `${s.red('fail:')} ${r.open.filter((f) => f.severity !== 'info').length} open finding(s) of warning or critical severity\n`);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export async function statusCommand(opts: ConfigOption & { json?: boolean; watch?: boolean }, io: CliIO): Promise<number> {
+  let cfg: MonitorConfig;
+  let store: Store;
+  try {
+    await ready();
+    cfg = load(opts, io);
+    store = await M.Store.open(cfg.state);
+  } catch (e) {
+    return fail(io, e);
+  }
+  try {
+    const read = async () => {
+      const [observations, open, lastChanges, lastSweep, pending] = await Promise.all([
+        store.latestObservations(),
+        store.openFindings(),
+        store.lastChanges(),
+        store.lastSweep(),
+        store.pendingByChannel(),
+      ]);
+      const configured = new Set(cfg.endpoints.map((e) => e.id));
+      const openHere = open.filter((f) => configured.has(f.endpoint));
+      return { rows: M.endpointRows(cfg.endpoints, observations, openHere, lastChanges, io.now()), observations, open: openHere, lastSweep, pending };
+    };
+    if (opts.watch && interactive(io)) {
+      const { startMonitorWatch } = await import('../views/monitor-watch.js');
+      const view = startMonitorWatch(`pinctl monitor status · ${cfg.file}`);
+      const refresh = async () => view.update((await read()).rows, io.now());
+      await refresh();
+      const t = setInterval(() => void refresh(), 2000);
+      await untilSignal(process);
+      clearInterval(t);
+      view.stop();
+      return 0;
+    }
+    const st = await read();
+    if (opts.json) {
+      printJson(io, {
+        healthy: M.healthy(st.open),
+        lastSweep: st.lastSweep,
+        endpoints: st.rows,
+        observations: st.observations.filter((o) => cfg.endpoints.some((e) => e.id === o.endpoint)),
+        open: st.open.map(findingJson),
+        alertsQueued: Object.fromEntries(st.pending),
+      });
+    } else {
+      const s = style(io, io.stdout);
+      if (!st.lastSweep) io.stdout.write(`no sweep recorded yet in ${cfg.state}: run pinctl monitor once --config ${cfg.file}\n`);
+      else io.stdout.write(s.dim(`last sweep ${st.lastSweep.finishedAt} (${Math.round(st.lastSweep.durationMs)} ms), state ${cfg.state}\n`));
+      for (const r of st.rows) io.stdout.write(`${rowLine(s, r)}\n`);
+      for (const f of st.open) io.stdout.write(`  ${sevLabel(s, f.severity)} ${f.kind}: ${f.title} ${s.dim(`(since ${f.openedAt})`)}\n`);
+      const queued = [...st.pending].map(([c, n]) => `${n} ${c}`);
+      if (queued.length) io.stdout.write(`alerts waiting for delivery: ${queued.join(', ')}\n`);
+    }
+    return M.healthy(st.open) ? 0 : 1;
+  } catch (e) {
+    return fail(io, e);
+  } finally {
+    store.close();
+  }
+}
+
+export function rowLine(s: Style, r: EndpointRow): string {
+  const status = r.status === 'ok' ? s.green('ok      ') : r.status === 'critical' ? s.red('critical') : r.status === 'warning' ? s.yellow('warning ') : s.dim(r.status.padEnd(8));
+  const pins = r.pinMatch === null ? 'pins –' : r.pinMatch ? 'pins match' : 'PINS FAIL';
+  const expiry = r.daysToExpiry === null ? 'expiry –' : `expires in ${r.daysToExpiry}d`;
+  return `${status} ${r.endpoint.padEnd(30)} ${`${r.answering}/${r.addresses} up`.padEnd(8)} ${pins.padEnd(10)} ${expiry.padEnd(16)} ${r.distinctChains > 1 ? `${r.distinctChains} chains ` : ''}${r.lastChange ? s.dim(`changed ${r.lastChange}`) : ''}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export async function historyCommand(host: string, opts: ConfigOption & { json?: boolean; limit: string }, io: CliIO): Promise<number> {
+  let store: Store;
+  const limit = Number(opts.limit);
+  try {
+    if (!/^\d+$/.test(opts.limit) || limit < 1) throw new InputError('USAGE', `--limit ${opts.limit}: expected a whole number of events`);
+    await ready();
+    const cfg = load(opts, io);
+    store = await M.Store.open(cfg.state);
+  } catch (e) {
+    return fail(io, e);
+  }
+  try {
+    const key = host.toLowerCase().replace(/^https?:\/\//, '').replace(/\/.*$/, '');
+    const events = await store.history(key, limit);
+    if (opts.json) printJson(io, { host: key, events });
+    else {
+      const s = style(io, io.stdout);
+      if (events.length === 0) io.stdout.write(`no history for ${key} (is it the host or host:port of a configured endpoint, and has a sweep run?)\n`);
+      for (const e of events) io.stdout.write(`${historyLine(s, e)}\n`);
+    }
+    return 0;
+  } catch (e) {
+    return fail(io, e);
+  } finally {
+    store.close();
+  }
+}
+
+function historyLine(s: Style, e: HistoryEvent): string {
+  const sev = e.severity as Severity | null;
+  const type = e.type === 'resolved' ? s.green('resolved') : e.type === 'opened' ? (sev === 'info' ? s.dim('opened  ') : sev === 'critical' ? s.red('opened  ') : s.yellow('opened  ')) : e.type.padEnd(8);
+  let summary = e.summary.replace(new RegExp(`^${escapeRe(e.endpoint)}\\s*`), '');
+  if (e.address && summary.startsWith(`${e.address}: `)) summary = summary.slice(e.address.length + 2);
+  return `${e.at}  ${type} ${e.kind ? `${e.kind} ` : ''}${e.severity && e.type !== 'resolved' ? s.dim(`(${e.severity}) `) : ''}${e.endpoint}${e.address ? ` ${e.address}` : ''}: ${summary}`;
+}
+
+const escapeRe = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+// ---------------------------------------------------------------------------------------------
+
+function interactive(io: CliIO): boolean {
+  return Boolean(io.stdout.isTTY) && !io.env.CI && io.stdout === process.stdout;
+}
+
+/** Where signals come from: the process, or an EventEmitter in tests. */
+export interface SignalSource {
+  on(event: 'SIGINT' | 'SIGTERM' | 'SIGHUP', fn: () => void): unknown;
+  off(event: 'SIGINT' | 'SIGTERM' | 'SIGHUP', fn: () => void): unknown;
+}
+
+/** Resolves on SIGINT or SIGTERM; calls onHup for each SIGHUP meanwhile. */
+function untilSignal(signals: SignalSource, onHup?: () => void): Promise<string> {
+  return new Promise((resolveSignal) => {
+    const hup = () => onHup?.();
+    const done = (sig: string) => () => {
+      signals.off('SIGINT', int);
+      signals.off('SIGTERM', term);
+      signals.off('SIGHUP', hup);
+      resolveSignal(sig);
+    };
+    const int = done('SIGINT');
+    const term = done('SIGTERM');
+    signals.on('SIGINT', int);
+    signals.on('SIGTERM', term);
+    if (onHup) signals.on('SIGHUP', hup);
+  });
+}
+
+export async function runCommand(opts: ConfigOption & { watch?: boolean }, io: CliIO, signals: SignalSource = process): Promise<number> {
+  const { startRunner } = await import('../../monitor/runner.js');
+  const watch = opts.watch && interactive(io);
+  const view = watch ? (await import('../views/monitor-watch.js')).startMonitorWatch(`pinctl monitor run · ${opts.config ?? 'monitor.yaml'}`) : null;
+  const logLines: string[] = [];
+  const log = (line: string) => {
+    const stamped = `${io.now().toISOString()} ${line}`;
+    if (view) {
+      logLines.push(stamped);
+      if (logLines.length > 5) logLines.shift();
+      view.log(logLines);
+    } else (line.startsWith('error:') ? io.stderr : io.stdout).write(`${stamped}\n`);
+  };
+  let runner: Runner;
+  try {
+    runner = await startRunner({
+      configPath: configPath(opts, io),
+      env: io.env,
+      cwd: io.cwd,
+      now: () => io.now(),
+      probe: io.probe,
+      resolve: io.resolve,
+      log,
+      onUpdate: view ? (rows) => view.update(rows, io.now()) : undefined,
+    });
+  } catch (e) {
+    view?.stop();
+    return fail(io, e);
+  }
+  const sig = await untilSignal(signals, () => void runner.reload());
+  log(`${sig}: stopping`);
+  await runner.stop();
+  view?.stop();
+  return 0;
+}

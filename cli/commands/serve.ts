@@ -1,0 +1,175 @@
+/**
+ * `pinctl serve`: the signing service on node:http (docs/SPEC.md §6). The only place that listens
+ * for SIGINT/SIGTERM: on either it stops accepting, lets in-flight requests finish, closes the
+ * store and returns 0.
+ */
+import { resolve } from 'node:path';
+import { isIP } from 'node:net';
+import { CliIO } from '../io.js';
+import { printError, style } from '../style.js';
+import { InputError, PinctlError, describeError } from '../../src/errors.js';
+import { parseDuration } from '../../src/core/target.js';
+import { BundleStore } from '../../src/service/store.js';
+import { PinService } from '../../src/service/service.js';
+import { RunningServer, createHandler, listen } from '../../src/service/http.js';
+import { TokenBucketLimiter, parseRate } from '../../src/service/rate-limit.js';
+import { DEFAULT_GUARD_TIMEOUT_MS } from '../../src/service/guard.js';
+import { parseAudience } from '../../src/service/payloads.js';
+import { parseExpiresIn } from '../../src/service/time.js';
+import { readSigners } from './bundle.js';
+
+export const ADMIN_TOKEN_ENV = 'PINCTL_ADMIN_TOKEN';
+
+export interface ServeOptions {
+  listen: string;
+  key: string[];
+  data: string;
+  audience?: string;
+  expiresIn: string;
+  guardTimeout?: string;
+  reportsRate: string;
+}
+
+/** Where shutdown requests come from: process signals by default, injectable for tests. */
+export type SignalSource = (onSignal: (name: string) => void) => () => void;
+
+export const processSignals: SignalSource = (onSignal) => {
+  const handler = (name: NodeJS.Signals) => onSignal(name);
+  process.once('SIGINT', handler);
+  process.once('SIGTERM', handler);
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  };
+};
+
+/** "127.0.0.1:8080", "[::1]:8080", ":8080" or "8080" (loopback by default). */
+export function parseListen(value: string): { host: string; port: number } {
+  const v = value.trim();
+  const bad = () => new InputError('USAGE', `--listen ${value}: expected HOST:PORT such as 127.0.0.1:8080 or [::1]:8080`);
+  let host = '127.0.0.1';
+  let portText = v;
+  const v6 = /^\[([0-9a-fA-F:.]+)\]:(\d+)$/.exec(v);
+  const v4 = /^([^:\[\]]*):(\d+)$/.exec(v);
+  if (v6) {
+    if (isIP(v6[1]!) !== 6) throw bad();
+    host = v6[1]!;
+    portText = v6[2]!;
+  } else if (v4) {
+    if (v4[1]) host = v4[1];
+    portText = v4[2]!;
+  }
+  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) throw bad();
+  return { host, port: Number(portText) };
+}
+
+export interface StartedServe {
+  url: string;
+  server: RunningServer;
+  service: PinService;
+  /** Stop the server and release the data directory. */
+  stop(): Promise<void>;
+}
+
+/** Everything up to listening; the command then waits for a signal. Exposed for tests. */
+export async function startServe(opts: ServeOptions, io: CliIO): Promise<StartedServe> {
+  const s = style(io);
+  const token = io.env[ADMIN_TOKEN_ENV];
+  if (token === undefined || token.trim() === '') {
+    throw new InputError('USAGE', `${ADMIN_TOKEN_ENV} is not set: the publish routes need an admin token`, {
+      hint: `export ${ADMIN_TOKEN_ENV}="$(openssl rand -hex 32)" and send it as Authorization: Bearer TOKEN`,
+    });
+  }
+  if (token.length < 16) io.stderr.write(`${s.yellow('warning:')} ${ADMIN_TOKEN_ENV} is only ${token.length} characters; use at least 32 random ones (openssl rand -hex 32)\n`);
+  const { host, port } = parseListen(opts.listen);
+  const validityMs = parseExpiresIn(opts.expiresIn);
+  const guardTimeoutMs = opts.guardTimeout === undefined ? DEFAULT_GUARD_TIMEOUT_MS : parseDuration(opts.guardTimeout, '--guard-timeout');
+  const rate = parseRate(opts.reportsRate);
+  if (!rate) throw new InputError('USAGE', `--reports-rate ${opts.reportsRate}: expected N/min, N/s or N/h (e.g. 10/min)`);
+  const signers = readSigners(opts.key, io);
+  if (!opts.data) throw new InputError('USAGE', '--data: expected the data directory');
+
+  const store = BundleStore.open(resolve(io.cwd, opts.data), { lock: true });
+  try {
+    for (const w of store.warnings) io.stderr.write(`${s.yellow('warning:')} ${w}\n`);
+    const cfg = store.readConfig();
+    let audience: string;
+    if (opts.audience !== undefined) {
+      audience = parseAudience(opts.audience);
+      if (cfg.audience !== undefined && cfg.audience !== audience) {
+        throw new InputError('USAGE', `--audience ${audience}: the data directory ${opts.data} belongs to audience ${JSON.stringify(cfg.audience)}`, {
+          hint: 'versions are counted per audience: use one data directory per app (or drop --audience to use the stored one)',
+        });
+      }
+      if (cfg.audience === undefined) store.writeConfig({ ...cfg, audience });
+    } else if (cfg.audience !== undefined) {
+      audience = parseAudience(cfg.audience, `${opts.data}/config.json audience`);
+    } else {
+      throw new InputError('USAGE', `--audience: expected the app the bundles are for, on the first start with ${opts.data}`, {
+        hint: 'pinctl serve --audience com.example.app ... (it is kept in DIR/config.json for later starts)',
+      });
+    }
+    const service = new PinService({
+      store,
+      signers,
+      audience,
+      validityMs,
+      now: () => io.now(),
+      guard: { timeoutMs: guardTimeoutMs, probe: io.probe, resolve: io.resolve },
+      log: (line) => io.stderr.write(`${line}\n`),
+    });
+    for (const w of service.startupWarnings()) io.stderr.write(`${s.yellow('warning:')} ${w}\n`);
+    store.writeKeysDocument(service.keys);
+    const handler = createHandler({
+      service,
+      adminToken: token,
+      reportLimiter: new TokenBucketLimiter(rate),
+      onError: (e) => io.stderr.write(`${s.red('error:')} internal: ${describeError(e)}\n`),
+    });
+    let server: RunningServer;
+    try {
+      server = await listen(handler, host, port, { fastPath: (path) => service.entries.get(path) });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? 'error';
+      throw new InputError('USAGE', `--listen ${opts.listen}: cannot listen (${code})`, {
+        hint: code === 'EADDRINUSE' ? 'another process uses that port: pick another, or :0 for any free one' : code === 'EACCES' ? 'ports below 1024 need privileges: use a higher port behind a proxy' : undefined,
+      });
+    }
+    io.stdout.write(`listening on ${server.url}\n`);
+    const v = service.versions();
+    io.stderr.write(
+      `${s.dim('note:')} audience ${audience}; signing key${signers.length > 1 ? 's' : ''} ${signers.map((k) => k.keyid).join(', ')}; data ${opts.data}; ` +
+        `published pins ${v.pins ?? '-'}, trust-roots ${v['trust-roots'] ?? '-'}, keyset ${v.keyset ?? '-'}\n`,
+    );
+    let stopping: Promise<void> | null = null;
+    return {
+      url: server.url,
+      server,
+      service,
+      stop: () =>
+        (stopping ??= server.close().finally(() => store.close())),
+    };
+  } catch (e) {
+    store.close();
+    throw e;
+  }
+}
+
+export async function serveCommand(opts: ServeOptions, io: CliIO, signals: SignalSource = processSignals): Promise<number> {
+  let started: StartedServe;
+  try {
+    started = await startServe(opts, io);
+  } catch (e) {
+    printError(io, e);
+    return e instanceof PinctlError ? e.exitCode : 2;
+  }
+  const name = await new Promise<string>((done) => {
+    const off = signals((n) => {
+      off();
+      done(n);
+    });
+  });
+  io.stderr.write(`${style(io).dim('note:')} ${name}: shutting down\n`);
+  await started.stop();
+  return 0;
+}

@@ -1,0 +1,210 @@
+/**
+ * Alerts: what the messages say (rendered once, when queued) and how they leave (email through
+ * nodemailer, webhook through fetch), from a durable outbox in the state store.
+ *
+ * Delivery is at-least-once with an idempotency key, the outbox pattern:
+ *  1. the sweep's transaction queues the alert rows together with the finding changes that caused
+ *     them (a crash before that commit queues nothing and changes nothing: the next sweep finds the
+ *     same problem new again and queues it then);
+ *  2. claimDue() moves due rows to 'sending' with a lease, in a transaction, so a second monitor
+ *     process cannot claim them too;
+ *  3. the message is sent; 4. markSent() commits 'sent' right after the server accepted it.
+ * A crash between 3 and 4 (a window of one SMTP/HTTP round trip) is the only way a message can go
+ * out twice: when the lease ends the row is sent again with the same Message-ID (email) or
+ * Idempotency-Key header and `pinctl.alertId` field (webhook), so the receiver can drop the copy.
+ * A failed send is retried with exponential backoff (alerts.retry.initial doubling up to .max) and
+ * survives restarts, since the queue is in the database.
+ */
+import nodemailer from 'nodemailer';
+import { createHash } from 'node:crypto';
+import { describeError } from '../src/errors.js';
+import { AlertsConfig, EmailChannel, WebhookChannel } from './config.js';
+import { cn } from './findings.js';
+import { AlertMessage, OutboxRow, Store } from './store.js';
+import { AlertType, StoredFinding } from './types.js';
+
+export const LEASE_MS = 120_000;
+
+export const alertId = (findingId: string, type: AlertType, at: string, channel: string) =>
+  createHash('sha256').update(`${findingId}|${type}|${at}|${channel}`).digest('hex').slice(0, 32);
+
+const TYPE_WORD: Record<AlertType, string> = { new: 'NEW', changed: 'CHANGED', reminder: 'REMINDER', resolved: 'RESOLVED' };
+
+interface ChainEntry {
+  position: string;
+  subject: string;
+  spkiSha256: string;
+  sha256?: string;
+  notAfter?: string;
+}
+
+function chainLines(label: string, chain: unknown): string[] {
+  if (!Array.isArray(chain) || chain.length === 0) return [];
+  return [
+    `  ${label}:`,
+    ...(chain as ChainEntry[]).map((c) => `    ${c.position.padEnd(12)} "${cn(c.subject)}"  pin ${c.spkiSha256}${c.notAfter ? `  until ${c.notAfter.slice(0, 10)}` : ''}`),
+  ];
+}
+
+/** The "what changed" block: old → new pins and subjects, wherever the finding knows them. */
+function changedLines(f: StoredFinding): string[] {
+  const d = f.details;
+  const lines: string[] = [];
+  if (Array.isArray(d.changes)) {
+    for (const c of d.changes as { text: string; from?: ChainEntry | null; to?: ChainEntry | null }[]) {
+      lines.push(`  - ${c.text}`);
+      if (c.from || c.to) {
+        lines.push(`      old: ${c.from ? `"${c.from.subject}" pin ${c.from.spkiSha256}` : '(none)'}`);
+        lines.push(`      new: ${c.to ? `"${c.to.subject}" pin ${c.to.spkiSha256}` : '(none)'}`);
+      }
+    }
+  }
+  lines.push(...chainLines('previous chain', d.previousChain));
+  lines.push(...chainLines(f.kind === 'chain-drift' || d.previousChain ? 'new chain' : 'served chain', d.chain));
+  if (Array.isArray(d.pins)) lines.push(`  pins the app ships (${String(d.pinsSource)}): ${(d.pins as string[]).join(', ')}`);
+  if (Array.isArray(d.reasons)) lines.push(...(d.reasons as string[]).map((r) => `  ${r}`));
+  if (d.certificate) lines.push(...chainLines('certificate', [d.certificate]));
+  if (Array.isArray(d.groups)) {
+    for (const g of d.groups as { addresses: string[]; chain: ChainEntry[] }[]) lines.push(...chainLines(`served by ${g.addresses.join(', ')}`, g.chain));
+  }
+  if (typeof d.message === 'string') lines.push(`  ${d.message}`);
+  return lines;
+}
+
+export function renderAlert(f: StoredFinding, type: AlertType, id: string, now: Date): AlertMessage {
+  const addresses = ((f.details.addresses as string[] | undefined) ?? (f.address ? [f.address] : [])).filter(Boolean);
+  const sev = type === 'resolved' ? 'RESOLVED' : f.severity.toUpperCase();
+  const subject = `[pinctl] ${type === 'resolved' ? '' : `${sev} `}${type === 'new' ? '' : `${TYPE_WORD[type]}: `}${f.kind} ${f.title}`.replace(/\s+/g, ' ').slice(0, 200);
+  const changed = changedLines(f);
+  const text = [
+    type === 'resolved' ? `Resolved: ${f.title}` : f.title,
+    '',
+    `Endpoint:  ${f.endpoint}`,
+    `Address:   ${addresses.join(', ') || '(all)'}`,
+    `Problem:   ${f.kind}, severity ${f.severity}, open since ${f.openedAt}`,
+    ...(type === 'resolved' ? [`Resolved:  ${f.resolvedAt ?? now.toISOString()}: ${f.resolution ?? 'cleared'}`] : []),
+    ...(type === 'reminder' ? [`Reminder:  still open at ${now.toISOString()}`] : []),
+    '',
+    'What it means',
+    `  ${f.explanation}`,
+    ...(changed.length ? ['', 'What changed', ...changed] : []),
+    ...(type === 'resolved' ? [] : ['', 'What to do', `  ${f.action}`]),
+    '',
+    `-- pinctl monitor · finding ${f.id} · alert ${id}`,
+  ].join('\n');
+  const icon = type === 'resolved' ? ':white_check_mark:' : f.severity === 'critical' ? ':rotating_light:' : ':warning:';
+  const webhook = {
+    text: `${icon} *${type === 'resolved' ? 'RESOLVED' : sev}${type === 'reminder' ? ' (reminder)' : type === 'changed' ? ' (changed)' : ''}* ${f.kind}: ${f.title}\n${type === 'resolved' ? f.resolution ?? '' : `${f.explanation}\n*What to do:* ${f.action}`}`,
+    pinctl: {
+      alertId: id,
+      type,
+      finding: {
+        id: f.id,
+        kind: f.kind,
+        severity: f.severity,
+        endpoint: f.endpoint,
+        host: f.host,
+        port: f.port,
+        addresses,
+        title: f.title,
+        explanation: f.explanation,
+        action: f.action,
+        openedAt: f.openedAt,
+        resolvedAt: f.resolvedAt,
+        resolution: f.resolution,
+        details: f.details,
+      },
+    },
+  };
+  return { subject, text, webhook };
+}
+
+export type Sender = (row: OutboxRow) => Promise<void>;
+export interface Senders {
+  email?: Sender;
+  webhook?: Sender;
+}
+
+export function emailSender(ch: EmailChannel): Sender {
+  const u = new URL(ch.smtp);
+  const user = decodeURIComponent(u.username);
+  const pass = ch.password ?? (u.password ? decodeURIComponent(u.password) : '');
+  const transport = nodemailer.createTransport({
+    host: u.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: u.port ? Number(u.port) : u.protocol === 'smtps:' ? 465 : 25,
+    secure: u.protocol === 'smtps:',
+    auth: user ? { user, pass } : undefined,
+    connectionTimeout: ch.timeoutMs,
+    greetingTimeout: ch.timeoutMs,
+    socketTimeout: ch.timeoutMs,
+  });
+  return async (row) => {
+    await transport.sendMail({
+      from: ch.from,
+      to: ch.to,
+      subject: row.message.subject,
+      text: row.message.text,
+      messageId: `<${row.id}@pinctl.monitor>`,
+      headers: { 'X-Pinctl-Alert-Id': row.id, 'X-Pinctl-Alert-Type': row.type },
+    });
+  };
+}
+
+export function webhookSender(ch: WebhookChannel): Sender {
+  return async (row) => {
+    const res = await fetch(ch.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'idempotency-key': row.id,
+        'user-agent': 'pinctl-monitor',
+        ...(ch.token ? { authorization: `Bearer ${ch.token}` } : {}),
+      },
+      body: JSON.stringify(row.message.webhook),
+      signal: AbortSignal.timeout(ch.timeoutMs),
+    });
+    await res.arrayBuffer().catch(() => undefined);
+    if (res.status < 200 || res.status > 299) throw new Error(`webhook answered HTTP ${res.status}`);
+  };
+}
+
+export function defaultSenders(cfg: AlertsConfig): Senders {
+  return { email: cfg.email ? emailSender(cfg.email) : undefined, webhook: cfg.webhook ? webhookSender(cfg.webhook) : undefined };
+}
+
+export function backoffMs(attempts: number, cfg: Pick<AlertsConfig, 'retryInitialMs' | 'retryMaxMs'>): number {
+  return Math.min(cfg.retryInitialMs * 2 ** Math.max(0, attempts - 1), cfg.retryMaxMs);
+}
+
+export interface DeliveryResult {
+  sent: OutboxRow[];
+  failed: { row: OutboxRow; error: string; retryAt: string | null }[];
+}
+
+/** Sends every due alert once (claim → send → mark), each channel in order of queueing. */
+export async function deliverDue(store: Store, cfg: AlertsConfig, senders: Senders, now: () => Date, log?: (line: string) => void): Promise<DeliveryResult> {
+  const result: DeliveryResult = { sent: [], failed: [] };
+  const rows = await store.claimDue(now(), LEASE_MS);
+  for (const row of rows) {
+    const send = senders[row.channel];
+    if (!send) {
+      await store.markFailed(row.id, row.channel, `the ${row.channel} channel is no longer configured`, null);
+      result.failed.push({ row, error: `no ${row.channel} channel`, retryAt: null });
+      continue;
+    }
+    try {
+      await send(row);
+    } catch (e) {
+      const error = describeError(e);
+      const retryAt = new Date(now().getTime() + backoffMs(row.attempts, cfg));
+      await store.markFailed(row.id, row.channel, error, retryAt);
+      result.failed.push({ row, error, retryAt: retryAt.toISOString() });
+      log?.(`alert ${row.id} (${row.channel}, ${row.type}) failed, attempt ${row.attempts}: ${error}; retry at ${retryAt.toISOString()}`);
+      continue;
+    }
+    await store.markSent(row.id, row.channel, now());
+    result.sent.push(row);
+    log?.(`alert ${row.id} (${row.channel}, ${row.type}) sent: ${row.message.subject}`);
+  }
+  return result;
+}

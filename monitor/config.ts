@@ -1,0 +1,578 @@
+/**
+ * The monitor's configuration: YAML or JSON (YAML 1.2 parses JSON too; duplicate keys are errors),
+ * validated field by field. Every error names the field path (`endpoints[1].pins[0]`), unknown keys
+ * are rejected (a typo such as `adresses` must not silently probe the wrong thing), the cron
+ * expression is checked with node-cron's own `validate`, and the pins an endpoint must match are
+ * read here, from inline values or from the file the app ships (Android XML, iOS plist, TrustKit,
+ * pinctl JSON, or a signed pinctl bundle). Relative paths are relative to the config file.
+ *
+ * Secrets never sit in the file: `passwordEnv` / `tokenEnv` name environment variables, and
+ * `${VAR}` in `smtp` and `url` is replaced from the environment.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { dirname, resolve } from 'node:path';
+import { isIP } from 'node:net';
+import YAML from 'yaml';
+import { validate as validateCron } from 'node-cron';
+import { InputError, PinctlError, describeError } from '../src/errors.js';
+import { isHostname } from '../src/core/target.js';
+import { Pin, PinRole, expirationOf } from '../src/core/model.js';
+import { readConfig } from '../src/formats/read.js';
+import { TrustedStore } from '../src/bundle/trusted-store.js';
+import { embeddedKeyset } from '../src/bundle/keys.js';
+import { Severity } from './types.js';
+
+export interface ExpectedPins {
+  /** 'inline', or the pin file as written in the config. */
+  source: string;
+  format: 'inline' | 'android' | 'ios' | 'trustkit' | 'json' | 'bundle';
+  /** iOS NSPinnedDomains: a leaf identity must match the leaf and a CA identity a CA; else any pin anywhere. */
+  semantics: 'any' | 'ios';
+  /** Pin-set expiration (YYYY-MM-DD): after it Android/TrustKit apps no longer enforce the pins. */
+  expiration: string | null;
+  pins: Pick<Pin, 'spkiSha256' | 'role'>[];
+}
+
+export interface EndpointConfig {
+  /** "host:port", unique in the config; labels metrics (`target`) and history. */
+  id: string;
+  host: string;
+  port: number;
+  /** Name sent in SNI and checked against the leaf; default: host. */
+  sni: string;
+  /** Addresses to dial; null: every A/AAAA address of the host. */
+  addresses: string[] | null;
+  /** Absolute path of a private trust store, or null for the system store. */
+  caFile: string | null;
+  /** As written in the config (for the commands printed in alerts). */
+  caFileAsWritten: string | null;
+  pins: ExpectedPins | null;
+  expiryWarningDays: number[];
+}
+
+export interface EmailChannel {
+  smtp: string;
+  from: string;
+  to: string[];
+  /** Resolved from passwordEnv; never printed. */
+  password: string | null;
+  timeoutMs: number;
+}
+
+export interface WebhookChannel {
+  url: string;
+  /** Resolved from tokenEnv: sent as `Authorization: Bearer …`. */
+  token: string | null;
+  timeoutMs: number;
+}
+
+export interface AlertsConfig {
+  email: EmailChannel | null;
+  webhook: WebhookChannel | null;
+  /** Open problems are re-sent after this long without another alert. */
+  reminderMs: number;
+  /** Findings at or above this severity are alerted. */
+  minSeverity: Severity;
+  retryInitialMs: number;
+  retryMaxMs: number;
+}
+
+export interface MonitorConfig {
+  file: string;
+  /** SHA-256 of the file's bytes (and the pin files'), to tell a reload that changed nothing. */
+  hash: string;
+  schedule: string;
+  timezone: string | null;
+  /** Absolute directory of the state database. */
+  state: string;
+  expiryWarningDays: number[];
+  timeoutMs: number;
+  retries: number;
+  retryDelayMs: number;
+  concurrency: number;
+  /** How long a chain-drift finding stays open when nothing else resolves it. */
+  driftWindowMs: number;
+  metrics: { host: string; port: number } | null;
+  alerts: AlertsConfig;
+  endpoints: EndpointConfig[];
+}
+
+export const DEFAULTS = {
+  state: './pinctl-state',
+  expiryWarningDays: [30, 14, 7],
+  timeout: '5s',
+  retries: 2,
+  retryDelay: '1s',
+  concurrency: 64,
+  driftWindow: '24h',
+  reminder: '24h',
+  minSeverity: 'warning' as Severity,
+  retryInitial: '30s',
+  retryMax: '1h',
+  channelTimeout: '10s',
+};
+
+type Obj = Record<string, unknown>;
+
+/** Collects every problem with its path, so one run shows them all. */
+class Problems {
+  readonly list: string[] = [];
+  add(path: string, expected: string, found: unknown): undefined {
+    this.list.push(`${path || '(top level)'}: expected ${expected}, found ${describe(found)}`);
+    return undefined;
+  }
+  say(path: string, message: string): undefined {
+    this.list.push(`${path}: ${message}`);
+    return undefined;
+  }
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  if (typeof v === 'string') return v.length > 60 ? `a ${v.length}-character string` : JSON.stringify(v);
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (Array.isArray(v)) return 'a list';
+  return 'a mapping';
+}
+
+const join = (path: string, key: string | number) => (typeof key === 'number' ? `${path}[${key}]` : path ? `${path}.${key}` : key);
+
+function object(p: Problems, v: unknown, path: string, allowed: string[], required: string[] = []): Obj | undefined {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return p.add(path, 'a mapping', v);
+  const o = v as Obj;
+  for (const k of Object.keys(o)) {
+    if (!allowed.includes(k)) {
+      const near = allowed.find((a) => closeTo(a, k));
+      p.say(join(path, k), `unknown key${near ? ` (did you mean "${near}"?)` : ''}; allowed: ${allowed.join(', ')}`);
+    }
+  }
+  for (const k of required) if (o[k] === undefined) p.say(join(path, k), 'required');
+  return o;
+}
+
+function closeTo(a: string, b: string): boolean {
+  if (a.toLowerCase() === b.toLowerCase()) return true;
+  if (Math.abs(a.length - b.length) > 2) return false;
+  // Levenshtein ≤ 2, enough for "adresses", "pinFrom", "expiryWarningDay".
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+  }
+  return d[a.length]![b.length]! <= 2;
+}
+
+function str(p: Problems, v: unknown, path: string, what = 'a string'): string | undefined {
+  if (typeof v !== 'string' || v.trim() === '') return p.add(path, what, v);
+  return v;
+}
+
+function int(p: Problems, v: unknown, path: string, min: number, max: number): number | undefined {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) return p.add(path, `a whole number from ${min} to ${max}`, v);
+  return v;
+}
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "500ms", "5s", "10m", "24h", "7d"; a bare number is seconds. */
+export function parseDurationMs(v: unknown): number | null {
+  if (typeof v === 'number' && Number.isFinite(v) && v > 0) return Math.round(v * 1000);
+  if (typeof v !== 'string') return null;
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/.exec(v.trim());
+  if (!m) return null;
+  const ms = Math.round(Number(m[1]) * UNITS[m[2] ?? 's']!);
+  return ms > 0 ? ms : null;
+}
+
+function duration(p: Problems, v: unknown, path: string, minMs: number, maxMs: number): number | undefined {
+  const ms = parseDurationMs(v);
+  if (ms === null || ms < minMs || ms > maxMs) return p.add(path, `a duration from ${fmtMs(minMs)} to ${fmtMs(maxMs)} (500ms, 5s, 10m, 24h, 7d)`, v);
+  return ms;
+}
+
+function fmtMs(ms: number): string {
+  for (const [u, n] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) if (ms % n === 0) return `${ms / n}${u}`;
+  return `${ms}ms`;
+}
+
+function days(p: Problems, v: unknown, path: string): number[] | undefined {
+  if (!Array.isArray(v) || v.length === 0) return p.add(path, 'a list of whole numbers of days, e.g. [30, 14, 7]', v);
+  const out: number[] = [];
+  v.forEach((d, i) => {
+    const n = int(p, d, join(path, i), 0, 3650);
+    if (n !== undefined) out.push(n);
+  });
+  return [...new Set(out)].sort((a, b) => b - a);
+}
+
+/** `${VAR}` from the environment; a missing variable is a config error, not an empty string. */
+function expandEnv(p: Problems, value: string, path: string, env: Record<string, string | undefined>): string {
+  return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+    const v = env[name];
+    if (v === undefined) {
+      p.say(path, `uses \${${name}} but the environment variable ${name} is not set`);
+      return '';
+    }
+    return v;
+  });
+}
+
+function secret(p: Problems, v: unknown, path: string, env: Record<string, string | undefined>): string | null {
+  if (v === undefined) return null;
+  const name = str(p, v, path, 'the name of an environment variable');
+  if (name === undefined) return null;
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return p.add(path, 'the name of an environment variable (letters, digits, _)', v) ?? null;
+  const value = env[name];
+  if (value === undefined) return p.say(path, `the environment variable ${name} is not set`) ?? null;
+  return value;
+}
+
+function url(p: Problems, v: unknown, path: string, protocols: string[], env: Record<string, string | undefined>): string | undefined {
+  const s = str(p, v, path, `a URL (${protocols.join(', ')})`);
+  if (s === undefined) return undefined;
+  const expanded = expandEnv(p, s, path, env);
+  try {
+    const u = new URL(expanded);
+    if (!protocols.includes(u.protocol)) return p.add(path, `a ${protocols.join(' or ')} URL`, s);
+    return expanded;
+  } catch {
+    return p.add(path, `a URL (${protocols.map((x) => `${x}//…`).join(', ')})`, s);
+  }
+}
+
+function email(p: Problems, v: unknown, path: string): string | undefined {
+  const s = str(p, v, path, 'an email address');
+  if (s !== undefined && !/^[^\s@<>]+@[^\s@<>]+$/.test(s) && !/<[^\s@<>]+@[^\s@<>]+>\s*$/.test(s)) return p.add(path, 'an email address', s);
+  return s;
+}
+
+const PIN = /^[A-Za-z0-9+/]{43}=$/;
+/** A base64 SHA-256 SPKI pin; OkHttp's "sha256/" prefix is accepted. */
+function pinValue(p: Problems, v: unknown, path: string): string | undefined {
+  const s = typeof v === 'string' ? v.trim().replace(/^sha256\//, '') : v;
+  if (typeof s !== 'string' || !PIN.test(s) || Buffer.from(s, 'base64').length !== 32) return p.add(path, 'a base64 SHA-256 SPKI pin (44 characters ending in "=")', v);
+  return s;
+}
+
+export interface LoadOptions {
+  env: Record<string, string | undefined>;
+  cwd: string;
+  now: Date;
+}
+
+const TOP = ['schedule', 'timezone', 'state', 'expiryWarningDays', 'timeout', 'retries', 'retryDelay', 'concurrency', 'driftWindow', 'metrics', 'alerts', 'endpoints'];
+const ENDPOINT = ['host', 'port', 'sni', 'addresses', 'caFile', 'pins', 'pinsFrom', 'expiryWarningDays'];
+
+/** Reads and validates a config file. Throws InputError (exit 2) naming every bad field. */
+export function loadConfig(path: string, opts: LoadOptions): MonitorConfig {
+  const file = resolve(opts.cwd, path);
+  let text: string;
+  try {
+    if (statSync(file).isDirectory()) throw Object.assign(new Error(), { code: 'EISDIR' });
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'error';
+    throw new InputError(code === 'ENOENT' ? 'INPUT_NOT_FOUND' : 'INPUT_UNREADABLE', `${path}: cannot read the monitor config (${code})`, {
+      hint: 'pass --config FILE; examples/monitor.yaml is a documented example',
+    });
+  }
+  return parseConfig(text, path, { ...opts, cwd: dirname(file) });
+}
+
+/** Validates config text; `opts.cwd` is the directory relative paths in it are taken from. */
+export function parseConfig(text: string, source: string, opts: LoadOptions): MonitorConfig {
+  let doc: unknown;
+  const parsed = YAML.parseDocument(text.replace(/^\uFEFF/, ''), { uniqueKeys: true, prettyErrors: true, strict: true });
+  if (parsed.errors.length > 0) {
+    const e = parsed.errors[0]!;
+    const where = e.linePos?.[0] ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}: ` : '';
+    throw new InputError('CONFIG_MALFORMED', `${source}: ${where}not valid YAML or JSON: ${e.message.split('\n')[0]}`, {
+      hint: 'check indentation and quoting; cron expressions with * must be quoted: schedule: "*/5 * * * *"',
+    });
+  }
+  doc = parsed.toJS({ maxAliasCount: 100 });
+  const p = new Problems();
+  const hash = createHash('sha256').update(text);
+  const cfg = validate(p, doc, opts, hash);
+  if (p.list.length > 0 || !cfg) {
+    const n = p.list.length;
+    throw new InputError('CONFIG_MALFORMED', `${source}: ${n === 1 ? '' : `${n} problems: `}${p.list.slice(0, 10).join('; ')}${n > 10 ? `; … ${n - 10} more` : ''}`, {
+      hint: 'see examples/monitor.yaml for every key with its meaning',
+    });
+  }
+  return { ...cfg, file: source, hash: hash.digest('hex') };
+}
+
+function validate(p: Problems, doc: unknown, opts: LoadOptions, hash: ReturnType<typeof createHash>): Omit<MonitorConfig, 'file' | 'hash'> | undefined {
+  const o = object(p, doc, '', TOP, ['schedule', 'endpoints']);
+  if (!o) return undefined;
+  const rel = (f: string) => resolve(opts.cwd, f);
+
+  let schedule = '';
+  if (o.schedule !== undefined) {
+    const s = str(p, o.schedule, 'schedule', 'a cron expression (node-cron syntax, e.g. "*/30 * * * * *")');
+    if (s !== undefined) {
+      if (!validateCron(s)) p.add('schedule', 'a valid cron expression: [second] minute hour day-of-month month day-of-week, e.g. "*/5 * * * *"', s);
+      else schedule = s;
+    }
+  }
+  let timezone: string | null = null;
+  if (o.timezone !== undefined) {
+    const tz = str(p, o.timezone, 'timezone', 'an IANA time zone such as "Europe/Paris"');
+    if (tz !== undefined) {
+      try {
+        new Intl.DateTimeFormat('en', { timeZone: tz });
+        timezone = tz;
+      } catch {
+        p.add('timezone', 'an IANA time zone such as "Europe/Paris"', tz);
+      }
+    }
+  }
+  const state = rel(o.state === undefined ? DEFAULTS.state : (str(p, o.state, 'state', 'a directory path') ?? DEFAULTS.state));
+  const expiryWarningDays = o.expiryWarningDays === undefined ? DEFAULTS.expiryWarningDays : (days(p, o.expiryWarningDays, 'expiryWarningDays') ?? []);
+  const timeoutMs = duration(p, o.timeout ?? DEFAULTS.timeout, 'timeout', 1, 600_000) ?? 5000;
+  const retries = o.retries === undefined ? DEFAULTS.retries : (int(p, o.retries, 'retries', 0, 10) ?? 0);
+  const retryDelayMs = duration(p, o.retryDelay ?? DEFAULTS.retryDelay, 'retryDelay', 1, 600_000) ?? 1000;
+  const concurrency = o.concurrency === undefined ? DEFAULTS.concurrency : (int(p, o.concurrency, 'concurrency', 1, 4096) ?? 1);
+  const driftWindowMs = duration(p, o.driftWindow ?? DEFAULTS.driftWindow, 'driftWindow', 1000, 366 * 86_400_000) ?? 86_400_000;
+
+  let metrics: MonitorConfig['metrics'] = null;
+  if (o.metrics !== undefined) {
+    const m = object(p, o.metrics, 'metrics', ['listen'], ['listen']);
+    if (m && m.listen !== undefined) metrics = listen(p, m.listen, 'metrics.listen') ?? null;
+  }
+
+  const alerts = alertsConfig(p, o.alerts, opts.env);
+
+  const endpoints: EndpointConfig[] = [];
+  if (o.endpoints !== undefined) {
+    if (!Array.isArray(o.endpoints) || o.endpoints.length === 0) p.add('endpoints', 'a non-empty list of endpoints (each with at least `host`)', o.endpoints);
+    else {
+      const seen = new Map<string, string>();
+      o.endpoints.forEach((e, i) => {
+        const ep = endpoint(p, e, `endpoints[${i}]`, { expiryWarningDays, rel, now: opts.now, hash });
+        if (!ep) return;
+        const other = seen.get(ep.id);
+        if (other) p.say(`endpoints[${i}]`, `${ep.id} is already configured at ${other}; give each host:port once`);
+        seen.set(ep.id, `endpoints[${i}]`);
+        endpoints.push(ep);
+      });
+    }
+  }
+  return { schedule, timezone, state, expiryWarningDays, timeoutMs, retries, retryDelayMs, concurrency, driftWindowMs, metrics, alerts, endpoints };
+}
+
+function listen(p: Problems, v: unknown, path: string): { host: string; port: number } | undefined {
+  const s = typeof v === 'number' ? `127.0.0.1:${v}` : str(p, v, path, 'HOST:PORT such as "127.0.0.1:9464"');
+  if (s === undefined) return undefined;
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]*)):(\d{1,5})$/.exec(s.trim());
+  const host = m ? (m[1] ?? m[2] ?? '') : '';
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535 || (host !== '' && !isIP(host) && !isHostname(host))) return p.add(path, 'HOST:PORT such as "127.0.0.1:9464" or "[::1]:9464" (port 0 picks a free one)', v);
+  return { host: host || '0.0.0.0', port };
+}
+
+function alertsConfig(p: Problems, v: unknown, env: Record<string, string | undefined>): AlertsConfig {
+  const out: AlertsConfig = {
+    email: null,
+    webhook: null,
+    reminderMs: parseDurationMs(DEFAULTS.reminder)!,
+    minSeverity: DEFAULTS.minSeverity,
+    retryInitialMs: parseDurationMs(DEFAULTS.retryInitial)!,
+    retryMaxMs: parseDurationMs(DEFAULTS.retryMax)!,
+  };
+  if (v === undefined) return out;
+  const a = object(p, v, 'alerts', ['email', 'webhook', 'reminder', 'minSeverity', 'retry']);
+  if (!a) return out;
+  if (a.email !== undefined) {
+    const e = object(p, a.email, 'alerts.email', ['smtp', 'from', 'to', 'passwordEnv', 'timeout'], ['smtp', 'from', 'to']);
+    if (e) {
+      const smtp = e.smtp === undefined ? undefined : url(p, e.smtp, 'alerts.email.smtp', ['smtp:', 'smtps:'], env);
+      const from = e.from === undefined ? undefined : email(p, e.from, 'alerts.email.from');
+      const toList = typeof e.to === 'string' ? [e.to] : e.to;
+      const to: string[] = [];
+      if (e.to !== undefined) {
+        if (!Array.isArray(toList) || toList.length === 0) p.add('alerts.email.to', 'an email address or a list of them', e.to);
+        else toList.forEach((t, i) => {
+          const r = email(p, t, typeof e.to === 'string' ? 'alerts.email.to' : `alerts.email.to[${i}]`);
+          if (r) to.push(r);
+        });
+      }
+      const password = secret(p, e.passwordEnv, 'alerts.email.passwordEnv', env);
+      const timeoutMs = duration(p, e.timeout ?? DEFAULTS.channelTimeout, 'alerts.email.timeout', 100, 300_000) ?? 10_000;
+      if (smtp && from && to.length) out.email = { smtp, from, to, password, timeoutMs };
+    }
+  }
+  if (a.webhook !== undefined) {
+    const w = object(p, a.webhook, 'alerts.webhook', ['url', 'tokenEnv', 'timeout'], ['url']);
+    if (w) {
+      const u = w.url === undefined ? undefined : url(p, w.url, 'alerts.webhook.url', ['http:', 'https:'], env);
+      const token = secret(p, w.tokenEnv, 'alerts.webhook.tokenEnv', env);
+      const timeoutMs = duration(p, w.timeout ?? DEFAULTS.channelTimeout, 'alerts.webhook.timeout', 100, 300_000) ?? 10_000;
+      if (u) out.webhook = { url: u, token, timeoutMs };
+    }
+  }
+  if (a.reminder !== undefined) out.reminderMs = duration(p, a.reminder, 'alerts.reminder', 60_000, 366 * 86_400_000) ?? out.reminderMs;
+  if (a.minSeverity !== undefined) {
+    if (a.minSeverity === 'warning' || a.minSeverity === 'critical') out.minSeverity = a.minSeverity;
+    else p.add('alerts.minSeverity', '"warning" or "critical"', a.minSeverity);
+  }
+  if (a.retry !== undefined) {
+    const r = object(p, a.retry, 'alerts.retry', ['initial', 'max']);
+    if (r) {
+      if (r.initial !== undefined) out.retryInitialMs = duration(p, r.initial, 'alerts.retry.initial', 100, 86_400_000) ?? out.retryInitialMs;
+      if (r.max !== undefined) out.retryMaxMs = duration(p, r.max, 'alerts.retry.max', 100, 7 * 86_400_000) ?? out.retryMaxMs;
+    }
+  }
+  return out;
+}
+
+interface EndpointCtx {
+  expiryWarningDays: number[];
+  rel: (f: string) => string;
+  now: Date;
+  hash: ReturnType<typeof createHash>;
+}
+
+function endpoint(p: Problems, v: unknown, path: string, ctx: EndpointCtx): EndpointConfig | undefined {
+  const e = object(p, v, path, ENDPOINT, ['host']);
+  if (!e) return undefined;
+  const before = p.list.length;
+  let host = str(p, e.host, join(path, 'host'), 'a host name or IP address') ?? '';
+  host = host.toLowerCase().replace(/\.$/, '').replace(/^\[(.*)\]$/, '$1');
+  if (host && !isIP(host) && !isHostname(host)) p.add(join(path, 'host'), 'a host name or IP address (no scheme, no port: use `port`)', e.host);
+  const port = e.port === undefined ? 443 : int(p, e.port, join(path, 'port'), 1, 65535);
+  let sni = host;
+  if (e.sni !== undefined) {
+    const s = str(p, e.sni, join(path, 'sni'), 'a host name');
+    if (s !== undefined && !isHostname(s.toLowerCase())) p.add(join(path, 'sni'), 'a host name', s);
+    else if (s) sni = s.toLowerCase();
+  }
+  let addresses: string[] | null = null;
+  if (e.addresses !== undefined) {
+    if (!Array.isArray(e.addresses) || e.addresses.length === 0) p.add(join(path, 'addresses'), 'a non-empty list of IP addresses', e.addresses);
+    else {
+      addresses = [];
+      e.addresses.forEach((a, i) => {
+        const s = typeof a === 'string' ? a.trim().replace(/^\[(.*)\]$/, '$1') : a;
+        if (typeof s !== 'string' || !isIP(s)) p.add(join(path, `addresses`) + `[${i}]`, 'an IPv4 or IPv6 address', a);
+        else addresses!.push(s);
+      });
+      addresses = [...new Set(addresses)];
+    }
+  }
+  let caFile: string | null = null;
+  let caFileAsWritten: string | null = null;
+  if (e.caFile !== undefined) {
+    const f = str(p, e.caFile, join(path, 'caFile'), 'a path to a PEM file of CA certificates');
+    if (f !== undefined) {
+      caFileAsWritten = f;
+      caFile = ctx.rel(f);
+      try {
+        ctx.hash.update(readFileSync(caFile));
+      } catch (err) {
+        p.say(join(path, 'caFile'), `cannot read ${f} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      }
+    }
+  }
+  const expiryWarningDays = e.expiryWarningDays === undefined ? ctx.expiryWarningDays : (days(p, e.expiryWarningDays, join(path, 'expiryWarningDays')) ?? []);
+  let pins: ExpectedPins | null = null;
+  if (e.pins !== undefined && e.pinsFrom !== undefined) p.say(path, 'give either `pins` or `pinsFrom`, not both');
+  else if (e.pins !== undefined) {
+    if (!Array.isArray(e.pins) || e.pins.length === 0) p.add(join(path, 'pins'), 'a non-empty list of base64 SPKI pins', e.pins);
+    else {
+      const values: string[] = [];
+      e.pins.forEach((x, i) => {
+        const pin = pinValue(p, x, `${join(path, 'pins')}[${i}]`);
+        if (pin) values.push(pin);
+      });
+      pins = { source: 'inline', format: 'inline', semantics: 'any', expiration: null, pins: [...new Set(values)].map((spkiSha256) => ({ spkiSha256, role: 'backup' as PinRole })) };
+    }
+  } else if (e.pinsFrom !== undefined && host) {
+    pins = pinsFrom(p, e.pinsFrom, join(path, 'pinsFrom'), host, ctx) ?? null;
+  }
+  if (p.list.length > before || port === undefined) return undefined;
+  return { id: `${host.includes(':') ? `[${host}]` : host}:${port}`, host, port, sni, addresses, caFile, caFileAsWritten, pins, expiryWarningDays };
+}
+
+/**
+ * `pinsFrom: FILE` (a config the app ships, format detected from the content) or
+ * `pinsFrom: { bundle: FILE, keys: [PEM files or base64 keys], audience: ID }` (a signed pinctl
+ * bundle, verified with the same TrustedStore the SDKs use; freshness is not required, since the
+ * monitor must keep checking the pins devices still hold).
+ */
+function pinsFrom(p: Problems, v: unknown, path: string, host: string, ctx: EndpointCtx): ExpectedPins | undefined {
+  if (typeof v === 'string') {
+    const file = ctx.rel(v);
+    let text: string;
+    try {
+      const bytes = readFileSync(file);
+      ctx.hash.update(bytes);
+      text = bytes.toString('utf8');
+    } catch (e) {
+      return p.say(path, `cannot read ${v} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    try {
+      const r = readConfig(text, v);
+      const d = matchDomain(r.pinSet.domains, host);
+      if (!d) return p.say(path, `${v} (${r.format}) pins no domain matching ${host}; it pins ${r.pinSet.domains.map((x) => x.domain).join(', ') || 'nothing'}`);
+      return {
+        source: v,
+        format: r.format,
+        semantics: r.format === 'ios' ? 'ios' : 'any',
+        expiration: r.format === 'ios' ? null : expirationOf(r.pinSet, d),
+        pins: d.pins.map((x) => ({ spkiSha256: x.spkiSha256, role: x.role })),
+      };
+    } catch (e) {
+      return p.say(path, `cannot use ${v}: ${describeError(e)}`);
+    }
+  }
+  const o = object(p, v, path, ['bundle', 'keys', 'audience'], ['bundle', 'keys', 'audience']);
+  if (!o) return undefined;
+  const bundle = str(p, o.bundle, join(path, 'bundle'), 'the path of a signed pins bundle');
+  const audience = str(p, o.audience, join(path, 'audience'), "the app's bundle audience");
+  if (!Array.isArray(o.keys) || o.keys.length === 0) return p.add(join(path, 'keys'), 'a list of Ed25519 public keys (PEM files or base64)', o.keys);
+  if (!bundle || !audience) return undefined;
+  const keys: (string | Uint8Array)[] = [];
+  o.keys.forEach((k, i) => {
+    const s = str(p, k, `${join(path, 'keys')}[${i}]`, 'a PEM file path or a base64 Ed25519 public key');
+    if (s === undefined) return;
+    if (/^[A-Za-z0-9+/]{43}=$/.test(s)) keys.push(s);
+    else {
+      try {
+        keys.push(readFileSync(ctx.rel(s), 'utf8'));
+      } catch (e) {
+        p.say(`${join(path, 'keys')}[${i}]`, `cannot read ${s} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+      }
+    }
+  });
+  if (keys.length !== o.keys.length) return undefined;
+  try {
+    const bytes = readFileSync(ctx.rel(bundle));
+    ctx.hash.update(bytes);
+    const store = new TrustedStore({ audience, keyset: embeddedKeyset(keys) });
+    const applied = store.restore('pins', new Uint8Array(bytes));
+    const d = matchDomain(
+      applied.payload.domains.map((x) => ({ domain: x.domain, includeSubdomains: x.includeSubdomains, pins: x.pins })),
+      host,
+    );
+    if (!d) return p.say(join(path, 'bundle'), `${bundle} pins no domain matching ${host}`);
+    return { source: bundle, format: 'bundle', semantics: 'any', expiration: null, pins: d.pins.map((spkiSha256) => ({ spkiSha256, role: 'backup' as PinRole })) };
+  } catch (e) {
+    const code = e instanceof PinctlError ? undefined : (e as NodeJS.ErrnoException).code;
+    return p.say(join(path, 'bundle'), code ? `cannot read ${bundle} (${code})` : `${bundle}: ${describeError(e)}`);
+  }
+}
+
+/** The exact domain, else the longest parent that includes subdomains (as the platforms match). */
+function matchDomain<T extends { domain: string; includeSubdomains: boolean }>(domains: T[], host: string): T | undefined {
+  const exact = domains.find((d) => d.domain.toLowerCase() === host);
+  if (exact) return exact;
+  return domains
+    .filter((d) => d.includeSubdomains && host.endsWith(`.${d.domain.toLowerCase()}`))
+    .sort((a, b) => b.domain.length - a.domain.length)[0];
+}

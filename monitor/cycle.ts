@@ -1,0 +1,148 @@
+/**
+ * One monitoring cycle, shared by `monitor once` and each scheduled run of `monitor run`:
+ * sweep → diff against the previous state → reconcile open findings → one transaction with the
+ * observations, finding changes, history events and queued alerts → deliver due alerts.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { Prober } from '../src/net/probe.js';
+import { Resolver } from '../src/net/resolve.js';
+import { TrustStore } from '../src/core/trust-store.js';
+import { MonitorConfig } from './config.js';
+import { addrKey, diffObservations, reconcile } from './findings.js';
+import { DeliveryResult, Senders, alertId, defaultSenders, deliverDue, renderAlert } from './alerts.js';
+import { EventWrite, SweepWrite, Store } from './store.js';
+import { SweepResult, sweep } from './sweep.js';
+import { Observation, StoredFinding, atLeast } from './types.js';
+
+export interface CycleDeps {
+  now: () => Date;
+  stores: Map<string, TrustStore>;
+  probe?: Prober;
+  resolve?: Resolver;
+  sleep?: (ms: number) => Promise<void>;
+  senders?: Senders;
+  onProgress?: (done: number, total: number) => void;
+  log?: (line: string) => void;
+  /** Crash simulation for tests: fail the sweep's transaction at this statement. */
+  failCommitAt?: number;
+  /** Skip delivery (tests of the queue). */
+  noDelivery?: boolean;
+}
+
+export interface CycleResult {
+  sweepId: string;
+  sweep: SweepResult;
+  opened: StoredFinding[];
+  changed: StoredFinding[];
+  resolved: StoredFinding[];
+  /** Every finding open after this cycle. */
+  open: StoredFinding[];
+  queued: number;
+  delivery: DeliveryResult;
+}
+
+export async function runCycle(cfg: MonitorConfig, store: Store, deps: CycleDeps): Promise<CycleResult> {
+  const ids = cfg.endpoints.map((e) => e.id);
+  const previous = await store.previousStates(ids);
+  const swept = await sweep(cfg, { now: deps.now, stores: deps.stores, probe: deps.probe, resolve: deps.resolve, sleep: deps.sleep, onProgress: deps.onProgress });
+  const now = deps.now();
+  const nowIso = now.toISOString();
+  for (const [sha, der] of swept.certificates) store.saveCertificate(sha, der);
+
+  const previousChains = new Map<string, Observation>();
+  for (const [k, v] of previous) if (v.lastWithChain) previousChains.set(k, v.lastWithChain);
+  const found = diffObservations({ previous: previousChains, current: swept.observations, endpoints: cfg.endpoints, now, commands: { certPath: (sha) => store.certPath(sha) } });
+  const open = await store.openFindings();
+  const plan = reconcile({
+    open,
+    found,
+    current: swept.observations,
+    endpoints: cfg.endpoints,
+    now,
+    driftWindowMs: cfg.driftWindowMs,
+    reminderMs: cfg.alerts.reminderMs,
+    minSeverity: cfg.alerts.minSeverity,
+  });
+
+  const events: EventWrite[] = [];
+  const ev = (f: StoredFinding, type: string, summary: string): EventWrite => ({
+    at: nowIso,
+    endpoint: f.endpoint,
+    host: f.host,
+    address: f.address,
+    type,
+    kind: f.kind,
+    severity: f.severity,
+    findingId: f.id,
+    summary,
+    details: f.details,
+  });
+  for (const o of swept.observations) {
+    const before = previous.get(addrKey(o.endpoint, o.address));
+    if (!before) {
+      events.push({
+        at: nowIso,
+        endpoint: o.endpoint,
+        host: o.host,
+        address: o.address || null,
+        type: 'first-seen',
+        kind: null,
+        severity: null,
+        findingId: null,
+        summary: o.chain.length > 0 ? `first seen: ${o.chain.map((c) => `${c.position} "${c.subject}" pin ${c.spkiSha256}`).join(', ')}` : `first seen: ${o.error?.reason ?? 'no chain'} (${o.error?.message ?? ''})`,
+        details: o.chain.length > 0 ? { chain: o.chain.map((c) => ({ position: c.position, subject: c.subject, spkiSha256: c.spkiSha256, sha256: c.sha256, notAfter: c.notAfter })) } : { error: o.error },
+      });
+    }
+  }
+  for (const f of plan.opened) events.push(ev(f, 'opened', f.title));
+  for (const u of plan.updated) if (u.changed) events.push(ev(u.finding, 'changed', u.finding.title));
+  for (const r of plan.resolved) events.push(ev(r.finding, 'resolved', `${r.finding.title} — resolved: ${r.resolution}`));
+
+  const byId = new Map<string, StoredFinding>();
+  for (const f of plan.opened) byId.set(f.id, f);
+  for (const u of plan.updated) byId.set(u.finding.id, u.finding);
+  for (const r of plan.resolved) byId.set(r.finding.id, r.finding);
+  const channels = (['email', 'webhook'] as const).filter((c) => cfg.alerts[c] !== null);
+  const outbox: SweepWrite['outbox'] = [];
+  for (const a of plan.alerts) {
+    const f = byId.get(a.findingId)!;
+    for (const channel of channels) {
+      const id = alertId(f.id, a.type, nowIso, channel);
+      outbox.push({ id, channel, findingId: f.id, type: a.type, createdAt: nowIso, message: renderAlert(f, a.type, id, now), nextAttemptAt: nowIso });
+    }
+  }
+
+  const sweepId = `${swept.startedAt}-${randomUUID().slice(0, 8)}`;
+  await store.commitSweep(
+    {
+      sweep: { id: sweepId, startedAt: swept.startedAt, finishedAt: swept.finishedAt, durationMs: swept.durationMs, configHash: cfg.hash },
+      observations: swept.observations,
+      previous,
+      opened: plan.opened,
+      updated: plan.updated.map((u) => u.finding),
+      resolved: plan.resolved.map((r) => r.finding),
+      events,
+      outbox,
+    },
+    { failAt: deps.failCommitAt },
+  );
+
+  const delivery = deps.noDelivery ? { sent: [], failed: [] } : await deliverDue(store, cfg.alerts, deps.senders ?? defaultSenders(cfg.alerts), deps.now, deps.log);
+  return {
+    sweepId,
+    sweep: swept,
+    opened: plan.opened,
+    changed: plan.updated.filter((u) => u.changed).map((u) => u.finding),
+    resolved: plan.resolved.map((r) => r.finding),
+    open: await store.openFindings(),
+    queued: outbox.length,
+    delivery,
+  };
+}
+
+/** Exit status of `monitor once` / `status`: 1 when any open finding is a warning or worse. */
+export function healthy(open: StoredFinding[]): boolean {
+  return !open.some((f) => atLeast(f.severity, 'warning'));
+}
+
+export const configFingerprint = (text: string) => createHash('sha256').update(text).digest('hex');

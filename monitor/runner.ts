@@ -1,0 +1,207 @@
+/**
+ * `monitor run`: the long-running monitor. node-cron runs the sweeps (`createTask` + `start()`,
+ * with `noOverlap` so a slow sweep is never run twice at once; one sweep also runs at start), a
+ * timer delivers queued alerts between sweeps (retries with backoff do not wait for the next sweep),
+ * and the metrics server answers /metrics and /healthz. reload() re-reads the config (SIGHUP): a
+ * config that does not validate is reported and the running one is kept.
+ */
+import { createTask, ScheduledTask } from 'node-cron';
+import { describeError } from '../src/errors.js';
+import { Prober } from '../src/net/probe.js';
+import { Resolver } from '../src/net/resolve.js';
+import { TrustStore } from '../src/core/trust-store.js';
+import { MonitorConfig, loadConfig } from './config.js';
+import { CycleResult, runCycle } from './cycle.js';
+import { Senders, defaultSenders, deliverDue } from './alerts.js';
+import { MetricsServer, renderMetrics, startMetricsServer } from './metrics.js';
+import { EndpointRow, endpointRows } from './status.js';
+import { Store } from './store.js';
+import { trustStores } from './sweep.js';
+
+export interface RunnerOptions {
+  configPath: string;
+  env: Record<string, string | undefined>;
+  cwd: string;
+  now: () => Date;
+  probe?: Prober;
+  resolve?: Resolver;
+  senders?: (cfg: MonitorConfig) => Senders;
+  sleep?: (ms: number) => Promise<void>;
+  log: (line: string) => void;
+  /** After each sweep (and at start): the rows for a dashboard. */
+  onUpdate?: (rows: EndpointRow[], last: CycleResult | null) => void;
+  /** Interval of the delivery timer; default 5 s. */
+  deliveryIntervalMs?: number;
+  /** Run a sweep at start (default true). */
+  sweepAtStart?: boolean;
+}
+
+export interface Runner {
+  config(): MonitorConfig;
+  metricsAddress(): { host: string; port: number } | null;
+  /** Runs a sweep now unless one is running (then resolves null). */
+  sweepNow(): Promise<CycleResult | null>;
+  /** Re-reads the config; false (and the old config kept) when the new one is invalid. */
+  reload(): Promise<boolean>;
+  stop(): Promise<void>;
+}
+
+export async function startRunner(opts: RunnerOptions): Promise<Runner> {
+  let cfg = loadConfig(opts.configPath, { env: opts.env, cwd: opts.cwd, now: opts.now() });
+  let stores = trustStores(cfg, opts.env);
+  let store = await Store.open(cfg.state);
+  let metrics: MetricsServer | null = null;
+  let task: ScheduledTask | null = null;
+  let running: Promise<CycleResult | null> | null = null;
+  let delivering: Promise<void> | null = null;
+  let last: CycleResult | null = null;
+  let lastError: string | null = null;
+  let stopped = false;
+  const reloads = { ok: 0, failed: 0 };
+  const senders = () => (opts.senders ? opts.senders(cfg) : defaultSenders(cfg.alerts));
+
+  const snapshot = async () => {
+    const [observations, open, counters, pending, chainChanges, lastSweep] = await Promise.all([
+      store.latestObservations(),
+      store.openFindings(),
+      store.counters(),
+      store.pendingByChannel(),
+      store.chainChanges(),
+      store.lastSweep(),
+    ]);
+    return { now: opts.now(), endpoints: cfg.endpoints, observations, open, counters, pending, chainChanges, lastSweep, configReloads: reloads };
+  };
+
+  const update = async () => {
+    if (!opts.onUpdate) return;
+    const s = await snapshot();
+    opts.onUpdate(endpointRows(cfg.endpoints, s.observations, s.open, await store.lastChanges(), s.now), last);
+  };
+
+  const sweepOnce = async (): Promise<CycleResult | null> => {
+    if (running) {
+      opts.log('sweep skipped: the previous sweep is still running');
+      return null;
+    }
+    running = (async () => {
+      try {
+        const r = await runCycle(cfg, store, { now: opts.now, stores, probe: opts.probe, resolve: opts.resolve, sleep: opts.sleep, senders: senders(), log: opts.log });
+        last = r;
+        lastError = null;
+        const failures = r.sweep.observations.filter((o) => o.error).length;
+        opts.log(
+          `sweep ${r.sweepId}: ${cfg.endpoints.length} endpoint(s), ${r.sweep.observations.length} address(es), ${failures} failed, ${Math.round(r.sweep.durationMs)} ms; ` +
+            `${r.opened.length} new, ${r.changed.length} changed, ${r.resolved.length} resolved, ${r.open.length} open; alerts ${r.delivery.sent.length} sent, ${r.delivery.failed.length} failed`,
+        );
+        for (const f of r.opened) opts.log(`  new ${f.severity} ${f.kind}: ${f.title}`);
+        for (const f of r.changed) opts.log(`  changed ${f.severity} ${f.kind}: ${f.title}`);
+        for (const f of r.resolved) opts.log(`  recovered ${f.kind}: ${f.title} (${f.resolution})`);
+        await update();
+        return r;
+      } catch (e) {
+        lastError = describeError(e);
+        opts.log(`error: sweep failed: ${lastError}`);
+        return null;
+      }
+    })();
+    try {
+      return await running;
+    } finally {
+      running = null;
+    }
+  };
+
+  const deliver = async () => {
+    if (delivering || running || stopped) return;
+    delivering = deliverDue(store, cfg.alerts, senders(), opts.now, opts.log)
+      .then(() => undefined)
+      .catch((e) => opts.log(`error: alert delivery: ${describeError(e)}`));
+    await delivering;
+    delivering = null;
+  };
+
+  const schedule = () => {
+    task = createTask(cfg.schedule, () => sweepOnce(), { noOverlap: true, timezone: cfg.timezone ?? undefined, name: 'pinctl-monitor' });
+    void task.start();
+  };
+
+  const startMetrics = async () => {
+    if (!cfg.metrics) return;
+    metrics = await startMetricsServer(cfg.metrics, {
+      metrics: async () => renderMetrics(await snapshot()),
+      health: async () => {
+        const lastSweep = await store.lastSweep();
+        return {
+          ok: lastError === null,
+          body: { status: lastError === null ? 'ok' : 'error', lastSweep: lastSweep?.finishedAt ?? null, error: lastError, endpoints: cfg.endpoints.length, schedule: cfg.schedule },
+        };
+      },
+    });
+    opts.log(`metrics on http://${metrics.host.includes(':') ? `[${metrics.host}]` : metrics.host}:${metrics.port}/metrics`);
+  };
+
+  try {
+    await startMetrics();
+  } catch (e) {
+    store.close();
+    throw e;
+  }
+  schedule();
+  const timer = setInterval(() => void deliver(), opts.deliveryIntervalMs ?? 5000);
+  timer.unref();
+  opts.log(`monitoring ${cfg.endpoints.length} endpoint(s) on schedule "${cfg.schedule}"${cfg.timezone ? ` (${cfg.timezone})` : ''}; state in ${cfg.state}`);
+  await update();
+  if (opts.sweepAtStart !== false) void sweepOnce();
+
+  return {
+    config: () => cfg,
+    metricsAddress: () => (metrics ? { host: metrics.host, port: metrics.port } : null),
+    sweepNow: sweepOnce,
+    async reload() {
+      let next: MonitorConfig;
+      let nextStores: Map<string, TrustStore>;
+      try {
+        next = loadConfig(opts.configPath, { env: opts.env, cwd: opts.cwd, now: opts.now() });
+        nextStores = trustStores(next, opts.env);
+      } catch (e) {
+        reloads.failed++;
+        opts.log(`error: reload of ${opts.configPath} failed, keeping the running config: ${describeError(e)}`);
+        return false;
+      }
+      if (running) await running;
+      const old = cfg;
+      cfg = next;
+      stores = nextStores;
+      if (next.state !== old.state) {
+        store.close();
+        store = await Store.open(next.state);
+      }
+      if (next.schedule !== old.schedule || next.timezone !== old.timezone) {
+        await task?.destroy();
+        schedule();
+      }
+      if (JSON.stringify(next.metrics) !== JSON.stringify(old.metrics)) {
+        await metrics?.close();
+        metrics = null;
+        try {
+          await startMetrics();
+        } catch (e) {
+          opts.log(`error: metrics listener ${next.metrics?.host}:${next.metrics?.port}: ${describeError(e)}`);
+        }
+      }
+      reloads.ok++;
+      opts.log(`reloaded ${opts.configPath}: ${cfg.endpoints.length} endpoint(s), schedule "${cfg.schedule}"${next.hash === old.hash ? ' (unchanged)' : ''}`);
+      await update();
+      return true;
+    },
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await task?.destroy();
+      if (running) await running;
+      if (delivering) await delivering;
+      await metrics?.close();
+      store.close();
+    },
+  };
+}

@@ -1,0 +1,416 @@
+/**
+ * The state store: SQLite in `<state>/monitor.db`, through @libsql/client.
+ *
+ * Why @libsql/client: it installs a prebuilt binary from the npm registry (better-sqlite3 12 builds
+ * from source here, ~80 s on every clean install, since its prebuilt download is unreachable), and
+ * node:sqlite needs Node 22 while pinctl supports Node 20. libsql is SQLite (same file format, same
+ * WAL and transactions), and the same client speaks to a libsql/Turso server when a team wants one
+ * shared database (see monitor/README.md for PostgreSQL).
+ *
+ * Consistency: a sweep's observations, finding changes, history events and queued alerts are
+ * written in ONE write transaction (`batch(…, 'write')`), in WAL mode with synchronous=FULL: a
+ * kill -9 at any point leaves either the whole sweep or none of it. Alert delivery is an outbox:
+ * see claimDue()/markSent() and monitor/README.md.
+ */
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createClient, Client, InStatement, Row } from '@libsql/client';
+import { InputError, describeError } from '../src/errors.js';
+import { AlertType, Finding, Observation, Severity, StoredFinding } from './types.js';
+import { addrKey } from './findings.js';
+
+export const SCHEMA_VERSION = 1;
+
+const SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS sweeps (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, started_at TEXT NOT NULL, finished_at TEXT NOT NULL,
+     duration_ms REAL NOT NULL, endpoints INTEGER NOT NULL, addresses INTEGER NOT NULL, failures INTEGER NOT NULL,
+     config_hash TEXT NOT NULL)`,
+  // The newest observation of every address (and the newest one that had a chain): rewritten each sweep.
+  `CREATE TABLE IF NOT EXISTS latest (
+     endpoint TEXT NOT NULL, address TEXT NOT NULL, seq INTEGER NOT NULL, data TEXT NOT NULL, chain_data TEXT,
+     PRIMARY KEY (endpoint, address))`,
+  // History: an observation is appended only when what the address serves changed (chain or error
+  // reason), so the table grows with changes, not with sweeps.
+  `CREATE TABLE IF NOT EXISTS observations (
+     id INTEGER PRIMARY KEY AUTOINCREMENT, seq INTEGER NOT NULL, endpoint TEXT NOT NULL, host TEXT NOT NULL,
+     address TEXT NOT NULL, at TEXT NOT NULL, state TEXT NOT NULL, data TEXT NOT NULL)`,
+  `CREATE INDEX IF NOT EXISTS observations_addr ON observations (endpoint, address, id)`,
+  `CREATE TABLE IF NOT EXISTS findings (
+     id TEXT PRIMARY KEY, key TEXT NOT NULL, kind TEXT NOT NULL, severity TEXT NOT NULL, endpoint TEXT NOT NULL,
+     host TEXT NOT NULL, port INTEGER NOT NULL, address TEXT, title TEXT NOT NULL, explanation TEXT NOT NULL,
+     action TEXT NOT NULL, signature TEXT NOT NULL, details TEXT NOT NULL, opened_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL, resolved_at TEXT, resolution TEXT, last_alert_at TEXT)`,
+  `CREATE UNIQUE INDEX IF NOT EXISTS findings_open_key ON findings (key) WHERE resolved_at IS NULL`,
+  `CREATE TABLE IF NOT EXISTS events (
+     id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, endpoint TEXT NOT NULL, host TEXT NOT NULL,
+     address TEXT, type TEXT NOT NULL, kind TEXT, severity TEXT, finding_id TEXT, summary TEXT NOT NULL, details TEXT)`,
+  `CREATE INDEX IF NOT EXISTS events_host ON events (host, id)`,
+  `CREATE TABLE IF NOT EXISTS outbox (
+     id TEXT PRIMARY KEY, channel TEXT NOT NULL, finding_id TEXT NOT NULL, type TEXT NOT NULL,
+     created_at TEXT NOT NULL, message TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+     next_attempt_at TEXT NOT NULL, last_error TEXT, sent_at TEXT)`,
+  `CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_attempt_at)`,
+  `CREATE TABLE IF NOT EXISTS counters (name TEXT NOT NULL, label TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (name, label))`,
+];
+
+export interface OutboxRow {
+  id: string;
+  channel: 'email' | 'webhook';
+  findingId: string;
+  type: AlertType;
+  createdAt: string;
+  message: AlertMessage;
+  status: 'pending' | 'sending' | 'sent' | 'dead';
+  attempts: number;
+  nextAttemptAt: string;
+  lastError: string | null;
+  sentAt: string | null;
+}
+
+/** Rendered once, when queued: a retry after a restart sends exactly the same bytes and ids. */
+export interface AlertMessage {
+  subject: string;
+  text: string;
+  /** JSON body for webhooks (Slack-compatible `text`). */
+  webhook: Record<string, unknown>;
+}
+
+export interface HistoryEvent {
+  at: string;
+  endpoint: string;
+  host: string;
+  address: string | null;
+  type: string;
+  kind: string | null;
+  severity: string | null;
+  findingId: string | null;
+  summary: string;
+  details: unknown;
+}
+
+export interface SweepRecord {
+  id: string;
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  configHash: string;
+}
+
+export type EventWrite = Omit<HistoryEvent, 'details'> & { details?: unknown };
+
+/** What the store knew of an address before a sweep. */
+export interface AddressState {
+  last: Observation;
+  lastWithChain: Observation | null;
+}
+
+/** What an observation says about the address, for history: its chain, or why it had none. */
+export const stateOf = (o: Observation) => (o.chain.length > 0 ? o.chain.map((c) => c.sha256).join(',') : '') + (o.error ? `|${o.error.reason}` : '');
+
+export interface SweepWrite {
+  sweep: SweepRecord;
+  observations: Observation[];
+  /** previousStates() as read before the sweep: decides which observations enter the history. */
+  previous: Map<string, AddressState>;
+  opened: StoredFinding[];
+  updated: StoredFinding[];
+  resolved: StoredFinding[];
+  events: EventWrite[];
+  outbox: Omit<OutboxRow, 'attempts' | 'lastError' | 'sentAt' | 'status'>[];
+}
+
+export class Store {
+  private constructor(
+    readonly dir: string,
+    private readonly db: Client,
+  ) {}
+
+  static async open(dir: string): Promise<Store> {
+    try {
+      mkdirSync(join(dir, 'certs'), { recursive: true });
+    } catch (e) {
+      throw new InputError('OUTPUT_UNWRITABLE', `state ${dir}: cannot create the state directory (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    const db = createClient({ url: `file:${join(dir, 'monitor.db')}`, timeout: 10_000 });
+    const store = new Store(dir, db);
+    try {
+      await db.execute('PRAGMA journal_mode = WAL');
+      await db.execute('PRAGMA synchronous = FULL');
+      await db.batch(SCHEMA, 'write');
+      const v = await db.execute(`SELECT value FROM meta WHERE key = 'schema'`);
+      if (v.rows.length === 0) await db.execute({ sql: `INSERT INTO meta (key, value) VALUES ('schema', ?)`, args: [String(SCHEMA_VERSION)] });
+      else if (Number(v.rows[0]!.value) > SCHEMA_VERSION) {
+        throw new InputError('CONFIG_UNSUPPORTED', `state ${dir}: written by a newer pinctl (schema ${String(v.rows[0]!.value)}, this one knows ${SCHEMA_VERSION})`);
+      }
+    } catch (e) {
+      db.close();
+      if (e instanceof InputError) throw e;
+      throw new InputError('INPUT_UNREADABLE', `state ${dir}: cannot open monitor.db: ${describeError(e)}`);
+    }
+    return store;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  certPath(sha256: string): string {
+    return join(this.dir, 'certs', `${sha256}.pem`);
+  }
+
+  /** Content-addressed, written once, atomically (tmp + rename): safe to repeat after a crash. */
+  saveCertificate(sha256: string, der: Uint8Array): void {
+    const path = this.certPath(sha256);
+    if (existsSync(path)) return;
+    const b64 = Buffer.from(der).toString('base64').replace(/.{1,64}/g, '$&\n');
+    const tmp = `${path}.${process.pid}.tmp`;
+    writeFileSync(tmp, `-----BEGIN CERTIFICATE-----\n${b64}-----END CERTIFICATE-----\n`);
+    renameSync(tmp, path);
+  }
+
+  /** What each address of these endpoints served at the last sweep, and last served with a chain. */
+  async previousStates(endpoints: string[]): Promise<Map<string, AddressState>> {
+    const out = new Map<string, AddressState>();
+    if (endpoints.length === 0) return out;
+    const rs = await this.db.execute({
+      sql: `SELECT data, chain_data FROM latest WHERE endpoint IN (${endpoints.map(() => '?').join(',')})`,
+      args: endpoints,
+    });
+    for (const r of rs.rows) {
+      const last = JSON.parse(String(r.data)) as Observation;
+      out.set(addrKey(last.endpoint, last.address), { last, lastWithChain: r.chain_data === null ? null : (JSON.parse(String(r.chain_data)) as Observation) });
+    }
+    return out;
+  }
+
+  /** Every address of the last sweep that probed each endpoint. */
+  async latestObservations(): Promise<Observation[]> {
+    const rs = await this.db.execute(
+      `SELECT l.data FROM latest l WHERE l.seq = (SELECT MAX(seq) FROM latest WHERE endpoint = l.endpoint) ORDER BY l.endpoint, l.rowid`,
+    );
+    return rs.rows.map((r) => JSON.parse(String(r.data)) as Observation);
+  }
+
+  async lastSweep(): Promise<SweepRecord | null> {
+    const rs = await this.db.execute(`SELECT * FROM sweeps ORDER BY seq DESC LIMIT 1`);
+    const r = rs.rows[0];
+    return r ? { id: String(r.id), startedAt: String(r.started_at), finishedAt: String(r.finished_at), durationMs: Number(r.duration_ms), configHash: String(r.config_hash) } : null;
+  }
+
+  async openFindings(): Promise<StoredFinding[]> {
+    const rs = await this.db.execute(`SELECT * FROM findings WHERE resolved_at IS NULL ORDER BY opened_at, id`);
+    return rs.rows.map(findingFromRow);
+  }
+
+  async finding(id: string): Promise<StoredFinding | null> {
+    const rs = await this.db.execute({ sql: `SELECT * FROM findings WHERE id = ?`, args: [id] });
+    return rs.rows[0] ? findingFromRow(rs.rows[0]) : null;
+  }
+
+  async history(hostOrEndpoint: string, limit = 200): Promise<HistoryEvent[]> {
+    const rs = await this.db.execute({
+      sql: `SELECT * FROM (SELECT * FROM events WHERE host = ? OR endpoint = ? ORDER BY id DESC LIMIT ?) ORDER BY id`,
+      args: [hostOrEndpoint, hostOrEndpoint, limit],
+    });
+    return rs.rows.map((r) => ({
+      at: String(r.at),
+      endpoint: String(r.endpoint),
+      host: String(r.host),
+      address: r.address === null ? null : String(r.address),
+      type: String(r.type),
+      kind: r.kind === null ? null : String(r.kind),
+      severity: r.severity === null ? null : String(r.severity),
+      findingId: r.finding_id === null ? null : String(r.finding_id),
+      summary: String(r.summary),
+      details: r.details === null ? null : JSON.parse(String(r.details)),
+    }));
+  }
+
+  /**
+   * Writes one sweep atomically. `faults.failAt` exists for crash tests: a statement that fails at
+   * that point of the transaction, after which nothing of the sweep may be kept.
+   */
+  async commitSweep(w: SweepWrite, faults: { failAt?: number } = {}): Promise<void> {
+    const s: InStatement[] = [];
+    s.push({
+      sql: `INSERT INTO sweeps (id, started_at, finished_at, duration_ms, endpoints, addresses, failures, config_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      args: [
+        w.sweep.id,
+        w.sweep.startedAt,
+        w.sweep.finishedAt,
+        w.sweep.durationMs,
+        new Set(w.observations.map((o) => o.endpoint)).size,
+        w.observations.length,
+        w.observations.filter((o) => o.error).length,
+        w.sweep.configHash,
+      ],
+    });
+    const seq = `(SELECT MAX(seq) FROM sweeps)`;
+    for (const o of w.observations) {
+      const data = JSON.stringify(o);
+      const hasChain = o.chain.length > 0;
+      s.push({
+        sql: `INSERT INTO latest (endpoint, address, seq, data, chain_data) VALUES (?, ?, ${seq}, ?, ?)
+              ON CONFLICT (endpoint, address) DO UPDATE SET seq = excluded.seq, data = excluded.data, chain_data = COALESCE(excluded.chain_data, latest.chain_data)`,
+        args: [o.endpoint, o.address, data, hasChain ? data : null],
+      });
+      const before = w.previous.get(addrKey(o.endpoint, o.address));
+      if (!before || stateOf(before.last) !== stateOf(o)) {
+        s.push({
+          sql: `INSERT INTO observations (seq, endpoint, host, address, at, state, data) VALUES (${seq}, ?, ?, ?, ?, ?, ?)`,
+          args: [o.endpoint, o.host, o.address, o.at, stateOf(o), data],
+        });
+      }
+    }
+    for (const f of w.opened) s.push(insertFinding(f));
+    for (const f of [...w.updated, ...w.resolved]) {
+      s.push({
+        sql: `UPDATE findings SET severity = ?, title = ?, explanation = ?, action = ?, signature = ?, details = ?, updated_at = ?, resolved_at = ?, resolution = ?, last_alert_at = ?, address = ? WHERE id = ?`,
+        args: [f.severity, f.title, f.explanation, f.action, f.signature, JSON.stringify(f.details), f.updatedAt, f.resolvedAt, f.resolution, f.lastAlertAt, f.address, f.id],
+      });
+    }
+    for (const e of w.events) {
+      s.push({
+        sql: `INSERT INTO events (at, endpoint, host, address, type, kind, severity, finding_id, summary, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        args: [e.at, e.endpoint, e.host, e.address, e.type, e.kind, e.severity, e.findingId, e.summary, e.details === undefined ? null : JSON.stringify(e.details)],
+      });
+    }
+    for (const a of w.outbox) {
+      s.push({
+        sql: `INSERT OR IGNORE INTO outbox (id, channel, finding_id, type, created_at, message, status, attempts, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?)`,
+        args: [a.id, a.channel, a.findingId, a.type, a.createdAt, JSON.stringify(a.message), a.nextAttemptAt],
+      });
+    }
+    s.push(bump('sweeps', ''));
+    if (faults.failAt !== undefined) {
+      // Crash simulation: a statement that fails part-way through the transaction.
+      s.splice(Math.min(faults.failAt, s.length), 0, { sql: `INSERT INTO no_such_table VALUES (1)`, args: [] });
+    }
+    await this.db.batch(s, 'write');
+  }
+
+  /**
+   * Claims the alerts due now, atomically: each row is moved to 'sending' with a lease. Another
+   * monitor process (a `monitor once` next to `monitor run`) cannot claim the same row; a row whose
+   * sender crashed becomes due again when the lease ends and is re-sent with the same idempotency key.
+   */
+  async claimDue(now: Date, leaseMs: number, limit = 100): Promise<OutboxRow[]> {
+    const nowIso = now.toISOString();
+    const lease = new Date(now.getTime() + leaseMs).toISOString();
+    // One statement: atomic without holding a transaction open across an await.
+    const rs = await this.db.execute({
+      sql: `UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = ?
+            WHERE id IN (SELECT id FROM outbox WHERE status IN ('pending', 'sending') AND next_attempt_at <= ? ORDER BY created_at, id LIMIT ?)
+            RETURNING *`,
+      args: [lease, nowIso, limit],
+    });
+    return rs.rows.map(outboxFromRow).sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+  }
+
+  async markSent(id: string, channel: string, now: Date): Promise<void> {
+    await this.db.batch(
+      [{ sql: `UPDATE outbox SET status = 'sent', sent_at = ?, last_error = NULL WHERE id = ?`, args: [now.toISOString(), id] }, bump('alerts_sent', channel)],
+      'write',
+    );
+  }
+
+  async markFailed(id: string, channel: string, error: string, nextAttemptAt: Date | null): Promise<void> {
+    await this.db.batch(
+      [
+        nextAttemptAt
+          ? { sql: `UPDATE outbox SET status = 'pending', last_error = ?, next_attempt_at = ? WHERE id = ?`, args: [error, nextAttemptAt.toISOString(), id] }
+          : { sql: `UPDATE outbox SET status = 'dead', last_error = ? WHERE id = ?`, args: [error, id] },
+        bump('alerts_failed', channel),
+      ],
+      'write',
+    );
+  }
+
+  async outbox(status?: OutboxRow['status']): Promise<OutboxRow[]> {
+    const rs = status
+      ? await this.db.execute({ sql: `SELECT * FROM outbox WHERE status = ? ORDER BY created_at, id`, args: [status] })
+      : await this.db.execute(`SELECT * FROM outbox ORDER BY created_at, id`);
+    return rs.rows.map(outboxFromRow);
+  }
+
+  async counters(): Promise<{ name: string; label: string; value: number }[]> {
+    const rs = await this.db.execute(`SELECT name, label, value FROM counters ORDER BY name, label`);
+    return rs.rows.map((r) => ({ name: String(r.name), label: String(r.label), value: Number(r.value) }));
+  }
+
+  async pendingByChannel(): Promise<Map<string, number>> {
+    const rs = await this.db.execute(`SELECT channel, COUNT(*) AS n FROM outbox WHERE status IN ('pending', 'sending') GROUP BY channel`);
+    return new Map(rs.rows.map((r) => [String(r.channel), Number(r.n)]));
+  }
+
+  /** When each endpoint's served state last changed (the newest history observation). */
+  async lastChanges(): Promise<Map<string, string>> {
+    const rs = await this.db.execute(`SELECT endpoint, MAX(at) AS at FROM observations GROUP BY endpoint`);
+    return new Map(rs.rows.map((r) => [String(r.endpoint), String(r.at)]));
+  }
+
+  async chainChanges(): Promise<Map<string, number>> {
+    const rs = await this.db.execute(`SELECT endpoint, COUNT(*) AS n FROM findings WHERE kind = 'chain-drift' GROUP BY endpoint`);
+    return new Map(rs.rows.map((r) => [String(r.endpoint), Number(r.n)]));
+  }
+
+  /** For tests and `status`: raw counts. */
+  async count(table: 'observations' | 'latest' | 'findings' | 'events' | 'outbox' | 'sweeps'): Promise<number> {
+    const rs = await this.db.execute(`SELECT COUNT(*) AS n FROM ${table}`);
+    return Number(rs.rows[0]!.n);
+  }
+}
+
+function bump(name: string, label: string): InStatement {
+  return { sql: `INSERT INTO counters (name, label, value) VALUES (?, ?, 1) ON CONFLICT (name, label) DO UPDATE SET value = value + 1`, args: [name, label] };
+}
+
+function insertFinding(f: StoredFinding): InStatement {
+  return {
+    sql: `INSERT INTO findings (id, key, kind, severity, endpoint, host, port, address, title, explanation, action, signature, details, opened_at, updated_at, resolved_at, resolution, last_alert_at)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    args: [f.id, f.key, f.kind, f.severity, f.endpoint, f.host, f.port, f.address, f.title, f.explanation, f.action, f.signature, JSON.stringify(f.details), f.openedAt, f.updatedAt, f.resolvedAt, f.resolution, f.lastAlertAt],
+  };
+}
+
+function findingFromRow(r: Row): StoredFinding {
+  const str = (v: unknown) => (v === null || v === undefined ? null : String(v));
+  return {
+    id: String(r.id),
+    key: String(r.key),
+    kind: String(r.kind) as Finding['kind'],
+    severity: String(r.severity) as Severity,
+    endpoint: String(r.endpoint),
+    host: String(r.host),
+    port: Number(r.port),
+    address: str(r.address),
+    title: String(r.title),
+    explanation: String(r.explanation),
+    action: String(r.action),
+    signature: String(r.signature),
+    details: JSON.parse(String(r.details)) as Record<string, unknown>,
+    openedAt: String(r.opened_at),
+    updatedAt: String(r.updated_at),
+    resolvedAt: str(r.resolved_at),
+    resolution: str(r.resolution),
+    lastAlertAt: str(r.last_alert_at),
+  };
+}
+
+function outboxFromRow(r: Row): OutboxRow {
+  return {
+    id: String(r.id),
+    channel: String(r.channel) as OutboxRow['channel'],
+    findingId: String(r.finding_id),
+    type: String(r.type) as AlertType,
+    createdAt: String(r.created_at),
+    message: JSON.parse(String(r.message)) as AlertMessage,
+    status: String(r.status) as OutboxRow['status'],
+    attempts: Number(r.attempts),
+    nextAttemptAt: String(r.next_attempt_at),
+    lastError: r.last_error === null ? null : String(r.last_error),
+    sentAt: r.sent_at === null ? null : String(r.sent_at),
+  };
+}

@@ -1,0 +1,111 @@
+/**
+ * The pre-publish guard: before a pin set is signed, every endpoint recorded for each domain must
+ * serve a chain holding at least one of the new pins. A pin set that today's servers do not match
+ * would make every app that applies it fail closed.
+ *
+ * Only a pin match is required, not a validated chain: the service's trust store is not the apps',
+ * so completing the chain against it would prove nothing about the devices.
+ */
+import { PinSet, distinctPins } from '../core/model.js';
+import { formatAddress } from '../core/target.js';
+import { describeError } from '../errors.js';
+import { spkiSha256OfCertificate } from '../bundle/payload.js';
+import { Prober, probeTls } from '../net/probe.js';
+import { Resolver, resolveAll } from '../net/resolve.js';
+import { runBounded } from '../net/observe.js';
+
+export const DEFAULT_GUARD_TIMEOUT_MS = 5_000;
+
+export interface GuardTarget {
+  domain: string;
+  pins: string[];
+  host: string;
+  port: number;
+  /** Empty: resolve `host` (the pins JSON recorded no addresses). */
+  addresses: string[];
+}
+
+export interface GuardFailure {
+  domain: string;
+  host: string;
+  port: number;
+  /** null when the name did not resolve. */
+  address: string | null;
+  /** The SPKI pins of the chain the address served (empty when it could not be probed). */
+  served: string[];
+  /** Why the address could not be probed, when it could not. */
+  error?: string;
+  code?: string;
+}
+
+export interface GuardResult {
+  ok: boolean;
+  /** Addresses probed. */
+  checked: number;
+  failures: GuardFailure[];
+}
+
+export interface GuardOptions {
+  timeoutMs?: number;
+  probe?: Prober;
+  resolve?: Resolver;
+  concurrency?: number;
+}
+
+/** Where to probe: each endpoint the pins JSON recorded, else the domain itself on port 443. */
+export function guardTargets(pinSet: PinSet): GuardTarget[] {
+  return pinSet.domains.flatMap((d) => {
+    const pins = distinctPins(d);
+    const endpoints = d.endpoints.length > 0 ? d.endpoints : [{ host: d.domain, port: 443, addresses: [] }];
+    return endpoints.map((e) => ({ domain: d.domain, pins, host: e.host, port: e.port, addresses: [...new Set(e.addresses)] }));
+  });
+}
+
+/** SPKI pins of every certificate served (unparsable certificates have no pin). */
+export function servedPins(served: Uint8Array[]): string[] {
+  return served.map(spkiSha256OfCertificate).filter((p): p is string => p !== null);
+}
+
+/** A pin anywhere in the served chain (leaf, intermediates, root if sent) is a match. */
+export function chainMatches(served: string[], pins: string[]): boolean {
+  return served.some((p) => pins.includes(p));
+}
+
+export async function runGuard(pinSet: PinSet, opts: GuardOptions = {}): Promise<GuardResult> {
+  const probe = opts.probe ?? probeTls;
+  const resolve = opts.resolve ?? resolveAll;
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_GUARD_TIMEOUT_MS;
+  const failures: GuardFailure[] = [];
+  const jobs: { t: GuardTarget; address: string }[] = [];
+  for (const t of guardTargets(pinSet)) {
+    let addresses = t.addresses;
+    if (addresses.length === 0) {
+      try {
+        addresses = await resolve(t.host);
+      } catch (e) {
+        failures.push({ domain: t.domain, host: t.host, port: t.port, address: null, served: [], error: describeError(e), code: 'DNS' });
+        continue;
+      }
+    }
+    for (const address of addresses) jobs.push({ t, address });
+  }
+  await runBounded(jobs, opts.concurrency ?? 16, async ({ t, address }) => {
+    const r = await probe({ host: t.host, port: t.port, address, timeoutMs });
+    if (!r.ok) {
+      failures.push({ domain: t.domain, host: t.host, port: t.port, address, served: [], error: r.error.message, code: r.error.code });
+      return;
+    }
+    const served = servedPins(r.served);
+    if (!chainMatches(served, t.pins)) failures.push({ domain: t.domain, host: t.host, port: t.port, address, served });
+  });
+  const order = (f: GuardFailure) => `${f.domain}\u0000${f.host}\u0000${String(f.port).padStart(5, '0')}\u0000${f.address ?? ''}`;
+  failures.sort((a, b) => order(a).localeCompare(order(b)));
+  return { ok: failures.length === 0, checked: jobs.length, failures };
+}
+
+/** One line per failure, for error messages and logs. */
+export function describeGuardFailure(f: GuardFailure): string {
+  const where = f.address === null ? `${f.host}:${f.port}` : formatAddress(f.address, f.port);
+  if (f.error) return `${f.domain} at ${where}: could not be probed (${f.error})`;
+  return `${f.domain} at ${where} serves ${f.served.length ? f.served.join(', ') : 'no parsable certificate'}, none of the new pins`;
+}

@@ -1,0 +1,230 @@
+/**
+ * The HTTP edge of the signing service (SPEC §6) on node:http. GETs are answered from bytes and
+ * headers prepared when a bundle is published (a Map lookup, then one write); everything that
+ * decides (routing, ETags, auth, validation) lives in routes.ts and service.ts.
+ */
+import http, { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { PinService } from './service.js';
+import { TokenBucketLimiter } from './rate-limit.js';
+import { Entry, KEEP_ALIVE_SECONDS, bearerMatches, clientAddress, ifNoneMatchHits, pathOf, queryFlag, route, tokenDigest } from './routes.js';
+import { installFastPath } from './fast-http.js';
+
+export const DEFAULT_MAX_REPORT_BYTES = 16 * 1024;
+export const DEFAULT_MAX_PUBLISH_BYTES = 8 * 1024 * 1024;
+export const DEFAULT_REPORTS_PER_MINUTE = 10;
+/** After a 413, read and discard at most this much more before dropping the connection. */
+const DRAIN_LIMIT = 1024 * 1024;
+
+export interface HttpOptions {
+  service: PinService;
+  adminToken: string;
+  /** Per-client limiter for POST /v1/reports (default 10 per minute). */
+  reportLimiter?: TokenBucketLimiter;
+  maxReportBytes?: number;
+  maxPublishBytes?: number;
+  /** Unexpected errors (500s), e.g. to stderr. */
+  onError?: (e: unknown) => void;
+}
+
+const NO_STORE = { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' };
+
+function sendJson(res: ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}, head = false): void {
+  const bytes = Buffer.from(`${JSON.stringify(body, null, 2)}\n`, 'utf8');
+  res.writeHead(status, { ...NO_STORE, 'Content-Length': String(bytes.length), ...extra });
+  res.end(head ? undefined : bytes);
+}
+
+type Body = { ok: true; bytes: Buffer } | { ok: false; tooLarge: boolean };
+
+/**
+ * Reads a request body, refusing it as soon as it is known to exceed `limit` (declared or counted).
+ * A client waiting on `Expect: 100-continue` is told to send only once the request got this far
+ * (authorised, under the rate limit, not declared too large).
+ */
+export function readBody(req: IncomingMessage, res: ServerResponse, limit: number): Promise<Body> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limit) return Promise.resolve({ ok: false, tooLarge: true });
+  if (/^100-continue$/i.test(req.headers.expect ?? '')) res.writeContinue();
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const finish = (b: Body) => {
+      if (settled) return;
+      settled = true;
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onError);
+      resolve(b);
+    };
+    const onData = (c: Buffer) => {
+      size += c.length;
+      if (size > limit) return finish({ ok: false, tooLarge: true });
+      chunks.push(c);
+    };
+    const onEnd = () => finish({ ok: true, bytes: Buffer.concat(chunks, size) });
+    const onError = () => finish({ ok: false, tooLarge: false });
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onError); // closed before 'end': the client went away
+  });
+}
+
+/** 413, then discard what the client still sends (closing on unread data would reset the answer away). */
+function tooLarge(req: IncomingMessage, res: ServerResponse, limit: number): void {
+  let drained = 0;
+  req.on('data', (c: Buffer) => {
+    drained += c.length;
+    if (drained > DRAIN_LIMIT) req.socket.destroy();
+  });
+  req.resume();
+  sendJson(res, 413, { error: `request body is over the ${limit}-byte limit` }, { Connection: 'close' });
+}
+
+export function createHandler(opts: HttpOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  const { service } = opts;
+  const admin = tokenDigest(opts.adminToken);
+  const limiter = opts.reportLimiter ?? TokenBucketLimiter.perMinute(DEFAULT_REPORTS_PER_MINUTE);
+  const maxReport = opts.maxReportBytes ?? DEFAULT_MAX_REPORT_BYTES;
+  const maxPublish = opts.maxPublishBytes ?? DEFAULT_MAX_PUBLISH_BYTES;
+
+  const slow = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const method = req.method ?? 'GET';
+    const path = pathOf(req.url);
+    const r = route(method, path);
+    const head = method === 'HEAD';
+    switch (r.kind) {
+      case 'get':
+        return sendJson(res, 404, { error: `nothing published yet at ${path}` }, {}, head);
+      case 'health':
+        return sendJson(res, 200, { status: 'ok', audience: service.audience, versions: service.versions() }, {}, head);
+      case 'not-found':
+        return sendJson(res, 404, { error: `no such resource: ${path}` }, {}, head);
+      case 'method-not-allowed':
+        return sendJson(res, 405, { error: `${method} is not allowed on ${path}` }, { Allow: r.allow }, head);
+      case 'report': {
+        const remote = clientAddress(req.socket.remoteAddress);
+        const taken = limiter.take(remote);
+        if (!taken.ok) {
+          req.resume();
+          return sendJson(res, 429, { error: 'too many reports from this address', retryAfterSeconds: taken.retryAfterSeconds }, { 'Retry-After': String(taken.retryAfterSeconds), Connection: 'close' });
+        }
+        const body = await readBody(req, res, maxReport);
+        if (!body.ok) return body.tooLarge ? tooLarge(req, res, maxReport) : undefined;
+        let report: unknown;
+        try {
+          report = JSON.parse(body.bytes.toString('utf8'));
+        } catch {
+          return sendJson(res, 400, { error: 'expected a JSON object' });
+        }
+        if (typeof report !== 'object' || report === null || Array.isArray(report)) return sendJson(res, 400, { error: 'expected a JSON object' });
+        await service.appendReport(report, remote);
+        return sendJson(res, 202, { status: 'accepted' });
+      }
+      case 'publish':
+      case 'publish-keyset': {
+        if (!bearerMatches(req.headers.authorization, admin)) {
+          req.resume();
+          return sendJson(res, 401, { error: 'expected the admin token: Authorization: Bearer TOKEN' }, { 'WWW-Authenticate': 'Bearer realm="pinctl"', Connection: 'close' });
+        }
+        const body = await readBody(req, res, maxPublish);
+        if (!body.ok) return body.tooLarge ? tooLarge(req, res, maxPublish) : undefined;
+        const request = { force: queryFlag(req.url, 'force'), remote: clientAddress(req.socket.remoteAddress) };
+        const outcome = r.kind === 'publish' ? await service.publish(r.type, body.bytes, request) : await service.publishKeyset(body.bytes, request);
+        return sendJson(res, outcome.status, outcome.body);
+      }
+    }
+  };
+
+  return (req, res) => {
+    const method = req.method;
+    if (method === 'GET' || method === 'HEAD') {
+      // Fast path: a published resource is one Map lookup away.
+      const entry = service.entries.get(pathOf(req.url));
+      if (entry !== undefined) {
+        if (ifNoneMatchHits(req.headers['if-none-match'], entry.etag)) {
+          res.writeHead(304, entry.headers304);
+          res.end();
+        } else {
+          res.writeHead(200, entry.headers200);
+          res.end(method === 'HEAD' ? undefined : entry.body);
+        }
+        return;
+      }
+    }
+    slow(req, res).catch((e) => {
+      opts.onError?.(e);
+      if (!res.headersSent) sendJson(res, 500, { error: 'internal error (see the server log)' });
+      else res.destroy();
+    });
+  };
+}
+
+export interface RunningServer {
+  server: http.Server;
+  host: string;
+  port: number;
+  url: string;
+  /** Stop accepting, finish in-flight requests, drop idle keep-alive connections. */
+  close(): Promise<void>;
+}
+
+export interface ListenOptions {
+  /**
+   * Published GET responses by path: when given, simple GET/HEAD requests for them are answered
+   * by the raw fast path (fast-http.ts) before node:http parses anything.
+   */
+  fastPath?: (path: string) => Entry | undefined;
+}
+
+const KEEP_ALIVE_MS = KEEP_ALIVE_SECONDS * 1000;
+const HEADERS_TIMEOUT_MS = 15_000;
+
+/** Listen on host:port (0 = any free port). */
+export function listen(handler: (req: IncomingMessage, res: ServerResponse) => void, host: string, port: number, opts: ListenOptions = {}): Promise<RunningServer> {
+  const server = http.createServer({ requestTimeout: 30_000, headersTimeout: HEADERS_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_MS }, handler);
+  // `Expect: 100-continue` (curl sends it for larger bodies): the handler sends 100 only when it
+  // reads the body, so a refused request (401, 413, 429) is answered before the body is sent.
+  server.on('checkContinue', handler);
+  const fastSockets = opts.fastPath ? installFastPath(server, { lookup: opts.fastPath, keepAliveMs: KEEP_ALIVE_MS, headersTimeoutMs: HEADERS_TIMEOUT_MS }) : new Set<Socket>();
+  const sockets = new Set<Socket>();
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  server.on('clientError', (_e, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    else socket.destroy();
+  });
+  return new Promise((resolve, reject) => {
+    const onError = (e: Error) => reject(e);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      const a = server.address() as AddressInfo;
+      const shown = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+      let closing: Promise<void> | null = null;
+      resolve({
+        server,
+        host: a.address,
+        port: a.port,
+        url: `http://${shown}:${a.port}`,
+        close: () =>
+          (closing ??= new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeIdleConnections();
+            // Fast-path connections are idle between requests (answers are written at once).
+            for (const s of fastSockets) s.end();
+            // In-flight requests get a moment to finish, then every connection goes.
+            const t = setTimeout(() => {
+              for (const s of sockets) s.destroy();
+            }, 2_000);
+            t.unref();
+          })),
+      });
+    });
+  });
+}

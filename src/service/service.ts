@@ -1,0 +1,316 @@
+/**
+ * The signing service without HTTP: publishing (validate → guard → reserve a version → sign →
+ * store), one publish at a time, and the in-memory table of GET responses. src/service/http.ts
+ * puts it on a socket; tests and other front ends can drive it directly.
+ */
+import { appendFileSync } from 'node:fs';
+import { appendFile } from 'node:fs/promises';
+import { PinctlError, describeError } from '../errors.js';
+import { PinSet } from '../core/model.js';
+import { BundleError, EnvelopeError } from '../bundle/errors.js';
+import { decodePayload } from '../bundle/payload.js';
+import { parseEnvelope } from '../bundle/envelope.js';
+import { TrustedKeyset } from '../bundle/keys.js';
+import { Signer } from '../bundle/sign.js';
+import { TrustedStore } from '../bundle/trusted-store.js';
+import { KeysetPayload, Payload } from '../bundle/types.js';
+import { BundleStore } from './store.js';
+import { GuardOptions, GuardResult, describeGuardFailure, runGuard } from './guard.js';
+import { Common, parsePinsJson, pinsPayload, signPayload, trustRootsFromCertificates, trustRootsPayload } from './payloads.js';
+import { Entry, PublishType, makeEntry, publicPaths } from './routes.js';
+import { keysDocument } from './keys.js';
+import { validity } from './time.js';
+
+export interface ServiceOptions {
+  store: BundleStore;
+  signers: Signer[];
+  audience: string;
+  validityMs: number;
+  now?: () => Date;
+  guard?: GuardOptions;
+  /** Each publish-log line (JSON, no newline), e.g. to stderr. */
+  log?: (line: string) => void;
+}
+
+export interface PublishRequest {
+  force?: boolean;
+  /** Who asked (remote address), for the publish log. */
+  remote?: string;
+}
+
+export type PublishOutcome =
+  | { ok: true; status: 200; body: Record<string, unknown> }
+  | { ok: false; status: 400 | 409; body: Record<string, unknown> };
+
+export interface PublishLogLine {
+  time: string;
+  type: string;
+  version: number;
+  audience: string;
+  domains: string[];
+  remote: string;
+  forced: boolean;
+  expiresAt: string;
+  etag: string;
+  keyids: string[];
+  roots?: string[];
+}
+
+function errorBody(e: unknown): Record<string, unknown> {
+  if (e instanceof PinctlError) return { error: e.message, code: e.code, ...(e.hint ? { hint: e.hint } : {}) };
+  return { error: describeError(e) };
+}
+
+export class PinService {
+  readonly audience: string;
+  readonly store: BundleStore;
+  private readonly signers: Signer[];
+  private readonly validityMs: number;
+  private readonly now: () => Date;
+  private readonly guardOptions: GuardOptions;
+  private readonly log?: (line: string) => void;
+  private readonly keysBytes: Uint8Array;
+  private queue: Promise<unknown> = Promise.resolve();
+  /** "/v1/bundles/pins" → prepared response. Replaced as a whole on publish. */
+  entries = new Map<string, Entry>();
+
+  constructor(opts: ServiceOptions) {
+    this.audience = opts.audience;
+    this.store = opts.store;
+    this.signers = opts.signers;
+    this.validityMs = opts.validityMs;
+    this.now = opts.now ?? (() => new Date());
+    this.guardOptions = opts.guard ?? {};
+    this.log = opts.log;
+    this.keysBytes = keysDocument(this.signers.map((s) => s.publicKey));
+    this.rebuild();
+  }
+
+  /** The GET /v1/keys body. */
+  get keys(): Uint8Array {
+    return this.keysBytes;
+  }
+
+  /** Problems worth a warning at start-up: stored bundles for another audience, a keyset without our key. */
+  startupWarnings(): string[] {
+    const w: string[] = [];
+    for (const type of ['pins', 'trust-roots', 'keyset'] as const) {
+      const cur = this.store.current(type);
+      if (!cur) continue;
+      try {
+        const p = decodePayload(parseEnvelope(cur.bytes).payload, type);
+        if (p.audience !== this.audience) w.push(`the stored ${type} bundle v${p.version} is for audience ${JSON.stringify(p.audience)}, not ${JSON.stringify(this.audience)}`);
+      } catch (e) {
+        w.push(`the stored ${type} bundle does not decode: ${describeError(e)}`);
+      }
+    }
+    const ks = this.latestKeyset();
+    if (ks) {
+      const missing = this.signers.filter((s) => !ks.keys.some((k) => k.keyid === s.keyid));
+      for (const s of missing) w.push(`signing key ${s.keyid} is not in keyset v${ks.version}: clients that rotated to it will refuse bundles signed by this key`);
+      const ours = this.signers.filter((s) => ks.keys.some((k) => k.keyid === s.keyid)).length;
+      if (ours < ks.threshold) w.push(`keyset v${ks.version} needs ${ks.threshold} signatures, this service signs with ${ours} of its keys`);
+    }
+    return w;
+  }
+
+  private rebuild(): void {
+    const pins = this.store.current('pins')?.bytes;
+    const trustRoots = this.store.current('trust-roots')?.bytes;
+    const paths = publicPaths({ pins, trustRoots, keysets: this.store.keysetHistory(), keys: this.keysBytes });
+    const entries = new Map<string, Entry>();
+    for (const [p, bytes] of paths) entries.set(`/${p}`, makeEntry(bytes));
+    this.entries = entries;
+  }
+
+  versions(): Record<string, number | null> {
+    return {
+      pins: this.store.current('pins')?.version ?? null,
+      'trust-roots': this.store.current('trust-roots')?.version ?? null,
+      keyset: this.store.current('keyset')?.version ?? null,
+    };
+  }
+
+  /** One publish at a time: the next waits for the previous to finish (or fail). */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  publish(type: PublishType, body: Uint8Array, req: PublishRequest = {}): Promise<PublishOutcome> {
+    return this.serial(() => (type === 'pins' ? this.publishPins(body, req) : this.publishTrustRoots(body, req)));
+  }
+
+  private async publishPins(body: Uint8Array, req: PublishRequest): Promise<PublishOutcome> {
+    let pinSet: PinSet;
+    const placeholder: Common = { audience: this.audience, version: this.store.floor('pins') + 1, ...validity(this.now(), this.validityMs) };
+    try {
+      pinSet = parsePinsJson(Buffer.from(body).toString('utf8'), 'request body');
+      pinsPayload(pinSet, placeholder, 'request body'); // every check before the guard spends probes
+    } catch (e) {
+      return { ok: false, status: 400, body: errorBody(e) };
+    }
+    let guard: GuardResult | null = null;
+    if (!req.force) {
+      guard = await runGuard(pinSet, this.guardOptions);
+      if (!guard.ok) {
+        const first = guard.failures[0]!;
+        return {
+          ok: false,
+          status: 409,
+          body: {
+            error: `pre-publish guard: ${describeGuardFailure(first)}${guard.failures.length > 1 ? ` (and ${guard.failures.length - 1} more)` : ''}; nothing was signed`,
+            code: 'GUARD_FAILED',
+            hint: 'apps applying these pins would fail to connect; publish pins the servers serve today (plus backups), or add ?force=1 if the servers change first',
+            failures: guard.failures,
+          },
+        };
+      }
+    }
+    return this.sign('pins', (common) => pinsPayload(pinSet, common, 'request body'), req, guard);
+  }
+
+  private async publishTrustRoots(body: Uint8Array, req: PublishRequest): Promise<PublishOutcome> {
+    let roots;
+    try {
+      roots = trustRootsFromCertificates(body, 'request body');
+      trustRootsPayload(roots, { audience: this.audience, version: this.store.floor('trust-roots') + 1, ...validity(this.now(), this.validityMs) }, 'request body');
+    } catch (e) {
+      return { ok: false, status: 400, body: errorBody(e) };
+    }
+    return this.sign('trust-roots', (common) => trustRootsPayload(roots, common, 'request body'), req, null);
+  }
+
+  /** Reserve a version, sign, store; the version is spent only once the inputs were accepted. */
+  private sign(type: PublishType, build: (c: Common) => Payload, req: PublishRequest, guard: GuardResult | null): PublishOutcome {
+    const version = this.store.reserve(type);
+    const common: Common = { audience: this.audience, version, ...validity(this.now(), this.validityMs) };
+    const payload = build(common);
+    const bytes = signPayload(payload, this.signers);
+    this.store.commit(type, version, bytes);
+    this.rebuild();
+    const entry = this.entries.get(`/v1/bundles/${type}`)!;
+    const line: PublishLogLine = {
+      time: this.now().toISOString(),
+      type,
+      version,
+      audience: this.audience,
+      domains: payload.type === 'pins' ? payload.domains.map((d) => d.domain) : [],
+      remote: req.remote ?? 'local',
+      forced: Boolean(req.force),
+      expiresAt: common.expiresAt,
+      etag: entry.etag,
+      keyids: this.signers.map((s) => s.keyid),
+      ...(payload.type === 'trust-roots' ? { roots: payload.roots.map((r) => r.name) } : {}),
+    };
+    this.writeLog(line);
+    return {
+      ok: true,
+      status: 200,
+      body: {
+        type,
+        version,
+        audience: this.audience,
+        issuedAt: common.issuedAt,
+        expiresAt: common.expiresAt,
+        etag: entry.etag,
+        forced: Boolean(req.force),
+        guard: guard ? { checked: guard.checked } : { skipped: true },
+        ...(payload.type === 'pins' ? { domains: line.domains } : {}),
+        ...(payload.type === 'trust-roots' ? { roots: line.roots } : {}),
+      },
+    };
+  }
+
+  private writeLog(line: PublishLogLine): void {
+    const text = JSON.stringify(line);
+    appendFileSync(this.store.publishLogPath, `${text}\n`, { mode: 0o600 });
+    this.log?.(text);
+  }
+
+  /** The newest stored keyset payload (undefined before the first rotation). */
+  latestKeyset(): KeysetPayload | undefined {
+    const cur = this.store.current('keyset');
+    if (!cur) return undefined;
+    try {
+      return decodePayload(parseEnvelope(cur.bytes).payload, 'keyset');
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * The keys apps trust now: the newest stored keyset, or before any, what apps embed: this
+   * service's keys at version 0, threshold 1 (SPEC §4).
+   */
+  trustedKeyset(): TrustedKeyset {
+    const ks = this.latestKeyset();
+    if (!ks) return { version: 0, threshold: 1, keys: new Map(this.signers.map((s) => [s.keyid, s.publicKey])) };
+    return { version: ks.version, threshold: ks.threshold, keys: new Map(ks.keys.map((k) => [k.keyid, new Uint8Array(Buffer.from(k.publicKey, 'base64'))])) };
+  }
+
+  /**
+   * A keyset signed offline (`pinctl bundle create --keyset`, signed by the old and the new keys)
+   * is checked exactly as a client will check it (SPEC §5) before it is stored.
+   */
+  publishKeyset(body: Uint8Array, req: PublishRequest = {}): Promise<PublishOutcome> {
+    return this.serial(async () => {
+      let next: KeysetPayload;
+      try {
+        next = new TrustedStore({ audience: this.audience, keyset: this.trustedKeyset() }).rotate(body);
+      } catch (e) {
+        const status = e instanceof EnvelopeError || !(e instanceof BundleError) ? 400 : 409;
+        return { ok: false, status, body: { ...errorBody(e), hint: e instanceof PinctlError && e.hint ? e.hint : 'a keyset must be version (current + 1), for this audience, and signed by the current keys and by the new keys (pinctl bundle create --keyset ... --key OLD --key NEW)' } };
+      }
+      if (!req.force) {
+        const missing = this.signers.filter((s) => !next.keys.some((k) => k.keyid === s.keyid));
+        if (missing.length > 0) {
+          return {
+            ok: false,
+            status: 409,
+            body: {
+              error: `keyset v${next.version} does not hold this service's signing key ${missing.map((s) => s.keyid).join(', ')}: clients that rotate to it would refuse every bundle signed afterwards`,
+              code: 'KEYSET_WITHOUT_SIGNER',
+              hint: 'keep the current key in the new keyset until serve runs with a new key, or add ?force=1 and restart serve with a key of the new keyset',
+            },
+          };
+        }
+        if (Date.parse(next.expiresAt) <= this.now().getTime()) {
+          return { ok: false, status: 409, body: { error: `keyset v${next.version} expired at ${next.expiresAt}`, code: 'BUNDLE_EXPIRED', hint: 'sign it again with a later --expires-in' } };
+        }
+      }
+      this.store.commit('keyset', next.version, body);
+      this.rebuild();
+      const entry = this.entries.get('/v1/keyset')!;
+      this.writeLog({
+        time: this.now().toISOString(),
+        type: 'keyset',
+        version: next.version,
+        audience: this.audience,
+        domains: [],
+        remote: req.remote ?? 'local',
+        forced: Boolean(req.force),
+        expiresAt: next.expiresAt,
+        etag: entry.etag,
+        keyids: parseEnvelope(body).signatures.map((s) => s.keyid),
+      });
+      return {
+        ok: true,
+        status: 200,
+        body: { type: 'keyset', version: next.version, audience: this.audience, threshold: next.threshold, keyids: next.keys.map((k) => k.keyid), etag: entry.etag, forced: Boolean(req.force) },
+      };
+    });
+  }
+
+  private reportsQueue: Promise<void> = Promise.resolve();
+
+  /** Append a pin-failure report as one JSON line (appends are queued, never interleaved). */
+  appendReport(report: unknown, remote: string): Promise<void> {
+    const line = `${JSON.stringify({ receivedAt: this.now().toISOString(), remote, report })}\n`;
+    const next = this.reportsQueue.then(() => appendFile(this.store.reportsLogPath, line, { mode: 0o600 }));
+    this.reportsQueue = next.catch(() => undefined);
+    return next;
+  }
+}
+
