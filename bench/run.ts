@@ -15,6 +15,7 @@ import { packageRoot } from '../src/package-root.js';
 import type { Target } from '../src/core/target.js';
 import { benchBundleVerify } from './bundle.js';
 import { benchServe } from './serve.js';
+import { benchMonitor } from './monitor.js';
 
 const ROOT = packageRoot();
 const PKI = join(ROOT, 'fixtures', 'pki');
@@ -142,6 +143,7 @@ async function benchProbe(): Promise<void> {
       o / b,
       '<= 1.5x; 1,000 in < 10 s',
     );
+    if (!args.has('skip-monitor')) await benchMonitor(line, server.ports, [1000, 10_000]);
   } finally {
     server.child.kill();
   }

@@ -60,7 +60,7 @@ export async function benchServe(line: Line): Promise<void> {
   const root = packageRoot();
   const cli = join(root, 'dist', 'cli', 'main.js');
   const dir = mkdtempSync(join(tmpdir(), 'pinctl-bench-serve-'));
-  const run = (args: string[], env: NodeJS.ProcessEnv = {}) => execFileSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+  const run = (args: string[], env: NodeJS.ProcessEnv = {}) => execFileSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'ignore'] });
   run(['keys', 'generate', '--out', join(dir, 'keys')]);
   const key = join(dir, 'keys', 'pinctl-signing.key');
   const pins = run(['generate', 'api.pinctl.test', '--cert', join(root, 'fixtures', 'pki', 'chain.pem'), '--ca-file', join(root, 'fixtures', 'pki', 'root.pem'), '--backup-key', join(root, 'fixtures', 'pki', 'backup.key'), '--format', 'json']);
