@@ -133,13 +133,39 @@ export function installFastPath(server: Server, opts: FastPathOptions): Set<Sock
       for (const l of httpListeners) l.call(server, socket);
       socket.resume();
     };
+    /** Answers at most this much per turn: a pipelining client that never reads must not make the
+     * server build thousands of responses in memory before backpressure is even looked at. */
+    const TURN_BUDGET = 256 * 1024;
+    let waiting = false;
+    const resumeLater = () => {
+      if (waiting) return;
+      waiting = true;
+      socket.pause();
+      const go = () => {
+        waiting = false;
+        socket.resume();
+        pump();
+      };
+      if (socket.writableNeedDrain) socket.once('drain', go);
+      else setImmediate(go);
+    };
     const onDrain = () => socket.resume();
     const onData = (chunk: Buffer) => {
       buf = buf === null ? chunk : Buffer.concat([buf, chunk]);
+      if (!waiting) pump();
+    };
+    const pump = () => {
+      if (buf === null || socket.destroyed) return;
       let off = 0;
       let close = false;
+      let budgetHit = false;
+      let bytes = 0;
       const out: Buffer[] = [];
       while (off < buf.length) {
+        if (bytes >= TURN_BUDGET) {
+          budgetHit = true;
+          break;
+        }
         const end = buf.indexOf(CRLFCRLF, off);
         if (end === -1 ? buf.length - off > MAX_FAST_HEAD : end - off > MAX_FAST_HEAD) {
           flush(out);
@@ -152,7 +178,9 @@ export function installFastPath(server: Server, opts: FastPathOptions): Set<Sock
           flush(out);
           return handOff(off);
         }
-        out.push(fastResponse(entry, req));
+        const res = fastResponse(entry, req);
+        out.push(res);
+        bytes += res.length;
         off = end + 4;
         if (req.close) {
           close = true;
@@ -171,7 +199,8 @@ export function installFastPath(server: Server, opts: FastPathOptions): Set<Sock
       else if (headSince === 0) headSince = Date.now();
       else if (Date.now() - headSince > opts.headersTimeoutMs) socket.destroy();
       // A client that pipelines without reading gets no more answers until it reads.
-      if (socket.writableNeedDrain) {
+      if (budgetHit) resumeLater();
+      else if (socket.writableNeedDrain) {
         socket.pause();
         socket.once('drain', onDrain);
       }
