@@ -82,7 +82,11 @@ export class TrustedStore {
         throw new RollbackError(`version ${String(header.version)} is older than the applied version ${last.payload.version}`);
       }
       if (header.version === last.payload.version) {
-        if (Buffer.from(env.payload).equals(Buffer.from(last.payloadBytes))) return { status: 'unchanged', bundle: last as AppliedBundle<T> };
+        if (Buffer.from(env.payload).equals(Buffer.from(last.payloadBytes))) {
+          // A freeze (the same bytes served forever) must still surface once they expire (step 8).
+          this.assertFresh(type, now);
+          return { status: 'unchanged', bundle: last as AppliedBundle<T> };
+        }
         throw new RollbackError(`version ${header.version} was already applied with other content: a replayed or forged version number`);
       }
     }
@@ -107,6 +111,17 @@ export class TrustedStore {
     const bundle: AppliedBundle<T> = { type, payload: payload as PayloadFor<T>, envelope: bytes, payloadBytes: env.payload };
     (this.applied as Record<string, AppliedBundle>)[type] = bundle;
     return bundle;
+  }
+
+  /**
+   * SPEC §4.7–4.8 for a refresh that brought nothing new (same bytes, or HTTP 304): the applied
+   * bundle stays in force, but a client frozen on it is told once it is stale.
+   */
+  assertFresh(type: ContentType, now: Date): void {
+    const cur = this.applied[type];
+    if (!cur) return;
+    this.checkFreshness(Date.parse(cur.payload.issuedAt), Date.parse(cur.payload.expiresAt), now);
+    this.checkKeysetFresh(now);
   }
 
   /** SPEC §5 steps 2–6: one rotation to exactly version v+1, signed by the old and the new keys. */

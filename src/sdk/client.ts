@@ -189,11 +189,12 @@ export class PinClient {
     return { pins, trustRoots, version: this.version, keysetVersion: this.store.keyset.version };
   }
 
-  /** SPEC §5: follow keysets v+1, v+2, ... until 404, at most MAX_ROTATIONS per refresh. */
+  /** SPEC §5: follow keysets v+1, v+2, ... until 404 (or 403/410), at most MAX_ROTATIONS per refresh. */
   private async rotate(): Promise<void> {
     for (let i = 0; i < MAX_ROTATIONS; i++) {
       const next = this.store.keyset.version + 1;
-      const r = await this.get(`/v1/keyset/${next}`);
+      // SPEC §5.1: 404, 403 (S3 and other static hosts for a missing object) or 410 end the rotation.
+      const r = await this.get(`/v1/keyset/${next}`, undefined, [403, 404, 410]);
       if (r.status === 404) return;
       if (r.status !== 200) throw new FetchError(`GET ${this.url}/v1/keyset/${next}: unexpected HTTP ${r.status}`);
       this.store.rotate(r.body);
@@ -205,7 +206,10 @@ export class PinClient {
     const current = this.store.current(type);
     const r = await this.get(PATHS[type], current && this.etags[type]);
     if (r.status === 304) {
-      if (current) return 'unchanged';
+      if (current) {
+        this.store.assertFresh(type, this.now()); // a 304 forever is a freeze: report it once stale
+        return 'unchanged';
+      }
       throw new FetchError(`GET ${this.url}${PATHS[type]}: 304 Not Modified, but no ${type} bundle is applied`);
     }
     if (r.status === 404) {
@@ -223,8 +227,8 @@ export class PinClient {
     return status;
   }
 
-  private get(path: string, etag?: string): Promise<Download> {
-    return download(new URL(this.url + path), { timeoutMs: this.timeoutMs, maxBytes: this.maxBytes, etag });
+  private get(path: string, etag?: string, notFound?: number[]): Promise<Download> {
+    return download(new URL(this.url + path), { timeoutMs: this.timeoutMs, maxBytes: this.maxBytes, etag, notFound });
   }
 
   private async persist(name: string, bytes: Uint8Array): Promise<void> {

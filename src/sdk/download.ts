@@ -13,6 +13,8 @@ export interface DownloadOptions {
   timeoutMs: number;
   maxBytes: number;
   etag?: string;
+  /** Statuses that mean "nothing here" (reported as 404); default 404 and 410. */
+  notFound?: number[];
 }
 
 export function download(url: URL, opts: DownloadOptions): Promise<Download> {
@@ -37,7 +39,7 @@ export function download(url: URL, opts: DownloadOptions): Promise<Download> {
     req.on('error', (e) => settle(new FetchError(`GET ${url.href}: ${e.message}`)));
     req.on('response', (res) => {
       const status = res.statusCode ?? 0;
-      if (status === 304 || status === 404 || status === 410) {
+      if (status === 304 || (opts.notFound ?? [404, 410]).includes(status)) {
         res.resume();
         return settle(null, status === 304 ? { status: 304 } : { status: 404 });
       }

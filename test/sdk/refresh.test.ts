@@ -161,3 +161,24 @@ describe('every attack keeps the last good bundle and throws its class', () => {
     expect(existsSync(join(dir, 'pins.json'))).toBe(false);
   });
 });
+
+describe('review regressions', () => {
+  it('a freeze (same bytes, or 304 forever) surfaces ExpiredError once stale; the bundle stays applied', async () => {
+    serve(pins(1), '"v1"');
+    let now = NOW;
+    const c = client({ now: () => now });
+    await c.refresh();
+    await expect(c.refresh()).resolves.toMatchObject({ pins: 'unchanged' }); // 304 while fresh
+    now = new Date('2026-07-01T00:00:00Z'); // EXPIRES is 2026-06-08
+    await expect(c.refresh()).rejects.toBeInstanceOf(ExpiredError); // 304 while stale
+    serve(pins(1)); // the same bytes again, without ETag
+    await expect(c.refresh()).rejects.toBeInstanceOf(ExpiredError);
+    expect(c.version).toBe(1);
+    expect(c.pinsFor('api.example.com')).toEqual([PIN.leaf, PIN.backup]);
+  });
+  it('a 403 for the next keyset (what S3 answers for a missing object) ends rotation and pins still update', async () => {
+    serve(pins(1));
+    svc.routes.set('/v1/keyset/1', { status: 403, body: '<Error>AccessDenied</Error>' });
+    await expect(client().refresh()).resolves.toMatchObject({ pins: 'applied', version: 1, keysetVersion: 0 });
+  });
+});
