@@ -242,7 +242,9 @@ export function bundleVerifyCommand(file: string, opts: BundleVerifyOptions, io:
       if (typeof a !== 'string' || a === '') throw new PayloadError('payload .audience: expected a non-empty string');
       audience = a;
     }
-    const record = state?.accepted[type]?.[audience];
+    // Own properties only: an audience named "__proto__" or "constructor" must not read the prototype.
+    const byType = state && Object.hasOwn(state.accepted, type) ? state.accepted[type] : undefined;
+    const record = byType && Object.hasOwn(byType, audience) ? byType[audience] : undefined;
 
     let version: number;
     let status: 'applied' | 'unchanged' = 'applied';

@@ -1,5 +1,5 @@
 /** `pinctl keys generate --out DIR`: an Ed25519 signing key pair for bundles (SPEC §2). */
-import { chmodSync, existsSync } from 'node:fs';
+import { chmodSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { CliIO } from '../io.js';
 import { ensureOutputDir, writeOutput } from '../files.js';
@@ -23,8 +23,11 @@ export async function keysGenerateCommand(opts: KeysGenerateOptions, io: CliIO):
     const k = generateSigningKey();
     writeOutput(keyPath, k.privatePem, '--out', { mode: 0o600, exclusive: true });
     chmodSync(keyPath, 0o600); // whatever the umask did
-    writeOutput(join(dir, PUBLIC_PEM_FILE), k.publicPem, '--out');
-    writeOutput(join(dir, PUBLIC_FILE), publicKeyFileText(k.publicKey), '--out');
+    // Replace, never follow: a symlink planted where a public key goes must not redirect the write.
+    for (const [name, text] of [[PUBLIC_PEM_FILE, k.publicPem], [PUBLIC_FILE, publicKeyFileText(k.publicKey)]] as const) {
+      rmSync(join(dir, name), { force: true });
+      writeOutput(join(dir, name), text, '--out', { exclusive: true });
+    }
     const files = { privateKey: shown, publicKeyPem: join(opts.out, PUBLIC_PEM_FILE), publicKey: join(opts.out, PUBLIC_FILE) };
     if (opts.json) {
       printJson(io, { keyid: k.keyid, publicKey: Buffer.from(k.publicKey).toString('base64'), files });

@@ -1,5 +1,6 @@
 /** DSSE envelope parsing and serialisation, strict about shape (SPEC §1.1, §4.2). */
 import { EnvelopeError } from './errors.js';
+import { StrictJsonError, parseStrictJson } from './strict-json.js';
 
 export interface EnvelopeSignature {
   keyid: string;
@@ -39,9 +40,12 @@ function exactKeys(o: Record<string, unknown>, keys: string[], what: string): vo
 export function parseEnvelope(bytes: Uint8Array): Envelope {
   let doc: unknown;
   try {
-    doc = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
-  } catch {
-    throw new EnvelopeError('expected a DSSE envelope (JSON), found bytes that are not UTF-8 JSON', 'is this a bundle? `pinctl bundle inspect FILE` shows what it holds');
+    doc = parseStrictJson(bytes);
+  } catch (e) {
+    throw new EnvelopeError(
+      `expected a DSSE envelope (JSON), found ${e instanceof StrictJsonError ? `JSON that is ambiguous: ${e.message}` : 'bytes that are not UTF-8 JSON'}`,
+      'is this a bundle? `pinctl bundle inspect FILE` shows what it holds',
+    );
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new EnvelopeError(`expected a JSON object, found ${describe(doc)}`);
   const o = doc as Record<string, unknown>;

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { certificateSpki } from '../core/x509-structure.js';
 import { spkiSha256 } from '../core/pin.js';
 import { PayloadError } from './errors.js';
+import { StrictJsonError, parseStrictJson } from './strict-json.js';
 import { BundleType, KeysetPayload, Payload, PayloadFor, PinsDomain, PinsPayload, TrustRoot, TrustRootsPayload, KeysetKey } from './types.js';
 
 const PIN = /^[A-Za-z0-9+/]{43}=$/;
@@ -47,8 +48,12 @@ export function isPinValue(v: string): boolean {
 
 function timestamp(v: unknown, path: string): number {
   const s = string(v, path);
+  const m = RFC3339_UTC.exec(s);
   const t = Date.parse(s);
-  if (!RFC3339_UTC.test(s) || Number.isNaN(t)) fail(path, 'an RFC 3339 UTC timestamp such as 2026-11-22T12:00:00Z', v);
+  // Date.parse rolls 2026-02-30 over to March 2; a date that does not exist is refused, as Go and Swift do.
+  if (!m || Number.isNaN(t) || new Date(t).toISOString().slice(0, 19) !== s.slice(0, 19)) {
+    fail(path, 'an RFC 3339 UTC timestamp such as 2026-11-22T12:00:00Z', v);
+  }
   return t;
 }
 
@@ -59,9 +64,9 @@ const EXTRA: Record<BundleType, string[]> = { pins: ['domains'], 'trust-roots': 
 export function decodePayload<T extends BundleType>(bytes: Uint8Array, type: T): PayloadFor<T> {
   let doc: unknown;
   try {
-    doc = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
-  } catch {
-    throw new PayloadError('payload: expected UTF-8 JSON');
+    doc = parseStrictJson(bytes);
+  } catch (e) {
+    throw new PayloadError(`payload: expected UTF-8 JSON without a byte-order mark or repeated members${e instanceof StrictJsonError ? ` (${e.message})` : ''}`);
   }
   const o = object(doc, '', [...COMMON, ...EXTRA[type]]);
   if (o.type !== type) fail('.type', JSON.stringify(type), o.type);
@@ -70,11 +75,15 @@ export function decodePayload<T extends BundleType>(bytes: Uint8Array, type: T):
 
 /** The common members only, for steps 5–8, which run before the type-specific shape (step 9). */
 export function payloadHeader(bytes: Uint8Array): { type: unknown; audience: unknown; version: unknown; issuedAt: unknown; expiresAt: unknown } {
+  let d: unknown;
   try {
-    const d = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
-    if (typeof d === 'object' && d !== null && !Array.isArray(d)) return { type: d.type, audience: d.audience, version: d.version, issuedAt: d.issuedAt, expiresAt: d.expiresAt };
-  } catch {
-    /* reported below */
+    d = parseStrictJson(bytes);
+  } catch (e) {
+    throw new PayloadError(`payload: expected a UTF-8 JSON object without a byte-order mark or repeated members${e instanceof StrictJsonError ? ` (${e.message})` : ''}`);
+  }
+  if (typeof d === 'object' && d !== null && !Array.isArray(d)) {
+    const o = d as Record<string, unknown>;
+    return { type: o.type, audience: o.audience, version: o.version, issuedAt: o.issuedAt, expiresAt: o.expiresAt };
   }
   throw new PayloadError('payload: expected a UTF-8 JSON object');
 }

@@ -6,6 +6,9 @@
  * Only a pin match is required, not a validated chain: the service's trust store is not the apps',
  * so completing the chain against it would prove nothing about the devices.
  */
+import { parseCertificate } from '../core/certificate.js';
+import { buildChain } from '../core/chain.js';
+import { makeTrustStore } from '../core/trust-store.js';
 import { PinSet, distinctPins } from '../core/model.js';
 import { formatAddress } from '../core/target.js';
 import { describeError } from '../errors.js';
@@ -62,8 +65,23 @@ export function guardTargets(pinSet: PinSet): GuardTarget[] {
 }
 
 /** SPKI pins of every certificate served (unparsable certificates have no pin). */
+/**
+ * Pins of the served certificates on a signature-checked path from the leaf (the rule the SDK
+ * enforces): a decoy certificate that merely carries an issuer's name and key identifier must not
+ * let a pin pass the guard that apps would then reject.
+ */
 export function servedPins(served: Uint8Array[]): string[] {
-  return served.map(spkiSha256OfCertificate).filter((p): p is string => p !== null);
+  const certs = [];
+  for (const der of served) {
+    try {
+      certs.push(parseCertificate(der));
+    } catch {
+      break; // an unparsable certificate ends the path
+    }
+  }
+  if (certs.length === 0) return served.slice(0, 1).map(spkiSha256OfCertificate).filter((p): p is string => p !== null);
+  const path = buildChain(certs, makeTrustStore([], 'none'), { now: new Date() }).entries;
+  return path.map((e) => e.cert.spkiSha256);
 }
 
 /** A pin anywhere in the served chain (leaf, intermediates, root if sent) is a match. */

@@ -4,7 +4,7 @@
  * puts it on a socket; tests and other front ends can drive it directly.
  */
 import { appendFileSync } from 'node:fs';
-import { appendFile } from 'node:fs/promises';
+import { appendFile, stat } from 'node:fs/promises';
 import { PinctlError, describeError } from '../errors.js';
 import { PinSet } from '../core/model.js';
 import { BundleError, EnvelopeError } from '../bundle/errors.js';
@@ -61,7 +61,13 @@ function errorBody(e: unknown): Record<string, unknown> {
   return { error: describeError(e) };
 }
 
+/** reports.log stops growing here; later reports are counted and dropped (rotate the file to resume). */
+export const MAX_REPORTS_LOG_BYTES = 256 * 1024 * 1024;
+
 export class PinService {
+  private reportsBytes: number | undefined;
+  /** Reports dropped because reports.log reached MAX_REPORTS_LOG_BYTES. */
+  reportsDropped = 0;
   readonly audience: string;
   readonly store: BundleStore;
   private readonly signers: Signer[];
@@ -308,7 +314,16 @@ export class PinService {
   /** Append a pin-failure report as one JSON line (appends are queued, never interleaved). */
   appendReport(report: unknown, remote: string): Promise<void> {
     const line = `${JSON.stringify({ receivedAt: this.now().toISOString(), remote, report })}\n`;
-    const next = this.reportsQueue.then(() => appendFile(this.store.reportsLogPath, line, { mode: 0o600 }));
+    const next = this.reportsQueue.then(async () => {
+      // A global cap on the log: per-address rate limits alone do not stop many addresses filling the disk.
+      this.reportsBytes ??= await stat(this.store.reportsLogPath).then((s) => s.size, () => 0);
+      if (this.reportsBytes + line.length > MAX_REPORTS_LOG_BYTES) {
+        this.reportsDropped++;
+        return;
+      }
+      this.reportsBytes += line.length;
+      await appendFile(this.store.reportsLogPath, line, { mode: 0o600 });
+    });
     this.reportsQueue = next.catch(() => undefined);
     return next;
   }
