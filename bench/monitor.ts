@@ -3,7 +3,7 @@
  * 1,000 and 10,000 endpoints served by local TLS servers in another process, against a bare
  * tls.connect loop over the same endpoints with the same concurrency. Peak RSS from the child.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +17,7 @@ async function bareLoop(ports: number[], n: number, concurrency: number): Promis
   const t = performance.now();
   await runBounded(Array.from({ length: n }, (_, i) => i), concurrency, (i) =>
     new Promise<void>((resolve, reject) => {
-      const s = tls.connect({ host: '127.0.0.1', port: ports[i % ports.length]!, servername: `ep${i}.pinctl.test`, rejectUnauthorized: false }, () => {
+      const s = tls.connect({ host: '127.0.0.1', port: ports[i % ports.length]!, servername: `ep${i}.bench.test`, rejectUnauthorized: false }, () => {
         s.destroy();
         resolve();
       });
@@ -27,30 +27,60 @@ async function bareLoop(ports: number[], n: number, concurrency: number): Promis
   return performance.now() - t;
 }
 
-export async function benchMonitor(line: Line, ports: number[], sizes: number[]): Promise<void> {
+/** A wildcard PKI made with openssl for the bench, so every endpoint name has a valid chain. */
+function wildcardPki(dir: string): { root: string; chain: string; key: string } {
+  const sh = `set -e; cd "${dir}"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout root.key -out root.pem -subj "/CN=bench root" -days 30 \
+      -addext basicConstraints=critical,CA:true -addext keyUsage=critical,keyCertSign 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout leaf.key -out leaf.csr -subj "/CN=*.bench.test" 2>/dev/null
+    printf 'subjectAltName=DNS:*.bench.test\nbasicConstraints=CA:false\nextendedKeyUsage=serverAuth\n' > leaf.ext
+    openssl x509 -req -in leaf.csr -CA root.pem -CAkey root.key -CAcreateserial -out leaf.pem -days 30 -extfile leaf.ext 2>/dev/null`;
+  execFileSync('bash', ['-c', sh]);
+  return { root: join(dir, 'root.pem'), chain: join(dir, 'leaf.pem'), key: join(dir, 'leaf.key') };
+}
+
+async function startServers(chain: string, key: string, count: number): Promise<{ ports: number[]; stop(): void }> {
+  const code = `const tls = require('node:tls'); const fs = require('node:fs');
+    const opts = { cert: fs.readFileSync(${JSON.stringify(chain)}), key: fs.readFileSync(${JSON.stringify(key)}) };
+    const ports = []; let n = ${count};
+    for (let i = 0; i < ${count}; i++) { const s = tls.createServer(opts, (c) => c.end()); s.on('tlsClientError', () => {});
+      s.listen(0, '127.0.0.1', () => { ports.push(s.address().port); if (--n === 0) process.stdout.write(JSON.stringify(ports) + '\\n'); }); }`;
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const ports: number[] = await new Promise((resolve) => child.stdout!.once('data', (d) => resolve(JSON.parse(String(d)))));
+  return { ports, stop: () => child.kill() };
+}
+
+export async function benchMonitor(line: Line, sizes: number[]): Promise<void> {
   const root = packageRoot();
-  const pki = join(root, 'fixtures', 'pki');
-  const pins = JSON.parse(execFileSync(process.execPath, [join(root, 'dist', 'cli', 'main.js'), 'pins', '--json', join(pki, 'chain.pem')], { encoding: 'utf8' })).map((p: { spkiSha256: string }) => p.spkiSha256);
-  for (const n of sizes) {
-    const dir = mkdtempSync(join(tmpdir(), 'pinctl-bench-monitor-'));
-    const endpoints = Array.from({ length: n }, (_, i) =>
-      `  - { host: ep${i}.pinctl.test, port: ${ports[i % ports.length]}, addresses: [127.0.0.1], caFile: ${join(pki, 'root.pem')}, pins: [${pins.map((p: string) => `"${p}"`).join(', ')}] }`,
-    );
-    writeFileSync(join(dir, 'monitor.yaml'), `schedule: "0 * * * *"\nstate: ${join(dir, 'state')}\nendpoints:\n${endpoints.join('\n')}\n`);
-    // The CLI in a child process that reports its own peak RSS when done.
-    const code = `const { run } = await import(${JSON.stringify(join(root, 'dist', 'cli', 'run.js'))});
-      const { processIO } = await import(${JSON.stringify(join(root, 'dist', 'cli', 'io.js'))});
-      const io = processIO(); io.stdout = { write() {} }; io.stderr = { write() {} };
-      const t = performance.now(); const code = await run(['monitor', 'once', '--config', ${JSON.stringify(join(dir, 'monitor.yaml'))}], io);
-      process.stdout.write(JSON.stringify({ ms: performance.now() - t, rssKb: process.resourceUsage().maxRSS, code }));`;
-    const out = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', maxBuffer: 1 << 26 }));
-    const bare = await bareLoop(ports, n, 64);
-    line(
-      `monitor sweep, ${n.toLocaleString('en-US')} endpoints`,
-      `${(out.ms / 1000).toFixed(2)} s, peak ${Math.round(out.rssKb / 1024)} MB`,
-      `bare tls.connect ${(bare / 1000).toFixed(2)} s`,
-      out.ms / bare,
-      n >= 10_000 ? '<= 1.25x; < 60 s; < 300 MB' : '<= 1.25x',
-    );
+  const pkiDir = mkdtempSync(join(tmpdir(), 'pinctl-bench-pki-'));
+  const pki = wildcardPki(pkiDir);
+  const servers = await startServers(pki.chain, pki.key, 8);
+  const ports = servers.ports;
+  const pins = JSON.parse(execFileSync(process.execPath, [join(root, 'dist', 'cli', 'main.js'), 'pins', '--json', pki.chain, pki.root], { encoding: 'utf8' })).map((p: { spkiSha256: string }) => p.spkiSha256);
+  try {
+    for (const n of sizes) {
+      const dir = mkdtempSync(join(tmpdir(), 'pinctl-bench-monitor-'));
+      const endpoints = Array.from({ length: n }, (_, i) =>
+        `  - { host: ep${i}.bench.test, port: ${ports[i % ports.length]}, addresses: [127.0.0.1], caFile: ${pki.root}, pins: [${pins.map((p: string) => `"${p}"`).join(', ')}] }`,
+      );
+      writeFileSync(join(dir, 'monitor.yaml'), `schedule: "0 * * * *"\nstate: ${join(dir, 'state')}\nendpoints:\n${endpoints.join('\n')}\n`);
+      // The CLI in a child process that reports its own peak RSS when done.
+      const code = `const { run } = await import(${JSON.stringify(join(root, 'dist', 'cli', 'run.js'))});
+        const { processIO } = await import(${JSON.stringify(join(root, 'dist', 'cli', 'io.js'))});
+        const io = processIO(); io.stdout = { write() {} }; io.stderr = { write() {} };
+        const t = performance.now(); const code = await run(['monitor', 'once', '--config', ${JSON.stringify(join(dir, 'monitor.yaml'))}], io);
+        process.stdout.write(JSON.stringify({ ms: performance.now() - t, rssKb: process.resourceUsage().maxRSS, code }));`;
+      const out = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', maxBuffer: 1 << 26 }));
+      const bare = await bareLoop(ports, n, 64);
+      line(
+        `monitor sweep, ${n.toLocaleString('en-US')} endpoints`,
+        `${(out.ms / 1000).toFixed(2)} s, peak ${Math.round(out.rssKb / 1024)} MB`,
+        `bare tls.connect ${(bare / 1000).toFixed(2)} s`,
+        out.ms / bare,
+        n >= 10_000 ? '<= 1.25x; < 60 s; < 300 MB' : '<= 1.25x',
+      );
+    }
+  } finally {
+    servers.stop();
   }
 }

@@ -143,7 +143,6 @@ async function benchProbe(): Promise<void> {
       o / b,
       '<= 1.5x; 1,000 in < 10 s',
     );
-    if (!args.has('skip-monitor')) await benchMonitor(line, server.ports, [1000, 10_000]);
   } finally {
     server.child.kill();
   }
@@ -159,6 +158,7 @@ async function main(): Promise<void> {
     benchWholeProcess(bundle);
   }
   await benchProbe();
+  if (!args.has('skip-monitor')) await benchMonitor(line, [1000, 10_000]);
   benchBundleVerify(line);
   await benchServe(line);
 }
