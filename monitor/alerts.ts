@@ -6,9 +6,10 @@
  *  1. the sweep's transaction queues the alert rows together with the finding changes that caused
  *     them (a crash before that commit queues nothing and changes nothing: the next sweep finds the
  *     same problem new again and queues it then);
- *  2. claimDue() moves due rows to 'sending' with a lease, in a transaction, so a second monitor
- *     process cannot claim them too;
- *  3. the message is sent; 4. markSent() commits 'sent' right after the server accepted it.
+ *  2. claimNext() moves ONE due row to 'sending' with a lease and a lease token, atomically, so a
+ *     second monitor process cannot claim it too (and rows not reached yet stay claimable);
+ *  3. the message is sent; 4. markSent() commits 'sent' right after the server accepted it, only
+ *     while the lease token still matches (else the lease ran out and another deliverer owns it).
  * A crash between 3 and 4 (a window of one SMTP/HTTP round trip) is the only way a message can go
  * out twice: when the lease ends the row is sent again with the same Message-ID (email) or
  * Idempotency-Key header and `pinctl.alertId` field (webhook), so the receiver can drop the copy.
@@ -181,30 +182,87 @@ export interface DeliveryResult {
   failed: { row: OutboxRow; error: string; retryAt: string | null }[];
 }
 
-/** Sends every due alert once (claim → send → mark), each channel in order of queueing. */
-export async function deliverDue(store: Store, cfg: AlertsConfig, senders: Senders, now: () => Date, log?: (line: string) => void): Promise<DeliveryResult> {
+/** Serializes deliveries within one process: the sweep's delivery and the delivery timer share one. */
+export class DeliveryLock {
+  private tail: Promise<unknown> = Promise.resolve();
+  private held = false;
+  get busy(): boolean {
+    return this.held;
+  }
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(async () => {
+      this.held = true;
+      try {
+        return await fn();
+      } finally {
+        this.held = false;
+      }
+    });
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
+}
+
+export interface DeliverOptions {
+  /** Stop claiming new rows after this long (per call); what is left waits for the next call. Default 60 s. */
+  deadlineMs?: number;
+  /** Shared in-process lock (see DeliveryLock). */
+  lock?: DeliveryLock;
+}
+
+const CHANNELS = ['email', 'webhook'] as const;
+
+/**
+ * Sends every due alert (claim ONE row → send → mark sent only while still holding its lease),
+ * until nothing is due or the per-call deadline passed. Channels are interleaved one row each, so a
+ * dead or slow channel does not starve the other.
+ */
+export async function deliverDue(
+  store: Store,
+  cfg: AlertsConfig,
+  senders: Senders,
+  now: () => Date,
+  log?: (line: string) => void,
+  opts: DeliverOptions = {},
+): Promise<DeliveryResult> {
+  if (opts.lock) {
+    const lock = opts.lock;
+    return lock.run(() => deliverDue(store, cfg, senders, now, log, { ...opts, lock: undefined }));
+  }
   const result: DeliveryResult = { sent: [], failed: [] };
-  const rows = await store.claimDue(now(), LEASE_MS);
-  for (const row of rows) {
-    const send = senders[row.channel];
-    if (!send) {
-      await store.markFailed(row.id, row.channel, `the ${row.channel} channel is no longer configured`, null);
-      result.failed.push({ row, error: `no ${row.channel} channel`, retryAt: null });
-      continue;
+  const deadline = now().getTime() + (opts.deadlineMs ?? 60_000);
+  const extra = (await store.channels()).filter((c) => !(CHANNELS as readonly string[]).includes(c));
+  let active: string[] = [...CHANNELS, ...extra];
+  while (active.length > 0 && now().getTime() < deadline) {
+    const still: string[] = [];
+    for (const channel of active) {
+      if (now().getTime() >= deadline) break;
+      const row = await store.claimNext(now(), LEASE_MS, channel);
+      if (!row) continue;
+      still.push(channel);
+      const send = senders[row.channel];
+      if (!send) {
+        await store.markFailed(row.id, row.channel, `the ${row.channel} channel is no longer configured`, null, row.leaseToken);
+        result.failed.push({ row, error: `no ${row.channel} channel`, retryAt: null });
+        continue;
+      }
+      try {
+        await send(row);
+      } catch (e) {
+        const error = describeError(e);
+        const retryAt = new Date(now().getTime() + backoffMs(row.attempts, cfg));
+        if (await store.markFailed(row.id, row.channel, error, retryAt, row.leaseToken)) {
+          result.failed.push({ row, error, retryAt: retryAt.toISOString() });
+          log?.(`alert ${row.id} (${row.channel}, ${row.type}) failed, attempt ${row.attempts}: ${error}; retry at ${retryAt.toISOString()}`);
+        } else log?.(`alert ${row.id} (${row.channel}, ${row.type}) failed after its lease ended: ${error}; another deliverer holds it now`);
+        continue;
+      }
+      if (await store.markSent(row.id, row.channel, now(), row.leaseToken)) {
+        result.sent.push(row);
+        log?.(`alert ${row.id} (${row.channel}, ${row.type}) sent: ${row.message.subject}`);
+      } else log?.(`alert ${row.id} (${row.channel}, ${row.type}) sent after its lease ended; another deliverer holds it now`);
     }
-    try {
-      await send(row);
-    } catch (e) {
-      const error = describeError(e);
-      const retryAt = new Date(now().getTime() + backoffMs(row.attempts, cfg));
-      await store.markFailed(row.id, row.channel, error, retryAt);
-      result.failed.push({ row, error, retryAt: retryAt.toISOString() });
-      log?.(`alert ${row.id} (${row.channel}, ${row.type}) failed, attempt ${row.attempts}: ${error}; retry at ${retryAt.toISOString()}`);
-      continue;
-    }
-    await store.markSent(row.id, row.channel, now());
-    result.sent.push(row);
-    log?.(`alert ${row.id} (${row.channel}, ${row.type}) sent: ${row.message.subject}`);
+    active = still;
   }
   return result;
 }

@@ -93,6 +93,8 @@ export interface MonitorConfig {
   concurrency: number;
   /** How long a chain-drift finding stays open when nothing else resolves it. */
   driftWindowMs: number;
+  /** `status` and /healthz report the monitor stale when the last sweep is older than this; null: 3× the schedule's interval. */
+  staleAfterMs?: number | null;
   metrics: { host: string; port: number } | null;
   alerts: AlertsConfig;
   endpoints: EndpointConfig[];
@@ -264,7 +266,7 @@ export interface LoadOptions {
   now: Date;
 }
 
-const TOP = ['schedule', 'timezone', 'state', 'expiryWarningDays', 'timeout', 'retries', 'retryDelay', 'concurrency', 'driftWindow', 'metrics', 'alerts', 'endpoints'];
+const TOP = ['schedule', 'timezone', 'state', 'expiryWarningDays', 'timeout', 'retries', 'retryDelay', 'concurrency', 'driftWindow', 'staleAfter', 'metrics', 'alerts', 'endpoints'];
 const ENDPOINT = ['host', 'port', 'sni', 'addresses', 'caFile', 'pins', 'pinsFrom', 'expiryWarningDays'];
 
 /** Reads and validates a config file. Throws InputError (exit 2) naming every bad field. */
@@ -339,6 +341,7 @@ function validate(p: Problems, doc: unknown, opts: LoadOptions, hash: ReturnType
   const retryDelayMs = duration(p, o.retryDelay ?? DEFAULTS.retryDelay, 'retryDelay', 1, 600_000) ?? 1000;
   const concurrency = o.concurrency === undefined ? DEFAULTS.concurrency : (int(p, o.concurrency, 'concurrency', 1, 4096) ?? 1);
   const driftWindowMs = duration(p, o.driftWindow ?? DEFAULTS.driftWindow, 'driftWindow', 1000, 366 * 86_400_000) ?? 86_400_000;
+  const staleAfterMs = o.staleAfter === undefined ? null : (duration(p, o.staleAfter, 'staleAfter', 1000, 366 * 86_400_000) ?? null);
 
   let metrics: MonitorConfig['metrics'] = null;
   if (o.metrics !== undefined) {
@@ -363,7 +366,7 @@ function validate(p: Problems, doc: unknown, opts: LoadOptions, hash: ReturnType
       });
     }
   }
-  return { schedule, timezone, state, expiryWarningDays, timeoutMs, retries, retryDelayMs, concurrency, driftWindowMs, metrics, alerts, endpoints };
+  return { schedule, timezone, state, expiryWarningDays, timeoutMs, retries, retryDelayMs, concurrency, driftWindowMs, staleAfterMs, metrics, alerts, endpoints };
 }
 
 function listen(p: Problems, v: unknown, path: string): { host: string; port: number } | undefined {

@@ -9,7 +9,7 @@ import { Resolver } from '../src/net/resolve.js';
 import { TrustStore } from '../src/core/trust-store.js';
 import { MonitorConfig } from './config.js';
 import { addrKey, diffObservations, reconcile } from './findings.js';
-import { DeliveryResult, Senders, alertId, defaultSenders, deliverDue, renderAlert } from './alerts.js';
+import { DeliveryLock, DeliveryResult, Senders, alertId, defaultSenders, deliverDue, renderAlert } from './alerts.js';
 import { EventWrite, SweepWrite, Store } from './store.js';
 import { SweepResult, sweep } from './sweep.js';
 import { Observation, StoredFinding, atLeast } from './types.js';
@@ -25,6 +25,8 @@ export interface CycleDeps {
   log?: (line: string) => void;
   /** Crash simulation for tests: fail the sweep's transaction at this statement. */
   failCommitAt?: number;
+  /** Shared with the delivery timer of `monitor run`: one delivery at a time per process. */
+  deliveryLock?: DeliveryLock;
   /** Skip delivery (tests of the queue). */
   noDelivery?: boolean;
 }
@@ -53,8 +55,10 @@ export async function runCycle(cfg: MonitorConfig, store: Store, deps: CycleDeps
   for (const [k, v] of previous) if (v.lastWithChain) previousChains.set(k, v.lastWithChain);
   const found = diffObservations({ previous: previousChains, current: swept.observations, endpoints: cfg.endpoints, now, commands: { certPath: (sha) => store.certPath(sha) } });
   const open = await store.openFindings();
+  const recentlyResolved = await store.recentlyResolved('chain-drift', new Date(now.getTime() - cfg.driftWindowMs).toISOString());
   const plan = reconcile({
     open,
+    recentlyResolved,
     found,
     current: swept.observations,
     endpoints: cfg.endpoints,
@@ -127,7 +131,7 @@ export async function runCycle(cfg: MonitorConfig, store: Store, deps: CycleDeps
     { failAt: deps.failCommitAt },
   );
 
-  const delivery = deps.noDelivery ? { sent: [], failed: [] } : await deliverDue(store, cfg.alerts, deps.senders ?? defaultSenders(cfg.alerts), deps.now, deps.log);
+  const delivery = deps.noDelivery ? { sent: [], failed: [] } : await deliverDue(store, cfg.alerts, deps.senders ?? defaultSenders(cfg.alerts), deps.now, deps.log, { lock: deps.deliveryLock });
   return {
     sweepId,
     sweep: swept,

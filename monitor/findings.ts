@@ -12,6 +12,8 @@ const DAY = 86_400_000;
 const short = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 16);
 export const chainSig = (chain: CertRecord[]) => chain.map((c) => c.sha256).join(',');
 const keySig = (chain: CertRecord[]) => chain.map((c) => c.spkiSha256).join(',');
+/** The certificates the server sent (not the trust-store certificates the validated path added). */
+export const servedSig = (chain: CertRecord[]) => chain.filter((c) => c.source !== 'trust-store').map((c) => c.sha256).join(',');
 export const addrKey = (endpoint: string, address: string) => `${endpoint}|${address}`;
 
 export function cn(subject: string): string {
@@ -145,13 +147,20 @@ export interface CommandContext {
   certPath: (sha256: string) => string;
 }
 
-export function generateCommand(ep: EndpointConfig, backups: CertRecord[], ctx: CommandContext, roles?: string[]): string {
+/**
+ * `pinctl generate` for new pins that keep, as backups, every pin the app ships that the new chain
+ * (`current`) does not use: a pinned key whose certificate the monitor has on file is passed as
+ * `--backup-key <file>`; a pin known only as a value (e.g. an offline backup key) cannot be passed
+ * to `--backup-key` (it takes files), so the text after the command lists those values to keep.
+ * Paths are absolute (state/certs and the caFile resolved against the config file's directory).
+ */
+export function generateCommand(ep: EndpointConfig, backups: CertRecord[], ctx: CommandContext, roles?: string[], current: CertRecord[] = []): string {
   const hostPort = `${ep.sni.includes(':') ? `[${ep.sni}]` : ep.sni}${ep.port === 443 ? '' : `:${ep.port}`}`;
   const parts = ['pinctl generate', hostPort];
   if (ep.addresses) parts.push(`--resolve ${ep.sni}:${ep.port}:${ep.addresses.join(',')}`);
-  if (ep.caFileAsWritten) parts.push(`--ca-file ${quote(ep.caFileAsWritten)}`);
+  if (ep.caFile) parts.push(`--ca-file ${quote(ep.caFile)}`);
   for (const r of roles ?? []) parts.push(`--pin ${r}`);
-  const seen = new Set<string>();
+  const seen = new Set<string>(current.map((c) => c.spkiSha256));
   for (const b of backups) {
     if (seen.has(b.spkiSha256)) continue;
     seen.add(b.spkiSha256);
@@ -159,7 +168,11 @@ export function generateCommand(ep: EndpointConfig, backups: CertRecord[], ctx: 
   }
   const format = ep.pins && ep.pins.format !== 'inline' && ep.pins.format !== 'bundle' ? ep.pins.format : 'json';
   parts.push(`--format ${format}`);
-  return parts.join(' ');
+  const valuesOnly = [...new Set((ep.pins?.pins ?? []).map((p) => p.spkiSha256))].filter((p) => !seen.has(p));
+  const note = valuesOnly.length
+    ? ` (the app also ships ${valuesOnly.length} pin(s) the monitor has no certificate or key file for, so --backup-key cannot take them: keep these pin values in the new pin set by hand, e.g. pass the backup key files you hold for them with --backup-key: ${valuesOnly.join(', ')})`
+    : '';
+  return parts.join(' ') + note;
 }
 
 /** `pinctl check` for the shipped pins file against this endpoint, reached as the monitor reaches it. */
@@ -168,7 +181,7 @@ export function checkCommand(ep: EndpointConfig): string {
   const parts = ['pinctl check', file];
   if (ep.addresses) parts.push(`--resolve ${ep.sni}:${ep.port}:${ep.addresses.join(',')}`);
   else if (ep.port !== 443) parts.push(`--port ${ep.port}`);
-  if (ep.caFileAsWritten) parts.push(`--ca-file ${quote(ep.caFileAsWritten)}`);
+  if (ep.caFile) parts.push(`--ca-file ${quote(ep.caFile)}`);
   return parts.join(' ');
 }
 
@@ -281,7 +294,7 @@ function pinMismatch(ep: EndpointConfig, withChain: Observation[], common: Commo
         `The server now serves ${chain.map((c) => `${c.position} "${cn(c.subject)}" (${c.spkiSha256})`).join(', ')}; the app pins ${ep.pins.pins.map((p) => p.spkiSha256).join(', ')}. ` +
         'Users of those app versions see connection errors until the server serves a pinned key again or they install an app with new pins.',
       action:
-        `If the new keys are intended, serve the old chain again until an app release with new pins (old ones kept as backup) has reached users: ${generateCommand(ep, oldPinned, input.commands, rolesOf(ep.pins, prev?.chain ?? []))}. ` +
+        `If the new keys are intended, serve the old chain again until an app release with new pins (old ones kept as backup) has reached users: ${generateCommand(ep, oldPinned, input.commands, rolesOf(ep.pins, prev?.chain ?? []), chain)}. ` +
         'If they are not intended, something is intercepting or misconfigured: investigate now.',
       signature: 'critical',
       details: {
@@ -301,6 +314,9 @@ function drift(ep: EndpointConfig, withChain: Observation[], common: Common, inp
   for (const o of withChain) {
     const prev = input.previous.get(addrKey(ep.id, o.address));
     if (!prev || prev.chain.length === 0 || chainSig(prev.chain) === chainSig(o.chain)) continue;
+    // Drift is what the server serves: a path that changed only through the trust store (a root
+    // added or removed locally) is not a change of the server's chain.
+    if (servedSig(prev.chain) === servedSig(o.chain)) continue;
     const k = `${short(chainSig(prev.chain))}>${short(chainSig(o.chain))}`;
     const m = moves.get(k) ?? { prev, cur: o, addresses: [] };
     m.addresses.push(o.address);
@@ -332,7 +348,7 @@ function drift(ep: EndpointConfig, withChain: Observation[], common: Common, inp
           'Any app that pins only the old keys stops connecting, as a bank\'s app did in 2016 when its CA moved to a new intermediate.',
       action: benign
         ? 'nothing to do'
-        : `Check that every shipped pin set contains a key of the new chain. To make new pins that keep the old keys as backup: ${generateCommand(ep, pinnedOld, input.commands, rolesOf(ep.pins, m.prev.chain))}`,
+        : `Check that every shipped pin set contains a key of the new chain. To make new pins that keep the old keys as backup: ${generateCommand(ep, pinnedOld, input.commands, rolesOf(ep.pins, m.prev.chain), m.cur.chain)}`,
       signature: severity,
       details: {
         addresses: m.addresses,
@@ -471,6 +487,8 @@ export interface ReconcileInput {
   driftWindowMs: number;
   reminderMs: number;
   minSeverity: Severity;
+  /** chain-drift findings resolved within the drift window (flapping detection); optional. */
+  recentlyResolved?: StoredFinding[];
 }
 
 export interface PlannedAlert {
@@ -502,6 +520,28 @@ export function reconcile(input: ReconcileInput): ReconcilePlan {
     if (f.kind === 'chain-drift' && reverts.has(`${f.endpoint}|${String(f.details.from)}>${String(f.details.to)}`)) continue;
     seen.add(f.key);
     const old = openByKey.get(f.key);
+    const flap = !old && f.kind === 'chain-drift' ? flappedBack(f, input) : undefined;
+    if (flap) {
+      // The same drift again soon after the previous chain came back: a flapping server. Reopen the
+      // finding (one 'changed' alert) instead of a new drift + resolved pair every sweep.
+      const next: StoredFinding = {
+        ...flap,
+        ...f,
+        id: flap.id,
+        openedAt: flap.openedAt,
+        updatedAt: nowIso,
+        resolvedAt: null,
+        resolution: null,
+        lastAlertAt: flap.lastAlertAt,
+        ...flappingFields(f, nowIso, nowIso),
+      };
+      if (alertable(f.severity)) {
+        plan.alerts.push({ findingId: flap.id, type: flap.lastAlertAt ? 'changed' : 'new' });
+        next.lastAlertAt = nowIso;
+      }
+      plan.updated.push({ finding: next, changed: true });
+      continue;
+    }
     if (!old) {
       const stored: StoredFinding = { ...f, id: findingId(f.key, nowIso), openedAt: nowIso, updatedAt: nowIso, resolvedAt: null, resolution: null, lastAlertAt: null };
       if (alertable(f.severity)) {
@@ -511,8 +551,11 @@ export function reconcile(input: ReconcileInput): ReconcilePlan {
       plan.opened.push(stored);
       continue;
     }
-    const changed = old.signature !== f.signature || old.severity !== f.severity;
-    const next: StoredFinding = { ...old, ...f, id: old.id, openedAt: old.openedAt, updatedAt: nowIso, resolvedAt: null, resolution: null, lastAlertAt: old.lastAlertAt };
+    const flapping = old.kind === 'chain-drift' && old.details.flapping === true;
+    const fresh: Finding = flapping ? { ...f, ...flappingFields(f, nowIso, String(old.details.lastSeenFromAt ?? nowIso)) } : f;
+    const changed = old.signature !== fresh.signature || old.severity !== fresh.severity;
+    const next: StoredFinding = { ...old, ...fresh, id: old.id, openedAt: old.openedAt, updatedAt: nowIso, resolvedAt: null, resolution: null, lastAlertAt: old.lastAlertAt };
+    if (f.kind === 'chain-drift') next.details = { ...next.details, lastSeenToAt: nowIso };
     if (changed && alertable(f.severity)) {
       plan.alerts.push({ findingId: old.id, type: old.lastAlertAt ? 'changed' : 'new' });
       next.lastAlertAt = nowIso;
@@ -525,7 +568,21 @@ export function reconcile(input: ReconcileInput): ReconcilePlan {
 
   for (const old of input.open) {
     if (seen.has(old.key)) continue;
-    const resolution = resolutionOf(old, input);
+    let resolution = resolutionOf(old, input);
+    if (resolution === PREVIOUS_AGAIN && old.details.flapping === true) {
+      // Flapping: the previous chain is back, but the newer one was served within the drift window.
+      const lastTo = Date.parse(String(old.details.lastSeenToAt ?? old.updatedAt));
+      if (input.now.getTime() - lastTo < input.driftWindowMs) {
+        const next: StoredFinding = { ...old, updatedAt: nowIso, details: { ...old.details, lastSeenFromAt: nowIso } };
+        if (old.lastAlertAt && alertable(old.severity) && input.now.getTime() - Date.parse(old.lastAlertAt) >= input.reminderMs) {
+          plan.alerts.push({ findingId: old.id, type: 'reminder' });
+          next.lastAlertAt = nowIso;
+        }
+        plan.updated.push({ finding: next, changed: false });
+        continue;
+      }
+      resolution = `${PREVIOUS_AGAIN}; it stopped flapping`;
+    }
     if (resolution === null) {
       // Still open (state unknown, or a drift still being served): reminders continue.
       if (old.lastAlertAt && alertable(old.severity) && input.now.getTime() - Date.parse(old.lastAlertAt) >= input.reminderMs) {
@@ -538,6 +595,39 @@ export function reconcile(input: ReconcileInput): ReconcilePlan {
     if (old.lastAlertAt) plan.alerts.push({ findingId: old.id, type: 'resolved' });
   }
   return plan;
+}
+
+const PREVIOUS_AGAIN = 'the previous chain is served again';
+
+/** A drift resolved as "the previous chain is served again" within the drift window, with this key. */
+function flappedBack(f: Finding, input: ReconcileInput): StoredFinding | undefined {
+  return (input.recentlyResolved ?? [])
+    .filter(
+      (r) =>
+        r.kind === 'chain-drift' &&
+        r.key === f.key &&
+        r.resolvedAt !== null &&
+        (r.resolution ?? '').startsWith(PREVIOUS_AGAIN) &&
+        input.now.getTime() - Date.parse(r.resolvedAt) < input.driftWindowMs,
+    )
+    .sort((a, b) => String(b.resolvedAt).localeCompare(String(a.resolvedAt)))[0];
+}
+
+const chainTag = (c: unknown) => {
+  const list = Array.isArray(c) ? (c as { subject: string; sha256: string }[]) : [];
+  return list.length ? `"${cn(list[0]!.subject)}" (${short(list.map((x) => x.sha256).join(','))})` : '(unknown)';
+};
+
+/** Title, signature and details of a flapping chain-drift finding. */
+function flappingFields(f: Finding, lastSeenToAt: string, lastSeenFromAt: string): Pick<Finding, 'title' | 'signature' | 'details' | 'explanation'> {
+  const a = chainTag(f.details.previousChain);
+  const b = chainTag(f.details.chain);
+  return {
+    title: `${f.endpoint} ${((f.details.addresses as string[] | undefined) ?? []).join(', ')}: flapping between chains ${a} and ${b}`,
+    signature: `flapping:${f.severity}`,
+    explanation: `The server alternates between two chains (${a} and ${b}), e.g. a load balancer with one backend left on the old certificate. ${f.explanation}`,
+    details: { ...f.details, flapping: true, lastSeenToAt, lastSeenFromAt },
+  };
 }
 
 /** Why an open finding that this sweep did not produce is resolved, or null to keep it open. */
@@ -558,12 +648,14 @@ function resolutionOf(f: StoredFinding, input: ReconcileInput): string | null {
     const serving = obs.filter((o) => o.chain.length > 0);
     if (serving.length === 0) return null; // nothing answered: unknown
     if (!serving.some((o) => chainSig(o.chain) === to)) {
-      return serving.some((o) => chainSig(o.chain) === from) ? 'the previous chain is served again' : 'superseded by a newer chain change';
+      return serving.some((o) => chainSig(o.chain) === from) ? PREVIOUS_AGAIN : 'superseded by a newer chain change';
     }
     const newKeys = (f.details.newKeys as string[] | undefined) ?? [];
     if (ep.pins && f.severity !== 'info' && newKeys.length > 0 && newKeys.every((k) => ep.pins!.pins.some((p) => p.spkiSha256 === k))) {
       return 'the expected pins now include the new keys';
     }
+    const lastFrom = f.details.flapping === true ? Date.parse(String(f.details.lastSeenFromAt ?? f.openedAt)) : Number.NaN;
+    if (input.now.getTime() - lastFrom < input.driftWindowMs) return null; // still flapping
     if (input.now.getTime() - Date.parse(f.openedAt) >= input.driftWindowMs) {
       return `the new chain has been served for ${Math.round(input.driftWindowMs / 3_600_000)}h without further change: it is the new normal`;
     }

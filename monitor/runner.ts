@@ -12,9 +12,9 @@ import { Resolver } from '../src/net/resolve.js';
 import { TrustStore } from '../src/core/trust-store.js';
 import { MonitorConfig, loadConfig } from './config.js';
 import { CycleResult, runCycle } from './cycle.js';
-import { Senders, defaultSenders, deliverDue } from './alerts.js';
+import { DeliveryLock, Senders, defaultSenders, deliverDue } from './alerts.js';
 import { MetricsServer, renderMetrics, startMetricsServer } from './metrics.js';
-import { EndpointRow, endpointRows } from './status.js';
+import { EndpointRow, endpointRows, freshness } from './status.js';
 import { Store } from './store.js';
 import { trustStores } from './sweep.js';
 
@@ -57,7 +57,9 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   let last: CycleResult | null = null;
   let lastError: string | null = null;
   let stopped = false;
+  const startedAt = opts.now();
   const reloads = { ok: 0, failed: 0 };
+  const lock = new DeliveryLock();
   const senders = () => (opts.senders ? opts.senders(cfg) : defaultSenders(cfg.alerts));
 
   const snapshot = async () => {
@@ -85,7 +87,7 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
     }
     running = (async () => {
       try {
-        const r = await runCycle(cfg, store, { now: opts.now, stores, probe: opts.probe, resolve: opts.resolve, sleep: opts.sleep, senders: senders(), log: opts.log });
+        const r = await runCycle(cfg, store, { now: opts.now, stores, probe: opts.probe, resolve: opts.resolve, sleep: opts.sleep, senders: senders(), log: opts.log, deliveryLock: lock });
         last = r;
         lastError = null;
         const failures = r.sweep.observations.filter((o) => o.error).length;
@@ -112,8 +114,8 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   };
 
   const deliver = async () => {
-    if (delivering || running || stopped) return;
-    delivering = deliverDue(store, cfg.alerts, senders(), opts.now, opts.log)
+    if (delivering || running || stopped || lock.busy) return;
+    delivering = deliverDue(store, cfg.alerts, senders(), opts.now, opts.log, { lock })
       .then(() => undefined)
       .catch((e) => opts.log(`error: alert delivery: ${describeError(e)}`));
     await delivering;
@@ -125,19 +127,33 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
     void task.start();
   };
 
-  const startMetrics = async () => {
-    if (!cfg.metrics) return;
-    metrics = await startMetricsServer(cfg.metrics, {
+  const bindMetrics = (listen: { host: string; port: number }): Promise<MetricsServer> =>
+    startMetricsServer(listen, {
       metrics: async () => renderMetrics(await snapshot()),
       health: async () => {
         const lastSweep = await store.lastSweep();
+        // Before the first sweep the process start counts: a monitor that never sweeps goes stale too.
+        const fresh = freshness(cfg, lastSweep?.finishedAt ?? null, opts.now(), startedAt);
+        const ok = lastError === null && fresh.state !== 'stale';
         return {
-          ok: lastError === null,
-          body: { status: lastError === null ? 'ok' : 'error', lastSweep: lastSweep?.finishedAt ?? null, error: lastError, endpoints: cfg.endpoints.length, schedule: cfg.schedule },
+          ok,
+          body: {
+            status: lastError !== null ? 'error' : fresh.state === 'stale' ? 'stale' : 'ok',
+            lastSweep: lastSweep?.finishedAt ?? null,
+            error: lastError ?? fresh.message,
+            staleAfterMs: fresh.limitMs,
+            endpoints: cfg.endpoints.length,
+            schedule: cfg.schedule,
+          },
         };
       },
     });
-    opts.log(`metrics on http://${metrics.host.includes(':') ? `[${metrics.host}]` : metrics.host}:${metrics.port}/metrics`);
+  const logMetrics = (m: MetricsServer) => opts.log(`metrics on http://${m.host.includes(':') ? `[${m.host}]` : m.host}:${m.port}/metrics`);
+
+  const startMetrics = async () => {
+    if (!cfg.metrics) return;
+    metrics = await bindMetrics(cfg.metrics);
+    logMetrics(metrics);
   };
 
   try {
@@ -158,36 +174,58 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
     metricsAddress: () => (metrics ? { host: metrics.host, port: metrics.port } : null),
     sweepNow: sweepOnce,
     async reload() {
+      // Transactional: everything the new config needs (trust stores, state store, metrics
+      // listener) is built first, next to the running ones; the switch happens only when all of it
+      // succeeded. On any failure the running config, store and listener are kept untouched.
       let next: MonitorConfig;
       let nextStores: Map<string, TrustStore>;
+      let nextStore: Store | null = null;
+      let nextMetrics: MetricsServer | null = null;
+      const fail = (e: unknown) => {
+        reloads.failed++;
+        opts.log(`error: reload of ${opts.configPath} failed, keeping the running config: ${describeError(e)}`);
+        return false;
+      };
       try {
         next = loadConfig(opts.configPath, { env: opts.env, cwd: opts.cwd, now: opts.now() });
         nextStores = trustStores(next, opts.env);
       } catch (e) {
-        reloads.failed++;
-        opts.log(`error: reload of ${opts.configPath} failed, keeping the running config: ${describeError(e)}`);
+        return fail(e);
+      }
+      const old = cfg;
+      const metricsChanged = JSON.stringify(next.metrics) !== JSON.stringify(old.metrics);
+      try {
+        if (next.state !== old.state) nextStore = await Store.open(next.state);
+        // Bound before the old listener closes: a busy port fails here and the old one keeps serving.
+        if (metricsChanged && next.metrics) nextMetrics = await bindMetrics(next.metrics);
+      } catch (e) {
+        nextStore?.close();
+        await nextMetrics?.close().catch(() => undefined);
+        return fail(e);
+      }
+      if (stopped) {
+        nextStore?.close();
+        await nextMetrics?.close().catch(() => undefined);
         return false;
       }
-      if (running) await running;
-      const old = cfg;
+      // Let the sweep or delivery using the old store finish before it closes.
+      while (running || delivering) await (running ?? delivering);
       cfg = next;
       stores = nextStores;
-      if (next.state !== old.state) {
-        store.close();
-        store = await Store.open(next.state);
+      if (nextStore) {
+        const oldStore = store;
+        store = nextStore;
+        oldStore.close();
       }
       if (next.schedule !== old.schedule || next.timezone !== old.timezone) {
         await task?.destroy();
         schedule();
       }
-      if (JSON.stringify(next.metrics) !== JSON.stringify(old.metrics)) {
-        await metrics?.close();
-        metrics = null;
-        try {
-          await startMetrics();
-        } catch (e) {
-          opts.log(`error: metrics listener ${next.metrics?.host}:${next.metrics?.port}: ${describeError(e)}`);
-        }
+      if (metricsChanged) {
+        const oldMetrics = metrics;
+        metrics = nextMetrics;
+        await oldMetrics?.close().catch((e) => opts.log(`error: closing the old metrics listener: ${describeError(e)}`));
+        if (metrics) logMetrics(metrics);
       }
       reloads.ok++;
       opts.log(`reloaded ${opts.configPath}: ${cfg.endpoints.length} endpoint(s), schedule "${cfg.schedule}"${next.hash === old.hash ? ' (unchanged)' : ''}`);

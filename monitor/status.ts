@@ -1,5 +1,6 @@
 /** Per-endpoint summary rows, shared by `monitor status`, the `--watch` table and log lines. */
-import { EndpointConfig } from './config.js';
+import { createTask } from 'node-cron';
+import { EndpointConfig, MonitorConfig } from './config.js';
 import { chainSig, matchPins } from './findings.js';
 import { Observation, Severity, StoredFinding, maxSeverity } from './types.js';
 
@@ -42,4 +43,42 @@ export function endpointRows(endpoints: EndpointConfig[], observations: Observat
       problems: findings.map((f) => ({ severity: f.severity, kind: f.kind, title: f.title })),
     };
   });
+}
+
+/** The longest gap between the schedule's next runs (a weekday schedule's weekend counts). */
+export function scheduleIntervalMs(schedule: string, timezone: string | null): number {
+  const task = createTask(schedule, () => undefined, { timezone: timezone ?? undefined });
+  try {
+    const runs = task.getNextRuns(16).map((d) => d.getTime());
+    let gap = 0;
+    for (let i = 1; i < runs.length; i++) gap = Math.max(gap, runs[i]! - runs[i - 1]!);
+    return gap || 60_000;
+  } finally {
+    void task.destroy();
+  }
+}
+
+export interface Freshness {
+  /** none: no sweep recorded yet; stale: the last sweep is older than limitMs; fresh otherwise. */
+  state: 'none' | 'stale' | 'fresh';
+  ageMs: number | null;
+  limitMs: number;
+  message: string | null;
+}
+
+/** Whether the last sweep is recent enough: `staleAfter`, else 3× the schedule's interval. */
+export function freshness(cfg: Pick<MonitorConfig, 'schedule' | 'timezone' | 'staleAfterMs'>, lastSweepAt: string | null, now: Date, since?: Date): Freshness {
+  const limitMs = cfg.staleAfterMs ?? 3 * scheduleIntervalMs(cfg.schedule, cfg.timezone);
+  const ref = lastSweepAt ?? since?.toISOString() ?? null;
+  if (ref === null) return { state: 'none', ageMs: null, limitMs, message: 'no sweep recorded yet' };
+  const ageMs = now.getTime() - Date.parse(ref);
+  if (ageMs > limitMs) {
+    return {
+      state: 'stale',
+      ageMs,
+      limitMs,
+      message: `${lastSweepAt ? `the last sweep (${lastSweepAt})` : 'no sweep since the monitor started'} is ${Math.round(ageMs / 60_000)} min old, more than ${Math.round(limitMs / 60_000)} min (${cfg.staleAfterMs ? 'staleAfter' : '3× the schedule interval'}): is pinctl monitor run still running?`,
+    };
+  }
+  return { state: 'fresh', ageMs, limitMs, message: null };
 }

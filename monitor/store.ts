@@ -13,7 +13,8 @@
  * see claimDue()/markSent() and monitor/README.md.
  */
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { randomUUID } from 'node:crypto';
 import { createClient, Client, InStatement, Row } from '@libsql/client';
 import { InputError, describeError } from '../src/errors.js';
 import { AlertType, Finding, Observation, Severity, StoredFinding } from './types.js';
@@ -50,7 +51,7 @@ const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS outbox (
      id TEXT PRIMARY KEY, channel TEXT NOT NULL, finding_id TEXT NOT NULL, type TEXT NOT NULL,
      created_at TEXT NOT NULL, message TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
-     next_attempt_at TEXT NOT NULL, last_error TEXT, sent_at TEXT)`,
+     next_attempt_at TEXT NOT NULL, last_error TEXT, sent_at TEXT, lease_token TEXT)`,
   `CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_attempt_at)`,
   `CREATE TABLE IF NOT EXISTS counters (name TEXT NOT NULL, label TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (name, label))`,
 ];
@@ -129,7 +130,7 @@ export class Store {
 
   static async open(dir: string): Promise<Store> {
     try {
-      mkdirSync(join(dir, 'certs'), { recursive: true });
+      makeDirs(join(dir, 'certs'));
     } catch (e) {
       throw new InputError('OUTPUT_UNWRITABLE', `state ${dir}: cannot create the state directory (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
     }
@@ -139,6 +140,9 @@ export class Store {
       await db.execute('PRAGMA journal_mode = WAL');
       await db.execute('PRAGMA synchronous = FULL');
       await db.batch(SCHEMA, 'write');
+      // Added after schema 1 shipped (additive, older pinctl ignores it): the claim's lease token.
+      const cols = await db.execute(`PRAGMA table_info(outbox)`);
+      if (!cols.rows.some((r) => String(r.name) === 'lease_token')) await db.execute(`ALTER TABLE outbox ADD COLUMN lease_token TEXT`);
       const v = await db.execute(`SELECT value FROM meta WHERE key = 'schema'`);
       if (v.rows.length === 0) await db.execute({ sql: `INSERT INTO meta (key, value) VALUES ('schema', ?)`, args: [String(SCHEMA_VERSION)] });
       else if (Number(v.rows[0]!.value) > SCHEMA_VERSION) {
@@ -201,6 +205,12 @@ export class Store {
 
   async openFindings(): Promise<StoredFinding[]> {
     const rs = await this.db.execute(`SELECT * FROM findings WHERE resolved_at IS NULL ORDER BY opened_at, id`);
+    return rs.rows.map(findingFromRow);
+  }
+
+  /** Findings of `kind` resolved at or after `sinceIso` (flapping detection). */
+  async recentlyResolved(kind: string, sinceIso: string): Promise<StoredFinding[]> {
+    const rs = await this.db.execute({ sql: `SELECT * FROM findings WHERE kind = ? AND resolved_at IS NOT NULL AND resolved_at >= ? ORDER BY resolved_at`, args: [kind, sinceIso] });
     return rs.rows.map(findingFromRow);
   }
 
@@ -292,40 +302,79 @@ export class Store {
   }
 
   /**
-   * Claims the alerts due now, atomically: each row is moved to 'sending' with a lease. Another
-   * monitor process (a `monitor once` next to `monitor run`) cannot claim the same row; a row whose
-   * sender crashed becomes due again when the lease ends and is re-sent with the same idempotency key.
+   * Claims ONE due alert of `channel`, atomically (one UPDATE … RETURNING): the row moves to
+   * 'sending' with a lease of `leaseMs` and a fresh lease token. Leasing one row at a time (claim →
+   * send → mark) means a lease never covers rows its holder has not reached yet, so a second
+   * deliverer (another process, or the same one) cannot re-claim a row that is still queued behind
+   * slow sends; a row whose sender crashed becomes due again when its lease ends.
    */
-  async claimDue(now: Date, leaseMs: number, limit = 100): Promise<OutboxRow[]> {
-    const nowIso = now.toISOString();
-    const lease = new Date(now.getTime() + leaseMs).toISOString();
-    // One statement: atomic without holding a transaction open across an await.
+  async claimNext(now: Date, leaseMs: number, channel: string): Promise<(OutboxRow & { leaseToken: string }) | null> {
+    const token = randomUUID();
     const rs = await this.db.execute({
-      sql: `UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = ?
-            WHERE id IN (SELECT id FROM outbox WHERE status IN ('pending', 'sending') AND next_attempt_at <= ? ORDER BY created_at, id LIMIT ?)
+      sql: `UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = ?, lease_token = ?
+            WHERE id = (SELECT id FROM outbox WHERE channel = ? AND status IN ('pending', 'sending') AND next_attempt_at <= ? ORDER BY created_at, id LIMIT 1)
             RETURNING *`,
-      args: [lease, nowIso, limit],
+      args: [new Date(now.getTime() + leaseMs).toISOString(), token, channel, now.toISOString()],
     });
-    return rs.rows.map(outboxFromRow).sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+    const r = rs.rows[0];
+    return r ? { ...outboxFromRow(r), leaseToken: token } : null;
   }
 
-  async markSent(id: string, channel: string, now: Date): Promise<void> {
-    await this.db.batch(
-      [{ sql: `UPDATE outbox SET status = 'sent', sent_at = ?, last_error = NULL WHERE id = ?`, args: [now.toISOString(), id] }, bump('alerts_sent', channel)],
-      'write',
+  /** Batch claim (tests and tools): every due row, each with its own lease token. */
+  async claimDue(now: Date, leaseMs: number, limit = 100): Promise<(OutboxRow & { leaseToken: string })[]> {
+    const out: (OutboxRow & { leaseToken: string })[] = [];
+    for (const channel of await this.channels()) {
+      while (out.length < limit) {
+        const row = await this.claimNext(now, leaseMs, channel);
+        if (!row) break;
+        out.push(row);
+      }
+    }
+    return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+  }
+
+  /** Every channel that has rows in the outbox. */
+  async channels(): Promise<string[]> {
+    const rs = await this.db.execute(`SELECT DISTINCT channel FROM outbox ORDER BY channel`);
+    return rs.rows.map((r) => String(r.channel));
+  }
+
+  /**
+   * Commits 'sent' only while this deliverer still holds the lease (`leaseToken` as claimed); false
+   * when the lease was lost (it ran out and another deliverer claimed the row).
+   */
+  async markSent(id: string, channel: string, now: Date, leaseToken?: string): Promise<boolean> {
+    return this.whileLeased(id, leaseToken, { sql: `UPDATE outbox SET status = 'sent', sent_at = ?, last_error = NULL, lease_token = NULL WHERE id = ?`, args: [now.toISOString(), id] }, bump('alerts_sent', channel));
+  }
+
+  async markFailed(id: string, channel: string, error: string, nextAttemptAt: Date | null, leaseToken?: string): Promise<boolean> {
+    return this.whileLeased(
+      id,
+      leaseToken,
+      nextAttemptAt
+        ? { sql: `UPDATE outbox SET status = 'pending', last_error = ?, next_attempt_at = ?, lease_token = NULL WHERE id = ?`, args: [error, nextAttemptAt.toISOString(), id] }
+        : { sql: `UPDATE outbox SET status = 'dead', last_error = ?, lease_token = NULL WHERE id = ?`, args: [error, id] },
+      bump('alerts_failed', channel),
     );
   }
 
-  async markFailed(id: string, channel: string, error: string, nextAttemptAt: Date | null): Promise<void> {
-    await this.db.batch(
-      [
-        nextAttemptAt
-          ? { sql: `UPDATE outbox SET status = 'pending', last_error = ?, next_attempt_at = ? WHERE id = ?`, args: [error, nextAttemptAt.toISOString(), id] }
-          : { sql: `UPDATE outbox SET status = 'dead', last_error = ? WHERE id = ?`, args: [error, id] },
-        bump('alerts_failed', channel),
-      ],
-      'write',
-    );
+  private async whileLeased(id: string, leaseToken: string | undefined, update: InStatement, counter: InStatement): Promise<boolean> {
+    const tx = await this.db.transaction('write');
+    try {
+      if (leaseToken !== undefined) {
+        const rs = await tx.execute({ sql: `SELECT 1 FROM outbox WHERE id = ? AND status = 'sending' AND lease_token = ?`, args: [id, leaseToken] });
+        if (rs.rows.length === 0) {
+          await tx.rollback();
+          return false;
+        }
+      }
+      await tx.execute(update);
+      await tx.execute(counter);
+      await tx.commit();
+      return true;
+    } finally {
+      tx.close();
+    }
   }
 
   async outbox(status?: OutboxRow['status']): Promise<OutboxRow[]> {
@@ -360,6 +409,29 @@ export class Store {
   async count(table: 'observations' | 'latest' | 'findings' | 'events' | 'outbox' | 'sweeps'): Promise<number> {
     const rs = await this.db.execute(`SELECT COUNT(*) AS n FROM ${table}`);
     return Number(rs.rows[0]!.n);
+  }
+}
+
+/**
+ * mkdir -p without `{ recursive: true }`: Node 20's recursive mkdir never returns for a path under
+ * /proc (it retries ENOENT forever, blocking the event loop: `monitor run` then ignored SIGTERM
+ * after a reload to `state: /proc/…`). Creates the missing ancestors one level at a time instead.
+ */
+export function makeDirs(dir: string): void {
+  const missing: string[] = [];
+  let d = resolve(dir);
+  while (!existsSync(d)) {
+    missing.unshift(d);
+    const up = dirname(d);
+    if (up === d) break;
+    d = up;
+  }
+  for (const m of missing) {
+    try {
+      mkdirSync(m);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
   }
 }
 

@@ -34,6 +34,7 @@ async function loadMonitor() {
     Store: store.Store,
     trustStores: sweep.trustStores,
     endpointRows: status.endpointRows,
+    freshness: status.freshness,
     cn: findings.cn,
   };
 }
@@ -248,9 +249,12 @@ export async function statusCommand(opts: ConfigOption & { json?: boolean; watch
       return 0;
     }
     const st = await read();
+    const fresh = M.freshness(cfg, st.lastSweep?.finishedAt ?? null, io.now());
+    const ok = M.healthy(st.open) && fresh.state === 'fresh';
     if (opts.json) {
       printJson(io, {
-        healthy: M.healthy(st.open),
+        healthy: ok,
+        sweep: { state: fresh.state, ageMs: fresh.ageMs, staleAfterMs: fresh.limitMs, message: fresh.message },
         lastSweep: st.lastSweep,
         endpoints: st.rows,
         observations: st.observations.filter((o) => cfg.endpoints.some((e) => e.id === o.endpoint)),
@@ -259,14 +263,15 @@ export async function statusCommand(opts: ConfigOption & { json?: boolean; watch
       });
     } else {
       const s = style(io, io.stdout);
-      if (!st.lastSweep) io.stdout.write(`no sweep recorded yet in ${cfg.state}: run pinctl monitor once --config ${cfg.file}\n`);
+      if (!st.lastSweep) io.stdout.write(`${s.red('fail:')} no sweep recorded yet in ${cfg.state}: run pinctl monitor once --config ${cfg.file}\n`);
       else io.stdout.write(s.dim(`last sweep ${st.lastSweep.finishedAt} (${Math.round(st.lastSweep.durationMs)} ms), state ${cfg.state}\n`));
+      if (fresh.state === 'stale') io.stdout.write(`${s.red('fail:')} stale: ${fresh.message}\n`);
       for (const r of st.rows) io.stdout.write(`${rowLine(s, r)}\n`);
       for (const f of st.open) io.stdout.write(`  ${sevLabel(s, f.severity)} ${f.kind}: ${f.title} ${s.dim(`(since ${f.openedAt})`)}\n`);
       const queued = [...st.pending].map(([c, n]) => `${n} ${c}`);
       if (queued.length) io.stdout.write(`alerts waiting for delivery: ${queued.join(', ')}\n`);
     }
-    return M.healthy(st.open) ? 0 : 1;
+    return ok ? 0 : 1;
   } catch (e) {
     return fail(io, e);
   } finally {
@@ -380,7 +385,7 @@ export async function runCommand(opts: ConfigOption & { watch?: boolean }, io: C
     view?.stop();
     return fail(io, e);
   }
-  const sig = await untilSignal(signals, () => void runner.reload());
+  const sig = await untilSignal(signals, () => void runner.reload().catch((e: unknown) => log(`error: reload failed: ${e instanceof Error ? e.message : String(e)}`)));
   log(`${sig}: stopping`);
   await runner.stop();
   view?.stop();

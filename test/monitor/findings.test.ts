@@ -184,7 +184,70 @@ describe('reconcile: one alert per new problem, reminders, changes, recovery', (
 
   it('the generate command keeps old pinned keys as backups and never lists a key still in service', () => {
     const drift = mismatch().find((x) => x.kind === 'chain-drift')!;
-    expect(drift.action).toContain(`pinctl generate api.pinctl.test --resolve api.pinctl.test:443:127.0.0.1 --ca-file ./root.pem --pin intermediate --backup-key /state/certs/${A[1]!.sha256}.pem --format json`);
+    expect(drift.action).toContain(`pinctl generate api.pinctl.test --resolve api.pinctl.test:443:127.0.0.1 --ca-file /x/root.pem --pin intermediate --backup-key /state/certs/${A[1]!.sha256}.pem --format json`);
     expect(drift.action).not.toContain(A[0]!.sha256);
+  });
+});
+
+describe('flapping (review finding 3)', () => {
+  it('a chain alternating between two chains every sweep alerts a bounded number of times, not once per sweep', () => {
+    const ep = endpoint(pinsOf([[A[1]!.spkiSha256, 'intermediate'], [INT2[1]!.spkiSha256, 'intermediate']]));
+    const base = { endpoints: [ep], driftWindowMs: 86_400_000, reminderMs: 86_400_000, minSeverity: 'warning' as const };
+    const all = new Map<string, StoredFinding>();
+    const alerts: string[] = [];
+    let previous = obs(A);
+    for (let i = 1; i <= 20; i++) {
+      const now = new Date(NOW.getTime() + i * 300_000);
+      const current = obs(i % 2 === 1 ? INT2 : A, '127.0.0.1', now);
+      const found = diffObservations({ previous: new Map([['api.pinctl.test:443|127.0.0.1', previous]]), current: [current], endpoints: [ep], now, commands });
+      const open = [...all.values()].filter((f) => f.resolvedAt === null);
+      const recentlyResolved = [...all.values()].filter((f) => f.resolvedAt !== null && now.getTime() - Date.parse(f.resolvedAt) < base.driftWindowMs);
+      const plan = reconcile({ ...base, open, recentlyResolved, found, current: [current], now });
+      for (const f of plan.opened) all.set(f.id, f);
+      for (const u of plan.updated) all.set(u.finding.id, u.finding);
+      for (const r of plan.resolved) all.set(r.finding.id, r.finding);
+      alerts.push(...plan.alerts.map((a) => a.type));
+      previous = current;
+    }
+    // new drift, resolved by the first revert, then one 'changed' alert when it is seen flapping.
+    expect(alerts).toEqual(['new', 'resolved', 'changed']);
+    const open = [...all.values()].filter((f) => f.resolvedAt === null);
+    expect(open).toHaveLength(1);
+    expect(open[0]!.title).toMatch(/flapping between chains/);
+    // Once it stops (the old chain only, beyond the window) it resolves, with one alert.
+    const late = new Date(NOW.getTime() + 21 * 300_000 + 86_400_000);
+    const plan = reconcile({ ...base, open, recentlyResolved: [], found: [], current: [obs(A, '127.0.0.1', late)], now: late });
+    expect(plan.resolved.map((r) => r.resolution)).toEqual(['the previous chain is served again; it stopped flapping']);
+    expect(plan.alerts.map((a) => a.type)).toEqual(['resolved']);
+  });
+});
+
+describe('the suggested generate command (review finding 4)', () => {
+  it('keeps every shipped pin not in the new chain (files where known, values listed otherwise) and uses an absolute --ca-file', () => {
+    const offline = 'OFFLINEBACKUPKEYPINxxxxxxxxxxxxxxxxxxxxxxxx=';
+    const ep = endpoint(pinsOf([[A[1]!.spkiSha256, 'intermediate'], [offline, 'backup'], [INT2[0]!.spkiSha256, 'leaf']]));
+    const found = diffObservations({ previous: new Map([['api.pinctl.test:443|127.0.0.1', obs(A)]]), current: [obs(INT2)], endpoints: [ep], now: NOW, commands });
+    const drift = found.find((x) => x.kind === 'chain-drift')!;
+    expect(drift.action).toContain('--ca-file /x/root.pem');
+    expect(drift.action).not.toContain('./root.pem');
+    expect(drift.action).toContain(`--backup-key /state/certs/${A[1]!.sha256}.pem`);
+    // The offline backup pin has no file: named as a value to keep, not dropped.
+    expect(drift.action).toMatch(/--backup-key cannot take them: keep these pin values in the new pin set by hand.*OFFLINEBACKUPKEYPIN/);
+    // A pin the new chain still serves is not a backup.
+    expect(drift.action).not.toContain(`${INT2[0]!.spkiSha256})`);
+  });
+});
+
+describe('drift compares served certificates (review finding 7)', () => {
+  it('a validated path that changed only through the trust store is not a chain drift', () => {
+    const ep = endpoint(null);
+    const prev = A.map((c) => ({ ...c, source: c.position === 'root' ? ('trust-store' as const) : ('served' as const) }));
+    const cur = prev.filter((c) => c.source === 'served');
+    expect(cur.length).toBeLessThan(prev.length);
+    const found = diffObservations({ previous: new Map([['api.pinctl.test:443|127.0.0.1', obs(prev)]]), current: [obs(cur)], endpoints: [ep], now: NOW, commands });
+    expect(found.filter((f) => f.kind === 'chain-drift')).toEqual([]);
+    // A change of what is served still is one.
+    const moved = diffObservations({ previous: new Map([['api.pinctl.test:443|127.0.0.1', obs(prev)]]), current: [obs(INT2)], endpoints: [ep], now: NOW, commands });
+    expect(moved.some((f) => f.kind === 'chain-drift')).toBe(true);
   });
 });
