@@ -8,7 +8,7 @@
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { EndpointConfig } from './config.js';
-import { chainSig, matchPins } from './findings.js';
+import { byEndpoint as observationsByEndpoint, chainSig, matchPins } from './findings.js';
 import { Observation, StoredFinding, Severity } from './types.js';
 
 export interface MetricsSnapshot {
@@ -78,7 +78,7 @@ export function renderMetrics(s: MetricsSnapshot): string {
   };
   const byEndpoint = new Map(s.endpoints.map((e) => [e.id, e]));
   for (const ep of s.endpoints) {
-    const obs = s.observations.filter((o) => o.endpoint === ep.id);
+    const obs = observationsByEndpoint(s.observations).get(ep.id) ?? [];
     for (const o of obs) {
       const base = { target: o.endpoint, ip: o.address };
       f.success.add(base, o.error ? 0 : 1);

@@ -1,7 +1,7 @@
 /** Per-endpoint summary rows, shared by `monitor status`, the `--watch` table and log lines. */
 import { createTask } from 'node-cron';
 import { EndpointConfig, MonitorConfig } from './config.js';
-import { chainSig, matchPins } from './findings.js';
+import { byEndpoint, chainSig, matchPins } from './findings.js';
 import { Observation, Severity, StoredFinding, maxSeverity } from './types.js';
 
 export interface EndpointRow {
@@ -25,7 +25,7 @@ const RANK: Record<Severity, number> = { critical: 0, warning: 1, info: 2 };
 
 export function endpointRows(endpoints: EndpointConfig[], observations: Observation[], open: StoredFinding[], lastChanges: Map<string, string>, now: Date): EndpointRow[] {
   return endpoints.map((ep) => {
-    const obs = observations.filter((o) => o.endpoint === ep.id);
+    const obs = byEndpoint(observations).get(ep.id) ?? [];
     const answering = obs.filter((o) => o.chain.length > 0);
     const findings = open.filter((f) => f.endpoint === ep.id).sort((a, b) => RANK[a.severity] - RANK[b.severity]);
     const notAfters = answering.flatMap((o) => o.chain.map((c) => Date.parse(c.notAfter)));

@@ -8,19 +8,24 @@
  * shared database (see monitor/README.md for PostgreSQL).
  *
  * Consistency: a sweep's observations, finding changes, history events and queued alerts are
- * written in ONE write transaction (`batch(…, 'write')`), in WAL mode with synchronous=FULL: a
+ * written in ONE write transaction (`transaction('write')`, BEGIN IMMEDIATE … COMMIT), in WAL mode with synchronous=FULL: a
  * kill -9 at any point leaves either the whole sweep or none of it. Alert delivery is an outbox:
  * see claimDue()/markSent() and monitor/README.md.
  */
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { randomUUID } from 'node:crypto';
-import { createClient, Client, InStatement, Row } from '@libsql/client';
+import { createHash, randomUUID } from 'node:crypto';
+import { createClient, Client, InStatement, InValue, Row } from '@libsql/client';
 import { InputError, describeError } from '../src/errors.js';
-import { AlertType, Finding, Observation, Severity, StoredFinding } from './types.js';
+import { AlertType, CertRecord, Finding, Observation, Severity, StoredFinding } from './types.js';
 import { addrKey } from './findings.js';
 
-export const SCHEMA_VERSION = 1;
+/**
+ * 2: observations store their chain once per distinct chain, in `chains` (content-addressed), and
+ * reference it by `chain_key`; their `data` then has `"chain": []`. A pinctl that knows only 1
+ * would read those as chainless, so it is refused (the schema row is raised on open).
+ */
+export const SCHEMA_VERSION = 2;
 
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
@@ -53,6 +58,7 @@ const SCHEMA = [
      created_at TEXT NOT NULL, message TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
      next_attempt_at TEXT NOT NULL, last_error TEXT, sent_at TEXT, lease_token TEXT)`,
   `CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_attempt_at)`,
+  `CREATE TABLE IF NOT EXISTS chains (key TEXT PRIMARY KEY, data TEXT NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS counters (name TEXT NOT NULL, label TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (name, label))`,
 ];
 
@@ -144,9 +150,18 @@ export class Store {
       const cols = await db.execute(`PRAGMA table_info(outbox)`);
       if (!cols.rows.some((r) => String(r.name) === 'lease_token')) await db.execute(`ALTER TABLE outbox ADD COLUMN lease_token TEXT`);
       const v = await db.execute(`SELECT value FROM meta WHERE key = 'schema'`);
-      if (v.rows.length === 0) await db.execute({ sql: `INSERT INTO meta (key, value) VALUES ('schema', ?)`, args: [String(SCHEMA_VERSION)] });
-      else if (Number(v.rows[0]!.value) > SCHEMA_VERSION) {
+      if (v.rows.length > 0 && Number(v.rows[0]!.value) > SCHEMA_VERSION) {
         throw new InputError('CONFIG_UNSUPPORTED', `state ${dir}: written by a newer pinctl (schema ${String(v.rows[0]!.value)}, this one knows ${SCHEMA_VERSION})`);
+      }
+      // Schema 2: `chain_key` columns (rows of schema 1 keep their chain inline, chain_key NULL).
+      const migrate: InStatement[] = [];
+      for (const table of ['latest', 'observations']) {
+        const c = await db.execute(`PRAGMA table_info(${table})`);
+        if (!c.rows.some((r) => String(r.name) === 'chain_key')) migrate.push(`ALTER TABLE ${table} ADD COLUMN chain_key TEXT`);
+      }
+      if (migrate.length > 0 || v.rows.length === 0 || Number(v.rows[0]!.value) < SCHEMA_VERSION) {
+        migrate.push({ sql: `INSERT INTO meta (key, value) VALUES ('schema', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, args: [String(SCHEMA_VERSION)] });
+        await db.batch(migrate, 'write');
       }
     } catch (e) {
       db.close();
@@ -179,12 +194,15 @@ export class Store {
     const out = new Map<string, AddressState>();
     if (endpoints.length === 0) return out;
     const rs = await this.db.execute({
-      sql: `SELECT data, chain_data FROM latest WHERE endpoint IN (${endpoints.map(() => '?').join(',')})`,
+      sql: `SELECT l.data, l.chain_data, c.key AS chain_key, c.data AS chain FROM latest l LEFT JOIN chains c ON c.key = l.chain_key WHERE l.endpoint IN (${endpoints.map(() => '?').join(',')})`,
       args: endpoints,
     });
+    const chains = new Map<string, CertRecord[]>();
     for (const r of rs.rows) {
-      const last = JSON.parse(String(r.data)) as Observation;
-      out.set(addrKey(last.endpoint, last.address), { last, lastWithChain: r.chain_data === null ? null : (JSON.parse(String(r.chain_data)) as Observation) });
+      const last = observationOf(r, chains);
+      // chain_data is NULL while data itself has a chain (older stores wrote data twice: same thing).
+      const lastWithChain = r.chain_data !== null ? (JSON.parse(String(r.chain_data)) as Observation) : last.chain.length > 0 ? last : null;
+      out.set(addrKey(last.endpoint, last.address), { last, lastWithChain });
     }
     return out;
   }
@@ -192,9 +210,11 @@ export class Store {
   /** Every address of the last sweep that probed each endpoint. */
   async latestObservations(): Promise<Observation[]> {
     const rs = await this.db.execute(
-      `SELECT l.data FROM latest l WHERE l.seq = (SELECT MAX(seq) FROM latest WHERE endpoint = l.endpoint) ORDER BY l.endpoint, l.rowid`,
+      `SELECT l.data, c.key AS chain_key, c.data AS chain FROM latest l LEFT JOIN chains c ON c.key = l.chain_key
+       WHERE l.seq = (SELECT MAX(seq) FROM latest WHERE endpoint = l.endpoint) ORDER BY l.endpoint, l.rowid`,
     );
-    return rs.rows.map((r) => JSON.parse(String(r.data)) as Observation);
+    const chains = new Map<string, CertRecord[]>();
+    return rs.rows.map((r) => observationOf(r, chains));
   }
 
   async lastSweep(): Promise<SweepRecord | null> {
@@ -243,7 +263,8 @@ export class Store {
    * that point of the transaction, after which nothing of the sweep may be kept.
    */
   async commitSweep(w: SweepWrite, faults: { failAt?: number } = {}): Promise<void> {
-    const s: InStatement[] = [];
+    // Statements, or thunks making one when its turn comes (JSON and arguments built chunk by chunk).
+    const s: (InStatement | (() => InStatement))[] = [];
     s.push({
       sql: `INSERT INTO sweeps (id, started_at, finished_at, duration_ms, endpoints, addresses, failures, config_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       args: [
@@ -257,48 +278,82 @@ export class Store {
         w.sweep.configHash,
       ],
     });
-    const seq = `(SELECT MAX(seq) FROM sweeps)`;
-    for (const o of w.observations) {
-      const data = JSON.stringify(o);
-      const hasChain = o.chain.length > 0;
-      s.push({
-        sql: `INSERT INTO latest (endpoint, address, seq, data, chain_data) VALUES (?, ?, ${seq}, ?, ?)
-              ON CONFLICT (endpoint, address) DO UPDATE SET seq = excluded.seq, data = excluded.data, chain_data = COALESCE(excluded.chain_data, latest.chain_data)`,
-        args: [o.endpoint, o.address, data, hasChain ? data : null],
-      });
+    // Few statements, many rows each: the client prepares every statement of a batch and the
+    // prepared statements live until the JS garbage collector finalizes them, so one statement per
+    // row (30,000 for 10,000 addresses) cost ~500 MB of native memory at commit time.
+    const seq = `SELECT MAX(seq) FROM sweeps`;
+    // History: only observations whose state changed since the previous sweep.
+    const history = w.observations.filter((o) => {
       const before = w.previous.get(addrKey(o.endpoint, o.address));
-      if (!before || stateOf(before.last) !== stateOf(o)) {
-        s.push({
-          sql: `INSERT INTO observations (seq, endpoint, host, address, at, state, data) VALUES (${seq}, ?, ?, ?, ?, ?, ?)`,
-          args: [o.endpoint, o.host, o.address, o.at, stateOf(o), data],
-        });
-      }
+      return !before || stateOf(before.last) !== stateOf(o);
+    });
+    // Each distinct chain once (content-addressed); rows reference it by chain_key.
+    const keys = new Map<CertRecord[], string>();
+    const distinct = new Map<string, string>();
+    for (const o of w.observations) {
+      if (o.chain.length === 0) continue;
+      const json = JSON.stringify(o.chain);
+      const key = createHash('sha256').update(json).digest('base64url');
+      keys.set(o.chain, key);
+      distinct.set(key, json);
     }
-    for (const f of w.opened) s.push(insertFinding(f));
+    const stored = (o: Observation) => (o.chain.length > 0 ? JSON.stringify({ ...o, chain: [] }) : JSON.stringify(o));
+    const keyOf = (o: Observation) => keys.get(o.chain) ?? null;
+    s.push(
+      ...multiRow((values) => `INSERT OR IGNORE INTO chains (key, data) VALUES ${values}`, [...distinct], ([key, json]) => [key, json]),
+      ...multiRow(
+        (values) => `WITH s (seq) AS (${seq})
+          INSERT INTO latest (endpoint, address, seq, data, chain_key, chain_data) SELECT v.column1, v.column2, s.seq, v.column3, v.column4, NULL FROM (VALUES ${values}) AS v, s WHERE true
+          ON CONFLICT (endpoint, address) DO UPDATE SET seq = excluded.seq, data = excluded.data, chain_key = excluded.chain_key,
+            chain_data = CASE WHEN excluded.chain_key IS NOT NULL THEN NULL ELSE COALESCE(latest.chain_data,
+              CASE WHEN latest.chain_key IS NOT NULL THEN json_set(latest.data, '$.chain', json((SELECT data FROM chains WHERE key = latest.chain_key)))
+                   WHEN json_array_length(latest.data, '$.chain') > 0 THEN latest.data END) END`,
+        w.observations,
+        // `chain_data` (the last observation that had a chain, whole) is stored only while the
+        // address serves none: otherwise it is `data` + its chain (previousStates() reads it so).
+        (o) => [o.endpoint, o.address, stored(o), keyOf(o)],
+      ),
+      ...multiRow(
+        (values) => `WITH s (seq) AS (${seq})
+          INSERT INTO observations (seq, endpoint, host, address, at, state, data, chain_key) SELECT s.seq, v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7 FROM (VALUES ${values}) AS v, s`,
+        history,
+        (o) => [o.endpoint, o.host, o.address, o.at, stateOf(o), stored(o), keyOf(o)],
+      ),
+    );
+    s.push(...multiRow((values) => `${INSERT_FINDING} VALUES ${values}`, w.opened, findingArgs));
     for (const f of [...w.updated, ...w.resolved]) {
       s.push({
         sql: `UPDATE findings SET severity = ?, title = ?, explanation = ?, action = ?, signature = ?, details = ?, updated_at = ?, resolved_at = ?, resolution = ?, last_alert_at = ?, address = ? WHERE id = ?`,
         args: [f.severity, f.title, f.explanation, f.action, f.signature, JSON.stringify(f.details), f.updatedAt, f.resolvedAt, f.resolution, f.lastAlertAt, f.address, f.id],
       });
     }
-    for (const e of w.events) {
-      s.push({
-        sql: `INSERT INTO events (at, endpoint, host, address, type, kind, severity, finding_id, summary, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        args: [e.at, e.endpoint, e.host, e.address, e.type, e.kind, e.severity, e.findingId, e.summary, e.details === undefined ? null : JSON.stringify(e.details)],
-      });
-    }
-    for (const a of w.outbox) {
-      s.push({
-        sql: `INSERT OR IGNORE INTO outbox (id, channel, finding_id, type, created_at, message, status, attempts, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?)`,
-        args: [a.id, a.channel, a.findingId, a.type, a.createdAt, JSON.stringify(a.message), a.nextAttemptAt],
-      });
-    }
+    s.push(
+      ...multiRow(
+        (values) => `INSERT INTO events (at, endpoint, host, address, type, kind, severity, finding_id, summary, details) VALUES ${values}`,
+        w.events,
+        (e) => [e.at, e.endpoint, e.host, e.address, e.type, e.kind, e.severity, e.findingId, e.summary, e.details === undefined ? null : JSON.stringify(e.details)],
+      ),
+      ...multiRow(
+        (values) => `INSERT OR IGNORE INTO outbox (id, channel, finding_id, type, created_at, message, status, attempts, next_attempt_at) VALUES ${values}`,
+        w.outbox,
+        (a) => [a.id, a.channel, a.findingId, a.type, a.createdAt, JSON.stringify(a.message), 'pending', 0, a.nextAttemptAt],
+      ),
+    );
     s.push(bump('sweeps', ''));
     if (faults.failAt !== undefined) {
       // Crash simulation: a statement that fails part-way through the transaction.
       s.splice(Math.min(faults.failAt, s.length), 0, { sql: `INSERT INTO no_such_table VALUES (1)`, args: [] });
     }
-    await this.db.batch(s, 'write');
+    // One write transaction (BEGIN IMMEDIATE … COMMIT: a failure or a kill -9 before COMMIT keeps
+    // none of it), fed statement by statement so each statement's arguments and prepared statement
+    // can be freed while the next ones run, instead of all of them being alive until the end.
+    const tx = await this.db.transaction('write');
+    try {
+      for (const st of s) await tx.execute(typeof st === 'function' ? st() : st);
+      await tx.commit();
+    } finally {
+      tx.close();
+    }
   }
 
   /**
@@ -439,12 +494,42 @@ function bump(name: string, label: string): InStatement {
   return { sql: `INSERT INTO counters (name, label, value) VALUES (?, ?, 1) ON CONFLICT (name, label) DO UPDATE SET value = value + 1`, args: [name, label] };
 }
 
-function insertFinding(f: StoredFinding): InStatement {
-  return {
-    sql: `INSERT INTO findings (id, key, kind, severity, endpoint, host, port, address, title, explanation, action, signature, details, opened_at, updated_at, resolved_at, resolution, last_alert_at)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    args: [f.id, f.key, f.kind, f.severity, f.endpoint, f.host, f.port, f.address, f.title, f.explanation, f.action, f.signature, JSON.stringify(f.details), f.openedAt, f.updatedAt, f.resolvedAt, f.resolution, f.lastAlertAt],
-  };
+const INSERT_FINDING = `INSERT INTO findings (id, key, kind, severity, endpoint, host, port, address, title, explanation, action, signature, details, opened_at, updated_at, resolved_at, resolution, last_alert_at)`;
+
+function findingArgs(f: StoredFinding): unknown[] {
+  return [f.id, f.key, f.kind, f.severity, f.endpoint, f.host, f.port, f.address, f.title, f.explanation, f.action, f.signature, JSON.stringify(f.details), f.openedAt, f.updatedAt, f.resolvedAt, f.resolution, f.lastAlertAt];
+}
+
+/** Rows per statement: few prepared statements per sweep, far below SQLite's 32,766 parameters. */
+export const ROWS_PER_STATEMENT = 200;
+
+/**
+ * `items` as INSERTs of up to ROWS_PER_STATEMENT rows each; `sql(values)` gets "(?, ?), (?, ?)…".
+ * Each statement is made when executed, so only one chunk's arguments are alive at a time.
+ */
+function multiRow<T>(sql: (values: string) => string, items: T[], row: (item: T) => unknown[]): (() => InStatement)[] {
+  const out: (() => InStatement)[] = [];
+  for (let i = 0; i < items.length; i += ROWS_PER_STATEMENT) {
+    const start = i;
+    out.push(() => {
+      const rows = items.slice(start, start + ROWS_PER_STATEMENT).map(row);
+      const one = `(${rows[0]!.map(() => '?').join(', ')})`;
+      return { sql: sql(rows.map(() => one).join(', ')), args: rows.flat() as InValue[] };
+    });
+  }
+  return out;
+}
+
+/** A `latest` row (data, chain_key, chain) as the Observation it stored; chains parsed once per key. */
+function observationOf(r: Row, chains: Map<string, CertRecord[]>): Observation {
+  const o = JSON.parse(String(r.data)) as Observation;
+  if (r.chain_key !== null && r.chain_key !== undefined && r.chain !== null) {
+    const key = String(r.chain_key);
+    let chain = chains.get(key);
+    if (!chain) chains.set(key, (chain = JSON.parse(String(r.chain)) as CertRecord[]));
+    o.chain = chain;
+  }
+  return o;
 }
 
 function findingFromRow(r: Row): StoredFinding {
