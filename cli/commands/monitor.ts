@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command } from 'commander';
+import { byEndpoint } from '../../monitor/findings.js';
 import { CliIO } from '../io.js';
 import { printError, printJson, style, Style } from '../style.js';
 import { InputError, PinctlError } from '../../src/errors.js';
@@ -131,6 +132,7 @@ export async function onceCommand(opts: ConfigOption & { json?: boolean }, io: C
     const r = await M.runCycle(cfg, store, { now: () => io.now(), stores, probe: io.probe, resolve: io.resolve });
     const ok = M.healthy(r.open);
     if (opts.json) {
+      const configured = new Set(cfg.endpoints.map((e) => e.id));
       printJson(io, {
         healthy: ok,
         sweep: { id: r.sweepId, startedAt: r.sweep.startedAt, finishedAt: r.sweep.finishedAt, durationMs: Math.round(r.sweep.durationMs) },
@@ -184,9 +186,10 @@ function obsLine(s: Style, o: Observation, cfg: MonitorConfig): string {
 function printOnce(io: CliIO, cfg: MonitorConfig, r: CycleResult): void {
   const s = style(io, io.stdout);
   const out = io.stdout;
+  const observed = byEndpoint(r.sweep.observations); // one index, not a scan per endpoint (10k endpoints)
   for (const ep of cfg.endpoints) {
     out.write(`${s.bold(ep.id)}${ep.sni !== ep.host ? s.dim(` (SNI ${ep.sni})`) : ''}\n`);
-    for (const o of r.sweep.observations.filter((x) => x.endpoint === ep.id)) out.write(`${obsLine(s, o, cfg)}\n`);
+    for (const o of observed.get(ep.id) ?? []) out.write(`${obsLine(s, o, cfg)}\n`);
   }
   const newIds = new Set(r.opened.map((f) => f.id));
   const changedIds = new Set(r.changed.map((f) => f.id));
@@ -252,12 +255,13 @@ export async function statusCommand(opts: ConfigOption & { json?: boolean; watch
     const fresh = M.freshness(cfg, st.lastSweep?.finishedAt ?? null, io.now());
     const ok = M.healthy(st.open) && fresh.state === 'fresh';
     if (opts.json) {
+      const configured = new Set(cfg.endpoints.map((e) => e.id));
       printJson(io, {
         healthy: ok,
         sweep: { state: fresh.state, ageMs: fresh.ageMs, staleAfterMs: fresh.limitMs, message: fresh.message },
         lastSweep: st.lastSweep,
         endpoints: st.rows,
-        observations: st.observations.filter((o) => cfg.endpoints.some((e) => e.id === o.endpoint)),
+        observations: st.observations.filter((o) => configured.has(o.endpoint)),
         open: st.open.map(findingJson),
         alertsQueued: Object.fromEntries(st.pending),
       });
