@@ -3,7 +3,6 @@ import { readSource } from '../files.js';
 import { netSettings, NetOptions, unusedResolves } from '../net-options.js';
 import { printError, printJson, printWarnings, style } from '../style.js';
 import { InputError, PinctlError } from '../../src/errors.js';
-import { shortName } from '../../src/core/certificate.js';
 import { isoDate } from '../../src/core/chain.js';
 import { Target } from '../../src/core/target.js';
 import { evaluate } from '../../src/core/verdict.js';
@@ -127,4 +126,3 @@ function whichCert(r: AddressResult, pin: string): string {
   return e ? `${e.position} "${e.subject.replace(/^.*CN=([^,]+).*$/, '$1')}"` : '?';
 }
 
-export { shortName };

@@ -2,7 +2,7 @@
  * Observes endpoints: resolves every address of each name (or takes --resolve overrides), probes
  * them all with bounded concurrency, and turns each served chain into a ChainReport.
  */
-import { describeError, PinctlError, ProbeError } from '../errors.js';
+import { describeError, PinctlError } from '../errors.js';
 import { CertInfo, parseCertificate } from '../core/certificate.js';
 import { buildChain } from '../core/chain.js';
 import { DomainObservation, Failure } from '../core/plan.js';
@@ -92,4 +92,3 @@ export async function runBounded<T>(items: T[], limit: number, fn: (item: T) => 
   await Promise.all(workers);
 }
 
-export { ProbeError };
