@@ -72,11 +72,24 @@ function changedLines(f: StoredFinding): string[] {
   return lines;
 }
 
+/** The dynamic-pinning proposal attached to a chain-drift finding by the cycle: the file and how to publish it. */
+function proposalLines(f: StoredFinding): string[] {
+  const p = f.details.proposal as { file?: string; curl?: string; publish?: boolean; service?: string; keepBackupsUntil?: string; pins?: string[]; backups?: string[] } | undefined;
+  if (!p || typeof p.file !== 'string') return [];
+  return [
+    `  new pin set written to ${p.file}: ${(p.pins ?? []).join(', ')} plus ${(p.backups ?? []).length} shipped pin(s) kept as backup until ${p.keepBackupsUntil ?? '?'}`,
+    p.publish
+      ? `  the monitor publishes it to ${p.service}/v1/bundles/pins (the outcome is in the history); to publish by hand: ${p.curl}`
+      : `  publish it with: ${p.curl}`,
+  ];
+}
+
 export function renderAlert(f: StoredFinding, type: AlertType, id: string, now: Date): AlertMessage {
   const addresses = ((f.details.addresses as string[] | undefined) ?? (f.address ? [f.address] : [])).filter(Boolean);
   const sev = type === 'resolved' ? 'RESOLVED' : f.severity.toUpperCase();
   const subject = `[pinctl] ${type === 'resolved' ? '' : `${sev} `}${type === 'new' ? '' : `${TYPE_WORD[type]}: `}${f.kind} ${f.title}`.replace(/\s+/g, ' ').slice(0, 200);
   const changed = changedLines(f);
+  const proposal = proposalLines(f);
   const text = [
     type === 'resolved' ? `Resolved: ${f.title}` : f.title,
     '',
@@ -90,12 +103,13 @@ export function renderAlert(f: StoredFinding, type: AlertType, id: string, now: 
     `  ${f.explanation}`,
     ...(changed.length ? ['', 'What changed', ...changed] : []),
     ...(type === 'resolved' ? [] : ['', 'What to do', `  ${f.action}`]),
+    ...(type === 'resolved' || proposal.length === 0 ? [] : ['', 'Proposed pins (dynamicPinning)', ...proposal]),
     '',
     `-- pinctl monitor · finding ${f.id} · alert ${id}`,
   ].join('\n');
   const icon = type === 'resolved' ? ':white_check_mark:' : f.severity === 'critical' ? ':rotating_light:' : ':warning:';
   const webhook = {
-    text: `${icon} *${type === 'resolved' ? 'RESOLVED' : sev}${type === 'reminder' ? ' (reminder)' : type === 'changed' ? ' (changed)' : ''}* ${f.kind}: ${f.title}\n${type === 'resolved' ? f.resolution ?? '' : `${f.explanation}\n*What to do:* ${f.action}`}`,
+    text: `${icon} *${type === 'resolved' ? 'RESOLVED' : sev}${type === 'reminder' ? ' (reminder)' : type === 'changed' ? ' (changed)' : ''}* ${f.kind}: ${f.title}\n${type === 'resolved' ? f.resolution ?? '' : `${f.explanation}\n*What to do:* ${f.action}${proposal.length ? `\n*Proposed pins:* ${proposal.map((l) => l.trim()).join(' ')}` : ''}`}`,
     pinctl: {
       alertId: id,
       type,

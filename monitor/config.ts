@@ -78,6 +78,23 @@ export interface AlertsConfig {
   retryMaxMs: number;
 }
 
+/**
+ * `dynamicPinning`: on a leaf-key or intermediate change whose new chain validates, the monitor
+ * proposes a new pin set (new keys plus every shipped pin as backup) and, with `publish: true`,
+ * POSTs it to the signing service (`pinctl serve`) without `?force=1`.
+ */
+export interface DynamicPinningConfig {
+  /** Base URL of `pinctl serve`, without a trailing slash. */
+  service: string;
+  /** Name of the environment variable holding the admin token (printed in the curl command). */
+  tokenEnv: string;
+  /** Resolved from tokenEnv; null when the variable is not set (allowed only with publish: false). */
+  token: string | null;
+  publish: boolean;
+  /** How long the old pins stay as backups (informational: recorded in the proposal). */
+  overlapMs: number;
+}
+
 export interface MonitorConfig {
   file: string;
   /** SHA-256 of the file's bytes (and the pin files'), to tell a reload that changed nothing. */
@@ -98,6 +115,8 @@ export interface MonitorConfig {
   metrics: { host: string; port: number } | null;
   alerts: AlertsConfig;
   endpoints: EndpointConfig[];
+  /** Absent or null: no proposals. */
+  dynamicPinning?: DynamicPinningConfig | null;
 }
 
 export const DEFAULTS = {
@@ -113,6 +132,8 @@ export const DEFAULTS = {
   retryInitial: '30s',
   retryMax: '1h',
   channelTimeout: '10s',
+  dynamicPinningTokenEnv: 'PINCTL_ADMIN_TOKEN',
+  overlap: '30d',
 };
 
 type Obj = Record<string, unknown>;
@@ -266,7 +287,7 @@ export interface LoadOptions {
   now: Date;
 }
 
-const TOP = ['schedule', 'timezone', 'state', 'expiryWarningDays', 'timeout', 'retries', 'retryDelay', 'concurrency', 'driftWindow', 'staleAfter', 'metrics', 'alerts', 'endpoints'];
+const TOP = ['schedule', 'timezone', 'state', 'expiryWarningDays', 'timeout', 'retries', 'retryDelay', 'concurrency', 'driftWindow', 'staleAfter', 'metrics', 'alerts', 'endpoints', 'dynamicPinning'];
 const ENDPOINT = ['host', 'port', 'sni', 'addresses', 'caFile', 'pins', 'pinsFrom', 'expiryWarningDays'];
 
 /** Reads and validates a config file. Throws InputError (exit 2) naming every bad field. */
@@ -350,6 +371,7 @@ function validate(p: Problems, doc: unknown, opts: LoadOptions, hash: ReturnType
   }
 
   const alerts = alertsConfig(p, o.alerts, opts.env);
+  const dynamicPinning = o.dynamicPinning === undefined || o.dynamicPinning === null ? null : (dynamicPinningConfig(p, o.dynamicPinning, opts.env) ?? null);
 
   const endpoints: EndpointConfig[] = [];
   if (o.endpoints !== undefined) {
@@ -366,7 +388,31 @@ function validate(p: Problems, doc: unknown, opts: LoadOptions, hash: ReturnType
       });
     }
   }
-  return { schedule, timezone, state, expiryWarningDays, timeoutMs, retries, retryDelayMs, concurrency, driftWindowMs, staleAfterMs, metrics, alerts, endpoints };
+  return { schedule, timezone, state, expiryWarningDays, timeoutMs, retries, retryDelayMs, concurrency, driftWindowMs, staleAfterMs, metrics, alerts, endpoints, dynamicPinning };
+}
+
+function dynamicPinningConfig(p: Problems, v: unknown, env: Record<string, string | undefined>): DynamicPinningConfig | undefined {
+  const d = object(p, v, 'dynamicPinning', ['service', 'tokenEnv', 'publish', 'overlap'], ['service']);
+  if (!d) return undefined;
+  const service = d.service === undefined ? undefined : url(p, d.service, 'dynamicPinning.service', ['http:', 'https:'], env);
+  let publish = false;
+  if (d.publish !== undefined) {
+    if (typeof d.publish !== 'boolean') p.add('dynamicPinning.publish', 'true or false', d.publish);
+    else publish = d.publish;
+  }
+  const tokenEnv = d.tokenEnv === undefined ? DEFAULTS.dynamicPinningTokenEnv : str(p, d.tokenEnv, 'dynamicPinning.tokenEnv', 'the name of an environment variable');
+  let token: string | null = null;
+  if (tokenEnv !== undefined) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(tokenEnv)) p.add('dynamicPinning.tokenEnv', 'the name of an environment variable (letters, digits, _)', tokenEnv);
+    else {
+      token = env[tokenEnv] ?? null;
+      // Proposing only prints `$VAR` in the curl command; publishing needs the token now.
+      if (publish && (token === null || token.trim() === '')) p.say('dynamicPinning.tokenEnv', `publish is true but the environment variable ${tokenEnv} is not set`);
+    }
+  }
+  const overlapMs = duration(p, d.overlap ?? DEFAULTS.overlap, 'dynamicPinning.overlap', 3_600_000, 730 * 86_400_000);
+  if (!service || tokenEnv === undefined || overlapMs === undefined) return undefined;
+  return { service: service.replace(/\/+$/, ''), tokenEnv, token, publish, overlapMs };
 }
 
 function listen(p: Problems, v: unknown, path: string): { host: string; port: number } | undefined {

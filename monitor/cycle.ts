@@ -13,6 +13,7 @@ import { DeliveryLock, DeliveryResult, Senders, alertId, defaultSenders, deliver
 import { EventWrite, SweepWrite, Store } from './store.js';
 import { SweepResult, sweep } from './sweep.js';
 import { Observation, StoredFinding, atLeast } from './types.js';
+import { FetchLike, PublishOutcome, curlCommand, proposePins, publishProposal, writeProposal } from './proposals.js';
 
 export interface CycleDeps {
   now: () => Date;
@@ -29,6 +30,19 @@ export interface CycleDeps {
   deliveryLock?: DeliveryLock;
   /** Skip delivery (tests of the queue). */
   noDelivery?: boolean;
+  /** dynamicPinning.publish: how the pins are POSTed to the signing service (tests inject one). */
+  fetch?: FetchLike;
+}
+
+/** A pin set proposed for a chain-drift finding (dynamicPinning), and what publishing it gave. */
+export interface ProposalResult {
+  findingId: string;
+  endpoint: string;
+  file: string;
+  pins: string[];
+  backups: string[];
+  /** Null: not published (publish: false, or already attempted for this finding). */
+  publish: PublishOutcome | null;
 }
 
 export interface CycleResult {
@@ -41,6 +55,8 @@ export interface CycleResult {
   open: StoredFinding[];
   queued: number;
   delivery: DeliveryResult;
+  /** Pin sets proposed this cycle (dynamicPinning). */
+  proposals: ProposalResult[];
 }
 
 export async function runCycle(cfg: MonitorConfig, store: Store, deps: CycleDeps): Promise<CycleResult> {
@@ -69,6 +85,7 @@ export async function runCycle(cfg: MonitorConfig, store: Store, deps: CycleDeps
   });
 
   const events: EventWrite[] = [];
+  const proposalJson = new Map<string, string>();
   const ev = (f: StoredFinding, type: string, summary: string): EventWrite => ({
     at: nowIso,
     endpoint: f.endpoint,
@@ -102,6 +119,39 @@ export async function runCycle(cfg: MonitorConfig, store: Store, deps: CycleDeps
   for (const u of plan.updated) if (u.changed) events.push(ev(u.finding, 'changed', u.finding.title));
   for (const r of plan.resolved) events.push(ev(r.finding, 'resolved', `${r.finding.title} — resolved: ${r.resolution}`));
 
+  // Dynamic pinning: before the alerts are rendered, so they name the proposal file.
+  const proposals: ProposalResult[] = [];
+  const dp = cfg.dynamicPinning ?? null;
+  if (dp) {
+    const eps = new Map(cfg.endpoints.map((e) => [e.id, e]));
+    for (const f of [...plan.opened, ...plan.updated.filter((u) => u.changed).map((u) => u.finding)]) {
+      const ep = eps.get(f.endpoint);
+      if (!ep) continue;
+      const d = proposePins(f, ep, swept.observations, now, dp.overlapMs);
+      if (d.kind === 'skipped') events.push(ev(f, 'pins-proposal-skipped', `no pin set proposed: ${d.reason}`));
+      if (d.kind !== 'proposal') continue;
+      const p = d.proposal;
+      let file: string;
+      try {
+        file = writeProposal(cfg.state, f.endpoint, now, p.json);
+      } catch (e) {
+        events.push(ev(f, 'pins-proposal-skipped', `cannot write the proposed pin set: ${(e as Error).message}`));
+        continue;
+      }
+      const curl = curlCommand(dp, file);
+      f.details = { ...f.details, proposal: { file, curl, publish: dp.publish, service: dp.service, pins: p.pins, backups: p.backups, positions: p.positions, keepBackupsUntil: p.keepBackupsUntil } };
+      events.push({ ...ev(f, 'pins-proposed', `proposed pins ${p.pins.join(', ')} (+ ${p.backups.length} backup(s): ${p.backups.join(', ')}) in ${file}`), details: { file, pins: p.pins, backups: p.backups, keepBackupsUntil: p.keepBackupsUntil } });
+      proposals.push({ findingId: f.id, endpoint: f.endpoint, file, pins: p.pins, backups: p.backups, publish: null });
+      proposalJson.set(f.id, p.json);
+    }
+    // A finding updated without a new proposal keeps the one it has (reminders still name it).
+    const before = new Map(open.map((f) => [f.id, f]));
+    for (const u of plan.updated) {
+      const old = before.get(u.finding.id)?.details.proposal;
+      if (old && u.finding.details.proposal === undefined) u.finding.details = { ...u.finding.details, proposal: old };
+    }
+  }
+
   const byId = new Map<string, StoredFinding>();
   for (const f of plan.opened) byId.set(f.id, f);
   for (const u of plan.updated) byId.set(u.finding.id, u.finding);
@@ -131,6 +181,27 @@ export async function runCycle(cfg: MonitorConfig, store: Store, deps: CycleDeps
     { failAt: deps.failCommitAt },
   );
 
+  if (dp?.publish) {
+    for (const pr of proposals) {
+      const f = byId.get(pr.findingId)!;
+      // At most one attempt per finding, ever: the attempt is recorded before the request.
+      const past = await store.findingEvents(f.id);
+      if (past.some((e) => e.type.startsWith('pins-publish'))) continue;
+      const at = deps.now().toISOString();
+      await store.addEvents([{ ...ev(f, 'pins-publish-attempt', `publishing ${pr.file} to ${dp.service}/v1/bundles/pins`), at, details: { file: pr.file } }]);
+      const outcome = await publishProposal(dp, proposalJson.get(f.id)!, deps.fetch);
+      pr.publish = outcome;
+      const summary =
+        outcome.result === 'published'
+          ? `published pins version ${outcome.version ?? '?'} to ${dp.service} (${pr.file})`
+          : outcome.result === 'refused'
+            ? `the service refused the pins (409, pre-publish guard): ${JSON.stringify(outcome.body)}`
+            : `publishing the pins failed (${outcome.status ?? 'no response'}): ${outcome.error}`;
+      deps.log?.(`${f.endpoint}: ${summary}`);
+      await store.addEvents([{ ...ev(f, `pins-publish-${outcome.result}`, summary), at: deps.now().toISOString(), details: { file: pr.file, ...outcome } }]);
+    }
+  }
+
   const delivery = deps.noDelivery ? { sent: [], failed: [] } : await deliverDue(store, cfg.alerts, deps.senders ?? defaultSenders(cfg.alerts), deps.now, deps.log, { lock: deps.deliveryLock });
   return {
     sweepId,
@@ -141,6 +212,7 @@ export async function runCycle(cfg: MonitorConfig, store: Store, deps: CycleDeps
     open: await store.openFindings(),
     queued: outbox.length,
     delivery,
+    proposals,
   };
 }
 

@@ -258,6 +258,33 @@ export class Store {
     }));
   }
 
+  /** History events of one finding, oldest first (dynamic pinning: was it already published?). */
+  async findingEvents(findingId: string): Promise<HistoryEvent[]> {
+    const rs = await this.db.execute({ sql: `SELECT * FROM events WHERE finding_id = ? ORDER BY id`, args: [findingId] });
+    return rs.rows.map((r) => ({
+      at: String(r.at),
+      endpoint: String(r.endpoint),
+      host: String(r.host),
+      address: r.address === null ? null : String(r.address),
+      type: String(r.type),
+      kind: r.kind === null ? null : String(r.kind),
+      severity: r.severity === null ? null : String(r.severity),
+      findingId: r.finding_id === null ? null : String(r.finding_id),
+      summary: String(r.summary),
+      details: r.details === null ? null : JSON.parse(String(r.details)),
+    }));
+  }
+
+  /** Appends history events outside a sweep's transaction (the outcome of a publish made after it). */
+  async addEvents(events: EventWrite[]): Promise<void> {
+    for (const e of events) {
+      await this.db.execute({
+        sql: `INSERT INTO events (at, endpoint, host, address, type, kind, severity, finding_id, summary, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        args: [e.at, e.endpoint, e.host, e.address, e.type, e.kind, e.severity, e.findingId, e.summary, e.details === undefined ? null : JSON.stringify(e.details)],
+      });
+    }
+  }
+
   /**
    * Writes one sweep atomically. `faults.failAt` exists for crash tests: a statement that fails at
    * that point of the transaction, after which nothing of the sweep may be kept.

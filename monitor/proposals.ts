@@ -1,0 +1,184 @@
+/**
+ * Dynamic pinning: closing the loop from a chain-drift finding to a new pin set.
+ *
+ * When a sweep opens (or changes) a chain-drift finding whose changes include `leaf-key-changed`
+ * or `intermediate-changed`, and every observation of the new chain validates, the monitor builds
+ * a pin set for that endpoint in the `pinctl.pins.v1` JSON shape (src/formats/json.ts, what
+ * `pinctl generate --format json` prints and `POST /v1/bundles/pins` takes):
+ *  - the new chain's keys at the positions the endpoint's shipped pins matched in the old chain
+ *    (intermediate + root when they matched nothing, or when the pins are unknown);
+ *  - every pin the endpoint ships today, as `backup` (their `source` says until when to keep
+ *    them: now + `overlap`; roles, subjects and sources are not signed, so this is informational);
+ *  - the endpoint (host, port, addresses), so the service's pre-publish guard probes it.
+ *
+ * `proposePins` is pure. `writeProposal` and `publishProposal` are the I/O edge: the file under
+ * `<state>/proposals/`, and one POST to the service with the admin token (never `?force=1`), with
+ * an injectable `fetch`.
+ */
+import { mkdirSync, renameSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { isIP } from 'node:net';
+import { Pin, PinSet } from '../src/core/model.js';
+import { readJson, renderJson } from '../src/formats/json.js';
+import { describeError } from '../src/errors.js';
+import { DynamicPinningConfig, EndpointConfig } from './config.js';
+import { ChangeKind, chainSig } from './findings.js';
+import { CertRecord, Finding, Observation, Position } from './types.js';
+
+/** The drift kinds that call for new pins (renewals with the same key do not). */
+export const PROPOSAL_CHANGES: readonly ChangeKind[] = ['leaf-key-changed', 'intermediate-changed'];
+
+export interface ProposedPins {
+  pinSet: PinSet;
+  /** renderJson(pinSet): the file's bytes and the POST body. */
+  json: string;
+  /** The new chain's pins (role = position). */
+  pins: string[];
+  /** The shipped pins kept as backups. */
+  backups: string[];
+  positions: Position[];
+  /** YYYY-MM-DD: keep the backups at least until then. */
+  keepBackupsUntil: string;
+}
+
+export type ProposalDecision = { kind: 'none' } | { kind: 'skipped'; reason: string } | { kind: 'proposal'; proposal: ProposedPins };
+
+interface ChainEntry {
+  position: Position;
+  subject: string;
+  spkiSha256: string;
+  notAfter?: string;
+}
+
+/** Pure: what (if anything) to propose for this finding. */
+export function proposePins(f: Finding, ep: EndpointConfig, observations: Observation[], now: Date, overlapMs: number): ProposalDecision {
+  if (f.kind !== 'chain-drift') return { kind: 'none' };
+  const changes = Array.isArray(f.details.changes) ? (f.details.changes as { change: string }[]) : [];
+  if (!changes.some((c) => (PROPOSAL_CHANGES as readonly string[]).includes(c.change))) return { kind: 'none' };
+
+  const addresses = Array.isArray(f.details.addresses) ? (f.details.addresses as string[]) : [];
+  const to = String(f.details.to ?? '');
+  const current = observations.filter((o) => o.endpoint === ep.id && addresses.includes(o.address) && o.chain.length > 0 && chainSig(o.chain) === to);
+  if (current.length === 0) return { kind: 'skipped', reason: 'the new chain was not observed in this sweep' };
+  const invalid = current.find((o) => !o.trusted || o.problems.length > 0 || o.error);
+  if (invalid) {
+    const why = invalid.problems.map((p) => p.code).join(', ') || invalid.error?.code || 'untrusted';
+    return { kind: 'skipped', reason: `the new chain does not validate at ${invalid.address} (${why}): no pins are proposed for it` };
+  }
+  const domain = ep.sni.toLowerCase();
+  if (isIP(domain)) return { kind: 'skipped', reason: `${ep.sni} is an IP address; pinctl.pins.v1 pins host names` };
+
+  const chain: CertRecord[] = current[0]!.chain;
+  const previous = Array.isArray(f.details.previousChain) ? (f.details.previousChain as ChainEntry[]) : [];
+  const shipped = ep.pins?.pins.map((p) => p.spkiSha256) ?? [];
+  const shippedSet = new Set(shipped);
+  // The positions the shipped pins covered in the old chain; else generate's default.
+  let positions = [...new Set(previous.filter((c) => shippedSet.has(c.spkiSha256)).map((c) => c.position))];
+  if (positions.length === 0) positions = ['intermediate', 'root'];
+  positions.sort((a, b) => ORDER[a] - ORDER[b]);
+
+  const at = `${current[0]!.address}:${ep.port}`;
+  const pins: Pin[] = [];
+  const seen = new Set<string>();
+  for (const c of chain) {
+    if (!positions.includes(c.position) || seen.has(c.spkiSha256)) continue;
+    seen.add(c.spkiSha256);
+    pins.push({ spkiSha256: c.spkiSha256, role: c.position, subject: c.subject, notAfter: c.notAfter, source: at });
+  }
+  if (pins.length === 0) return { kind: 'skipped', reason: `the new chain has no certificate at ${positions.join(', ')}` };
+
+  const keepBackupsUntil = new Date(now.getTime() + overlapMs).toISOString().slice(0, 10);
+  // Every pin shipped today (or, when the pins are unknown, the old chain's keys at those positions).
+  const oldPins = ep.pins ? shipped : previous.filter((c) => positions.includes(c.position)).map((c) => c.spkiSha256);
+  const from = ep.pins ? (ep.pins.source === 'inline' ? 'the monitor config' : ep.pins.source) : 'the previous chain';
+  const backups: Pin[] = [];
+  for (const spki of oldPins) {
+    if (seen.has(spki)) continue;
+    seen.add(spki);
+    const cert = previous.find((c) => c.spkiSha256 === spki);
+    backups.push({
+      spkiSha256: spki,
+      role: 'backup',
+      subject: cert?.subject ?? null,
+      notAfter: cert?.notAfter ?? null,
+      source: `shipped pin (${from}); keep as backup until ${keepBackupsUntil} (overlap ${fmtDays(overlapMs)})`,
+    });
+  }
+  if (pins.length + backups.length < 2) return { kind: 'skipped', reason: 'fewer than 2 distinct pins: the new chain and the shipped pins have only one key between them' };
+
+  const pinSet: PinSet = {
+    expiration: null,
+    domains: [
+      {
+        domain,
+        includeSubdomains: false,
+        pins: [...pins, ...backups],
+        endpoints: [{ host: ep.host, port: ep.port, addresses: ep.addresses ?? [...new Set(current.map((o) => o.address))] }],
+      },
+    ],
+  };
+  const json = renderJson(pinSet);
+  readJson(json, 'proposal'); // the service parses it with the same reader: fail here, not there
+  return {
+    kind: 'proposal',
+    proposal: { pinSet, json, pins: pins.map((p) => p.spkiSha256), backups: backups.map((p) => p.spkiSha256), positions, keepBackupsUntil },
+  };
+}
+
+const ORDER: Record<Position, number> = { leaf: 0, intermediate: 1, root: 2 };
+const fmtDays = (ms: number) => (ms % 86_400_000 === 0 ? `${ms / 86_400_000}d` : ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : `${ms}ms`);
+
+const shellQuote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+/** The command that publishes a proposal file by hand. */
+export function curlCommand(dp: Pick<DynamicPinningConfig, 'service' | 'tokenEnv'>, file: string): string {
+  return `curl -sS -H "Authorization: Bearer $${dp.tokenEnv}" -H 'Content-Type: application/json' --data-binary @${shellQuote(file)} ${shellQuote(`${dp.service}/v1/bundles/pins`)}`;
+}
+
+/** Writes `<state>/proposals/<endpoint>-<timestamp>.json` atomically; returns its path. */
+export function writeProposal(stateDir: string, endpointId: string, now: Date, json: string): string {
+  const dir = join(stateDir, 'proposals');
+  mkdirSync(dir, { recursive: true });
+  const base = `${endpointId.replace(/[^A-Za-z0-9._-]+/g, '_')}-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+  let file = join(dir, `${base}.json`);
+  for (let i = 2; existsSync(file); i++) file = join(dir, `${base}-${i}.json`);
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, json, { mode: 0o644 });
+  renameSync(tmp, file);
+  return file;
+}
+
+export type PublishOutcome =
+  | { result: 'published'; status: number; version: number | null; body: unknown }
+  | { result: 'refused'; status: number; body: unknown }
+  | { result: 'failed'; status: number | null; error: string; body?: unknown };
+
+export type FetchLike = (url: string, init: { method: string; headers: Record<string, string>; body: string; signal?: AbortSignal }) => Promise<Response>;
+
+/** One POST of the pins JSON to the service (never `?force=1`): 200 → published, 409 → refused by the guard. */
+export async function publishProposal(dp: DynamicPinningConfig, json: string, fetchImpl: FetchLike = fetch, timeoutMs = 60_000): Promise<PublishOutcome> {
+  if (!dp.token) return { result: 'failed', status: null, error: `the environment variable ${dp.tokenEnv} is not set` };
+  let res: Response;
+  try {
+    res = await fetchImpl(`${dp.service}/v1/bundles/pins`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${dp.token}`, 'content-type': 'application/json' },
+      body: json,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (e) {
+    return { result: 'failed', status: null, error: describeError(e) };
+  }
+  const text = await res.text().catch(() => '');
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON: keep the text
+  }
+  const field = (k: string) => (body && typeof body === 'object' ? (body as Record<string, unknown>)[k] : undefined);
+  if (res.status === 200) return { result: 'published', status: 200, version: typeof field('version') === 'number' ? (field('version') as number) : null, body };
+  if (res.status === 409) return { result: 'refused', status: 409, body };
+  const err = field('error');
+  return { result: 'failed', status: res.status, error: typeof err === 'string' ? err : `HTTP ${res.status}`, body };
+}

@@ -1,0 +1,241 @@
+/**
+ * Dynamic pinning, end to end with real pieces on 127.0.0.1: a TLS server whose leaf key the test
+ * rotates, `pinctl serve` (keys from `pinctl keys generate`), and `pinctl monitor once` with a
+ * `dynamicPinning` section. The new leaf key becomes a proposed pin set (old pins kept as backups);
+ * with `publish: true` the monitor publishes it and the service serves it as version 1.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tlsServer, Running } from '../helpers/servers.js';
+import { opensslPin, readPki } from '../helpers/fixtures.js';
+import { cli } from '../helpers/cli.js';
+import { startServe, StartedServe } from '../../cli/commands/serve.js';
+import { monitorCli, NOW, pkiFile, tempDir, webhookReceiver, WebhookReceiver, writeConfig } from './helpers.js';
+import { Store } from '../../monitor/store.js';
+import { parseConfig } from '../../monitor/config.js';
+import { runCycle } from '../../monitor/cycle.js';
+import { trustStores } from '../../monitor/sweep.js';
+import { FetchLike } from '../../monitor/proposals.js';
+
+const HOST = 'api.pinctl.test';
+const TOKEN = 'monitor-dp-admin-token-0123456789';
+const LEAF = opensslPin('leaf.pem');
+const LEAF_NEW = opensslPin('leaf-new-key.pem');
+const BACKUP = opensslPin('backup.key');
+const LATER = new Date(NOW.getTime() + 3_600_000);
+
+let server: Running & { server: import('node:tls').Server };
+let hook: WebhookReceiver;
+let service: StartedServe;
+const root = tempDir('pinctl-monitor-dp-');
+
+beforeAll(async () => {
+  server = await tlsServer('chain.pem', 'leaf.key');
+  hook = await webhookReceiver();
+  const keys = await cli(['keys', 'generate', '--out', join(root, 'keys')]);
+  expect(keys.code, keys.stderr).toBe(0);
+  const io = { stdout: { write: () => true }, stderr: { write: () => true }, readStdin: async () => new Uint8Array(), env: { PINCTL_ADMIN_TOKEN: TOKEN }, cwd: root, now: () => new Date() };
+  service = await startServe(
+    { listen: '127.0.0.1:0', key: [join(root, 'keys', 'pinctl-signing.key')], data: join(root, 'data'), audience: 'com.example.app', expiresIn: '7d', guardTimeout: '3s', reportsRate: '10/min' },
+    io,
+  );
+});
+afterAll(async () => {
+  await service?.stop();
+  await server?.close();
+  await hook?.close();
+});
+beforeEach(() => {
+  hook.requests.length = 0;
+  serve('chain.pem', 'leaf.key');
+});
+
+function serve(chain: string, key: string) {
+  server.server.setSecureContext({ cert: readPki(chain), key: readPki(key) });
+}
+
+function configText(publish: boolean, serviceUrl = service.url): string {
+  return `schedule: "*/30 * * * * *"
+state: ./state
+retries: 1
+retryDelay: 1ms
+timeout: 2s
+alerts:
+  webhook: { url: "${hook.url}" }
+dynamicPinning:
+  service: "${serviceUrl}"
+  tokenEnv: PINCTL_ADMIN_TOKEN
+  publish: ${publish}
+  overlap: 30d
+endpoints:
+  - host: ${HOST}
+    port: ${server.port}
+    addresses: [127.0.0.1]
+    caFile: ${pkiFile('root.pem')}
+    pins: ["${LEAF}", "${BACKUP}"]
+`;
+}
+
+const once = (cfg: string, now: Date) => monitorCli(['monitor', 'once', '--config', cfg], { now, env: { PINCTL_ADMIN_TOKEN: TOKEN } });
+
+async function events(dir: string) {
+  const store = await Store.open(join(dir, 'state'));
+  try {
+    return await store.history(HOST, 1000);
+  } finally {
+    store.close();
+  }
+}
+
+describe('dynamicPinning config', () => {
+  const load = (extra: string, env: Record<string, string> = {}) =>
+    parseConfig(`schedule: "* * * * *"\nendpoints: [{ host: ${HOST}, pins: ["${LEAF}", "${BACKUP}"] }]\n${extra}`, 'm.yaml', { env, cwd: root, now: NOW });
+
+  it('is optional, has defaults, and names the path of every problem', () => {
+    expect(load('').dynamicPinning).toBeNull();
+    expect(load('dynamicPinning: { service: "http://127.0.0.1:8080/" }').dynamicPinning).toEqual({
+      service: 'http://127.0.0.1:8080',
+      tokenEnv: 'PINCTL_ADMIN_TOKEN',
+      token: null,
+      publish: false,
+      overlapMs: 30 * 86_400_000,
+    });
+    expect(() => load('dynamicPinning: { service: "http://x", publsh: true }')).toThrow(/dynamicPinning\.publsh: unknown key \(did you mean "publish"\?\)/);
+    expect(() => load('dynamicPinning: { publish: true }')).toThrow(/dynamicPinning\.service: required/);
+    expect(() => load('dynamicPinning: { service: "ftp://x" }')).toThrow(/dynamicPinning\.service: expected/);
+    expect(() => load('dynamicPinning: { service: "http://x", publish: "yes" }')).toThrow(/dynamicPinning\.publish: expected true or false/);
+    expect(() => load('dynamicPinning: { service: "http://x", overlap: "soon" }')).toThrow(/dynamicPinning\.overlap: expected a duration/);
+    expect(() => load('dynamicPinning: { service: "http://x", tokenEnv: "not a name" }')).toThrow(/dynamicPinning\.tokenEnv: expected the name of an environment variable/);
+    expect(() => load('dynamicPinning: { service: "http://x", publish: true, tokenEnv: T }')).toThrow(/dynamicPinning\.tokenEnv: publish is true but the environment variable T is not set/);
+    expect(load('dynamicPinning: { service: "http://x", publish: true, tokenEnv: T, overlap: 7d }', { T: 'secret' }).dynamicPinning).toMatchObject({ token: 'secret', publish: true, overlapMs: 7 * 86_400_000 });
+  });
+});
+
+describe('dynamic pinning against a real signing service', () => {
+  it('publish: false — a new leaf key becomes a proposal file (new pin + old pins as backup), named in the alert', async () => {
+    const dir = tempDir();
+    const cfg = writeConfig(dir, configText(false));
+    const first = await once(cfg, NOW);
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    expect(existsSync(join(dir, 'state', 'proposals'))).toBe(false);
+
+    serve('chain-new-key.pem', 'leaf-new-key.key');
+    const second = await once(cfg, LATER);
+    expect(second.code).toBe(1);
+    const files = readdirSync(join(dir, 'state', 'proposals'));
+    expect(files).toEqual([`${HOST}_${server.port}-20260601T010000Z.json`]);
+    const file = join(dir, 'state', 'proposals', files[0]!);
+    const doc = JSON.parse(readFileSync(file, 'utf8'));
+    expect(doc.format).toBe('pinctl.pins.v1');
+    expect(doc.domains).toHaveLength(1);
+    const d = doc.domains[0];
+    expect(d.domain).toBe(HOST);
+    expect(d.endpoints).toEqual([{ host: HOST, port: server.port, addresses: ['127.0.0.1'] }]);
+    expect(d.pins.map((p: { spkiSha256: string; role: string }) => [p.spkiSha256, p.role])).toEqual([
+      [LEAF_NEW, 'leaf'],
+      [LEAF, 'backup'],
+      [BACKUP, 'backup'],
+    ]);
+    expect(d.pins[1].source).toContain('keep as backup until 2026-07-01 (overlap 30d)');
+
+    // The chain-drift alert names the file and the command that publishes it (never ?force=1).
+    const drift = hook.requests.find((r) => (r.body.pinctl as { finding: { kind: string } }).finding.kind === 'chain-drift');
+    expect(drift).toBeDefined();
+    const text = String(drift!.body.text);
+    expect(text).toContain(`*Proposed pins:* new pin set written to ${file}`);
+    expect(text).toContain(`curl -sS -H "Authorization: Bearer $PINCTL_ADMIN_TOKEN"`);
+    expect(text).toContain(`${service.url}/v1/bundles/pins`);
+    expect(text).not.toContain('force');
+
+    const history = await events(dir);
+    const proposed = history.filter((e) => e.type === 'pins-proposed');
+    expect(proposed).toHaveLength(1);
+    expect(proposed[0]!.summary).toContain(file);
+    expect(history.some((e) => e.type.startsWith('pins-publish'))).toBe(false);
+    // Nothing was published.
+    expect((await fetch(`${service.url}/v1/bundles/pins`)).status).toBe(404);
+  });
+
+  it('publish: true — the monitor publishes the proposal and the service serves it as version 1; once per finding', async () => {
+    const dir = tempDir();
+    const cfg = writeConfig(dir, configText(true));
+    expect((await once(cfg, NOW)).code).toBe(0);
+    serve('chain-new-key.pem', 'leaf-new-key.key');
+    const second = await once(cfg, LATER);
+    expect(second.code).toBe(1);
+
+    const res = await fetch(`${service.url}/v1/bundles/pins`);
+    expect(res.status).toBe(200);
+    const envelope = (await res.json()) as { payload: string };
+    const payload = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8'));
+    expect(payload.version).toBe(1);
+    const domain = payload.domains.find((x: { domain: string }) => x.domain === HOST);
+    expect(domain.pins).toEqual(expect.arrayContaining([LEAF_NEW, LEAF, BACKUP]));
+
+    let history = await events(dir);
+    const published = history.filter((e) => e.type === 'pins-publish-published');
+    expect(published).toHaveLength(1);
+    expect(published[0]!.summary).toContain('published pins version 1');
+    expect(history.filter((e) => e.type === 'pins-publish-attempt')).toHaveLength(1);
+
+    // Another sweep with the same chain: the finding is not new, nothing is published again.
+    await once(cfg, new Date(LATER.getTime() + 60_000));
+    history = await events(dir);
+    expect(history.filter((e) => e.type === 'pins-publish-attempt')).toHaveLength(1);
+    const again = await fetch(`${service.url}/v1/bundles/pins`);
+    expect(JSON.parse(Buffer.from(((await again.json()) as { payload: string }).payload, 'base64').toString('utf8')).version).toBe(1);
+  });
+
+  it('records a 409 guard refusal and a network failure, with one attempt per finding (injected fetch)', async () => {
+    for (const [answer, type, text] of [
+      [() => new Response(JSON.stringify({ error: 'guard failed', code: 'GUARD_FAILED', failures: [] }), { status: 409 }), 'pins-publish-refused', '409, pre-publish guard'],
+      [() => Promise.reject(new Error('connect ECONNREFUSED')), 'pins-publish-failed', 'ECONNREFUSED'],
+      [() => new Response(JSON.stringify({ error: 'wrong token' }), { status: 401 }), 'pins-publish-failed', '(401): wrong token'],
+    ] as const) {
+      const dir = tempDir();
+      const cfg = parseConfig(configText(true, 'http://127.0.0.1:9'), join(dir, 'm.yaml'), { env: { PINCTL_ADMIN_TOKEN: TOKEN }, cwd: dir, now: NOW });
+      const calls: { url: string; auth: string }[] = [];
+      const fetchImpl: FetchLike = async (url, init) => {
+        calls.push({ url, auth: init.headers.authorization! });
+        return answer();
+      };
+      const store = await Store.open(cfg.state);
+      try {
+        const deps = { stores: trustStores(cfg, {}), fetch: fetchImpl, noDelivery: true };
+        serve('chain.pem', 'leaf.key');
+        await runCycle(cfg, store, { ...deps, now: () => NOW });
+        serve('chain-new-key.pem', 'leaf-new-key.key');
+        const r = await runCycle(cfg, store, { ...deps, now: () => LATER });
+        expect(r.proposals).toHaveLength(1);
+        expect(r.proposals[0]!.publish).not.toBeNull();
+        expect(calls).toEqual([{ url: 'http://127.0.0.1:9/v1/bundles/pins', auth: `Bearer ${TOKEN}` }]);
+        const h = await store.history(HOST, 1000);
+        const outcome = h.filter((e) => e.type === type);
+        expect(outcome).toHaveLength(1);
+        expect(outcome[0]!.summary).toContain(text);
+        // Another sweep with the same chain: the finding stays open, nothing is POSTed again.
+        await runCycle(cfg, store, { ...deps, now: () => new Date(LATER.getTime() + 60_000) });
+        expect(calls).toHaveLength(1);
+      } finally {
+        store.close();
+      }
+    }
+  });
+
+  it('proposes nothing when the new chain does not validate, or when the change is a same-key renewal', async () => {
+    const dir = tempDir();
+    const cfg = writeConfig(dir, configText(false));
+    expect((await once(cfg, NOW)).code).toBe(0);
+    serve('chain-renewed.pem', 'leaf.key');
+    await once(cfg, LATER);
+    expect(existsSync(join(dir, 'state', 'proposals'))).toBe(false);
+    // A leaf key from another CA: drift, but the chain does not validate against root.pem.
+    serve('example-untrusted-chain.pem', 'example-untrusted-leaf.key');
+    await once(cfg, new Date(LATER.getTime() + 60_000));
+    expect(existsSync(join(dir, 'state', 'proposals'))).toBe(false);
+    const skipped = (await events(dir)).filter((e) => e.type === 'pins-proposal-skipped');
+    expect(skipped).toHaveLength(1);
+    expect(skipped[0]!.summary).toMatch(/the new chain does not validate at 127\.0\.0\.1/);
+  });
+});
