@@ -244,35 +244,13 @@ export class Store {
       sql: `SELECT * FROM (SELECT * FROM events WHERE host = ? OR endpoint = ? ORDER BY id DESC LIMIT ?) ORDER BY id`,
       args: [hostOrEndpoint, hostOrEndpoint, limit],
     });
-    return rs.rows.map((r) => ({
-      at: String(r.at),
-      endpoint: String(r.endpoint),
-      host: String(r.host),
-      address: r.address === null ? null : String(r.address),
-      type: String(r.type),
-      kind: r.kind === null ? null : String(r.kind),
-      severity: r.severity === null ? null : String(r.severity),
-      findingId: r.finding_id === null ? null : String(r.finding_id),
-      summary: String(r.summary),
-      details: r.details === null ? null : JSON.parse(String(r.details)),
-    }));
+    return rs.rows.map(eventFromRow);
   }
 
   /** History events of one finding, oldest first (dynamic pinning: was it already published?). */
   async findingEvents(findingId: string): Promise<HistoryEvent[]> {
     const rs = await this.db.execute({ sql: `SELECT * FROM events WHERE finding_id = ? ORDER BY id`, args: [findingId] });
-    return rs.rows.map((r) => ({
-      at: String(r.at),
-      endpoint: String(r.endpoint),
-      host: String(r.host),
-      address: r.address === null ? null : String(r.address),
-      type: String(r.type),
-      kind: r.kind === null ? null : String(r.kind),
-      severity: r.severity === null ? null : String(r.severity),
-      findingId: r.finding_id === null ? null : String(r.finding_id),
-      summary: String(r.summary),
-      details: r.details === null ? null : JSON.parse(String(r.details)),
-    }));
+    return rs.rows.map(eventFromRow);
   }
 
   /** Appends history events outside a sweep's transaction (the outcome of a publish made after it). */
@@ -596,5 +574,20 @@ function outboxFromRow(r: Row): OutboxRow {
     nextAttemptAt: String(r.next_attempt_at),
     lastError: r.last_error === null ? null : String(r.last_error),
     sentAt: r.sent_at === null ? null : String(r.sent_at),
+  };
+}
+
+function eventFromRow(r: Record<string, unknown>): HistoryEvent {
+  return {
+    at: String(r.at),
+    endpoint: String(r.endpoint),
+    host: String(r.host),
+    address: r.address === null ? null : String(r.address),
+    type: String(r.type),
+    kind: r.kind === null ? null : String(r.kind),
+    severity: r.severity === null ? null : String(r.severity),
+    findingId: r.finding_id === null ? null : String(r.finding_id),
+    summary: String(r.summary),
+    details: r.details === null ? null : JSON.parse(String(r.details)),
   };
 }
