@@ -50,7 +50,7 @@ async function startServers(chain: string, key: string, count: number): Promise<
   return { ports, stop: () => child.kill() };
 }
 
-export async function benchMonitor(line: Line, sizes: number[]): Promise<void> {
+export async function benchMonitor(line: Line, sizes: number[], formats: ('yaml' | 'json')[] = ['yaml']): Promise<void> {
   const root = packageRoot();
   const pkiDir = mkdtempSync(join(tmpdir(), 'pinctl-bench-pki-'));
   const pki = wildcardPki(pkiDir);
@@ -58,17 +58,23 @@ export async function benchMonitor(line: Line, sizes: number[]): Promise<void> {
   const ports = servers.ports;
   const pins = JSON.parse(execFileSync(process.execPath, [join(root, 'dist', 'cli', 'main.js'), 'pins', '--json', pki.chain, pki.root], { encoding: 'utf8' })).map((p: { spkiSha256: string }) => p.spkiSha256);
   try {
-    for (const n of sizes) {
+    for (const [n, format] of sizes.flatMap((n) => formats.map((f) => [n, f] as const))) {
       const dir = mkdtempSync(join(tmpdir(), 'pinctl-bench-monitor-'));
       const endpoints = Array.from({ length: n }, (_, i) =>
         `  - { host: ep${i}.bench.test, port: ${ports[i % ports.length]}, addresses: [127.0.0.1], caFile: ${pki.root}, pins: [${pins.map((p: string) => `"${p}"`).join(', ')}] }`,
       );
-      writeFileSync(join(dir, 'monitor.yaml'), `schedule: "0 * * * *"\nstate: ${join(dir, 'state')}\nendpoints:\n${endpoints.join('\n')}\n`);
+      const configFile = join(dir, `monitor.${format}`);
+      if (format === 'yaml') writeFileSync(configFile, `schedule: "0 * * * *"\nstate: ${join(dir, 'state')}\nendpoints:\n${endpoints.join('\n')}\n`);
+      else
+        writeFileSync(
+          configFile,
+          JSON.stringify({ schedule: '0 * * * *', state: join(dir, 'state'), endpoints: Array.from({ length: n }, (_, i) => ({ host: `ep${i}.bench.test`, port: ports[i % ports.length], addresses: ['127.0.0.1'], caFile: pki.root, pins })) }),
+        );
       // The CLI in a child process that reports its own peak RSS when done.
       const code = `const { run } = await import(${JSON.stringify(join(root, 'dist', 'cli', 'run.js'))});
         const { processIO } = await import(${JSON.stringify(join(root, 'dist', 'cli', 'io.js'))});
         const io = processIO(); io.stdout = { write() {} }; let err = ''; io.stderr = { write(x) { err += x; } };
-        const t = performance.now(); const code = await run(['monitor', 'once', '--config', ${JSON.stringify(join(dir, 'monitor.yaml'))}], io);
+        const t = performance.now(); const code = await run(['monitor', 'once', '--config', ${JSON.stringify(configFile)}], io);
         const ms = performance.now() - t;
         const { Store } = await import(${JSON.stringify(join(root, 'dist', 'monitor', 'store.js'))});
         const store = await Store.open(${JSON.stringify(join(dir, 'state'))}); const sweepMs = (await store.lastSweep())?.durationMs; store.close();
@@ -78,7 +84,7 @@ export async function benchMonitor(line: Line, sizes: number[]): Promise<void> {
       if (out.code === 2 || out.sweepMs === undefined) throw new Error(`pinctl monitor once failed (exit ${out.code}): ${out.err}`);
       const bare = await bareLoop(ports, n, 64);
       line(
-        `monitor sweep, ${n.toLocaleString('en-US')} endpoints`,
+        `monitor sweep, ${n.toLocaleString('en-US')} endpoints (${format})`,
         `${(out.ms / 1000).toFixed(2)} s, peak ${Math.round(out.rssKb / 1024)} MB`,
         `bare tls.connect ${(bare / 1000).toFixed(2)} s (probing alone, inside the process: ${(out.sweepMs / 1000).toFixed(2)} s = ${(out.sweepMs / bare).toFixed(2)}x)`,
         out.ms / bare,

@@ -158,7 +158,7 @@ async function main(): Promise<void> {
     benchWholeProcess(bundle);
   }
   await benchProbe();
-  if (!args.has('skip-monitor')) await benchMonitor(line, [1000, 10_000]);
+  if (!args.has('skip-monitor')) await benchMonitor(line, [1000, 10_000], ['yaml', 'json']);
   benchBundleVerify(line);
   await benchServe(line);
 }

@@ -180,3 +180,20 @@ endpoints:
     expect(readFileSync(cfg, 'utf8')).toContain('colour');
   });
 });
+
+describe('JSON configs (parsed without the YAML document model)', () => {
+  const base = { schedule: '*/30 * * * * *', state: './s', endpoints: [{ host: 'api.pinctl.test', addresses: ['127.0.0.1'], pins: [opensslPin('leaf.pem'), opensslPin('backup.key')] }] };
+  it('reads the same config as YAML does', () => {
+    const fromJson = parseConfig(JSON.stringify(base), 'monitor.json', opts(tempDir()));
+    expect(fromJson.endpoints[0]!.host).toBe('api.pinctl.test');
+    expect(fromJson.schedule).toBe('*/30 * * * * *');
+  });
+  it('still refuses a repeated key, with YAML naming where', () => {
+    const text = JSON.stringify(base).replace('"schedule"', '"state":"./x","schedule"');
+    expect(() => parseConfig(text, 'monitor.json', opts(tempDir()))).toThrow(/monitor\.json: line 1, column \d+: not valid YAML or JSON/);
+  });
+  it('still names the bad field', () => {
+    const text = JSON.stringify({ ...base, endpoints: [{ ...base.endpoints[0], adresses: ['127.0.0.1'] }] });
+    expect(() => parseConfig(text, 'monitor.json', opts(tempDir()))).toThrow(/endpoints\[0\]\.adresses/);
+  });
+});
