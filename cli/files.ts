@@ -1,5 +1,6 @@
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { existingAncestor, makeDirs } from '../src/make-dirs.js';
 import { CliIO } from './io.js';
 import { InputError } from '../src/errors.js';
 import { MAX_INPUT_BYTES, InputItem, parseInput } from '../src/core/input.js';
@@ -27,30 +28,18 @@ export async function readItems(path: string, io: CliIO): Promise<InputItem[]> {
   return parseInput(bytes, name);
 }
 
-/**
- * Makes an output directory, level by level: Node's recursive mkdir spins forever under /proc
- * (Node 20), and its raw errors name no flag.
- */
+/** Makes an output directory (level by level, see src/make-dirs.ts), with errors that name the flag. */
 export function ensureOutputDir(path: string, flag: string, io: CliIO): string {
   const full = resolve(io.cwd, path);
-  const missing: string[] = [];
-  let dir = full;
-  while (!existsSync(dir)) {
-    missing.unshift(dir);
-    const up = dirname(dir);
-    if (up === dir) break;
-    dir = up;
-  }
+  const dir = existingAncestor(full);
   if (existsSync(dir) && !statSync(dir).isDirectory()) {
     throw new InputError('OUTPUT_UNWRITABLE', `${flag} ${path}: expected a directory, found a file at ${dir}`, { hint: 'choose another directory' });
   }
-  for (const d of missing) {
-    try {
-      mkdirSync(d);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code ?? 'error';
-      throw new InputError('OUTPUT_UNWRITABLE', `${flag} ${path}: cannot create ${d} (${code})`, { hint: 'choose a directory you can write to' });
-    }
+  try {
+    makeDirs(full);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new InputError('OUTPUT_UNWRITABLE', `${flag} ${path}: cannot create ${err.path ?? full} (${err.code ?? 'error'})`, { hint: 'choose a directory you can write to' });
   }
   return full;
 }

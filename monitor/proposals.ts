@@ -15,7 +15,8 @@
  * `<state>/proposals/`, and one POST to the service with the admin token (never `?force=1`), with
  * an injectable `fetch`.
  */
-import { mkdirSync, renameSync, writeFileSync, existsSync } from 'node:fs';
+import { renameSync, writeFileSync, existsSync } from 'node:fs';
+import { makeDirs } from '../src/make-dirs.js';
 import { join } from 'node:path';
 import { isIP } from 'node:net';
 import { Pin, PinSet } from '../src/core/model.js';
@@ -138,7 +139,7 @@ export function curlCommand(dp: Pick<DynamicPinningConfig, 'service' | 'tokenEnv
 /** Writes `<state>/proposals/<endpoint>-<timestamp>.json` atomically; returns its path. */
 export function writeProposal(stateDir: string, endpointId: string, now: Date, json: string): string {
   const dir = join(stateDir, 'proposals');
-  mkdirSync(dir, { recursive: true });
+  makeDirs(dir);
   const base = `${endpointId.replace(/[^A-Za-z0-9._-]+/g, '_')}-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
   let file = join(dir, `${base}.json`);
   for (let i = 2; existsSync(file); i++) file = join(dir, `${base}-${i}.json`);

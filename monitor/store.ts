@@ -12,10 +12,11 @@
  * kill -9 at any point leaves either the whole sweep or none of it. Alert delivery is an outbox:
  * see claimDue()/markSent() and monitor/README.md.
  */
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
 import { createClient, Client, InStatement, InValue, Row } from '@libsql/client';
+import { makeDirs } from '../src/make-dirs.js';
 import { InputError, describeError } from '../src/errors.js';
 import { AlertType, CertRecord, Finding, Observation, Severity, StoredFinding } from './types.js';
 import { addrKey } from './findings.js';
@@ -469,29 +470,6 @@ export class Store {
   async count(table: 'observations' | 'latest' | 'findings' | 'events' | 'outbox' | 'sweeps'): Promise<number> {
     const rs = await this.db.execute(`SELECT COUNT(*) AS n FROM ${table}`);
     return Number(rs.rows[0]!.n);
-  }
-}
-
-/**
- * mkdir -p without `{ recursive: true }`: Node 20's recursive mkdir never returns for a path under
- * /proc (it retries ENOENT forever, blocking the event loop: `monitor run` then ignored SIGTERM
- * after a reload to `state: /proc/…`). Creates the missing ancestors one level at a time instead.
- */
-export function makeDirs(dir: string): void {
-  const missing: string[] = [];
-  let d = resolve(dir);
-  while (!existsSync(d)) {
-    missing.unshift(d);
-    const up = dirname(d);
-    if (up === d) break;
-    d = up;
-  }
-  for (const m of missing) {
-    try {
-      mkdirSync(m);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    }
   }
 }
 

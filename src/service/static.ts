@@ -4,7 +4,7 @@
  * latest keyset) cannot be a file while `/v1/keyset/N` lives in a directory of the same name, so
  * it is written as `v1/keyset/index.json`; the web server maps `/v1/keyset` to it.
  */
-import { mkdirSync } from 'node:fs';
+import { makeDirs } from '../make-dirs.js';
 import { dirname, join } from 'node:path';
 import { InputError } from '../errors.js';
 import { writeFileAtomic } from './fsutil.js';
@@ -41,7 +41,7 @@ export function writeStaticSite(outDir: string, files: Map<string, Uint8Array>):
     const file = names.get(p)!;
     const full = join(outDir, file);
     try {
-      mkdirSync(dirname(full), { recursive: true });
+      makeDirs(dirname(full));
       writeFileAtomic(full, bytes);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code ?? 'error';

@@ -15,7 +15,8 @@
  * floor of each type is the highest of the counter, every history file name and the current
  * file: losing any one of them (the current file, say) never lowers it.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, unlinkSync, writeFileSync, realpathSync } from 'node:fs';
+import { makeDirs } from '../make-dirs.js';
+import { existsSync, readFileSync, readdirSync, unlinkSync, writeFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
 import { parseEnvelope } from '../bundle/envelope.js';
@@ -85,7 +86,7 @@ export class BundleStore {
     if (opts.create !== false) {
       for (const d of [dir, join(dir, 'counters'), join(dir, 'current'), join(dir, 'history'), ...BUNDLE_TYPES.map((t) => join(dir, 'history', t))]) {
         try {
-          mkdirSync(d, { recursive: true, mode: 0o700 });
+          makeDirs(d, 0o700);
         } catch (e) {
           throw new InputError('OUTPUT_UNWRITABLE', `--data ${dir}: cannot create ${d} (${(e as NodeJS.ErrnoException).code ?? 'error'})`, { hint: 'choose a directory you can write to' });
         }
