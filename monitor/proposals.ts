@@ -15,8 +15,8 @@
  * `<state>/proposals/`, and one POST to the service with the admin token (never `?force=1`), with
  * an injectable `fetch`.
  */
-import { renameSync, writeFileSync, existsSync } from 'node:fs';
 import { makeDirs } from '../src/make-dirs.js';
+import { writeFileExclusive } from '../src/durable-write.js';
 import { join } from 'node:path';
 import { isIP } from 'node:net';
 import { Pin, PinSet } from '../src/core/model.js';
@@ -141,12 +141,16 @@ export function writeProposal(stateDir: string, endpointId: string, now: Date, j
   const dir = join(stateDir, 'proposals');
   makeDirs(dir);
   const base = `${endpointId.replace(/[^A-Za-z0-9._-]+/g, '_')}-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
-  let file = join(dir, `${base}.json`);
-  for (let i = 2; existsSync(file); i++) file = join(dir, `${base}-${i}.json`);
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, json, { mode: 0o644 });
-  renameSync(tmp, file);
-  return file;
+  // Exclusive create: a name taken meanwhile (two monitors on one state) gets the next suffix.
+  for (let i = 1; ; i++) {
+    const file = join(dir, i === 1 ? `${base}.json` : `${base}-${i}.json`);
+    try {
+      writeFileExclusive(file, Buffer.from(json, 'utf8'));
+      return file;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
 }
 
 export type PublishOutcome =

@@ -12,7 +12,8 @@
  * kill -9 at any point leaves either the whole sweep or none of it. Alert delivery is an outbox:
  * see claimDue()/markSent() and monitor/README.md.
  */
-import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { writeFileAtomic } from '../src/durable-write.js';
 import { join } from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
 import { createClient, Client, InStatement, InValue, Row } from '@libsql/client';
@@ -180,14 +181,12 @@ export class Store {
     return join(this.dir, 'certs', `${sha256}.pem`);
   }
 
-  /** Content-addressed, written once, atomically (tmp + rename): safe to repeat after a crash. */
+  /** Content-addressed, written once, atomically: safe to repeat after a crash. */
   saveCertificate(sha256: string, der: Uint8Array): void {
     const path = this.certPath(sha256);
     if (existsSync(path)) return;
     const b64 = Buffer.from(der).toString('base64').replace(/.{1,64}/g, '$&\n');
-    const tmp = `${path}.${process.pid}.tmp`;
-    writeFileSync(tmp, `-----BEGIN CERTIFICATE-----\n${b64}-----END CERTIFICATE-----\n`);
-    renameSync(tmp, path);
+    writeFileAtomic(path, `-----BEGIN CERTIFICATE-----\n${b64}-----END CERTIFICATE-----\n`);
   }
 
   /** What each address of these endpoints served at the last sweep, and last served with a chain. */

@@ -22,7 +22,7 @@ import { BundleType, PAYLOAD_TYPES, Payload, typeOfPayloadType } from '../../src
 import { readPrivateKeyFile, readPublicKeyFile } from '../../src/service/keys.js';
 import { Common, describePayload, keysetPayload, parseAudience, parsePinsJson, parseVersion, pinsPayload, signPayload, trustRootsFromCertificates, trustRootsPayload } from '../../src/service/payloads.js';
 import { parseExpiresIn, validity } from '../../src/service/time.js';
-import { writeFileAtomic } from '../../src/service/fsutil.js';
+import { writeFileAtomic } from '../../src/durable-write.js';
 
 const TYPES: readonly BundleType[] = ['pins', 'trust-roots', 'keyset'];
 

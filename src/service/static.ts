@@ -7,7 +7,7 @@
 import { makeDirs } from '../make-dirs.js';
 import { dirname, join } from 'node:path';
 import { InputError } from '../errors.js';
-import { writeFileAtomic } from './fsutil.js';
+import { writeFileAtomic } from '../durable-write.js';
 import { etagOf } from './routes.js';
 
 export interface StaticFile {

@@ -22,7 +22,7 @@ import { InputError } from '../errors.js';
 import { parseEnvelope } from '../bundle/envelope.js';
 import { payloadHeader } from '../bundle/payload.js';
 import { BundleType, PAYLOAD_TYPES } from '../bundle/types.js';
-import { fsyncDir, writeFileAtomic, writeFileExclusive } from './fsutil.js';
+import { fsyncDir, writeFileAtomic, writeFileExclusive } from '../durable-write.js';
 
 export const BUNDLE_TYPES: readonly BundleType[] = ['pins', 'trust-roots', 'keyset'];
 

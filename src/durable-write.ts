@@ -1,5 +1,5 @@
 /**
- * Durable file writes for the embedded store: temp file + fsync + rename + fsync of the directory,
+ * Durable file writes (the service's store, the monitor's state, the CLI's state files): temp file + fsync + rename + fsync of the directory,
  * so a crash leaves either the old or the new file, never a torn one.
  */
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
