@@ -3,29 +3,14 @@
  * 1,000 and 10,000 endpoints served by local TLS servers in another process, against a bare
  * tls.connect loop over the same endpoints with the same concurrency. Peak RSS from the child.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import tls from 'node:tls';
-import { runBounded } from '../src/net/observe.js';
+import { bareTlsLoop, startTlsServers } from './tls-load.js';
 import { packageRoot } from '../src/package-root.js';
 
 type Line = (label: string, ours: string, base: string, ratio: number, target?: string) => void;
-
-async function bareLoop(ports: number[], n: number, concurrency: number): Promise<number> {
-  const t = performance.now();
-  await runBounded(Array.from({ length: n }, (_, i) => i), concurrency, (i) =>
-    new Promise<void>((resolve, reject) => {
-      const s = tls.connect({ host: '127.0.0.1', port: ports[i % ports.length]!, servername: `ep${i}.bench.test`, rejectUnauthorized: false }, () => {
-        s.destroy();
-        resolve();
-      });
-      s.once('error', reject);
-    }),
-  );
-  return performance.now() - t;
-}
 
 /** A wildcard PKI made with openssl for the bench, so every endpoint name has a valid chain. */
 function wildcardPki(dir: string): { root: string; chain: string; key: string } {
@@ -39,22 +24,11 @@ function wildcardPki(dir: string): { root: string; chain: string; key: string } 
   return { root: join(dir, 'root.pem'), chain: join(dir, 'leaf.pem'), key: join(dir, 'leaf.key') };
 }
 
-async function startServers(chain: string, key: string, count: number): Promise<{ ports: number[]; stop(): void }> {
-  const code = `const tls = require('node:tls'); const fs = require('node:fs');
-    const opts = { cert: fs.readFileSync(${JSON.stringify(chain)}), key: fs.readFileSync(${JSON.stringify(key)}) };
-    const ports = []; let n = ${count};
-    for (let i = 0; i < ${count}; i++) { const s = tls.createServer(opts, (c) => c.end()); s.on('tlsClientError', () => {});
-      s.listen(0, '127.0.0.1', () => { ports.push(s.address().port); if (--n === 0) process.stdout.write(JSON.stringify(ports) + '\\n'); }); }`;
-  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const ports: number[] = await new Promise((resolve) => child.stdout!.once('data', (d) => resolve(JSON.parse(String(d)))));
-  return { ports, stop: () => child.kill() };
-}
-
 export async function benchMonitor(line: Line, sizes: number[], formats: ('yaml' | 'json')[] = ['yaml']): Promise<void> {
   const root = packageRoot();
   const pkiDir = mkdtempSync(join(tmpdir(), 'pinctl-bench-pki-'));
   const pki = wildcardPki(pkiDir);
-  const servers = await startServers(pki.chain, pki.key, 8);
+  const servers = await startTlsServers(pki.chain, pki.key, 8);
   const ports = servers.ports;
   const pins = JSON.parse(execFileSync(process.execPath, [join(root, 'dist', 'cli', 'main.js'), 'pins', '--json', pki.chain, pki.root], { encoding: 'utf8' })).map((p: { spkiSha256: string }) => p.spkiSha256);
   try {
@@ -82,7 +56,7 @@ export async function benchMonitor(line: Line, sizes: number[], formats: ('yaml'
       const out = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', maxBuffer: 1 << 26 }));
       // A run that failed or stored no sweep measured nothing: say so instead of printing a time.
       if (out.code === 2 || out.sweepMs === undefined) throw new Error(`pinctl monitor once failed (exit ${out.code}): ${out.err}`);
-      const bare = await bareLoop(ports, n, 64);
+      const bare = await bareTlsLoop(ports, n, 64, (i) => `ep${i}.bench.test`);
       line(
         `monitor sweep, ${n.toLocaleString('en-US')} endpoints (${format})`,
         `${(out.ms / 1000).toFixed(2)} s, peak ${Math.round(out.rssKb / 1024)} MB`,

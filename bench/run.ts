@@ -2,18 +2,18 @@
  * npm run bench: figures, each with a baseline measured in the same run on this machine.
  * Nothing here is asserted; targets from the issue are printed beside the ratios.
  */
-import { execFileSync, spawn, ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
-import tls from 'node:tls';
 import { parseInput } from '../src/core/input.js';
 import { clearCertificateCache } from '../src/core/certificate.js';
 import { loadCaFile, systemBundlePath } from '../src/net/trust-store-file.js';
-import { observeTargets, runBounded } from '../src/net/observe.js';
+import { observeTargets } from '../src/net/observe.js';
 import { packageRoot } from '../src/package-root.js';
 import type { Target } from '../src/core/target.js';
 import { benchBundleVerify } from './bundle.js';
+import { bareTlsLoop, startTlsServers } from './tls-load.js';
 import { benchServe } from './serve.js';
 import { benchMonitor } from './monitor.js';
 
@@ -78,37 +78,7 @@ process.stdout.write(JSON.stringify(out, null, 2));\n`,
   line('pins --json, whole process', `${fmt(median(ours))} ms`, `bare node:crypto script ${fmt(median(base))} ms`, median(ours) / median(base), '<= 2x');
 }
 
-/** The TLS server runs in its own process so client and server do not share one event loop. */
-async function startServerProcess(ports: number): Promise<{ child: ChildProcess; ports: number[] }> {
-  const code = `
-    const tls = require('node:tls'); const fs = require('node:fs');
-    const opts = { cert: fs.readFileSync(${JSON.stringify(join(PKI, 'chain.pem'))}), key: fs.readFileSync(${JSON.stringify(join(PKI, 'leaf.key'))}) };
-    const ports = []; let n = ${ports};
-    for (let i = 0; i < ${ports}; i++) {
-      const s = tls.createServer(opts, (sock) => sock.end()); s.on('tlsClientError', () => {});
-      s.listen(0, '127.0.0.1', () => { ports.push(s.address().port); if (--n === 0) process.stdout.write(JSON.stringify(ports) + '\\n'); });
-    }`;
-  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const portsOut: number[] = await new Promise((resolve) => child.stdout!.once('data', (d) => resolve(JSON.parse(String(d)))));
-  return { child, ports: portsOut };
-}
-
-async function bareLoop(ports: number[], n: number): Promise<number> {
-  const t = performance.now();
-  await runBounded(
-    Array.from({ length: n }, (_, i) => ports[i % ports.length]!),
-    CONCURRENCY,
-    (port) =>
-      new Promise<void>((resolve, reject) => {
-        const s = tls.connect({ host: '127.0.0.1', port, servername: 'api.pinctl.test', rejectUnauthorized: false }, () => {
-          s.destroy();
-          resolve();
-        });
-        s.once('error', reject);
-      }),
-  );
-  return performance.now() - t;
-}
+const bareLoop = (ports: number[], n: number) => bareTlsLoop(ports, n, CONCURRENCY, () => 'api.pinctl.test');
 
 async function pinctlSweep(ports: number[], n: number): Promise<number> {
   const store = loadCaFile(join(PKI, 'root.pem'));
@@ -124,7 +94,7 @@ async function pinctlSweep(ports: number[], n: number): Promise<number> {
 }
 
 async function benchProbe(): Promise<void> {
-  const server = await startServerProcess(8);
+  const server = await startTlsServers(join(PKI, 'chain.pem'), join(PKI, 'leaf.key'), 8);
   try {
     await bareLoop(server.ports, 200); // warm both sides
     await pinctlSweep(server.ports, 200);
@@ -144,7 +114,7 @@ async function benchProbe(): Promise<void> {
       '<= 1.5x; 1,000 in < 10 s',
     );
   } finally {
-    server.child.kill();
+    server.stop();
   }
 }
 

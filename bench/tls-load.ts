@@ -1,0 +1,33 @@
+/** What the probing benchmarks share: TLS servers in their own process, and the bare baseline loop. */
+import { spawn } from 'node:child_process';
+import tls from 'node:tls';
+import { runBounded } from '../src/net/observe.js';
+
+/** `count` TLS servers on 127.0.0.1 in a child process, so client and server do not share one event loop. */
+export async function startTlsServers(chain: string, key: string, count: number): Promise<{ ports: number[]; stop(): void }> {
+  const code = `const tls = require('node:tls'); const fs = require('node:fs');
+    const opts = { cert: fs.readFileSync(${JSON.stringify(chain)}), key: fs.readFileSync(${JSON.stringify(key)}) };
+    const ports = []; let n = ${count};
+    for (let i = 0; i < ${count}; i++) {
+      const s = tls.createServer(opts, (c) => c.end()); s.on('tlsClientError', () => {});
+      s.listen(0, '127.0.0.1', () => { ports.push(s.address().port); if (--n === 0) process.stdout.write(JSON.stringify(ports) + '\\n'); });
+    }`;
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const ports: number[] = await new Promise((resolve) => child.stdout!.once('data', (d) => resolve(JSON.parse(String(d)))));
+  return { ports, stop: () => child.kill() };
+}
+
+/** The baseline: n bare handshakes (no chain work) over the ports, `concurrency` at a time. */
+export async function bareTlsLoop(ports: number[], n: number, concurrency: number, servername: (i: number) => string): Promise<number> {
+  const t = performance.now();
+  await runBounded(Array.from({ length: n }, (_, i) => i), concurrency, (i) =>
+    new Promise<void>((resolve, reject) => {
+      const s = tls.connect({ host: '127.0.0.1', port: ports[i % ports.length]!, servername: servername(i), rejectUnauthorized: false }, () => {
+        s.destroy();
+        resolve();
+      });
+      s.once('error', reject);
+    }),
+  );
+  return performance.now() - t;
+}
