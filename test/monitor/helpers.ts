@@ -7,9 +7,8 @@ import net from 'node:net';
 import { Command, CommanderError } from 'commander';
 import { SMTPServer } from 'smtp-server';
 import { registerMonitor } from '../../cli/commands/monitor.js';
-import { CliIO } from '../../cli/io.js';
 import { printError } from '../../cli/style.js';
-import { noNetworkResolver } from '../helpers/cli.js';
+import { testIO } from '../helpers/cli.js';
 import { NOW, pkiFile } from '../helpers/fixtures.js';
 import { Prober } from '../../src/net/probe.js';
 
@@ -30,22 +29,11 @@ export interface CliOptions {
 
 /** `pinctl monitor …` in-process, the way cli/run.ts wires registerMonitor. */
 export async function monitorCli(argv: string[], opts: CliOptions = {}): Promise<Result> {
-  let stdout = '';
-  let stderr = '';
   let code = 0;
-  const io: CliIO = {
-    stdout: { write: (s: string) => (stdout += s) },
-    stderr: { write: (s: string) => (stderr += s) },
-    readStdin: async () => new Uint8Array(),
-    env: { NO_COLOR: '1', ...opts.env },
-    cwd: opts.cwd ?? process.cwd(),
-    now: () => opts.now ?? NOW,
-    resolve: noNetworkResolver,
-    probe: opts.probe,
-  };
+  const io = testIO(opts);
   const program = new Command('pinctl')
     .exitOverride()
-    .configureOutput({ writeOut: (s) => (stdout += s), writeErr: (s) => (stderr += s) });
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
   registerMonitor(program, io, (c) => (code = c));
   try {
     await program.parseAsync(argv, { from: 'user' });
@@ -56,7 +44,7 @@ export async function monitorCli(argv: string[], opts: CliOptions = {}): Promise
       code = 2;
     }
   }
-  return { code, stdout, stderr };
+  return { code, stdout: io.out(), stderr: io.err() };
 }
 
 export function tempDir(prefix = 'pinctl-monitor-'): string {

@@ -3,9 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
-import { CliIO } from '../../cli/io.js';
 import { NOW, opensslPin } from '../helpers/fixtures.js';
-import { noNetworkResolver } from '../helpers/cli.js';
 import { generateSigningKey, PRIVATE_KEY_FILE, PUBLIC_FILE, PUBLIC_PEM_FILE, publicKeyFileText } from '../../src/service/keys.js';
 import { writeFileSync } from 'node:fs';
 
@@ -20,26 +18,7 @@ export function tempDir(prefix = 'pinctl-service-'): string {
   return d;
 }
 
-export interface TestIO extends CliIO {
-  out(): string;
-  err(): string;
-}
-
-export function testIO(opts: { env?: Record<string, string>; now?: Date; cwd?: string } = {}): TestIO {
-  let stdout = '';
-  let stderr = '';
-  return {
-    stdout: { write: (s: string) => (stdout += s) },
-    stderr: { write: (s: string) => (stderr += s) },
-    readStdin: async () => new Uint8Array(),
-    env: { NO_COLOR: '1', ...opts.env },
-    cwd: opts.cwd ?? process.cwd(),
-    now: () => opts.now ?? NOW,
-    resolve: noNetworkResolver,
-    out: () => stdout,
-    err: () => stderr,
-  };
-}
+export { testIO, type TestIO } from '../helpers/cli.js';
 
 /** A key pair written the way `pinctl keys generate` writes it (without going through the CLI). */
 export function keyPair(dir = tempDir('pinctl-key-')): { dir: string; key: string; pubPem: string; pub: string; keyid: string; publicKey: Uint8Array } {
