@@ -8,7 +8,7 @@ import { Prober } from '../src/net/probe.js';
 import { Resolver } from '../src/net/resolve.js';
 import { TrustStore } from '../src/core/trust-store.js';
 import { MonitorConfig } from './config.js';
-import { addrKey, diffObservations, reconcile } from './findings.js';
+import { ReconcilePlan, addrKey, diffObservations, reconcile } from './findings.js';
 import { DeliveryLock, DeliveryResult, Senders, alertId, defaultSenders, deliverDue, renderAlert } from './alerts.js';
 import { EventWrite, SweepWrite, Store } from './store.js';
 import { SweepResult, sweep } from './sweep.js';
@@ -209,11 +209,25 @@ export async function runCycle(cfg: MonitorConfig, store: Store, deps: CycleDeps
     opened: plan.opened,
     changed: plan.updated.filter((u) => u.changed).map((u) => u.finding),
     resolved: plan.resolved.map((r) => r.finding),
-    open: await store.openFindings(),
+    open: openAfter(open, plan),
     queued: outbox.length,
     delivery,
     proposals,
   };
+}
+
+/**
+ * The findings open after this cycle, as the committed transaction left them: computed from the
+ * plan instead of read back (10,000 rows re-read and re-parsed cost ~0.2 s and ~40 MB). Same order
+ * as Store.openFindings(): opened_at, then id, compared as SQLite's BINARY collation does.
+ */
+export function openAfter(before: StoredFinding[], plan: ReconcilePlan): StoredFinding[] {
+  const open = new Map(before.map((f) => [f.id, f]));
+  for (const r of plan.resolved) open.delete(r.finding.id);
+  for (const u of plan.updated) open.set(u.finding.id, u.finding);
+  for (const f of plan.opened) open.set(f.id, f);
+  const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  return [...open.values()].sort((a, b) => cmp(a.openedAt, b.openedAt) || cmp(a.id, b.id));
 }
 
 /** Exit status of `monitor once` / `status`: 1 when any open finding is a warning or worse. */

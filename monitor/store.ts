@@ -1,14 +1,16 @@
 /**
- * The state store: SQLite in `<state>/monitor.db`, through @libsql/client.
+ * The state store: SQLite in `<state>/monitor.db`, through libsql (better-sqlite3's API).
  *
- * Why @libsql/client: it installs a prebuilt binary from the npm registry (better-sqlite3 12 builds
- * from source here, ~80 s on every clean install, since its prebuilt download is unreachable), and
- * node:sqlite needs Node 22 while pinctl supports Node 20. libsql is SQLite (same file format, same
- * WAL and transactions), and the same client speaks to a libsql/Turso server when a team wants one
- * shared database (see monitor/README.md for PostgreSQL).
+ * Why libsql: it installs a prebuilt binary from the npm registry (better-sqlite3 12 builds from
+ * source here, ~80 s on every clean install, since its prebuilt download is unreachable), and
+ * node:sqlite needs Node 22 while pinctl supports Node 20. Each SQL text is prepared once and reused
+ * for every row: @libsql/client prepared a statement per call, each holding a copy of its bound
+ * rows until the GC finalized it (~150 MB of native memory for a 10,000-endpoint first sweep).
+ * The calls are synchronous; the methods stay async so another backend (see monitor/README.md for
+ * PostgreSQL) fits the same interface.
  *
  * Consistency: a sweep's observations, finding changes, history events and queued alerts are
- * written in ONE write transaction (`transaction('write')`, BEGIN IMMEDIATE … COMMIT), in WAL mode with synchronous=FULL: a
+ * written in ONE write transaction (BEGIN IMMEDIATE … COMMIT), in WAL mode with synchronous=FULL: a
  * kill -9 at any point leaves either the whole sweep or none of it. Alert delivery is an outbox:
  * see claimDue()/markSent() and monitor/README.md.
  */
@@ -16,7 +18,9 @@ import { existsSync } from 'node:fs';
 import { writeFileAtomic } from '../src/durable-write.js';
 import { join } from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
-import { createClient, Client, InStatement, InValue, Row } from '@libsql/client';
+import Database from 'libsql';
+
+type Statement = Database.Statement;
 import { makeDirs } from '../src/make-dirs.js';
 import { InputError, describeError } from '../src/errors.js';
 import { AlertType, CertRecord, Finding, Observation, Severity, StoredFinding } from './types.js';
@@ -130,10 +134,19 @@ export interface SweepWrite {
   outbox: Omit<OutboxRow, 'attempts' | 'lastError' | 'sentAt' | 'status'>[];
 }
 
+/** A row as libsql returns it: column name → value. */
+type Row = Record<string, unknown>;
+type Arg = string | number | null;
+/** One statement and its arguments, run inside a transaction. */
+type Step = { sql: string; args: Arg[] };
+
 export class Store {
+  /** Prepared once per SQL text and reused: binding new values costs nothing to keep alive. */
+  private readonly statements = new Map<string, Statement>();
+
   private constructor(
     readonly dir: string,
-    private readonly db: Client,
+    private readonly db: Database.Database,
   ) {}
 
   static async open(dir: string): Promise<Store> {
@@ -142,31 +155,35 @@ export class Store {
     } catch (e) {
       throw new InputError('OUTPUT_UNWRITABLE', `state ${dir}: cannot create the state directory (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
     }
-    const db = createClient({ url: `file:${join(dir, 'monitor.db')}`, timeout: 10_000 });
+    let db: Database.Database;
+    try {
+      db = new Database(join(dir, 'monitor.db'), { timeout: 10_000 });
+    } catch (e) {
+      throw new InputError('INPUT_UNREADABLE', `state ${dir}: cannot open monitor.db: ${describeError(e)}`);
+    }
     const store = new Store(dir, db);
     try {
-      await db.execute('PRAGMA journal_mode = WAL');
-      await db.execute('PRAGMA synchronous = FULL');
-      await db.batch(SCHEMA, 'write');
+      db.exec('PRAGMA journal_mode = WAL');
+      db.exec('PRAGMA synchronous = FULL');
+      store.transaction(() => {
+        for (const sql of SCHEMA) db.exec(sql);
+      });
       // Added after schema 1 shipped (additive, older pinctl ignores it): the claim's lease token.
-      const cols = await db.execute(`PRAGMA table_info(outbox)`);
-      if (!cols.rows.some((r) => String(r.name) === 'lease_token')) await db.execute(`ALTER TABLE outbox ADD COLUMN lease_token TEXT`);
-      const v = await db.execute(`SELECT value FROM meta WHERE key = 'schema'`);
-      if (v.rows.length > 0 && Number(v.rows[0]!.value) > SCHEMA_VERSION) {
-        throw new InputError('CONFIG_UNSUPPORTED', `state ${dir}: written by a newer pinctl (schema ${String(v.rows[0]!.value)}, this one knows ${SCHEMA_VERSION})`);
+      if (!store.hasColumn('outbox', 'lease_token')) db.exec(`ALTER TABLE outbox ADD COLUMN lease_token TEXT`);
+      const v = store.all(`SELECT value FROM meta WHERE key = 'schema'`)[0];
+      if (v && Number(v.value) > SCHEMA_VERSION) {
+        throw new InputError('CONFIG_UNSUPPORTED', `state ${dir}: written by a newer pinctl (schema ${String(v.value)}, this one knows ${SCHEMA_VERSION})`);
       }
       // Schema 2: `chain_key` columns (rows of schema 1 keep their chain inline, chain_key NULL).
-      const migrate: InStatement[] = [];
-      for (const table of ['latest', 'observations']) {
-        const c = await db.execute(`PRAGMA table_info(${table})`);
-        if (!c.rows.some((r) => String(r.name) === 'chain_key')) migrate.push(`ALTER TABLE ${table} ADD COLUMN chain_key TEXT`);
-      }
-      if (migrate.length > 0 || v.rows.length === 0 || Number(v.rows[0]!.value) < SCHEMA_VERSION) {
-        migrate.push({ sql: `INSERT INTO meta (key, value) VALUES ('schema', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, args: [String(SCHEMA_VERSION)] });
-        await db.batch(migrate, 'write');
+      const missing = ['latest', 'observations'].filter((t) => !store.hasColumn(t, 'chain_key'));
+      if (missing.length > 0 || !v || Number(v.value) < SCHEMA_VERSION) {
+        store.transaction(() => {
+          for (const t of missing) db.exec(`ALTER TABLE ${t} ADD COLUMN chain_key TEXT`);
+          store.run(`INSERT INTO meta (key, value) VALUES ('schema', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, [String(SCHEMA_VERSION)]);
+        });
       }
     } catch (e) {
-      db.close();
+      store.close();
       if (e instanceof InputError) throw e;
       throw new InputError('INPUT_UNREADABLE', `state ${dir}: cannot open monitor.db: ${describeError(e)}`);
     }
@@ -174,7 +191,45 @@ export class Store {
   }
 
   close(): void {
-    this.db.close();
+    this.statements.clear();
+    if (this.db.open) this.db.close();
+  }
+
+  private statement(sql: string): Statement {
+    let st = this.statements.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.statements.set(sql, st);
+    }
+    return st;
+  }
+
+  private all(sql: string, args: Arg[] = []): Row[] {
+    return this.statement(sql).all(args) as Row[];
+  }
+
+  private run(sql: string, args: Arg[] = []): { changes: number; lastInsertRowid: number | bigint } {
+    return this.statement(sql).run(args) as { changes: number; lastInsertRowid: number | bigint };
+  }
+
+  private hasColumn(table: string, column: string): boolean {
+    return (this.db.prepare(`PRAGMA table_info(${table})`).all() as Row[]).some((r) => String(r.name) === column);
+  }
+
+  /**
+   * BEGIN IMMEDIATE … COMMIT around `fn` (synchronous, so nothing else of this process runs inside
+   * it); any exception rolls back. A kill -9 before COMMIT leaves none of it (WAL).
+   */
+  private transaction<T>(fn: () => T): T {
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      const out = fn();
+      this.db.exec('COMMIT');
+      return out;
+    } catch (e) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      throw e;
+    }
   }
 
   certPath(sha256: string): string {
@@ -193,12 +248,14 @@ export class Store {
   async previousStates(endpoints: string[]): Promise<Map<string, AddressState>> {
     const out = new Map<string, AddressState>();
     if (endpoints.length === 0) return out;
-    const rs = await this.db.execute({
-      sql: `SELECT l.data, l.chain_data, c.key AS chain_key, c.data AS chain FROM latest l LEFT JOIN chains c ON c.key = l.chain_key WHERE l.endpoint IN (${endpoints.map(() => '?').join(',')})`,
-      args: endpoints,
-    });
+    // The ids as one JSON argument: one prepared statement whatever the number of endpoints.
+    const rows = this.all(
+      `SELECT l.data, l.chain_data, c.key AS chain_key, c.data AS chain FROM latest l LEFT JOIN chains c ON c.key = l.chain_key
+       WHERE l.endpoint IN (SELECT value FROM json_each(?))`,
+      [JSON.stringify(endpoints)],
+    );
     const chains = new Map<string, CertRecord[]>();
-    for (const r of rs.rows) {
+    for (const r of rows) {
       const last = observationOf(r, chains);
       // chain_data is NULL while data itself has a chain (older stores wrote data twice: same thing).
       const lastWithChain = r.chain_data !== null ? (JSON.parse(String(r.chain_data)) as Observation) : last.chain.length > 0 ? last : null;
@@ -209,58 +266,47 @@ export class Store {
 
   /** Every address of the last sweep that probed each endpoint. */
   async latestObservations(): Promise<Observation[]> {
-    const rs = await this.db.execute(
+    const rows = this.all(
       `SELECT l.data, c.key AS chain_key, c.data AS chain FROM latest l LEFT JOIN chains c ON c.key = l.chain_key
        WHERE l.seq = (SELECT MAX(seq) FROM latest WHERE endpoint = l.endpoint) ORDER BY l.endpoint, l.rowid`,
     );
     const chains = new Map<string, CertRecord[]>();
-    return rs.rows.map((r) => observationOf(r, chains));
+    return rows.map((r) => observationOf(r, chains));
   }
 
   async lastSweep(): Promise<SweepRecord | null> {
-    const rs = await this.db.execute(`SELECT * FROM sweeps ORDER BY seq DESC LIMIT 1`);
-    const r = rs.rows[0];
+    const r = this.all(`SELECT * FROM sweeps ORDER BY seq DESC LIMIT 1`)[0];
     return r ? { id: String(r.id), startedAt: String(r.started_at), finishedAt: String(r.finished_at), durationMs: Number(r.duration_ms), configHash: String(r.config_hash) } : null;
   }
 
   async openFindings(): Promise<StoredFinding[]> {
-    const rs = await this.db.execute(`SELECT * FROM findings WHERE resolved_at IS NULL ORDER BY opened_at, id`);
-    return rs.rows.map(findingFromRow);
+    return this.all(`SELECT * FROM findings WHERE resolved_at IS NULL ORDER BY opened_at, id`).map(findingFromRow);
   }
 
   /** Findings of `kind` resolved at or after `sinceIso` (flapping detection). */
   async recentlyResolved(kind: string, sinceIso: string): Promise<StoredFinding[]> {
-    const rs = await this.db.execute({ sql: `SELECT * FROM findings WHERE kind = ? AND resolved_at IS NOT NULL AND resolved_at >= ? ORDER BY resolved_at`, args: [kind, sinceIso] });
-    return rs.rows.map(findingFromRow);
+    return this.all(`SELECT * FROM findings WHERE kind = ? AND resolved_at IS NOT NULL AND resolved_at >= ? ORDER BY resolved_at`, [kind, sinceIso]).map(findingFromRow);
   }
 
   async finding(id: string): Promise<StoredFinding | null> {
-    const rs = await this.db.execute({ sql: `SELECT * FROM findings WHERE id = ?`, args: [id] });
-    return rs.rows[0] ? findingFromRow(rs.rows[0]) : null;
+    const r = this.all(`SELECT * FROM findings WHERE id = ?`, [id])[0];
+    return r ? findingFromRow(r) : null;
   }
 
   async history(hostOrEndpoint: string, limit = 200): Promise<HistoryEvent[]> {
-    const rs = await this.db.execute({
-      sql: `SELECT * FROM (SELECT * FROM events WHERE host = ? OR endpoint = ? ORDER BY id DESC LIMIT ?) ORDER BY id`,
-      args: [hostOrEndpoint, hostOrEndpoint, limit],
-    });
-    return rs.rows.map(eventFromRow);
+    return this.all(`SELECT * FROM (SELECT * FROM events WHERE host = ? OR endpoint = ? ORDER BY id DESC LIMIT ?) ORDER BY id`, [hostOrEndpoint, hostOrEndpoint, limit]).map(eventFromRow);
   }
 
   /** History events of one finding, oldest first (dynamic pinning: was it already published?). */
   async findingEvents(findingId: string): Promise<HistoryEvent[]> {
-    const rs = await this.db.execute({ sql: `SELECT * FROM events WHERE finding_id = ? ORDER BY id`, args: [findingId] });
-    return rs.rows.map(eventFromRow);
+    return this.all(`SELECT * FROM events WHERE finding_id = ? ORDER BY id`, [findingId]).map(eventFromRow);
   }
 
   /** Appends history events outside a sweep's transaction (the outcome of a publish made after it). */
   async addEvents(events: EventWrite[]): Promise<void> {
-    for (const e of events) {
-      await this.db.execute({
-        sql: `INSERT INTO events (at, endpoint, host, address, type, kind, severity, finding_id, summary, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        args: [e.at, e.endpoint, e.host, e.address, e.type, e.kind, e.severity, e.findingId, e.summary, e.details === undefined ? null : JSON.stringify(e.details)],
-      });
-    }
+    this.transaction(() => {
+      for (const e of events) this.run(INSERT_EVENT, eventArgs(e));
+    });
   }
 
   /**
@@ -268,97 +314,108 @@ export class Store {
    * that point of the transaction, after which nothing of the sweep may be kept.
    */
   async commitSweep(w: SweepWrite, faults: { failAt?: number } = {}): Promise<void> {
-    // Statements, or thunks making one when its turn comes (JSON and arguments built chunk by chunk).
-    const s: (InStatement | (() => InStatement))[] = [];
-    s.push({
-      sql: `INSERT INTO sweeps (id, started_at, finished_at, duration_ms, endpoints, addresses, failures, config_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      args: [
-        w.sweep.id,
-        w.sweep.startedAt,
-        w.sweep.finishedAt,
-        w.sweep.durationMs,
-        new Set(w.observations.map((o) => o.endpoint)).size,
-        w.observations.length,
-        w.observations.filter((o) => o.error).length,
-        w.sweep.configHash,
-      ],
-    });
-    // Few statements, many rows each: the client prepares every statement of a batch and the
-    // prepared statements live until the JS garbage collector finalizes them, so one statement per
-    // row (30,000 for 10,000 addresses) cost ~500 MB of native memory at commit time.
-    const seq = `SELECT MAX(seq) FROM sweeps`;
     // History: only observations whose state changed since the previous sweep.
     const history = w.observations.filter((o) => {
       const before = w.previous.get(addrKey(o.endpoint, o.address));
       return !before || stateOf(before.last) !== stateOf(o);
     });
-    // Each distinct chain once (content-addressed); rows reference it by chain_key.
+    // Each distinct chain once (content-addressed); rows reference it by chain_key. Observations
+    // usually share CertRecord objects per certificate, so the JSON of a chain is made once per
+    // distinct list of certificates (keyed by their fingerprints), not once per address.
     const keys = new Map<CertRecord[], string>();
+    const byCerts = new Map<string, string>();
     const distinct = new Map<string, string>();
     for (const o of w.observations) {
       if (o.chain.length === 0) continue;
       const json = JSON.stringify(o.chain);
-      const key = createHash('sha256').update(json).digest('base64url');
+      let key = byCerts.get(json);
+      if (key === undefined) {
+        key = createHash('sha256').update(json).digest('base64url');
+        byCerts.set(json, key);
+        distinct.set(key, json);
+      }
       keys.set(o.chain, key);
-      distinct.set(key, json);
     }
     const stored = (o: Observation) => (o.chain.length > 0 ? JSON.stringify({ ...o, chain: [] }) : JSON.stringify(o));
     const keyOf = (o: Observation) => keys.get(o.chain) ?? null;
-    s.push(
-      ...multiRow((values) => `INSERT OR IGNORE INTO chains (key, data) VALUES ${values}`, [...distinct], ([key, json]) => [key, json]),
-      ...multiRow(
-        (values) => `WITH s (seq) AS (${seq})
-          INSERT INTO latest (endpoint, address, seq, data, chain_key, chain_data) SELECT v.column1, v.column2, s.seq, v.column3, v.column4, NULL FROM (VALUES ${values}) AS v, s WHERE true
-          ON CONFLICT (endpoint, address) DO UPDATE SET seq = excluded.seq, data = excluded.data, chain_key = excluded.chain_key,
-            chain_data = CASE WHEN excluded.chain_key IS NOT NULL THEN NULL ELSE COALESCE(latest.chain_data,
-              CASE WHEN latest.chain_key IS NOT NULL THEN json_set(latest.data, '$.chain', json((SELECT data FROM chains WHERE key = latest.chain_key)))
-                   WHEN json_array_length(latest.data, '$.chain') > 0 THEN latest.data END) END`,
-        w.observations,
-        // `chain_data` (the last observation that had a chain, whole) is stored only while the
-        // address serves none: otherwise it is `data` + its chain (previousStates() reads it so).
-        (o) => [o.endpoint, o.address, stored(o), keyOf(o)],
-      ),
-      ...multiRow(
-        (values) => `WITH s (seq) AS (${seq})
-          INSERT INTO observations (seq, endpoint, host, address, at, state, data, chain_key) SELECT s.seq, v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7 FROM (VALUES ${values}) AS v, s`,
-        history,
-        (o) => [o.endpoint, o.host, o.address, o.at, stateOf(o), stored(o), keyOf(o)],
-      ),
-    );
-    s.push(...multiRow((values) => `${INSERT_FINDING} VALUES ${values}`, w.opened, findingArgs));
-    for (const f of [...w.updated, ...w.resolved]) {
-      s.push({
-        sql: `UPDATE findings SET severity = ?, title = ?, explanation = ?, action = ?, signature = ?, details = ?, updated_at = ?, resolved_at = ?, resolution = ?, last_alert_at = ?, address = ? WHERE id = ?`,
-        args: [f.severity, f.title, f.explanation, f.action, f.signature, JSON.stringify(f.details), f.updatedAt, f.resolvedAt, f.resolution, f.lastAlertAt, f.address, f.id],
-      });
-    }
-    s.push(
-      ...multiRow(
-        (values) => `INSERT INTO events (at, endpoint, host, address, type, kind, severity, finding_id, summary, details) VALUES ${values}`,
-        w.events,
-        (e) => [e.at, e.endpoint, e.host, e.address, e.type, e.kind, e.severity, e.findingId, e.summary, e.details === undefined ? null : JSON.stringify(e.details)],
-      ),
-      ...multiRow(
-        (values) => `INSERT OR IGNORE INTO outbox (id, channel, finding_id, type, created_at, message, status, attempts, next_attempt_at) VALUES ${values}`,
-        w.outbox,
-        (a) => [a.id, a.channel, a.findingId, a.type, a.createdAt, JSON.stringify(a.message), 'pending', 0, a.nextAttemptAt],
-      ),
-    );
-    s.push(bump('sweeps', ''));
+    const failures = w.observations.filter((o) => o.error).length;
+    const endpoints = new Set(w.observations.map((o) => o.endpoint)).size;
+
+    // Each step is a list of rows for one prepared statement, made when its turn comes (only one
+    // row's JSON alive at a time). One write transaction: a failure or a kill -9 before COMMIT
+    // keeps none of it.
+    const steps: (() => void)[] = [];
+    let seq = 0;
+    steps.push(() => {
+      seq = Number(
+        this.run(`INSERT INTO sweeps (id, started_at, finished_at, duration_ms, endpoints, addresses, failures, config_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, [
+        w.sweep.id,
+        w.sweep.startedAt,
+        w.sweep.finishedAt,
+        w.sweep.durationMs,
+        endpoints,
+        w.observations.length,
+        failures,
+        w.sweep.configHash,
+        ]).lastInsertRowid,
+      );
+    });
+    steps.push(() => {
+      for (const [key, json] of distinct) this.run(`INSERT OR IGNORE INTO chains (key, data) VALUES (?, ?)`, [key, json]);
+    });
+    steps.push(() => {
+      for (const o of w.observations) this.run(UPSERT_LATEST, [o.endpoint, o.address, seq, stored(o), keyOf(o)]);
+    });
+    steps.push(() => {
+      for (const o of history) {
+        this.run(`INSERT INTO observations (seq, endpoint, host, address, at, state, data, chain_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, [seq, o.endpoint, o.host, o.address, o.at, stateOf(o), stored(o), keyOf(o)]);
+      }
+    });
+    steps.push(() => {
+      for (const f of w.opened) this.run(`${INSERT_FINDING} VALUES (${FINDING_COLUMNS.map(() => '?').join(', ')})`, findingArgs(f));
+    });
+    steps.push(() => {
+      for (const f of [...w.updated, ...w.resolved]) {
+        this.run(`UPDATE findings SET severity = ?, title = ?, explanation = ?, action = ?, signature = ?, details = ?, updated_at = ?, resolved_at = ?, resolution = ?, last_alert_at = ?, address = ? WHERE id = ?`, [
+          f.severity,
+          f.title,
+          f.explanation,
+          f.action,
+          f.signature,
+          JSON.stringify(f.details),
+          f.updatedAt,
+          f.resolvedAt,
+          f.resolution,
+          f.lastAlertAt,
+          f.address,
+          f.id,
+        ]);
+      }
+    });
+    steps.push(() => {
+      for (const e of w.events) this.run(INSERT_EVENT, eventArgs(e));
+    });
+    steps.push(() => {
+      for (const a of w.outbox) {
+        this.run(`INSERT OR IGNORE INTO outbox (id, channel, finding_id, type, created_at, message, status, attempts, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?)`, [
+          a.id,
+          a.channel,
+          a.findingId,
+          a.type,
+          a.createdAt,
+          JSON.stringify(a.message),
+          a.nextAttemptAt,
+        ]);
+      }
+    });
+    steps.push(() => this.bump('sweeps', ''));
     if (faults.failAt !== undefined) {
       // Crash simulation: a statement that fails part-way through the transaction.
-      s.splice(Math.min(faults.failAt, s.length), 0, { sql: `INSERT INTO no_such_table VALUES (1)`, args: [] });
+      steps.splice(Math.min(faults.failAt, steps.length), 0, () => this.db.exec(`INSERT INTO no_such_table VALUES (1)`));
     }
-    // One write transaction (BEGIN IMMEDIATE … COMMIT: a failure or a kill -9 before COMMIT keeps
-    // none of it), fed statement by statement so each statement's arguments and prepared statement
-    // can be freed while the next ones run, instead of all of them being alive until the end.
-    const tx = await this.db.transaction('write');
-    try {
-      for (const st of s) await tx.execute(typeof st === 'function' ? st() : st);
-      await tx.commit();
-    } finally {
-      tx.close();
-    }
+    this.transaction(() => {
+      for (const step of steps) step();
+    });
   }
 
   /**
@@ -370,13 +427,15 @@ export class Store {
    */
   async claimNext(now: Date, leaseMs: number, channel: string): Promise<(OutboxRow & { leaseToken: string }) | null> {
     const token = randomUUID();
-    const rs = await this.db.execute({
-      sql: `UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = ?, lease_token = ?
-            WHERE id = (SELECT id FROM outbox WHERE channel = ? AND status IN ('pending', 'sending') AND next_attempt_at <= ? ORDER BY created_at, id LIMIT 1)
-            RETURNING *`,
-      args: [new Date(now.getTime() + leaseMs).toISOString(), token, channel, now.toISOString()],
-    });
-    const r = rs.rows[0];
+    const r = this.transaction(
+      () =>
+        this.all(
+          `UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = ?, lease_token = ?
+           WHERE id = (SELECT id FROM outbox WHERE channel = ? AND status IN ('pending', 'sending') AND next_attempt_at <= ? ORDER BY created_at, id LIMIT 1)
+           RETURNING *`,
+          [new Date(now.getTime() + leaseMs).toISOString(), token, channel, now.toISOString()],
+        )[0],
+    );
     return r ? { ...outboxFromRow(r), leaseToken: token } : null;
   }
 
@@ -395,8 +454,7 @@ export class Store {
 
   /** Every channel that has rows in the outbox. */
   async channels(): Promise<string[]> {
-    const rs = await this.db.execute(`SELECT DISTINCT channel FROM outbox ORDER BY channel`);
-    return rs.rows.map((r) => String(r.channel));
+    return this.all(`SELECT DISTINCT channel FROM outbox ORDER BY channel`).map((r) => String(r.channel));
   }
 
   /**
@@ -404,7 +462,7 @@ export class Store {
    * when the lease was lost (it ran out and another deliverer claimed the row).
    */
   async markSent(id: string, channel: string, now: Date, leaseToken?: string): Promise<boolean> {
-    return this.whileLeased(id, leaseToken, { sql: `UPDATE outbox SET status = 'sent', sent_at = ?, last_error = NULL, lease_token = NULL WHERE id = ?`, args: [now.toISOString(), id] }, bump('alerts_sent', channel));
+    return this.whileLeased(id, leaseToken, { sql: `UPDATE outbox SET status = 'sent', sent_at = ?, last_error = NULL, lease_token = NULL WHERE id = ?`, args: [now.toISOString(), id] }, ['alerts_sent', channel]);
   }
 
   async markFailed(id: string, channel: string, error: string, nextAttemptAt: Date | null, leaseToken?: string): Promise<boolean> {
@@ -414,93 +472,71 @@ export class Store {
       nextAttemptAt
         ? { sql: `UPDATE outbox SET status = 'pending', last_error = ?, next_attempt_at = ?, lease_token = NULL WHERE id = ?`, args: [error, nextAttemptAt.toISOString(), id] }
         : { sql: `UPDATE outbox SET status = 'dead', last_error = ?, lease_token = NULL WHERE id = ?`, args: [error, id] },
-      bump('alerts_failed', channel),
+      ['alerts_failed', channel],
     );
   }
 
-  private async whileLeased(id: string, leaseToken: string | undefined, update: InStatement, counter: InStatement): Promise<boolean> {
-    const tx = await this.db.transaction('write');
-    try {
-      if (leaseToken !== undefined) {
-        const rs = await tx.execute({ sql: `SELECT 1 FROM outbox WHERE id = ? AND status = 'sending' AND lease_token = ?`, args: [id, leaseToken] });
-        if (rs.rows.length === 0) {
-          await tx.rollback();
-          return false;
-        }
-      }
-      await tx.execute(update);
-      await tx.execute(counter);
-      await tx.commit();
+  private async whileLeased(id: string, leaseToken: string | undefined, update: Step, counter: [string, string]): Promise<boolean> {
+    return this.transaction(() => {
+      if (leaseToken !== undefined && this.all(`SELECT 1 FROM outbox WHERE id = ? AND status = 'sending' AND lease_token = ?`, [id, leaseToken]).length === 0) return false;
+      this.run(update.sql, update.args);
+      this.bump(...counter);
       return true;
-    } finally {
-      tx.close();
-    }
+    });
+  }
+
+  private bump(name: string, label: string): void {
+    this.run(`INSERT INTO counters (name, label, value) VALUES (?, ?, 1) ON CONFLICT (name, label) DO UPDATE SET value = value + 1`, [name, label]);
   }
 
   async outbox(status?: OutboxRow['status']): Promise<OutboxRow[]> {
-    const rs = status
-      ? await this.db.execute({ sql: `SELECT * FROM outbox WHERE status = ? ORDER BY created_at, id`, args: [status] })
-      : await this.db.execute(`SELECT * FROM outbox ORDER BY created_at, id`);
-    return rs.rows.map(outboxFromRow);
+    const rows = status ? this.all(`SELECT * FROM outbox WHERE status = ? ORDER BY created_at, id`, [status]) : this.all(`SELECT * FROM outbox ORDER BY created_at, id`);
+    return rows.map(outboxFromRow);
   }
 
   async counters(): Promise<{ name: string; label: string; value: number }[]> {
-    const rs = await this.db.execute(`SELECT name, label, value FROM counters ORDER BY name, label`);
-    return rs.rows.map((r) => ({ name: String(r.name), label: String(r.label), value: Number(r.value) }));
+    return this.all(`SELECT name, label, value FROM counters ORDER BY name, label`).map((r) => ({ name: String(r.name), label: String(r.label), value: Number(r.value) }));
   }
 
   async pendingByChannel(): Promise<Map<string, number>> {
-    const rs = await this.db.execute(`SELECT channel, COUNT(*) AS n FROM outbox WHERE status IN ('pending', 'sending') GROUP BY channel`);
-    return new Map(rs.rows.map((r) => [String(r.channel), Number(r.n)]));
+    return new Map(this.all(`SELECT channel, COUNT(*) AS n FROM outbox WHERE status IN ('pending', 'sending') GROUP BY channel`).map((r) => [String(r.channel), Number(r.n)]));
   }
 
   /** When each endpoint's served state last changed (the newest history observation). */
   async lastChanges(): Promise<Map<string, string>> {
-    const rs = await this.db.execute(`SELECT endpoint, MAX(at) AS at FROM observations GROUP BY endpoint`);
-    return new Map(rs.rows.map((r) => [String(r.endpoint), String(r.at)]));
+    return new Map(this.all(`SELECT endpoint, MAX(at) AS at FROM observations GROUP BY endpoint`).map((r) => [String(r.endpoint), String(r.at)]));
   }
 
   async chainChanges(): Promise<Map<string, number>> {
-    const rs = await this.db.execute(`SELECT endpoint, COUNT(*) AS n FROM findings WHERE kind = 'chain-drift' GROUP BY endpoint`);
-    return new Map(rs.rows.map((r) => [String(r.endpoint), Number(r.n)]));
+    return new Map(this.all(`SELECT endpoint, COUNT(*) AS n FROM findings WHERE kind = 'chain-drift' GROUP BY endpoint`).map((r) => [String(r.endpoint), Number(r.n)]));
   }
 
   /** For tests and `status`: raw counts. */
   async count(table: 'observations' | 'latest' | 'findings' | 'events' | 'outbox' | 'sweeps'): Promise<number> {
-    const rs = await this.db.execute(`SELECT COUNT(*) AS n FROM ${table}`);
-    return Number(rs.rows[0]!.n);
+    return Number(this.all(`SELECT COUNT(*) AS n FROM ${table}`)[0]!.n);
   }
 }
 
-function bump(name: string, label: string): InStatement {
-  return { sql: `INSERT INTO counters (name, label, value) VALUES (?, ?, 1) ON CONFLICT (name, label) DO UPDATE SET value = value + 1`, args: [name, label] };
-}
+const FINDING_COLUMNS = ['id', 'key', 'kind', 'severity', 'endpoint', 'host', 'port', 'address', 'title', 'explanation', 'action', 'signature', 'details', 'opened_at', 'updated_at', 'resolved_at', 'resolution', 'last_alert_at'];
+const INSERT_FINDING = `INSERT INTO findings (${FINDING_COLUMNS.join(', ')})`;
 
-const INSERT_FINDING = `INSERT INTO findings (id, key, kind, severity, endpoint, host, port, address, title, explanation, action, signature, details, opened_at, updated_at, resolved_at, resolution, last_alert_at)`;
-
-function findingArgs(f: StoredFinding): unknown[] {
+function findingArgs(f: StoredFinding): Arg[] {
   return [f.id, f.key, f.kind, f.severity, f.endpoint, f.host, f.port, f.address, f.title, f.explanation, f.action, f.signature, JSON.stringify(f.details), f.openedAt, f.updatedAt, f.resolvedAt, f.resolution, f.lastAlertAt];
 }
 
-/** Rows per statement: few prepared statements per sweep, far below SQLite's 32,766 parameters. */
-export const ROWS_PER_STATEMENT = 200;
+const INSERT_EVENT = `INSERT INTO events (at, endpoint, host, address, type, kind, severity, finding_id, summary, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
-/**
- * `items` as INSERTs of up to ROWS_PER_STATEMENT rows each; `sql(values)` gets "(?, ?), (?, ?)…".
- * Each statement is made when executed, so only one chunk's arguments are alive at a time.
- */
-function multiRow<T>(sql: (values: string) => string, items: T[], row: (item: T) => unknown[]): (() => InStatement)[] {
-  const out: (() => InStatement)[] = [];
-  for (let i = 0; i < items.length; i += ROWS_PER_STATEMENT) {
-    const start = i;
-    out.push(() => {
-      const rows = items.slice(start, start + ROWS_PER_STATEMENT).map(row);
-      const one = `(${rows[0]!.map(() => '?').join(', ')})`;
-      return { sql: sql(rows.map(() => one).join(', ')), args: rows.flat() as InValue[] };
-    });
-  }
-  return out;
+function eventArgs(e: EventWrite): Arg[] {
+  return [e.at, e.endpoint, e.host, e.address, e.type, e.kind, e.severity, e.findingId, e.summary, e.details === undefined ? null : JSON.stringify(e.details)];
 }
+
+// `chain_data` (the last observation that had a chain, whole) is stored only while the address
+// serves none: otherwise it is `data` + its chain (previousStates() reads it so).
+const UPSERT_LATEST = `INSERT INTO latest (endpoint, address, seq, data, chain_key, chain_data) VALUES (?, ?, ?, ?, ?, NULL)
+  ON CONFLICT (endpoint, address) DO UPDATE SET seq = excluded.seq, data = excluded.data, chain_key = excluded.chain_key,
+    chain_data = CASE WHEN excluded.chain_key IS NOT NULL THEN NULL ELSE COALESCE(latest.chain_data,
+      CASE WHEN latest.chain_key IS NOT NULL THEN json_set(latest.data, '$.chain', json((SELECT data FROM chains WHERE key = latest.chain_key)))
+           WHEN json_array_length(latest.data, '$.chain') > 0 THEN latest.data END) END`;
 
 /** A `latest` row (data, chain_key, chain) as the Observation it stored; chains parsed once per key. */
 function observationOf(r: Row, chains: Map<string, CertRecord[]>): Observation {

@@ -9,6 +9,7 @@ import { encodePayload } from '../../src/bundle/payload.js';
 import { PAYLOAD_TYPES } from '../../src/bundle/types.js';
 import { opensslPin } from '../helpers/fixtures.js';
 import { NOW, monitorCli, pkiFile, tempDir, writeConfig } from './helpers.js';
+import { InputError } from '../../src/errors.js';
 
 const EXAMPLES = resolve(import.meta.dirname, '..', '..', 'examples');
 const opts = (cwd: string, env: Record<string, string> = {}) => ({ cwd, env, now: NOW });
@@ -195,5 +196,81 @@ describe('JSON configs (parsed without the YAML document model)', () => {
   it('still names the bad field', () => {
     const text = JSON.stringify({ ...base, endpoints: [{ ...base.endpoints[0], adresses: ['127.0.0.1'] }] });
     expect(() => parseConfig(text, 'monitor.json', opts(tempDir()))).toThrow(/endpoints\[0\]\.adresses/);
+  });
+});
+
+describe('YAML parsing (js-yaml, core schema)', () => {
+  function malformed(text: string, source = 'monitor.yaml'): InputError {
+    try {
+      parseConfig(text, source, opts(tempDir()));
+    } catch (e) {
+      expect(e).toBeInstanceOf(InputError);
+      expect((e as InputError).code).toBe('CONFIG_MALFORMED');
+      return e as InputError;
+    }
+    throw new Error('expected a config error');
+  }
+
+  it('refuses a duplicate key, naming its line and column (1-based)', () => {
+    const top = malformed(`${MIN}schedule: "* * * * *"\n`);
+    expect(top.message).toBe('monitor.yaml: line 5, column 1: not valid YAML or JSON: duplicated mapping key');
+    expect(top.hint).toContain('check indentation and quoting');
+    const nested = malformed(`${MIN}    host: api.pinctl.test\n`);
+    expect(nested.message).toMatch(/^monitor\.yaml: line 5, column 5: not valid YAML or JSON: duplicated mapping key$/);
+  });
+
+  it('reports a known syntax error at the line and column the yaml package printed', () => {
+    // `yaml` said "line 1, column 15" for the unquoted cron expression: the first `*` after `*/5 `.
+    expect(malformed(`schedule: */5 * * * *\n`).message).toMatch(/^monitor\.yaml: line 1, column 15: not valid YAML or JSON: \S/);
+    expect(malformed(`${MIN}  - host: b.pinctl.test\n   port: 443\n`).message).toMatch(/^monitor\.yaml: line 6, column 4: not valid YAML or JSON: bad indentation/);
+  });
+
+  it('names the line of a tab used as indentation', () => {
+    const e = malformed(`${MIN}\tport: 443\n`);
+    expect(e.message).toMatch(/^monitor\.yaml: line 5, column 1: not valid YAML or JSON: tab characters must not be used in indentation$/);
+    expect(e.message).not.toContain('\n');
+  });
+
+  it('keeps a date (and yes/on) a string for a string field', () => {
+    const dir = tempDir();
+    const cfg = parseConfig(`${MIN}state: 2001-01-01\n`.replace('api.pinctl.test', 'yes'), 'monitor.yaml', opts(dir));
+    expect(cfg.state).toBe(join(dir, '2001-01-01'));
+    expect(cfg.endpoints[0]!.host).toBe('yes');
+  });
+
+  it('bounds an alias bomb: 90 aliases stay shared references, more than 100 are refused', () => {
+    const levels = [`a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]`];
+    for (let i = 1; i <= 10; i++) levels.push(`a${i}: &a${i} [${Array(9).fill(`*a${i - 1}`).join(', ')}]`);
+    const started = Date.now();
+    // 9^10 strings if expanded; 90 aliases, under the limit, so it loads as a shared graph and fails validation.
+    expect(malformed(`${MIN}bomb:\n  ${levels.slice(0, 11).join('\n  ')}\n`).message).toContain('bomb: unknown key');
+    expect(malformed(`schedule: "* * * * *"\nx:\n  ${levels.slice(0, 10).join('\n  ')}\nendpoints: *a9\n`).message).toMatch(/endpoints\[0\]: expected a mapping, found a list/);
+    // 12 levels: 108 aliases, refused at the 101st (line 18: the second alias of a12).
+    for (let i = 11; i <= 12; i++) levels.push(`a${i}: &a${i} [${Array(9).fill(`*a${i - 1}`).join(', ')}]`);
+    const refused = malformed(`${MIN}bomb:\n  ${levels.join('\n  ')}\n`);
+    expect(refused.message).toMatch(/^monitor\.yaml: line 18, column \d+: not valid YAML or JSON: aliases exceeded maxAliases \(100\)$/);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('refuses nesting deeper than 100 levels', () => {
+    expect(malformed(`${MIN}x: ${'['.repeat(150)}${']'.repeat(150)}\n`).message).toMatch(/^monitor\.yaml: line 5, column \d+: not valid YAML or JSON: nesting exceeded maxDepth/);
+  });
+
+  it('treats an empty or comment-only file as before: no mapping at the top level', () => {
+    for (const text of ['', '\n\n', '# nothing yet\n', '---\n']) {
+      expect(malformed(text).message).toBe('monitor.yaml: (top level): expected a mapping, found null');
+    }
+  });
+
+  it('refuses a second document, naming the line where it starts', () => {
+    expect(malformed(`${MIN}---\nschedule: "* * * * *"\n`).message).toBe('monitor.yaml: line 5, column 1: not valid YAML or JSON: Source contains multiple documents');
+    expect(malformed(`# c\n---\n${MIN}...\n\n# next\n--- { a: 1 }\n`).message).toMatch(/^monitor\.yaml: line 10, column 1: not valid YAML or JSON: Source contains multiple documents$/);
+    expect(malformed(`${MIN}...\nb: 2\n`).message).toMatch(/^monitor\.yaml: line 6, column 1: /);
+    // A single document with explicit markers is fine.
+    expect(parseConfig(`%YAML 1.2\n---\n${MIN}...\n`, 'monitor.yaml', opts(tempDir())).endpoints).toHaveLength(1);
+  });
+
+  it('reports a malformed JSON-looking file through YAML with a position', () => {
+    expect(malformed('{"schedule": "* * * * *",\n "endpoints": [}\n', 'monitor.json').message).toMatch(/^monitor\.json: line 2, column \d+: not valid YAML or JSON: /);
   });
 });

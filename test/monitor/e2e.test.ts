@@ -4,7 +4,9 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { Store } from '../../monitor/store.js';
+import type { StoredFinding } from '../../monitor/types.js';
 import { tlsServer, Running } from '../helpers/servers.js';
 import { opensslPin, readPki, OPENSSL_PINS } from '../helpers/fixtures.js';
 import { monitorCli, pkiFile, smtpReceiver, SmtpReceiver, tempDir, webhookReceiver, WebhookReceiver, writeConfig, NOW } from './helpers.js';
@@ -56,7 +58,24 @@ ${extra}`,
   );
 }
 
-const once = (cfg: string, now = NOW, json = false) => monitorCli(['monitor', 'once', '--config', cfg, ...(json ? ['--json'] : [])], { now });
+/**
+ * One `monitor once`. With --json, also checks that the open findings it prints (computed from the
+ * cycle's plan, not read back) are exactly what the committed state store holds.
+ */
+async function once(cfg: string, now = NOW, json = false) {
+  const r = await monitorCli(['monitor', 'once', '--config', cfg, ...(json ? ['--json'] : [])], { now });
+  if (json) {
+    const store = await Store.open(join(dirname(cfg), 'state'));
+    try {
+      const stored = (await store.openFindings()).map((f) => ({ id: f.id, severity: f.severity, title: f.title, details: f.details, resolvedAt: f.resolvedAt }));
+      const printed = (JSON.parse(r.stdout).open as StoredFinding[]).map((f) => ({ id: f.id, severity: f.severity, title: f.title, details: f.details, resolvedAt: f.resolvedAt }));
+      expect(printed).toEqual(stored);
+    } finally {
+      store.close();
+    }
+  }
+  return r;
+}
 const LEAF = opensslPin('leaf.pem');
 const LEAF_NEW = opensslPin('leaf-new-key.pem');
 const INTERMEDIATE = opensslPin('intermediate.pem');

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createClient } from '@libsql/client';
+import Database from 'libsql';
 import { tlsServer, Running } from '../helpers/servers.js';
 import { opensslPin } from '../helpers/fixtures.js';
 import { freePort, pkiFile, tempDir, writeConfig } from './helpers.js';
@@ -86,9 +86,9 @@ endpoints:
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
 
-      const db = createClient({ url: `file:${join(dir, 'state', 'monitor.db')}` });
+      const db = new Database(join(dir, 'state', 'monitor.db'));
       try {
-        const one = async (sql: string) => (await db.execute(sql)).rows[0]!;
+        const one = async (sql: string) => db.prepare(sql).all()[0] as Record<string, unknown>;
         expect(String((await one('PRAGMA integrity_check')).integrity_check)).toBe('ok');
         const sweeps = Number((await one('SELECT COUNT(*) AS n FROM sweeps')).n);
         expect(sweeps).toBeGreaterThan(0);

@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { createClient } from '@libsql/client';
-import { Store, SweepWrite, ROWS_PER_STATEMENT } from '../../monitor/store.js';
+import Database from 'libsql';
+import { Store, SweepWrite } from '../../monitor/store.js';
 import { Observation } from '../../monitor/types.js';
 import { tempDir } from './helpers.js';
 
@@ -39,19 +39,20 @@ function write(observations: Observation[], previous: SweepWrite['previous'], id
 }
 
 describe('monitor store layout', () => {
-  it('stores each chain once and reads every observation back as written, across more rows than one statement holds', async () => {
+  it('stores each chain once and reads every observation back as written, over hundreds of addresses', async () => {
     const dir = tempDir();
     const store = await Store.open(dir);
     try {
-      const n = ROWS_PER_STATEMENT * 2 + 7;
+      const n = 407;
       const ids = Array.from({ length: n }, (_, i) => `ep${i}.test:443`);
       const first = Array.from({ length: n }, (_, i) => obs(i, 't1', i % 2 === 0 ? chainA : null));
       await store.commitSweep(write(first, await store.previousStates(ids), 's1'));
       expect(await store.latestObservations()).toEqual([...first].sort((a, b) => a.endpoint.localeCompare(b.endpoint)));
-      const db = createClient({ url: `file:${join(dir, 'monitor.db')}` });
+      const db = new Database(join(dir, 'monitor.db'));
+      const count = (sql: string) => Number((db.prepare(sql).all()[0] as { n: number }).n);
       try {
-        expect(Number((await db.execute('SELECT COUNT(*) AS n FROM chains')).rows[0]!.n)).toBe(1);
-        expect(Number((await db.execute('SELECT COUNT(*) AS n FROM latest WHERE chain_data IS NOT NULL')).rows[0]!.n)).toBe(0);
+        expect(count('SELECT COUNT(*) AS n FROM chains')).toBe(1);
+        expect(count('SELECT COUNT(*) AS n FROM latest WHERE chain_data IS NOT NULL')).toBe(0);
       } finally {
         db.close();
       }
@@ -83,11 +84,11 @@ describe('monitor store layout', () => {
   it('reads rows written by schema 1 (chain inline, chain_data = data)', async () => {
     const dir = tempDir();
     (await Store.open(dir)).close();
-    const db = createClient({ url: `file:${join(dir, 'monitor.db')}` });
+    const db = new Database(join(dir, 'monitor.db'));
     const old = obs(1, 't0', chainA);
     try {
-      await db.execute(`INSERT INTO sweeps (id, started_at, finished_at, duration_ms, endpoints, addresses, failures, config_hash) VALUES ('s0', 't0', 't0', 1, 1, 1, 0, 'h')`);
-      await db.execute({ sql: `INSERT INTO latest (endpoint, address, seq, data, chain_data) VALUES (?, ?, 1, ?, ?)`, args: [old.endpoint, old.address, JSON.stringify(old), JSON.stringify(old)] });
+      db.exec(`INSERT INTO sweeps (id, started_at, finished_at, duration_ms, endpoints, addresses, failures, config_hash) VALUES ('s0', 't0', 't0', 1, 1, 1, 0, 'h')`);
+      db.prepare(`INSERT INTO latest (endpoint, address, seq, data, chain_data) VALUES (?, ?, 1, ?, ?)`).run([old.endpoint, old.address, JSON.stringify(old), JSON.stringify(old)]);
     } finally {
       db.close();
     }
