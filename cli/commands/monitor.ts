@@ -141,6 +141,7 @@ export async function onceCommand(opts: ConfigOption & { json?: boolean }, io: C
         changed: r.changed.map(findingJson),
         recovered: r.resolved.map((f) => ({ ...findingJson(f), kind: 'recovered', of: f.kind })),
         open: r.open.map(findingJson),
+        proposals: r.proposals,
         alerts: { queued: r.queued, sent: r.delivery.sent.length, failed: r.delivery.failed.map((x) => ({ channel: x.row.channel, error: x.error, retryAt: x.retryAt })) },
       });
     } else {
@@ -183,9 +184,32 @@ function obsLine(s: Style, o: Observation, cfg: MonitorConfig): string {
   return `  ${tag} ${where}  ${o.protocol ?? ''}  ${o.chain.map((c) => `"${M.cn(c.subject)}"`).join(' → ')}  leaf until ${leaf.notAfter.slice(0, 10)}${o.error ? ` · ${o.error.reason}: ${o.error.message}` : ''}${pins}`;
 }
 
+/** Collects writes into 64 KiB chunks: one write per line to stdout was ~0.3 s for 10,000 endpoints. */
+function chunked(target: { write(s: string): unknown }): { write(s: string): void; flush(): void } {
+  let buf = '';
+  const flush = () => {
+    if (buf) target.write(buf);
+    buf = '';
+  };
+  return {
+    write: (s) => {
+      buf += s;
+      if (buf.length >= 65_536) flush();
+    },
+    flush,
+  };
+}
+
 function printOnce(io: CliIO, cfg: MonitorConfig, r: CycleResult): void {
-  const s = style(io, io.stdout);
-  const out = io.stdout;
+  const out = chunked(io.stdout);
+  try {
+    printOnceTo(out, style(io, io.stdout), cfg, r);
+  } finally {
+    out.flush();
+  }
+}
+
+function printOnceTo(out: { write(s: string): void }, s: Style, cfg: MonitorConfig, r: CycleResult): void {
   const observed = byEndpoint(r.sweep.observations); // one index, not a scan per endpoint (10k endpoints)
   for (const ep of cfg.endpoints) {
     out.write(`${s.bold(ep.id)}${ep.sni !== ep.host ? s.dim(` (SNI ${ep.sni})`) : ''}\n`);
@@ -207,6 +231,15 @@ function printOnce(io: CliIO, cfg: MonitorConfig, r: CycleResult): void {
   if (r.resolved.length > 0) {
     out.write(`\nrecovered (${r.resolved.length}):\n`);
     for (const f of r.resolved) out.write(`  ${s.green('RECOVERED')} ${f.kind}: ${f.title} (${f.resolution})\n`);
+  }
+  if (r.proposals.length > 0) {
+    out.write(`\nproposed pin sets (${r.proposals.length}):\n`);
+    for (const p of r.proposals) {
+      const o = p.publish;
+      const published =
+        o === null ? 'not published' : o.result === 'published' ? `published as version ${o.version ?? '?'}` : o.result === 'refused' ? "refused by the service's pre-publish guard (409)" : `publishing failed: ${o.error}`;
+      out.write(`  ${p.endpoint}: ${p.file} (${p.pins.length} pin(s) + ${p.backups.length} backup(s); ${published})\n`);
+    }
   }
   const failed = r.delivery.failed;
   if (r.queued || r.delivery.sent.length || failed.length) {

@@ -138,6 +138,8 @@ describe('dynamic pinning against a real signing service', () => {
       [BACKUP, 'backup'],
     ]);
     expect(d.pins[1].source).toContain('keep as backup until 2026-07-01 (overlap 30d)');
+    // `monitor once` says what it proposed, on stdout.
+    expect(second.stdout).toContain(`proposed pin sets (1):\n  ${HOST}:${server.port}: ${file} (1 pin(s) + 2 backup(s); not published)`);
 
     // The chain-drift alert names the file and the command that publishes it (never ?force=1).
     const drift = hook.requests.find((r) => (r.body.pinctl as { finding: { kind: string } }).finding.kind === 'chain-drift');
@@ -165,6 +167,7 @@ describe('dynamic pinning against a real signing service', () => {
     const second = await once(cfg, LATER);
     expect(second.code).toBe(1);
 
+    expect(second.stdout).toMatch(/proposed pin sets \(1\):\n  .*\.json \(1 pin\(s\) \+ 2 backup\(s\); published as version 1\)/);
     const res = await fetch(`${service.url}/v1/bundles/pins`);
     expect(res.status).toBe(200);
     const envelope = (await res.json()) as { payload: string };
