@@ -118,19 +118,25 @@ async function benchProbe(): Promise<void> {
   }
 }
 
+/** `--only=monitor` (or pins, probe, bundle, serve; comma-separated) runs just those sections. */
+const only = args.get('only')?.split(',');
+const wanted = (section: string) => !only || only.includes(section);
+
 async function main(): Promise<void> {
   console.log(`pinctl bench — node ${process.version}, ${cpus().length} cores, ${new Date().toISOString()}`);
   const bundle = systemBundlePath(process.env);
-  if (!bundle || !existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) {
-    console.log('skipped pins benchmarks: no system CA bundle or no build (run npm run build)');
-  } else {
-    benchPinsInProcess(bundle);
-    benchWholeProcess(bundle);
+  if (wanted('pins')) {
+    if (!bundle || !existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) {
+      console.log('skipped pins benchmarks: no system CA bundle or no build (run npm run build)');
+    } else {
+      benchPinsInProcess(bundle);
+      benchWholeProcess(bundle);
+    }
   }
-  await benchProbe();
-  if (!args.has('skip-monitor')) await benchMonitor(line, [1000, 10_000], ['yaml', 'json']);
-  benchBundleVerify(line);
-  await benchServe(line);
+  if (wanted('probe')) await benchProbe();
+  if (wanted('monitor') && !args.has('skip-monitor')) await benchMonitor(line);
+  if (wanted('bundle')) benchBundleVerify(line);
+  if (wanted('serve')) await benchServe(line);
 }
 
 await main();

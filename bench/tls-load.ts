@@ -17,12 +17,17 @@ export async function startTlsServers(chain: string, key: string, count: number)
   return { ports, stop: () => child.kill() };
 }
 
-/** The baseline: n bare handshakes (no chain work) over the ports, `concurrency` at a time. */
-export async function bareTlsLoop(ports: number[], n: number, concurrency: number, servername: (i: number) => string): Promise<number> {
+/**
+ * The baseline: n bare handshakes (no chain work) over the ports, `concurrency` at a time. Plain
+ * `tls.connect` builds a default secure context per connection; with `sharedContext` every
+ * connection reuses one (as pinctl's prober does), the fastest loop Node allows.
+ */
+export async function bareTlsLoop(ports: number[], n: number, concurrency: number, servername: (i: number) => string, sharedContext = false): Promise<number> {
+  const secureContext = sharedContext ? tls.createSecureContext({ ca: [] }) : undefined;
   const t = performance.now();
   await runBounded(Array.from({ length: n }, (_, i) => i), concurrency, (i) =>
     new Promise<void>((resolve, reject) => {
-      const s = tls.connect({ host: '127.0.0.1', port: ports[i % ports.length]!, servername: servername(i), rejectUnauthorized: false }, () => {
+      const s = tls.connect({ host: '127.0.0.1', port: ports[i % ports.length]!, servername: servername(i), rejectUnauthorized: false, secureContext }, () => {
         s.destroy();
         resolve();
       });
