@@ -100,16 +100,19 @@ async function benchProbe(): Promise<void> {
     await pinctlSweep(server.ports, 200);
     const ours: number[] = [];
     const base: number[] = [];
+    const shared: number[] = [];
     for (let i = 0; i < 3; i++) {
       base.push(await bareLoop(server.ports, ENDPOINTS));
+      shared.push(await bareTlsLoop(server.ports, ENDPOINTS, CONCURRENCY, () => 'api.pinctl.test', true));
       ours.push(await pinctlSweep(server.ports, ENDPOINTS));
     }
     const o = median(ours);
     const b = median(base);
+    const sh = median(shared);
     line(
       `probe ${fmt(ENDPOINTS)} endpoints (c=${CONCURRENCY})`,
       `${fmt(o / 1000, 2)} s, ${fmt((ENDPOINTS / o) * 1000)}/s`,
-      `bare tls.connect ${fmt(b / 1000, 2)} s, ${fmt((ENDPOINTS / b) * 1000)}/s`,
+      `bare tls.connect ${fmt(b / 1000, 2)} s, ${fmt((ENDPOINTS / b) * 1000)}/s; shared-context loop ${fmt(sh / 1000, 2)} s = ${fmt(o / sh, 2)}x`,
       o / b,
       '<= 1.5x; 1,000 in < 10 s',
     );

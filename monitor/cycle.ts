@@ -13,7 +13,7 @@ import { DeliveryLock, DeliveryResult, Senders, alertId, defaultSenders, deliver
 import { EventWrite, SweepWrite, Store } from './store.js';
 import { SweepResult, sweep } from './sweep.js';
 import { Observation, StoredFinding, atLeast } from './types.js';
-import { FetchLike, PublishOutcome, curlCommand, proposePins, publishProposal, writeProposal } from './proposals.js';
+import { FetchLike, PublishOutcome, RecordedProposal, curlCommand, proposePins, publishProposal, retireBackups, writeProposal } from './proposals.js';
 
 export interface CycleDeps {
   now: () => Date;
@@ -34,13 +34,20 @@ export interface CycleDeps {
   fetch?: FetchLike;
 }
 
-/** A pin set proposed for a chain-drift finding (dynamicPinning), and what publishing it gave. */
+/**
+ * A pin set proposed for a chain-drift finding (dynamicPinning), and what publishing it gave:
+ * 'new-pins' (the new chain's keys, the shipped pins as backups) or, once the overlap window has
+ * passed, 'retire-backups' (the same set without the old chain's keys).
+ */
 export interface ProposalResult {
+  kind: 'new-pins' | 'retire-backups';
   findingId: string;
   endpoint: string;
   file: string;
   pins: string[];
   backups: string[];
+  /** retire-backups: the old chain's keys no longer in the set. */
+  dropped: string[];
   /** Null: not published (publish: false, or already attempted for this finding). */
   publish: PublishOutcome | null;
 }
@@ -140,9 +147,41 @@ export async function runCycle(cfg: MonitorConfig, store: Store, deps: CycleDeps
       }
       const curl = curlCommand(dp, file);
       f.details = { ...f.details, proposal: { file, curl, publish: dp.publish, service: dp.service, pins: p.pins, backups: p.backups, positions: p.positions, keepBackupsUntil: p.keepBackupsUntil } };
-      events.push({ ...ev(f, 'pins-proposed', `proposed pins ${p.pins.join(', ')} (+ ${p.backups.length} backup(s): ${p.backups.join(', ')}) in ${file}`), details: { file, pins: p.pins, backups: p.backups, keepBackupsUntil: p.keepBackupsUntil } });
-      proposals.push({ findingId: f.id, endpoint: f.endpoint, file, pins: p.pins, backups: p.backups, publish: null });
-      proposalJson.set(f.id, p.json);
+      events.push({
+        ...ev(f, 'pins-proposed', `proposed pins ${p.pins.join(', ')} (+ ${p.backups.length} backup(s): ${p.backups.join(', ')}) in ${file}`),
+        details: { file, pins: p.pins, backups: p.backups, keepBackupsUntil: p.keepBackupsUntil, retire: p.retire },
+      });
+      proposals.push({ kind: 'new-pins', findingId: f.id, endpoint: f.endpoint, file, pins: p.pins, backups: p.backups, dropped: [], publish: null });
+      proposalJson.set(file, p.json);
+    }
+    // Overlap windows that have ended: the same pins without the old chain's keys. An endpoint
+    // with a new proposal in this cycle waits for that one's window instead.
+    for (const e of await store.proposalsToRetire()) {
+      const ep = eps.get(e.endpoint);
+      if (!ep || proposals.some((p) => p.endpoint === e.endpoint)) continue;
+      const d = retireBackups(e.details as RecordedProposal, ep, swept.observations, now);
+      if (d.kind === 'wait') continue;
+      const base = { at: nowIso, endpoint: e.endpoint, host: e.host, address: null, kind: 'chain-drift', severity: 'info', findingId: e.findingId };
+      if (d.kind === 'skipped') {
+        events.push({ ...base, type: 'pins-retire-skipped', summary: `old keys kept after the overlap window: ${d.reason}`, details: { reason: d.reason, proposal: (e.details as RecordedProposal).file } });
+        continue;
+      }
+      const p = d.proposal;
+      let file: string;
+      try {
+        file = writeProposal(cfg.state, e.endpoint, now, p.json);
+      } catch (err) {
+        deps.log?.(`${e.endpoint}: cannot write the pin set without the old keys (next sweep retries): ${(err as Error).message}`);
+        continue;
+      }
+      events.push({
+        ...base,
+        type: 'pins-retire-proposed',
+        summary: `overlap window ended ${p.keepBackupsUntil}: proposed pins without the old chain's key(s) ${p.dropped.join(', ')} in ${file}`,
+        details: { file, pins: p.pins, backups: p.backups, dropped: p.dropped, curl: curlCommand(dp, file) },
+      });
+      proposals.push({ kind: 'retire-backups', findingId: e.findingId ?? '', endpoint: e.endpoint, file, pins: p.pins, backups: p.backups, dropped: p.dropped, publish: null });
+      proposalJson.set(file, p.json);
     }
     // A finding updated without a new proposal keeps the one it has (reminders still name it).
     const before = new Map(open.map((f) => [f.id, f]));
@@ -182,23 +221,30 @@ export async function runCycle(cfg: MonitorConfig, store: Store, deps: CycleDeps
   );
 
   if (dp?.publish) {
+    const hosts = new Map(cfg.endpoints.map((e) => [e.id, e.host]));
     for (const pr of proposals) {
-      const f = byId.get(pr.findingId)!;
-      // At most one attempt per finding, ever: the attempt is recorded before the request.
-      const past = await store.findingEvents(f.id);
-      if (past.some((e) => e.type.startsWith('pins-publish'))) continue;
-      const at = deps.now().toISOString();
-      await store.addEvents([{ ...ev(f, 'pins-publish-attempt', `publishing ${pr.file} to ${dp.service}/v1/bundles/pins`), at, details: { file: pr.file } }]);
-      const outcome = await publishProposal(dp, proposalJson.get(f.id)!, deps.fetch);
+      const retire = pr.kind === 'retire-backups';
+      const prefix = retire ? 'pins-retire-publish' : 'pins-publish';
+      const f = byId.get(pr.findingId);
+      const event = (type: string, summary: string, details: unknown): EventWrite =>
+        f
+          ? { ...ev(f, type, summary), at: deps.now().toISOString(), details }
+          : { at: deps.now().toISOString(), endpoint: pr.endpoint, host: hosts.get(pr.endpoint) ?? pr.endpoint, address: null, type, kind: 'chain-drift', severity: 'info', findingId: pr.findingId, summary, details };
+      // At most one attempt per proposal, ever: the attempt is recorded before the request (a
+      // new-pins proposal: once per finding; a retire-backups one is made once by construction).
+      if (!retire && (await store.findingEvents(pr.findingId)).some((e) => e.type.startsWith('pins-publish'))) continue;
+      await store.addEvents([event(`${prefix}-attempt`, `publishing ${pr.file} to ${dp.service}/v1/bundles/pins`, { file: pr.file })]);
+      const outcome = await publishProposal(dp, proposalJson.get(pr.file)!, deps.fetch);
       pr.publish = outcome;
+      const what = retire ? `pins without the old key(s) ${pr.dropped.join(', ')}` : 'pins';
       const summary =
         outcome.result === 'published'
-          ? `published pins version ${outcome.version ?? '?'} to ${dp.service} (${pr.file})`
+          ? `published ${what} ${retire ? 'as version' : 'version'} ${outcome.version ?? '?'} to ${dp.service} (${pr.file})`
           : outcome.result === 'refused'
-            ? `the service refused the pins (409, pre-publish guard): ${JSON.stringify(outcome.body)}`
-            : `publishing the pins failed (${outcome.status ?? 'no response'}): ${outcome.error}`;
-      deps.log?.(`${f.endpoint}: ${summary}`);
-      await store.addEvents([{ ...ev(f, `pins-publish-${outcome.result}`, summary), at: deps.now().toISOString(), details: { file: pr.file, ...outcome } }]);
+            ? `the service refused the ${what} (409, pre-publish guard): ${JSON.stringify(outcome.body)}`
+            : `publishing the ${what} failed (${outcome.status ?? 'no response'}): ${outcome.error}`;
+      deps.log?.(`${pr.endpoint}: ${summary}`);
+      await store.addEvents([event(`${prefix}-${outcome.result}`, summary, { file: pr.file, ...outcome })]);
     }
   }
 

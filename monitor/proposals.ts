@@ -10,6 +10,8 @@
  *  - every pin the endpoint ships today, as `backup` (their `source` says until when to keep
  *    them: now + `overlap`; roles, subjects and sources are not signed, so this is informational);
  *  - the endpoint (host, port, addresses), so the service's pre-publish guard probes it.
+ * After the overlap window, `retireBackups` makes the follow-up: the same set without the old
+ * chain's keys (offline backup keys stay), proposed or published the same way.
  *
  * `proposePins` is pure. `writeProposal` and `publishProposal` are the I/O edge: the file under
  * `<state>/proposals/`, and one POST to the service with the admin token (never `?force=1`), with
@@ -40,6 +42,8 @@ export interface ProposedPins {
   positions: Position[];
   /** YYYY-MM-DD: keep the backups at least until then. */
   keepBackupsUntil: string;
+  /** The backups that are the old chain's keys: retireBackups() drops them after keepBackupsUntil. */
+  retire: string[];
 }
 
 export type ProposalDecision = { kind: 'none' } | { kind: 'skipped'; reason: string } | { kind: 'proposal'; proposal: ProposedPins };
@@ -107,22 +111,76 @@ export function proposePins(f: Finding, ep: EndpointConfig, observations: Observ
   }
   if (pins.length + backups.length < 2) return { kind: 'skipped', reason: 'fewer than 2 distinct pins: the new chain and the shipped pins have only one key between them' };
 
+  const { pinSet, json } = pinSetFor(ep, domain, [...pins, ...backups], current);
+  // The backups that are keys of the old chain: dropped once the overlap window has passed.
+  const oldChainKeys = new Set(previous.map((c) => c.spkiSha256));
+  const retire = backups.filter((b) => oldChainKeys.has(b.spkiSha256)).map((b) => b.spkiSha256);
+  return {
+    kind: 'proposal',
+    proposal: { pinSet, json, pins: pins.map((p) => p.spkiSha256), backups: backups.map((p) => p.spkiSha256), positions, keepBackupsUntil, retire },
+  };
+}
+
+function pinSetFor(ep: EndpointConfig, domain: string, pins: Pin[], current: Observation[]): { pinSet: PinSet; json: string } {
   const pinSet: PinSet = {
     expiration: null,
     domains: [
       {
         domain,
         includeSubdomains: false,
-        pins: [...pins, ...backups],
+        pins,
         endpoints: [{ host: ep.host, port: ep.port, addresses: ep.addresses ?? [...new Set(current.map((o) => o.address))] }],
       },
     ],
   };
   const json = renderJson(pinSet);
   readJson(json, 'proposal'); // the service parses it with the same reader: fail here, not there
+  return { pinSet, json };
+}
+
+/** What a proposal recorded in history (the `pins-proposed` event's details). */
+export interface RecordedProposal {
+  file: string;
+  pins: string[];
+  backups: string[];
+  keepBackupsUntil: string;
+  /** Backups that were keys of the old chain. Absent in proposals written before this existed. */
+  retire?: string[];
+}
+
+export type RetireDecision = { kind: 'wait' } | { kind: 'skipped'; reason: string } | { kind: 'proposal'; proposal: ProposedPins & { dropped: string[] } };
+
+/**
+ * Pure: the follow-up of a proposal once its overlap window has passed — the same pin set without
+ * the old chain's keys, so apps stop trusting a key the server no longer uses. Offline backup
+ * keys (shipped pins that were in neither chain) stay. 'wait' until the window ends and while an
+ * address does not answer with a valid chain; 'skipped' (for good) when the proposed chain is no
+ * longer what the endpoint serves, or when dropping would leave fewer than two pins.
+ */
+export function retireBackups(p: RecordedProposal, ep: EndpointConfig, observations: Observation[], now: Date): RetireDecision {
+  if (!p.retire || p.retire.length === 0) return { kind: 'skipped', reason: 'the proposal kept no key of the old chain' };
+  if (now.toISOString().slice(0, 10) < p.keepBackupsUntil) return { kind: 'wait' };
+  const current = observations.filter((o) => o.endpoint === ep.id && o.chain.length > 0);
+  if (current.length === 0 || current.some((o) => !o.trusted || o.problems.length > 0 || o.error)) return { kind: 'wait' };
+  const stale = current.find((o) => !p.pins.every((k) => o.chain.some((c) => c.spkiSha256 === k)));
+  if (stale) return { kind: 'skipped', reason: `${stale.address} no longer serves the proposed keys: the old keys are not dropped` };
+  const domain = ep.sni.toLowerCase();
+  const chain = current[0]!.chain;
+  const at = `${current[0]!.address}:${ep.port}`;
+  const pins: Pin[] = p.pins.map((k) => {
+    const c = chain.find((x) => x.spkiSha256 === k)!;
+    return { spkiSha256: k, role: c.position, subject: c.subject, notAfter: c.notAfter, source: at };
+  });
+  const retire = new Set(p.retire);
+  const kept = p.backups.filter((k) => !retire.has(k) && !p.pins.includes(k));
+  if (pins.length + kept.length < 2) {
+    return { kind: 'skipped', reason: `dropping the old chain's keys would leave ${pins.length + kept.length} pin(s); add a backup key (pinctl generate --backup-key) and publish by hand` };
+  }
+  const backups: Pin[] = kept.map((k) => ({ spkiSha256: k, role: 'backup', subject: null, notAfter: null, source: 'shipped pin, kept as backup' }));
+  const { pinSet, json } = pinSetFor(ep, domain, [...pins, ...backups], current);
   return {
     kind: 'proposal',
-    proposal: { pinSet, json, pins: pins.map((p) => p.spkiSha256), backups: backups.map((p) => p.spkiSha256), positions, keepBackupsUntil },
+    proposal: { pinSet, json, pins: p.pins, backups: kept, positions: [...new Set(pins.map((x) => x.role as Position))], keepBackupsUntil: p.keepBackupsUntil, retire: [], dropped: p.retire },
   };
 }
 

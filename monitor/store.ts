@@ -59,6 +59,7 @@ const SCHEMA = [
      id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, endpoint TEXT NOT NULL, host TEXT NOT NULL,
      address TEXT, type TEXT NOT NULL, kind TEXT, severity TEXT, finding_id TEXT, summary TEXT NOT NULL, details TEXT)`,
   `CREATE INDEX IF NOT EXISTS events_host ON events (host, id)`,
+  `CREATE INDEX IF NOT EXISTS events_type ON events (type, endpoint, id)`,
   `CREATE TABLE IF NOT EXISTS outbox (
      id TEXT PRIMARY KEY, channel TEXT NOT NULL, finding_id TEXT NOT NULL, type TEXT NOT NULL,
      created_at TEXT NOT NULL, message TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
@@ -300,6 +301,19 @@ export class Store {
   /** History events of one finding, oldest first (dynamic pinning: was it already published?). */
   async findingEvents(findingId: string): Promise<HistoryEvent[]> {
     return this.all(`SELECT * FROM events WHERE finding_id = ? ORDER BY id`, [findingId]).map(eventFromRow);
+  }
+
+  /**
+   * Dynamic pinning: the newest `pins-proposed` event of each endpoint that no `pins-retire-*`
+   * decision has followed yet (its overlap window may have ended: retireBackups() decides).
+   */
+  async proposalsToRetire(): Promise<HistoryEvent[]> {
+    return this.all(
+      `SELECT e.* FROM events e WHERE e.type = 'pins-proposed'
+         AND e.id = (SELECT MAX(x.id) FROM events x WHERE x.type = 'pins-proposed' AND x.endpoint = e.endpoint)
+         AND NOT EXISTS (SELECT 1 FROM events r WHERE r.type IN ('pins-retire-proposed', 'pins-retire-skipped') AND r.endpoint = e.endpoint AND r.id > e.id)
+       ORDER BY e.id`,
+    ).map(eventFromRow);
   }
 
   /** Appends history events outside a sweep's transaction (the outcome of a publish made after it). */

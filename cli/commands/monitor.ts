@@ -238,7 +238,8 @@ function printOnceTo(out: { write(s: string): void }, s: Style, cfg: MonitorConf
       const o = p.publish;
       const published =
         o === null ? 'not published' : o.result === 'published' ? `published as version ${o.version ?? '?'}` : o.result === 'refused' ? "refused by the service's pre-publish guard (409)" : `publishing failed: ${o.error}`;
-      out.write(`  ${p.endpoint}: ${p.file} (${p.pins.length} pin(s) + ${p.backups.length} backup(s); ${published})\n`);
+      const dropped = p.kind === 'retire-backups' ? `overlap ended, drops the old key(s) ${p.dropped.join(', ')}; ` : '';
+      out.write(`  ${p.endpoint}: ${p.file} (${dropped}${p.pins.length} pin(s) + ${p.backups.length} backup(s); ${published})\n`);
     }
   }
   const failed = r.delivery.failed;

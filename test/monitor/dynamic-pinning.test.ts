@@ -2,7 +2,8 @@
  * Dynamic pinning, end to end with real pieces on 127.0.0.1: a TLS server whose leaf key the test
  * rotates, `pinctl serve` (keys from `pinctl keys generate`), and `pinctl monitor once` with a
  * `dynamicPinning` section. The new leaf key becomes a proposed pin set (old pins kept as backups);
- * with `publish: true` the monitor publishes it and the service serves it as version 1.
+ * with `publish: true` the monitor publishes it and the service serves it as version 1. After the
+ * overlap window the old chain's key is dropped from the set (proposed, or published once).
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -224,6 +225,80 @@ describe('dynamic pinning against a real signing service', () => {
         store.close();
       }
     }
+  });
+
+  it('after the overlap window: proposes the set without the old chain key (the offline backup stays), once', async () => {
+    const dir = tempDir();
+    const cfg = writeConfig(dir, configText(false));
+    expect((await once(cfg, NOW)).code).toBe(0);
+    serve('chain-new-key.pem', 'leaf-new-key.key');
+    await once(cfg, LATER); // proposal: LEAF_NEW + backups LEAF, BACKUP; keep until 2026-07-01
+    const proposals = () => readdirSync(join(dir, 'state', 'proposals')).sort();
+    expect(proposals()).toHaveLength(1);
+
+    // Inside the window: nothing more.
+    const inside = await once(cfg, new Date('2026-06-30T12:00:00Z'));
+    expect(inside.stdout).not.toContain('proposed pin sets');
+    expect(proposals()).toHaveLength(1);
+
+    // The window has ended and the new chain is still served: LEAF (the old chain's key) goes.
+    const after = await once(cfg, new Date('2026-07-01T00:10:00Z'));
+    expect(proposals()).toHaveLength(2);
+    const file = join(dir, 'state', 'proposals', proposals()[1]!);
+    const doc = JSON.parse(readFileSync(file, 'utf8'));
+    expect(doc.domains[0].pins.map((p: { spkiSha256: string; role: string }) => [p.spkiSha256, p.role])).toEqual([
+      [LEAF_NEW, 'leaf'],
+      [BACKUP, 'backup'],
+    ]);
+    expect(after.stdout).toContain(`${file} (overlap ended, drops the old key(s) ${LEAF}; 1 pin(s) + 1 backup(s); not published)`);
+    const retired = (await events(dir)).filter((e) => e.type === 'pins-retire-proposed');
+    expect(retired).toHaveLength(1);
+    expect(retired[0]!.summary).toContain(`without the old chain's key(s) ${LEAF}`);
+
+    // Decided once: later sweeps propose nothing more.
+    await once(cfg, new Date('2026-07-02T00:00:00Z'));
+    expect(proposals()).toHaveLength(2);
+  });
+
+  it('after the overlap window with publish: true, the service serves the set without the old key', async () => {
+    const dir = tempDir();
+    const cfg = writeConfig(dir, configText(true));
+    expect((await once(cfg, NOW)).code).toBe(0);
+    serve('chain-new-key.pem', 'leaf-new-key.key');
+    await once(cfg, LATER);
+    const payload = async () => {
+      const res = await fetch(`${service.url}/v1/bundles/pins`);
+      return JSON.parse(Buffer.from(((await res.json()) as { payload: string }).payload, 'base64').toString('utf8'));
+    };
+    const first = await payload();
+    expect(first.domains.find((x: { domain: string }) => x.domain === HOST).pins).toEqual(expect.arrayContaining([LEAF_NEW, LEAF, BACKUP]));
+
+    const after = await once(cfg, new Date('2026-07-01T00:10:00Z'));
+    expect(after.stdout).toMatch(new RegExp(`drops the old key\\(s\\) ${LEAF.replace(/[+/=]/g, '\\$&')}; 1 pin\\(s\\) \\+ 1 backup\\(s\\); published as version ${first.version + 1}\\)`));
+    const second = await payload();
+    expect(second.version).toBe(first.version + 1);
+    expect([...second.domains.find((x: { domain: string }) => x.domain === HOST).pins].sort()).toEqual([LEAF_NEW, BACKUP].sort());
+    const h = await events(dir);
+    expect(h.filter((e) => e.type === 'pins-retire-publish-attempt')).toHaveLength(1);
+    expect(h.filter((e) => e.type === 'pins-retire-publish-published')).toHaveLength(1);
+
+    // Once: the next sweep publishes nothing.
+    await once(cfg, new Date('2026-07-02T00:00:00Z'));
+    expect((await payload()).version).toBe(second.version);
+  });
+
+  it('keeps the old keys when dropping them would leave a single pin, and says so', async () => {
+    const dir = tempDir();
+    // Only the leaf is pinned: the proposal is LEAF_NEW + LEAF; without LEAF one pin would remain.
+    const cfg = writeConfig(dir, configText(false).replace(`pins: ["${LEAF}", "${BACKUP}"]`, `pins: ["${LEAF}"]`));
+    expect((await once(cfg, NOW)).code).toBe(0);
+    serve('chain-new-key.pem', 'leaf-new-key.key');
+    await once(cfg, LATER);
+    await once(cfg, new Date('2026-07-01T00:10:00Z'));
+    expect(readdirSync(join(dir, 'state', 'proposals'))).toHaveLength(1);
+    const skipped = (await events(dir)).filter((e) => e.type === 'pins-retire-skipped');
+    expect(skipped).toHaveLength(1);
+    expect(skipped[0]!.summary).toContain('would leave 1 pin(s)');
   });
 
   it('proposes nothing when the new chain does not validate, or when the change is a same-key renewal', async () => {
