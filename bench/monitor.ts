@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bareTlsLoop, startTlsServers } from './tls-load.js';
+import { bareTlsLoop, bareTlsLoopInChild, startTlsServers } from './tls-load.js';
 import { packageRoot } from '../src/package-root.js';
 
 type Line = (label: string, ours: string, base: string, ratio: number, target?: string) => void;
@@ -97,9 +97,10 @@ export async function benchMonitor(line: Line): Promise<void> {
       if (!s.repeat) state = join(dir, 'state');
       const configFile = writeConfig(s, dir, state, ports, pki.root, pins);
       const out = monitorOnce(root, configFile, state);
-      // Both baselines right after the run, on the same servers and endpoint names.
-      const plain = await bareTlsLoop(ports, s.n, 64, name);
-      const shared = await bareTlsLoop(ports, s.n, 64, name, true);
+      // Both baselines right after the run, on the same servers and endpoint names, each in a
+      // fresh process like the run itself.
+      const plain = bareTlsLoopInChild(ports, s.n, 64, 'ep', '.bench.test', false);
+      const shared = bareTlsLoopInChild(ports, s.n, 64, 'ep', '.bench.test', true);
       line(
         `monitor ${s.n.toLocaleString('en-US')} (${s.format}), ${s.label}`,
         `${(out.ms / 1000).toFixed(2)} s, peak ${Math.round(out.rssKb / 1024)} MB`,

@@ -1,5 +1,5 @@
 /** What the probing benchmarks share: TLS servers in their own process, and the bare baseline loop. */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import tls from 'node:tls';
 import { runBounded } from '../src/net/observe.js';
 
@@ -35,4 +35,16 @@ export async function bareTlsLoop(ports: number[], n: number, concurrency: numbe
     }),
   );
   return performance.now() - t;
+}
+
+/**
+ * bareTlsLoop in a fresh Node process (as `pinctl monitor once` runs in one), so neither side of
+ * the comparison carries the heap of the benchmarks that ran before it in this process.
+ */
+export function bareTlsLoopInChild(ports: number[], n: number, concurrency: number, namePrefix: string, nameSuffix: string, sharedContext: boolean): number {
+  const url = new URL('./tls-load.js', import.meta.url).href;
+  const code = `const { bareTlsLoop } = await import(${JSON.stringify(url)});
+    const ms = await bareTlsLoop(${JSON.stringify(ports)}, ${n}, ${concurrency}, (i) => ${JSON.stringify(namePrefix)} + i + ${JSON.stringify(nameSuffix)}, ${sharedContext});
+    process.stdout.write(String(ms));`;
+  return Number(execFileSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' }));
 }
