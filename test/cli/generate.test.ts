@@ -99,6 +99,17 @@ describe('safety lints', () => {
   it('backup equal to a key in service', async () => expect(await codes(['--backup-key', pkiFile('leaf.key')])).toContain('backup-in-service'));
   it('pinned certificate expiring before the pin-set', async () => expect(await codes(['--pin', 'leaf', '--expiration', '2036-06-01'])).toContain('expires-before-pin-set'));
   it('include-subdomains semantics differ', async () => expect(await codes(['--include-subdomains'])).toContain('subdomain-semantics'));
+  it('a live server sending its chain out of order, or with an extra certificate, gets the notes', async () => {
+    const pem = (f: string) => readFileSync(pkiFile(f), 'utf8');
+    const odd = await tlsServer('chain.pem', 'leaf.key', { cert: ['leaf.pem', 'intermediate2.pem', 'root.pem', 'intermediate.pem'].map(pem).join('') });
+    servers.push(odd);
+    const r = await cli(['generate', `${HOST}:${odd.port}`, ...net(odd.port), '--json', '--backup-key', pkiFile('backup.key')]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.warnings.map((w: { code: string }) => w.code)).toEqual(expect.arrayContaining(['reordered-chain', 'unused-certificates']));
+    // The path is still leaf → intermediate → root, and the pins are the default intermediate + root.
+    expect(out.pinSet.domains[0].pins.filter((p: { role: string }) => p.role !== 'backup').map((p: { spkiSha256: string }) => p.spkiSha256)).toEqual([INTER(), ROOT()]);
+  });
   it('a clean config has no danger', async () => {
     const r = await cli(['generate', `${HOST}:${good.port}`, ...net(good.port), '--json', '--backup-key', pkiFile('backup.key'), '--expiration', '2030-01-01']);
     expect((JSON.parse(r.stdout).warnings as { severity: string }[]).filter((w) => w.severity !== 'info')).toEqual([]);

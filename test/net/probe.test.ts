@@ -75,6 +75,21 @@ describe('probeTls against real servers on 127.0.0.1', () => {
     expect(!r.ok && r.error.message).toContain('handshake failure');
     expect(!r.ok && r.error.message).not.toContain('deps/openssl');
   });
+  it('reports what was sent, in the order sent: a repeated certificate once, extras and reordering kept', async () => {
+    const pem = (f: string) => readFileSync(pkiFile(f), 'utf8');
+    const cases: [string, string[], string[]][] = [
+      ['leaf sent twice', ['leaf.pem', 'leaf.pem', 'intermediate.pem'], ['leaf.pem', 'intermediate.pem']],
+      ['intermediate sent twice', ['leaf.pem', 'intermediate.pem', 'intermediate.pem', 'root.pem'], ['leaf.pem', 'intermediate.pem', 'root.pem']],
+      ['root before intermediate', ['leaf.pem', 'root.pem', 'intermediate.pem'], ['leaf.pem', 'root.pem', 'intermediate.pem']],
+      ['an unrelated certificate in between', ['leaf.pem', 'intermediate2.pem', 'intermediate.pem'], ['leaf.pem', 'intermediate2.pem', 'intermediate.pem']],
+    ];
+    for (const [what, sent, expected] of cases) {
+      const s = keep(await tlsServer('chain.pem', 'leaf.key', { cert: sent.map(pem).join('') }));
+      const r = await probeTls({ host: 'api.pinctl.test', port: s.port, address: '127.0.0.1', timeoutMs: 3000 });
+      expect(r.ok, what).toBe(true);
+      expect(r.ok && pinsOf(r.served), what).toEqual(expected.map((f) => opensslPin(f)));
+    }
+  });
   it('a server sending 500 certificates fails cleanly', async () => {
     const leaf = readFileSync(pkiFile('chain.pem'), 'utf8');
     const inter = readFileSync(pkiFile('intermediate.pem'), 'utf8');
