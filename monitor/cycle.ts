@@ -4,13 +4,15 @@
  * observations, finding changes, history events and queued alerts → deliver due alerts.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { describeError } from '../src/errors.js';
 import { Prober } from '../src/net/probe.js';
 import { Resolver } from '../src/net/resolve.js';
 import { TrustStore } from '../src/core/trust-store.js';
-import { MonitorConfig } from './config.js';
+import { EndpointConfig, MonitorConfig } from './config.js';
 import { ReconcilePlan, addrKey, diffObservations, reconcile } from './findings.js';
 import { DeliveryLock, DeliveryResult, Senders, alertId, defaultSenders, deliverDue, renderAlert } from './alerts.js';
-import { EventWrite, SweepWrite, Store } from './store.js';
+import { EventWrite, HistoryEvent, SweepWrite, Store } from './store.js';
 import { SweepResult, sweep } from './sweep.js';
 import { Observation, StoredFinding, atLeast } from './types.js';
 import { FetchLike, PublishOutcome, RecordedProposal, curlCommand, proposePins, publishProposal, retireBackups, writeProposal } from './proposals.js';
@@ -129,6 +131,29 @@ export async function runCycle(cfg: MonitorConfig, store: Store, deps: CycleDeps
   // Dynamic pinning: before the alerts are rendered, so they name the proposal file.
   const proposals: ProposalResult[] = [];
   const dp = cfg.dynamicPinning ?? null;
+  /** After a `pins-proposed` event's overlap window: a retire decision (event + file) or nothing yet. */
+  const retireOne = async (e: HistoryEvent & { id: number }, ep: EndpointConfig): Promise<ProposalResult | null> => {
+    const recorded = e.details as RecordedProposal;
+    // Records from before `retire` existed: the old chain's keys come from the finding.
+    const retireKeys = recorded.retire ?? oldChainKeysIn(recorded.backups, e.findingId ? await store.finding(e.findingId) : null);
+    const d = retireBackups(recorded, retireKeys, ep, swept.observations, now);
+    if (d.kind === 'wait') return null;
+    const base = { at: nowIso, endpoint: e.endpoint, host: e.host, address: null, kind: 'chain-drift', severity: 'info', findingId: e.findingId };
+    if (d.kind === 'skipped') {
+      events.push({ ...base, type: 'pins-retire-skipped', summary: `old keys kept after the overlap window: ${d.reason}`, details: { reason: d.reason, proposal: recorded.file, proposalEventId: e.id } });
+      return null;
+    }
+    const p = d.proposal;
+    const file = writeProposal(cfg.state, e.endpoint, now, p.json);
+    events.push({
+      ...base,
+      type: 'pins-retire-proposed',
+      summary: `overlap window ended ${p.keepBackupsUntilAt}: proposed pins without the old chain's key(s) ${p.dropped.join(', ')} in ${file}`,
+      details: { file, pins: p.pins, backups: p.backups, dropped: p.dropped, curl: curlCommand(dp!, file), proposal: recorded.file, proposalEventId: e.id },
+    });
+    proposalJson.set(file, p.json);
+    return { kind: 'retire-backups', findingId: e.findingId ?? '', endpoint: e.endpoint, file, pins: p.pins, backups: p.backups, dropped: p.dropped, publish: null };
+  };
   if (dp) {
     const eps = new Map(cfg.endpoints.map((e) => [e.id, e]));
     for (const f of [...plan.opened, ...plan.updated.filter((u) => u.changed).map((u) => u.finding)]) {
@@ -147,41 +172,23 @@ export async function runCycle(cfg: MonitorConfig, store: Store, deps: CycleDeps
       }
       const curl = curlCommand(dp, file);
       f.details = { ...f.details, proposal: { file, curl, publish: dp.publish, service: dp.service, pins: p.pins, backups: p.backups, positions: p.positions, keepBackupsUntil: p.keepBackupsUntil } };
-      events.push({
-        ...ev(f, 'pins-proposed', `proposed pins ${p.pins.join(', ')} (+ ${p.backups.length} backup(s): ${p.backups.join(', ')}) in ${file}`),
-        details: { file, pins: p.pins, backups: p.backups, keepBackupsUntil: p.keepBackupsUntil, retire: p.retire },
-      });
+      const recorded: RecordedProposal = { file, pins: p.pins, backups: p.backups, keepBackupsUntil: p.keepBackupsUntil, keepBackupsUntilAt: p.keepBackupsUntilAt, retire: p.retire };
+      events.push({ ...ev(f, 'pins-proposed', `proposed pins ${p.pins.join(', ')} (+ ${p.backups.length} backup(s): ${p.backups.join(', ')}) in ${file}`), details: recorded });
       proposals.push({ kind: 'new-pins', findingId: f.id, endpoint: f.endpoint, file, pins: p.pins, backups: p.backups, dropped: [], publish: null });
       proposalJson.set(file, p.json);
     }
     // Overlap windows that have ended: the same pins without the old chain's keys. An endpoint
-    // with a new proposal in this cycle waits for that one's window instead.
+    // with a new proposal in this cycle waits for that one's window instead. One endpoint's bad
+    // record never stops the sweep.
     for (const e of await store.proposalsToRetire()) {
       const ep = eps.get(e.endpoint);
       if (!ep || proposals.some((p) => p.endpoint === e.endpoint)) continue;
-      const d = retireBackups(e.details as RecordedProposal, ep, swept.observations, now);
-      if (d.kind === 'wait') continue;
-      const base = { at: nowIso, endpoint: e.endpoint, host: e.host, address: null, kind: 'chain-drift', severity: 'info', findingId: e.findingId };
-      if (d.kind === 'skipped') {
-        events.push({ ...base, type: 'pins-retire-skipped', summary: `old keys kept after the overlap window: ${d.reason}`, details: { reason: d.reason, proposal: (e.details as RecordedProposal).file } });
-        continue;
-      }
-      const p = d.proposal;
-      let file: string;
       try {
-        file = writeProposal(cfg.state, e.endpoint, now, p.json);
+        const retired = await retireOne(e, ep);
+        if (retired) proposals.push(retired);
       } catch (err) {
-        deps.log?.(`${e.endpoint}: cannot write the pin set without the old keys (next sweep retries): ${(err as Error).message}`);
-        continue;
+        deps.log?.(`${e.endpoint}: retiring the old pins failed (next sweep retries): ${describeError(err)}`);
       }
-      events.push({
-        ...base,
-        type: 'pins-retire-proposed',
-        summary: `overlap window ended ${p.keepBackupsUntil}: proposed pins without the old chain's key(s) ${p.dropped.join(', ')} in ${file}`,
-        details: { file, pins: p.pins, backups: p.backups, dropped: p.dropped, curl: curlCommand(dp, file) },
-      });
-      proposals.push({ kind: 'retire-backups', findingId: e.findingId ?? '', endpoint: e.endpoint, file, pins: p.pins, backups: p.backups, dropped: p.dropped, publish: null });
-      proposalJson.set(file, p.json);
     }
     // A finding updated without a new proposal keeps the one it has (reminders still name it).
     const before = new Map(open.map((f) => [f.id, f]));
@@ -206,7 +213,7 @@ export async function runCycle(cfg: MonitorConfig, store: Store, deps: CycleDeps
   }
 
   const sweepId = `${swept.startedAt}-${randomUUID().slice(0, 8)}`;
-  await store.commitSweep(
+  const committed = await store.commitSweep(
     {
       sweep: { id: sweepId, startedAt: swept.startedAt, finishedAt: swept.finishedAt, durationMs: swept.durationMs, configHash: cfg.hash },
       observations: swept.observations,
@@ -219,13 +226,21 @@ export async function runCycle(cfg: MonitorConfig, store: Store, deps: CycleDeps
     },
     { failAt: deps.failCommitAt },
   );
+  // Another monitor on this state decided a retirement first: this one's file is not used.
+  for (const e of committed.superseded) {
+    const file = (e.details as { file?: string } | undefined)?.file;
+    const i = proposals.findIndex((p) => p.kind === 'retire-backups' && p.file === file);
+    if (i < 0) continue;
+    proposals.splice(i, 1);
+    rmSync(file!, { force: true });
+  }
 
   if (dp?.publish) {
     const hosts = new Map(cfg.endpoints.map((e) => [e.id, e.host]));
     for (const pr of proposals) {
       const retire = pr.kind === 'retire-backups';
       const prefix = retire ? 'pins-retire-publish' : 'pins-publish';
-      const f = byId.get(pr.findingId);
+      const f = retire ? undefined : byId.get(pr.findingId);
       const event = (type: string, summary: string, details: unknown): EventWrite =>
         f
           ? { ...ev(f, type, summary), at: deps.now().toISOString(), details }
@@ -282,3 +297,10 @@ export function healthy(open: StoredFinding[]): boolean {
 }
 
 export const configFingerprint = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/** The backups of an older proposal record that were keys of the finding's previous chain. */
+function oldChainKeysIn(backups: string[], f: StoredFinding | null): string[] {
+  const previous = Array.isArray(f?.details.previousChain) ? (f!.details.previousChain as { spkiSha256?: string }[]) : [];
+  const keys = new Set(previous.map((c) => c.spkiSha256));
+  return backups.filter((b) => keys.has(b));
+}

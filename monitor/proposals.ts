@@ -40,9 +40,11 @@ export interface ProposedPins {
   /** The shipped pins kept as backups. */
   backups: string[];
   positions: Position[];
-  /** YYYY-MM-DD: keep the backups at least until then. */
+  /** YYYY-MM-DD: keep the backups at least until then (for people; the rule uses keepBackupsUntilAt). */
   keepBackupsUntil: string;
-  /** The backups that are the old chain's keys: retireBackups() drops them after keepBackupsUntil. */
+  /** ISO 8601: the end of the overlap window (proposal time + overlap). */
+  keepBackupsUntilAt: string;
+  /** The backups that are the old chain's keys: retireBackups() drops them after keepBackupsUntilAt. */
   retire: string[];
 }
 
@@ -92,7 +94,8 @@ export function proposePins(f: Finding, ep: EndpointConfig, observations: Observ
   }
   if (pins.length === 0) return { kind: 'skipped', reason: `the new chain has no certificate at ${positions.join(', ')}` };
 
-  const keepBackupsUntil = new Date(now.getTime() + overlapMs).toISOString().slice(0, 10);
+  const keepBackupsUntilAt = new Date(now.getTime() + overlapMs).toISOString();
+  const keepBackupsUntil = keepBackupsUntilAt.slice(0, 10);
   // Every pin shipped today (or, when the pins are unknown, the old chain's keys at those positions).
   const oldPins = ep.pins ? shipped : previous.filter((c) => positions.includes(c.position)).map((c) => c.spkiSha256);
   const from = ep.pins ? (ep.pins.source === 'inline' ? 'the monitor config' : ep.pins.source) : 'the previous chain';
@@ -117,7 +120,7 @@ export function proposePins(f: Finding, ep: EndpointConfig, observations: Observ
   const retire = backups.filter((b) => oldChainKeys.has(b.spkiSha256)).map((b) => b.spkiSha256);
   return {
     kind: 'proposal',
-    proposal: { pinSet, json, pins: pins.map((p) => p.spkiSha256), backups: backups.map((p) => p.spkiSha256), positions, keepBackupsUntil, retire },
+    proposal: { pinSet, json, pins: pins.map((p) => p.spkiSha256), backups: backups.map((p) => p.spkiSha256), positions, keepBackupsUntil, keepBackupsUntilAt, retire },
   };
 }
 
@@ -144,43 +147,54 @@ export interface RecordedProposal {
   pins: string[];
   backups: string[];
   keepBackupsUntil: string;
-  /** Backups that were keys of the old chain. Absent in proposals written before this existed. */
+  /** Absent in proposals recorded before it existed: then the end of the keepBackupsUntil day. */
+  keepBackupsUntilAt?: string;
+  /** Backups that were keys of the old chain. Absent in older records: the caller derives it. */
   retire?: string[];
 }
 
 export type RetireDecision = { kind: 'wait' } | { kind: 'skipped'; reason: string } | { kind: 'proposal'; proposal: ProposedPins & { dropped: string[] } };
 
+/** When the overlap window of a recorded proposal ends. */
+export function overlapEnd(p: RecordedProposal): number {
+  return p.keepBackupsUntilAt ? Date.parse(p.keepBackupsUntilAt) : Date.parse(`${p.keepBackupsUntil}T00:00:00Z`) + 86_400_000;
+}
+
 /**
- * Pure: the follow-up of a proposal once its overlap window has passed — the same pin set without
- * the old chain's keys, so apps stop trusting a key the server no longer uses. Offline backup
- * keys (shipped pins that were in neither chain) stay. 'wait' until the window ends and while an
- * address does not answer with a valid chain; 'skipped' (for good) when the proposed chain is no
- * longer what the endpoint serves, or when dropping would leave fewer than two pins.
+ * Pure: the follow-up of a proposal once its overlap window has passed — the proposed keys plus
+ * the pins the endpoint ships TODAY (its current `pins`, which may have changed since the
+ * proposal) minus the old chain's keys, so apps stop trusting keys the server no longer uses while
+ * offline backup keys stay. 'wait' until the window ends and while any address of the endpoint
+ * does not answer with a valid chain (an address that is down may still serve the old chain);
+ * 'skipped' (for good) when an address no longer serves the proposed keys, or when dropping would
+ * leave fewer than two pins.
  */
-export function retireBackups(p: RecordedProposal, ep: EndpointConfig, observations: Observation[], now: Date): RetireDecision {
-  if (!p.retire || p.retire.length === 0) return { kind: 'skipped', reason: 'the proposal kept no key of the old chain' };
-  if (now.toISOString().slice(0, 10) < p.keepBackupsUntil) return { kind: 'wait' };
-  const current = observations.filter((o) => o.endpoint === ep.id && o.chain.length > 0);
-  if (current.length === 0 || current.some((o) => !o.trusted || o.problems.length > 0 || o.error)) return { kind: 'wait' };
-  const stale = current.find((o) => !p.pins.every((k) => o.chain.some((c) => c.spkiSha256 === k)));
+export function retireBackups(p: RecordedProposal, retireKeys: string[], ep: EndpointConfig, observations: Observation[], now: Date): RetireDecision {
+  if (retireKeys.length === 0) return { kind: 'skipped', reason: 'the proposal kept no key of the old chain' };
+  if (now.getTime() < overlapEnd(p)) return { kind: 'wait' };
+  const all = observations.filter((o) => o.endpoint === ep.id);
+  if (all.length === 0 || all.some((o) => o.chain.length === 0 || !o.trusted || o.problems.length > 0 || o.error)) return { kind: 'wait' };
+  const stale = all.find((o) => !p.pins.every((k) => o.chain.some((c) => c.spkiSha256 === k)));
   if (stale) return { kind: 'skipped', reason: `${stale.address} no longer serves the proposed keys: the old keys are not dropped` };
-  const domain = ep.sni.toLowerCase();
-  const chain = current[0]!.chain;
-  const at = `${current[0]!.address}:${ep.port}`;
+  const chain = all[0]!.chain;
+  const at = `${all[0]!.address}:${ep.port}`;
   const pins: Pin[] = p.pins.map((k) => {
     const c = chain.find((x) => x.spkiSha256 === k)!;
     return { spkiSha256: k, role: c.position, subject: c.subject, notAfter: c.notAfter, source: at };
   });
-  const retire = new Set(p.retire);
-  const kept = p.backups.filter((k) => !retire.has(k) && !p.pins.includes(k));
+  const retire = new Set(retireKeys);
+  const shippedNow = ep.pins ? ep.pins.pins.map((x) => x.spkiSha256) : p.backups;
+  const kept = [...new Set(shippedNow)].filter((k) => !retire.has(k) && !p.pins.includes(k));
   if (pins.length + kept.length < 2) {
     return { kind: 'skipped', reason: `dropping the old chain's keys would leave ${pins.length + kept.length} pin(s); add a backup key (pinctl generate --backup-key) and publish by hand` };
   }
-  const backups: Pin[] = kept.map((k) => ({ spkiSha256: k, role: 'backup', subject: null, notAfter: null, source: 'shipped pin, kept as backup' }));
-  const { pinSet, json } = pinSetFor(ep, domain, [...pins, ...backups], current);
+  const from = ep.pins ? (ep.pins.source === 'inline' ? 'the monitor config' : ep.pins.source) : 'the proposal';
+  const backups: Pin[] = kept.map((k) => ({ spkiSha256: k, role: 'backup', subject: null, notAfter: null, source: `shipped pin (${from}), kept as backup` }));
+  const { pinSet, json } = pinSetFor(ep, ep.sni.toLowerCase(), [...pins, ...backups], all);
+  const dropped = [...retire].filter((k) => !p.pins.includes(k));
   return {
     kind: 'proposal',
-    proposal: { pinSet, json, pins: p.pins, backups: kept, positions: [...new Set(pins.map((x) => x.role as Position))], keepBackupsUntil: p.keepBackupsUntil, retire: [], dropped: p.retire },
+    proposal: { pinSet, json, pins: p.pins, backups: kept, positions: [...new Set(pins.map((x) => x.role as Position))], keepBackupsUntil: p.keepBackupsUntil, keepBackupsUntilAt: new Date(overlapEnd(p)).toISOString(), retire: [], dropped },
   };
 }
 

@@ -307,13 +307,18 @@ export class Store {
    * Dynamic pinning: the newest `pins-proposed` event of each endpoint that no `pins-retire-*`
    * decision has followed yet (its overlap window may have ended: retireBackups() decides).
    */
-  async proposalsToRetire(): Promise<HistoryEvent[]> {
+  async proposalsToRetire(): Promise<(HistoryEvent & { id: number })[]> {
     return this.all(
       `SELECT e.* FROM events e WHERE e.type = 'pins-proposed'
          AND e.id = (SELECT MAX(x.id) FROM events x WHERE x.type = 'pins-proposed' AND x.endpoint = e.endpoint)
          AND NOT EXISTS (SELECT 1 FROM events r WHERE r.type IN ('pins-retire-proposed', 'pins-retire-skipped') AND r.endpoint = e.endpoint AND r.id > e.id)
        ORDER BY e.id`,
-    ).map(eventFromRow);
+    ).map((r) => ({ ...eventFromRow(r), id: Number(r.id) }));
+  }
+
+  /** Inside a transaction: has a retire decision for `endpoint` been recorded after event `afterId`? */
+  private retireDecided(endpoint: string, afterId: number): boolean {
+    return this.all(`SELECT 1 FROM events WHERE type IN ('pins-retire-proposed', 'pins-retire-skipped') AND endpoint = ? AND id > ? LIMIT 1`, [endpoint, afterId]).length > 0;
   }
 
   /** Appends history events outside a sweep's transaction (the outcome of a publish made after it). */
@@ -325,9 +330,10 @@ export class Store {
 
   /**
    * Writes one sweep atomically. `faults.failAt` exists for crash tests: a statement that fails at
-   * that point of the transaction, after which nothing of the sweep may be kept.
+   * that point of the transaction, after which nothing of the sweep may be kept. Returns the retire
+   * events not written because another monitor recorded that decision first.
    */
-  async commitSweep(w: SweepWrite, faults: { failAt?: number } = {}): Promise<void> {
+  async commitSweep(w: SweepWrite, faults: { failAt?: number } = {}): Promise<{ superseded: Set<EventWrite> }> {
     // History: only observations whose state changed since the previous sweep.
     const history = w.observations.filter((o) => {
       const before = w.previous.get(addrKey(o.endpoint, o.address));
@@ -406,8 +412,18 @@ export class Store {
         ]);
       }
     });
+    // A retire decision is recorded once per proposal even with two monitors on one state: the
+    // check runs inside this write transaction, after the other monitor's commit if it was first.
+    const superseded = new Set<EventWrite>();
     steps.push(() => {
-      for (const e of w.events) this.run(INSERT_EVENT, eventArgs(e));
+      for (const e of w.events) {
+        const after = RETIRE_TYPES.has(e.type) ? (e.details as { proposalEventId?: number } | undefined)?.proposalEventId : undefined;
+        if (after !== undefined && this.retireDecided(e.endpoint, after)) {
+          superseded.add(e);
+          continue;
+        }
+        this.run(INSERT_EVENT, eventArgs(e));
+      }
     });
     steps.push(() => {
       for (const a of w.outbox) {
@@ -430,6 +446,7 @@ export class Store {
     this.transaction(() => {
       for (const step of steps) step();
     });
+    return { superseded };
   }
 
   /**
@@ -537,6 +554,8 @@ const INSERT_FINDING = `INSERT INTO findings (${FINDING_COLUMNS.join(', ')})`;
 function findingArgs(f: StoredFinding): Arg[] {
   return [f.id, f.key, f.kind, f.severity, f.endpoint, f.host, f.port, f.address, f.title, f.explanation, f.action, f.signature, JSON.stringify(f.details), f.openedAt, f.updatedAt, f.resolvedAt, f.resolution, f.lastAlertAt];
 }
+
+const RETIRE_TYPES = new Set(['pins-retire-proposed', 'pins-retire-skipped']);
 
 const INSERT_EVENT = `INSERT INTO events (at, endpoint, host, address, type, kind, severity, finding_id, summary, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 

@@ -236,13 +236,15 @@ describe('dynamic pinning against a real signing service', () => {
     const proposals = () => readdirSync(join(dir, 'state', 'proposals')).sort();
     expect(proposals()).toHaveLength(1);
 
-    // Inside the window: nothing more.
-    const inside = await once(cfg, new Date('2026-06-30T12:00:00Z'));
-    expect(inside.stdout).not.toContain('proposed pin sets');
-    expect(proposals()).toHaveLength(1);
+    // Inside the window (it ends 30 days after the proposal, to the minute: 2026-07-01T01:00Z).
+    for (const at of ['2026-06-30T12:00:00Z', '2026-07-01T00:30:00Z']) {
+      const inside = await once(cfg, new Date(at));
+      expect(inside.stdout, at).not.toContain('proposed pin sets');
+      expect(proposals(), at).toHaveLength(1);
+    }
 
     // The window has ended and the new chain is still served: LEAF (the old chain's key) goes.
-    const after = await once(cfg, new Date('2026-07-01T00:10:00Z'));
+    const after = await once(cfg, new Date('2026-07-01T01:10:00Z'));
     expect(proposals()).toHaveLength(2);
     const file = join(dir, 'state', 'proposals', proposals()[1]!);
     const doc = JSON.parse(readFileSync(file, 'utf8'));
@@ -273,7 +275,7 @@ describe('dynamic pinning against a real signing service', () => {
     const first = await payload();
     expect(first.domains.find((x: { domain: string }) => x.domain === HOST).pins).toEqual(expect.arrayContaining([LEAF_NEW, LEAF, BACKUP]));
 
-    const after = await once(cfg, new Date('2026-07-01T00:10:00Z'));
+    const after = await once(cfg, new Date('2026-07-01T01:10:00Z'));
     expect(after.stdout).toMatch(new RegExp(`drops the old key\\(s\\) ${LEAF.replace(/[+/=]/g, '\\$&')}; 1 pin\\(s\\) \\+ 1 backup\\(s\\); published as version ${first.version + 1}\\)`));
     const second = await payload();
     expect(second.version).toBe(first.version + 1);
@@ -287,6 +289,35 @@ describe('dynamic pinning against a real signing service', () => {
     expect((await payload()).version).toBe(second.version);
   });
 
+  it('after the window, keeps the pins shipped today (a backup added since stays) and waits while an address is down', async () => {
+    const BACKUP2 = opensslPin('backup-rsa.key');
+    const dir = tempDir();
+    const text = configText(false);
+    const cfg = writeConfig(dir, text);
+    expect((await once(cfg, NOW)).code).toBe(0);
+    serve('chain-new-key.pem', 'leaf-new-key.key');
+    await once(cfg, LATER);
+    // The app team ships a second backup meanwhile; the config says so.
+    writeConfig(dir, text.replace(`pins: ["${LEAF}", "${BACKUP}"]`, `pins: ["${LEAF}", "${BACKUP}", "${BACKUP2}"]`));
+    // A second address that refuses connections: it might still serve the old chain, so the
+    // old key is not dropped while it does not answer.
+    const twoAddresses = writeConfig(dir, text.replace(`pins: ["${LEAF}", "${BACKUP}"]`, `pins: ["${LEAF}", "${BACKUP}", "${BACKUP2}"]`).replace('addresses: [127.0.0.1]', 'addresses: [127.0.0.1, 127.0.0.2]'), 'two.yaml');
+    await once(twoAddresses, new Date('2026-07-01T01:10:00Z'));
+    expect(readdirSync(join(dir, 'state', 'proposals'))).toHaveLength(1);
+    expect((await events(dir)).filter((e) => e.type.startsWith('pins-retire'))).toEqual([]);
+
+    // Every address answers with the new chain: the set is the new key + both backups shipped today.
+    await once(cfg, new Date('2026-07-01T01:20:00Z'));
+    const files = readdirSync(join(dir, 'state', 'proposals')).sort();
+    expect(files).toHaveLength(2);
+    const doc = JSON.parse(readFileSync(join(dir, 'state', 'proposals', files[1]!), 'utf8'));
+    expect(doc.domains[0].pins.map((p: { spkiSha256: string; role: string }) => [p.spkiSha256, p.role])).toEqual([
+      [LEAF_NEW, 'leaf'],
+      [BACKUP, 'backup'],
+      [BACKUP2, 'backup'],
+    ]);
+  });
+
   it('keeps the old keys when dropping them would leave a single pin, and says so', async () => {
     const dir = tempDir();
     // Only the leaf is pinned: the proposal is LEAF_NEW + LEAF; without LEAF one pin would remain.
@@ -294,7 +325,7 @@ describe('dynamic pinning against a real signing service', () => {
     expect((await once(cfg, NOW)).code).toBe(0);
     serve('chain-new-key.pem', 'leaf-new-key.key');
     await once(cfg, LATER);
-    await once(cfg, new Date('2026-07-01T00:10:00Z'));
+    await once(cfg, new Date('2026-07-01T01:10:00Z'));
     expect(readdirSync(join(dir, 'state', 'proposals'))).toHaveLength(1);
     const skipped = (await events(dir)).filter((e) => e.type === 'pins-retire-skipped');
     expect(skipped).toHaveLength(1);
