@@ -10,7 +10,7 @@ import { byEndpoint } from '../../monitor/findings.js';
 import { CliIO } from '../io.js';
 import { printError, printJson, style, Style } from '../style.js';
 import { InputError, PinctlError } from '../../src/errors.js';
-// Types only: the monitor's modules (yaml, node-cron, libsql, nodemailer: ~0.2 s to load) are
+// Types only: the monitor's modules (js-yaml, node-cron, libsql, nodemailer: ~0.1 s to load) are
 // imported when a monitor command runs, never at pinctl start-up.
 import type { MonitorConfig } from '../../monitor/config.js';
 import type { CycleResult } from '../../monitor/cycle.js';
