@@ -10,7 +10,7 @@ import { Prober } from '../src/net/probe.js';
 import { Resolver } from '../src/net/resolve.js';
 import { TrustStore } from '../src/core/trust-store.js';
 import { EndpointConfig, MonitorConfig } from './config.js';
-import { ReconcilePlan, addrKey, diffObservations, reconcile } from './findings.js';
+import { ReconcilePlan, addrKey, byEndpoint, diffObservations, reconcile } from './findings.js';
 import { DeliveryLock, DeliveryResult, Senders, alertId, defaultSenders, deliverDue, renderAlert } from './alerts.js';
 import { EventWrite, HistoryEvent, SweepWrite, Store } from './store.js';
 import { SweepResult, sweep } from './sweep.js';
@@ -136,7 +136,7 @@ export async function runCycle(cfg: MonitorConfig, store: Store, deps: CycleDeps
     const recorded = e.details as RecordedProposal;
     // Records from before `retire` existed: the old chain's keys come from the finding.
     const retireKeys = recorded.retire ?? oldChainKeysIn(recorded.backups, e.findingId ? await store.finding(e.findingId) : null);
-    const d = retireBackups(recorded, retireKeys, ep, swept.observations, now);
+    const d = retireBackups(recorded, retireKeys, ep, byEndpoint(swept.observations).get(ep.id) ?? [], now);
     if (d.kind === 'wait') return null;
     const base = { at: nowIso, endpoint: e.endpoint, host: e.host, address: null, kind: 'chain-drift', severity: 'info', findingId: e.findingId };
     if (d.kind === 'skipped') {
@@ -159,7 +159,7 @@ export async function runCycle(cfg: MonitorConfig, store: Store, deps: CycleDeps
     for (const f of [...plan.opened, ...plan.updated.filter((u) => u.changed).map((u) => u.finding)]) {
       const ep = eps.get(f.endpoint);
       if (!ep) continue;
-      const d = proposePins(f, ep, swept.observations, now, dp.overlapMs);
+      const d = proposePins(f, ep, byEndpoint(swept.observations).get(ep.id) ?? [], now, dp.overlapMs);
       if (d.kind === 'skipped') events.push(ev(f, 'pins-proposal-skipped', `no pin set proposed: ${d.reason}`));
       if (d.kind !== 'proposal') continue;
       const p = d.proposal;

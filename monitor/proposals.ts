@@ -15,7 +15,8 @@
  *
  * `proposePins` is pure. `writeProposal` and `publishProposal` are the I/O edge: the file under
  * `<state>/proposals/`, and one POST to the service with the admin token (never `?force=1`), with
- * an injectable `fetch`.
+ * an injectable `fetch`. The POST carries `?merge=1`: a proposal holds one domain, and a plain POST
+ * would replace the whole pin set apps pull, dropping every other domain.
  */
 import { makeDirs } from '../src/make-dirs.js';
 import { writeFileExclusive } from '../src/durable-write.js';
@@ -205,7 +206,7 @@ const shellQuote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replac
 
 /** The command that publishes a proposal file by hand. */
 export function curlCommand(dp: Pick<DynamicPinningConfig, 'service' | 'tokenEnv'>, file: string): string {
-  return `curl -sS -H "Authorization: Bearer $${dp.tokenEnv}" -H 'Content-Type: application/json' --data-binary @${shellQuote(file)} ${shellQuote(`${dp.service}/v1/bundles/pins`)}`;
+  return `curl -sS -H "Authorization: Bearer $${dp.tokenEnv}" -H 'Content-Type: application/json' --data-binary @${shellQuote(file)} ${shellQuote(`${dp.service}/v1/bundles/pins?merge=1`)}`;
 }
 
 /** Writes `<state>/proposals/<endpoint>-<timestamp>.json` atomically; returns its path. */
@@ -237,7 +238,7 @@ export async function publishProposal(dp: DynamicPinningConfig, json: string, fe
   if (!dp.token) return { result: 'failed', status: null, error: `the environment variable ${dp.tokenEnv} is not set` };
   let res: Response;
   try {
-    res = await fetchImpl(`${dp.service}/v1/bundles/pins`, {
+    res = await fetchImpl(`${dp.service}/v1/bundles/pins?merge=1`, {
       method: 'POST',
       headers: { authorization: `Bearer ${dp.token}`, 'content-type': 'application/json' },
       body: json,

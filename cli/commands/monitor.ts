@@ -12,7 +12,7 @@ import { printError, printJson, style, Style } from '../style.js';
 import { InputError, PinctlError } from '../../src/errors.js';
 // Types only: the monitor's modules (js-yaml, node-cron, libsql, nodemailer: ~0.1 s to load) are
 // imported when a monitor command runs, never at pinctl start-up.
-import type { MonitorConfig } from '../../monitor/config.js';
+import type { EndpointConfig, MonitorConfig } from '../../monitor/config.js';
 import type { CycleResult } from '../../monitor/cycle.js';
 import type { Store, HistoryEvent } from '../../monitor/store.js';
 import type { EndpointRow } from '../../monitor/status.js';
@@ -174,13 +174,12 @@ function findingJson(f: StoredFinding) {
 
 const sevLabel = (s: Style, sev: Severity) => (sev === 'critical' ? s.red('CRITICAL') : sev === 'warning' ? s.yellow('WARNING ') : s.dim('info    '));
 
-function obsLine(s: Style, o: Observation, cfg: MonitorConfig): string {
+function obsLine(s: Style, o: Observation, ep: EndpointConfig): string {
   const where = o.address || '(dns)';
   if (o.chain.length === 0) return `  ${s.red('FAIL')} ${where}  ${o.error?.reason ?? 'error'} after ${o.attempts} attempt(s): ${o.error?.message ?? ''}`;
   const leaf = o.chain[0]!;
   const tag = o.error ? s.red('FAIL') : s.green('OK  ');
-  const ep = cfg.endpoints.find((e) => e.id === o.endpoint);
-  const pins = ep?.pins ? '' : ' · no pins configured';
+  const pins = ep.pins ? '' : ' · no pins configured';
   return `  ${tag} ${where}  ${o.protocol ?? ''}  ${o.chain.map((c) => `"${M.cn(c.subject)}"`).join(' → ')}  leaf until ${leaf.notAfter.slice(0, 10)}${o.error ? ` · ${o.error.reason}: ${o.error.message}` : ''}${pins}`;
 }
 
@@ -213,7 +212,7 @@ function printOnceTo(out: { write(s: string): void }, s: Style, cfg: MonitorConf
   const observed = byEndpoint(r.sweep.observations); // one index, not a scan per endpoint (10k endpoints)
   for (const ep of cfg.endpoints) {
     out.write(`${s.bold(ep.id)}${ep.sni !== ep.host ? s.dim(` (SNI ${ep.sni})`) : ''}\n`);
-    for (const o of observed.get(ep.id) ?? []) out.write(`${obsLine(s, o, cfg)}\n`);
+    for (const o of observed.get(ep.id) ?? []) out.write(`${obsLine(s, o, ep)}\n`);
   }
   const newIds = new Set(r.opened.map((f) => f.id));
   const changedIds = new Set(r.changed.map((f) => f.id));

@@ -63,8 +63,11 @@ export const probeTls: Prober = (req) =>
       socket.destroy();
       resolve(r);
     };
-    const fail = (code: ErrorCode, message: string, hint?: string) =>
-      finish({ ok: false, address: req.address, error: new ProbeError(code, `${where}: ${message}`, { hint }), durationMs: performance.now() - started });
+    // Checked before the error is built: the 'close' that follows every finished probe would
+    // otherwise construct (and capture a stack for) an error nobody reads.
+    const fail = (code: ErrorCode, message: string, hint?: string) => {
+      if (!settled) finish({ ok: false, address: req.address, error: new ProbeError(code, `${where}: ${message}`, { hint }), durationMs: performance.now() - started });
+    };
 
     const socket = tls.connect({
       host: req.address,

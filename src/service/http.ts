@@ -132,7 +132,7 @@ export function createHandler(opts: HttpOptions): (req: IncomingMessage, res: Se
         }
         const body = await readBody(req, res, maxPublish);
         if (!body.ok) return body.tooLarge ? tooLarge(req, res, maxPublish) : undefined;
-        const request = { force: queryFlag(req.url, 'force'), remote: clientAddress(req.socket.remoteAddress) };
+        const request = { force: queryFlag(req.url, 'force'), merge: queryFlag(req.url, 'merge'), remote: clientAddress(req.socket.remoteAddress) };
         const outcome = r.kind === 'publish' ? await service.publish(r.type, body.bytes, request) : await service.publishKeyset(body.bytes, request);
         return sendJson(res, outcome.status, outcome.body);
       }

@@ -62,6 +62,18 @@ export function pinsPayload(pinSet: PinSet, common: Common, source: string): Pin
   return checked(payload, source);
 }
 
+/**
+ * `POST /v1/bundles/pins?merge=1`: the posted domains replace the same domains of the current pin
+ * set and every other current domain is kept, so a client that knows one domain (the monitor's
+ * proposals) cannot drop the others from the bundle. Without a current set: the posted one.
+ */
+export function mergePinsPayload(posted: PinsPayload, current: PinsPayload | undefined, source: string): PinsPayload {
+  if (!current) return posted;
+  const replaced = new Set(posted.domains.map((d) => d.domain.toLowerCase()));
+  const kept = current.domains.filter((d) => !replaced.has(d.domain.toLowerCase()));
+  return checked({ ...posted, domains: [...kept, ...posted.domains] }, source);
+}
+
 /** SPEC §3.2 from PEM (or DER) certificates: each must be a self-issued CA certificate. */
 export function trustRootsFromCertificates(bytes: Uint8Array, source: string): TrustRoot[] {
   let items;

@@ -13,10 +13,10 @@ import { parseEnvelope } from '../bundle/envelope.js';
 import { TrustedKeyset } from '../bundle/keys.js';
 import { Signer } from '../bundle/sign.js';
 import { TrustedStore } from '../bundle/trusted-store.js';
-import { KeysetPayload, Payload } from '../bundle/types.js';
+import { KeysetPayload, Payload, PinsPayload } from '../bundle/types.js';
 import { BundleStore } from './store.js';
 import { GuardOptions, GuardResult, describeGuardFailure, runGuard } from './guard.js';
-import { Common, parsePinsJson, pinsPayload, signPayload, trustRootsFromCertificates, trustRootsPayload } from './payloads.js';
+import { Common, mergePinsPayload, parsePinsJson, pinsPayload, signPayload, trustRootsFromCertificates, trustRootsPayload } from './payloads.js';
 import { Entry, PublishType, makeEntry, publicPaths } from './routes.js';
 import { keysDocument } from './keys.js';
 import { validity } from './time.js';
@@ -34,6 +34,8 @@ export interface ServiceOptions {
 
 export interface PublishRequest {
   force?: boolean;
+  /** Pins only: the posted domains replace those of the current set, the others are kept. */
+  merge?: boolean;
   /** Who asked (remote address), for the publish log. */
   remote?: string;
 }
@@ -174,7 +176,20 @@ export class PinService {
         };
       }
     }
-    return this.sign('pins', (common) => pinsPayload(pinSet, common, 'request body'), req, guard);
+    // The current set is read here, inside the publish queue: no other publish lands in between.
+    let current: PinsPayload | undefined;
+    try {
+      current = req.merge ? this.currentPayload('pins') : undefined;
+    } catch (e) {
+      return { ok: false, status: 409, body: { error: `cannot read the current pin set to merge into: ${describeError(e)}; nothing was signed`, code: 'MERGE_FAILED', hint: 'publish the whole pin set without ?merge=1' } };
+    }
+    return this.sign('pins', (common) => mergePinsPayload(pinsPayload(pinSet, common, 'request body'), current, 'request body'), req, guard);
+  }
+
+  /** The payload of the current bundle of `type` (undefined before the first publish). */
+  private currentPayload(type: 'pins'): PinsPayload | undefined {
+    const cur = this.store.current(type);
+    return cur ? decodePayload(parseEnvelope(cur.bytes).payload, type) : undefined;
   }
 
   private async publishTrustRoots(body: Uint8Array, req: PublishRequest): Promise<PublishOutcome> {
@@ -222,6 +237,7 @@ export class PinService {
         expiresAt: common.expiresAt,
         etag: entry.etag,
         forced: Boolean(req.force),
+        ...(type === 'pins' ? { merged: Boolean(req.merge) } : {}),
         guard: guard ? { checked: guard.checked } : { skipped: true },
         ...(payload.type === 'pins' ? { domains: line.domains } : {}),
         ...(payload.type === 'trust-roots' ? { roots: line.roots } : {}),

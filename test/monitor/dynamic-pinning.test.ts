@@ -160,7 +160,11 @@ describe('dynamic pinning against a real signing service', () => {
     expect((await fetch(`${service.url}/v1/bundles/pins`)).status).toBe(404);
   });
 
-  it('publish: true — the monitor publishes the proposal and the service serves it as version 1; once per finding', async () => {
+  it('publish: true — the monitor publishes the proposal merged into the served set (other domains kept); once per finding', async () => {
+    // The bundle apps pull already pins another domain: publishing one endpoint's proposal must not drop it.
+    const other = { format: 'pinctl.pins.v1', expiration: null, domains: [{ domain: 'other.pinctl.test', includeSubdomains: false, pins: [LEAF, BACKUP].map((p) => ({ spkiSha256: p, role: 'backup', subject: null, notAfter: null, source: 'test' })), endpoints: [] }] };
+    const seeded = await fetch(`${service.url}/v1/bundles/pins?force=1`, { method: 'POST', body: JSON.stringify(other), headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(seeded.status).toBe(200);
     const dir = tempDir();
     const cfg = writeConfig(dir, configText(true));
     expect((await once(cfg, NOW)).code).toBe(0);
@@ -168,19 +172,20 @@ describe('dynamic pinning against a real signing service', () => {
     const second = await once(cfg, LATER);
     expect(second.code).toBe(1);
 
-    expect(second.stdout).toMatch(/proposed pin sets \(1\):\n  .*\.json \(1 pin\(s\) \+ 2 backup\(s\); published as version 1\)/);
+    expect(second.stdout).toMatch(/proposed pin sets \(1\):\n  .*\.json \(1 pin\(s\) \+ 2 backup\(s\); published as version 2\)/);
     const res = await fetch(`${service.url}/v1/bundles/pins`);
     expect(res.status).toBe(200);
     const envelope = (await res.json()) as { payload: string };
     const payload = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8'));
-    expect(payload.version).toBe(1);
+    expect(payload.version).toBe(2);
     const domain = payload.domains.find((x: { domain: string }) => x.domain === HOST);
     expect(domain.pins).toEqual(expect.arrayContaining([LEAF_NEW, LEAF, BACKUP]));
+    expect(payload.domains.find((x: { domain: string }) => x.domain === 'other.pinctl.test')?.pins.sort()).toEqual([LEAF, BACKUP].sort());
 
     let history = await events(dir);
     const published = history.filter((e) => e.type === 'pins-publish-published');
     expect(published).toHaveLength(1);
-    expect(published[0]!.summary).toContain('published pins version 1');
+    expect(published[0]!.summary).toContain('published pins version 2');
     expect(history.filter((e) => e.type === 'pins-publish-attempt')).toHaveLength(1);
 
     // Another sweep with the same chain: the finding is not new, nothing is published again.
@@ -188,7 +193,7 @@ describe('dynamic pinning against a real signing service', () => {
     history = await events(dir);
     expect(history.filter((e) => e.type === 'pins-publish-attempt')).toHaveLength(1);
     const again = await fetch(`${service.url}/v1/bundles/pins`);
-    expect(JSON.parse(Buffer.from(((await again.json()) as { payload: string }).payload, 'base64').toString('utf8')).version).toBe(1);
+    expect(JSON.parse(Buffer.from(((await again.json()) as { payload: string }).payload, 'base64').toString('utf8')).version).toBe(2);
   });
 
   it('records a 409 guard refusal and a network failure, with one attempt per finding (injected fetch)', async () => {
@@ -213,7 +218,7 @@ describe('dynamic pinning against a real signing service', () => {
         const r = await runCycle(cfg, store, { ...deps, now: () => LATER });
         expect(r.proposals).toHaveLength(1);
         expect(r.proposals[0]!.publish).not.toBeNull();
-        expect(calls).toEqual([{ url: 'http://127.0.0.1:9/v1/bundles/pins', auth: `Bearer ${TOKEN}` }]);
+        expect(calls).toEqual([{ url: 'http://127.0.0.1:9/v1/bundles/pins?merge=1', auth: `Bearer ${TOKEN}` }]);
         const h = await store.history(HOST, 1000);
         const outcome = h.filter((e) => e.type === type);
         expect(outcome).toHaveLength(1);
@@ -280,6 +285,7 @@ describe('dynamic pinning against a real signing service', () => {
     const second = await payload();
     expect(second.version).toBe(first.version + 1);
     expect([...second.domains.find((x: { domain: string }) => x.domain === HOST).pins].sort()).toEqual([LEAF_NEW, BACKUP].sort());
+    expect(second.domains.map((x: { domain: string }) => x.domain)).toContain('other.pinctl.test');
     const h = await events(dir);
     expect(h.filter((e) => e.type === 'pins-retire-publish-attempt')).toHaveLength(1);
     expect(h.filter((e) => e.type === 'pins-retire-publish-published')).toHaveLength(1);
