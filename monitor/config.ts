@@ -33,6 +33,11 @@ export interface ExpectedPins {
   /** Pin-set expiration (YYYY-MM-DD): after it Android/TrustKit apps no longer enforce the pins. */
   expiration: string | null;
   pins: Pick<Pin, 'spkiSha256' | 'role'>[];
+  /**
+   * includeSubdomains of the pin file's (or bundle's) entry for exactly this host; undefined for
+   * inline pins or when a parent domain's entry covers the host. Dynamic pinning keeps it.
+   */
+  includeSubdomains?: boolean;
 }
 
 export interface EndpointConfig {
@@ -609,6 +614,9 @@ function endpoint(p: Problems, v: unknown, path: string, ctx: EndpointCtx): Endp
   return { id: `${host.includes(':') ? `[${host}]` : host}:${port}`, host, port, sni, addresses, caFile, caFileAsWritten, pins, expiryWarningDays };
 }
 
+const exactEntry = (d: { domain: string; includeSubdomains: boolean }, host: string) =>
+  d.domain.toLowerCase() === host.toLowerCase() ? { includeSubdomains: d.includeSubdomains } : {};
+
 /**
  * `pinsFrom: FILE` (a config the app ships, format detected from the content) or
  * `pinsFrom: { bundle: FILE, keys: [PEM files or base64 keys], audience: ID }` (a signed pinctl
@@ -636,6 +644,7 @@ function pinsFrom(p: Problems, v: unknown, path: string, host: string, ctx: Endp
         semantics: r.format === 'ios' ? 'ios' : 'any',
         expiration: r.format === 'ios' ? null : expirationOf(r.pinSet, d),
         pins: d.pins.map((x) => ({ spkiSha256: x.spkiSha256, role: x.role })),
+        ...exactEntry(d, host),
       };
     } catch (e) {
       return p.say(path, `cannot use ${v}: ${describeError(e)}`);
@@ -671,7 +680,7 @@ function pinsFrom(p: Problems, v: unknown, path: string, host: string, ctx: Endp
       host,
     );
     if (!d) return p.say(join(path, 'bundle'), `${bundle} pins no domain matching ${host}`);
-    return { source: bundle, format: 'bundle', semantics: 'any', expiration: null, pins: d.pins.map((spkiSha256) => ({ spkiSha256, role: 'backup' as PinRole })) };
+    return { source: bundle, format: 'bundle', semantics: 'any', expiration: null, pins: d.pins.map((spkiSha256) => ({ spkiSha256, role: 'backup' as PinRole })), ...exactEntry(d, host) };
   } catch (e) {
     const code = e instanceof PinctlError ? undefined : (e as NodeJS.ErrnoException).code;
     return p.say(join(path, 'bundle'), code ? `cannot read ${bundle} (${code})` : `${bundle}: ${describeError(e)}`);

@@ -131,7 +131,8 @@ function pinSetFor(ep: EndpointConfig, domain: string, pins: Pin[], current: Obs
     domains: [
       {
         domain,
-        includeSubdomains: false,
+        // As the app's pin file has it for this host; unknown (inline pins): false.
+        includeSubdomains: ep.pins?.includeSubdomains ?? false,
         pins,
         endpoints: [{ host: ep.host, port: ep.port, addresses: ep.addresses ?? [...new Set(current.map((o) => o.address))] }],
       },

@@ -338,6 +338,20 @@ describe('dynamic pinning against a real signing service', () => {
     expect(skipped[0]!.summary).toContain('would leave 1 pin(s)');
   });
 
+  it("keeps the app pin file's includeSubdomains for the host in the proposal", async () => {
+    const dir = tempDir();
+    const pinsFile = { format: 'pinctl.pins.v1', expiration: null, domains: [{ domain: HOST, includeSubdomains: true, pins: [LEAF, BACKUP].map((p) => ({ spkiSha256: p, role: 'backup', subject: null, notAfter: null, source: 'test' })), endpoints: [] }] };
+    writeConfig(dir, JSON.stringify(pinsFile), 'pins.json');
+    const cfg = writeConfig(dir, configText(false).replace(`pins: ["${LEAF}", "${BACKUP}"]`, 'pinsFrom: ./pins.json'));
+    expect((await once(cfg, NOW)).code).toBe(0);
+    serve('chain-new-key.pem', 'leaf-new-key.key');
+    await once(cfg, LATER);
+    const files = readdirSync(join(dir, 'state', 'proposals'));
+    expect(files).toHaveLength(1);
+    const doc = JSON.parse(readFileSync(join(dir, 'state', 'proposals', files[0]!), 'utf8'));
+    expect(doc.domains[0]).toMatchObject({ domain: HOST, includeSubdomains: true });
+  });
+
   it('proposes nothing when the new chain does not validate, or when the change is a same-key renewal', async () => {
     const dir = tempDir();
     const cfg = writeConfig(dir, configText(false));
