@@ -608,7 +608,7 @@ function endpoint(p: Problems, v: unknown, path: string, ctx: EndpointCtx): Endp
       pins = { source: 'inline', format: 'inline', semantics: 'any', expiration: null, pins: [...new Set(values)].map((spkiSha256) => ({ spkiSha256, role: 'backup' as PinRole })) };
     }
   } else if (e.pinsFrom !== undefined && host) {
-    pins = pinsFrom(p, e.pinsFrom, join(path, 'pinsFrom'), host, ctx) ?? null;
+    pins = pinsFrom(p, e.pinsFrom, join(path, 'pinsFrom'), sni, ctx) ?? null; // apps pin the name they connect to
   }
   if (p.list.length > before || port === undefined) return undefined;
   return { id: `${host.includes(':') ? `[${host}]` : host}:${port}`, host, port, sni, addresses, caFile, caFileAsWritten, pins, expiryWarningDays };

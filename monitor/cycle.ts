@@ -9,13 +9,13 @@ import { describeError } from '../src/errors.js';
 import { Prober } from '../src/net/probe.js';
 import { Resolver } from '../src/net/resolve.js';
 import { TrustStore } from '../src/core/trust-store.js';
-import { EndpointConfig, MonitorConfig } from './config.js';
+import { MonitorConfig } from './config.js';
 import { ReconcilePlan, addrKey, byEndpoint, diffObservations, reconcile } from './findings.js';
 import { DeliveryLock, DeliveryResult, Senders, alertId, defaultSenders, deliverDue, renderAlert } from './alerts.js';
 import { EventWrite, HistoryEvent, SweepWrite, Store } from './store.js';
 import { SweepResult, sweep } from './sweep.js';
 import { Observation, StoredFinding, atLeast } from './types.js';
-import { FetchLike, PublishOutcome, RecordedProposal, curlCommand, proposePins, publishProposal, retireBackups, writeProposal } from './proposals.js';
+import { DomainGroup, FetchLike, PublishOutcome, RecordedProposal, curlCommand, domainGroups, proposePins, publishProposal, retireBackups, writeProposal } from './proposals.js';
 
 export interface CycleDeps {
   now: () => Date;
@@ -45,6 +45,8 @@ export interface ProposalResult {
   kind: 'new-pins' | 'retire-backups';
   findingId: string;
   endpoint: string;
+  /** The pin-set entry (host name) the proposal replaces. */
+  domain: string;
   file: string;
   pins: string[];
   backups: string[];
@@ -132,62 +134,84 @@ export async function runCycle(cfg: MonitorConfig, store: Store, deps: CycleDeps
   const proposals: ProposalResult[] = [];
   const dp = cfg.dynamicPinning ?? null;
   /** After a `pins-proposed` event's overlap window: a retire decision (event + file) or nothing yet. */
-  const retireOne = async (e: HistoryEvent & { id: number }, ep: EndpointConfig): Promise<ProposalResult | null> => {
+  const retireOne = async (e: HistoryEvent & { id: number }, g: DomainGroup): Promise<ProposalResult | null> => {
     const recorded = e.details as RecordedProposal;
     // Records from before `retire` existed: the old chain's keys come from the finding.
     const retireKeys = recorded.retire ?? oldChainKeysIn(recorded.backups, e.findingId ? await store.finding(e.findingId) : null);
-    const d = retireBackups(recorded, retireKeys, ep, byEndpoint(swept.observations).get(ep.id) ?? [], now);
+    const d = retireBackups(recorded, retireKeys, g, now);
     if (d.kind === 'wait') return null;
     const base = { at: nowIso, endpoint: e.endpoint, host: e.host, address: null, kind: 'chain-drift', severity: 'info', findingId: e.findingId };
+    const link = { domain: g.domain, proposal: recorded.file, proposalEventId: e.id };
     if (d.kind === 'skipped') {
-      events.push({ ...base, type: 'pins-retire-skipped', summary: `old keys kept after the overlap window: ${d.reason}`, details: { reason: d.reason, proposal: recorded.file, proposalEventId: e.id } });
+      events.push({ ...base, type: 'pins-retire-skipped', summary: `old keys kept after the overlap window: ${d.reason}`, details: { reason: d.reason, ...link } });
       return null;
     }
     const p = d.proposal;
-    const file = writeProposal(cfg.state, e.endpoint, now, p.json);
+    const file = writeProposal(cfg.state, g.domain, now, p.json);
     events.push({
       ...base,
       type: 'pins-retire-proposed',
-      summary: `overlap window ended ${p.keepBackupsUntilAt}: proposed pins without the old chain's key(s) ${p.dropped.join(', ')} in ${file}`,
-      details: { file, pins: p.pins, backups: p.backups, dropped: p.dropped, curl: curlCommand(dp!, file), proposal: recorded.file, proposalEventId: e.id },
+      summary: `overlap window ended ${p.keepBackupsUntilAt}: proposed pins for ${g.domain} without the old chain's key(s) ${p.dropped.join(', ')} in ${file}`,
+      details: { file, pins: p.pins, backups: p.backups, dropped: p.dropped, curl: curlCommand(dp!, file), ...link },
     });
     proposalJson.set(file, p.json);
-    return { kind: 'retire-backups', findingId: e.findingId ?? '', endpoint: e.endpoint, file, pins: p.pins, backups: p.backups, dropped: p.dropped, publish: null };
+    return { kind: 'retire-backups', findingId: e.findingId ?? '', endpoint: e.endpoint, domain: g.domain, file, pins: p.pins, backups: p.backups, dropped: p.dropped, publish: null };
   };
   if (dp) {
-    const eps = new Map(cfg.endpoints.map((e) => [e.id, e]));
+    // One proposal per pin-set entry (domain), whatever number of its endpoints changed: the
+    // entry applies to every port and address of the name, so all of them must pass it.
+    const groups = domainGroups(cfg.endpoints, byEndpoint(swept.observations));
+    const pending = new Map<string, HistoryEvent & { id: number }>();
+    for (const e of await store.proposalsToRetire()) pending.set((e.details as RecordedProposal).domain ?? e.host, e);
+    const changedBy = new Map<string, StoredFinding[]>();
+    const sniOf = new Map(cfg.endpoints.map((e) => [e.id, e.sni.toLowerCase()]));
     for (const f of [...plan.opened, ...plan.updated.filter((u) => u.changed).map((u) => u.finding)]) {
-      const ep = eps.get(f.endpoint);
-      if (!ep) continue;
-      const d = proposePins(f, ep, byEndpoint(swept.observations).get(ep.id) ?? [], now, dp.overlapMs);
-      if (d.kind === 'skipped') events.push(ev(f, 'pins-proposal-skipped', `no pin set proposed: ${d.reason}`));
-      if (d.kind !== 'proposal') continue;
+      const domain = sniOf.get(f.endpoint);
+      if (domain === undefined || !groups.has(domain)) continue;
+      changedBy.set(domain, [...(changedBy.get(domain) ?? []), f]);
+    }
+    for (const [domain, findings] of changedBy) {
+      const g = groups.get(domain)!;
+      const d = proposePins(findings, g, now, dp.overlapMs);
+      if (d.kind === 'none') continue;
+      const f = findings.find((x) => x.kind === 'chain-drift') ?? findings[0]!;
+      if (d.kind === 'skipped') {
+        events.push(ev(f, 'pins-proposal-skipped', `no pin set proposed for ${domain}: ${d.reason}`));
+        continue;
+      }
       const p = d.proposal;
       let file: string;
       try {
-        file = writeProposal(cfg.state, f.endpoint, now, p.json);
+        file = writeProposal(cfg.state, domain, now, p.json);
       } catch (e) {
         events.push(ev(f, 'pins-proposal-skipped', `cannot write the proposed pin set: ${(e as Error).message}`));
         continue;
       }
+      // Two changes inside one overlap window: the older proposal's old keys retire with this one.
+      const earlier = pending.get(domain);
+      const carried = earlier ? ((earlier.details as RecordedProposal).retire ?? []) : [];
+      const retire = [...new Set([...p.retire, ...carried])].filter((k) => !p.pins.includes(k));
       const curl = curlCommand(dp, file);
-      f.details = { ...f.details, proposal: { file, curl, publish: dp.publish, service: dp.service, pins: p.pins, backups: p.backups, positions: p.positions, keepBackupsUntil: p.keepBackupsUntil } };
-      const recorded: RecordedProposal = { file, pins: p.pins, backups: p.backups, keepBackupsUntil: p.keepBackupsUntil, keepBackupsUntilAt: p.keepBackupsUntilAt, retire: p.retire };
-      events.push({ ...ev(f, 'pins-proposed', `proposed pins ${p.pins.join(', ')} (+ ${p.backups.length} backup(s): ${p.backups.join(', ')}) in ${file}`), details: recorded });
-      proposals.push({ kind: 'new-pins', findingId: f.id, endpoint: f.endpoint, file, pins: p.pins, backups: p.backups, dropped: [], publish: null });
+      for (const x of findings) {
+        if (x.kind !== 'chain-drift') continue;
+        x.details = { ...x.details, proposal: { file, curl, publish: dp.publish, service: dp.service, domain, pins: p.pins, backups: p.backups, positions: p.positions, keepBackupsUntil: p.keepBackupsUntil } };
+      }
+      const recorded: RecordedProposal = { file, domain, pins: p.pins, backups: p.backups, keepBackupsUntil: p.keepBackupsUntil, keepBackupsUntilAt: p.keepBackupsUntilAt, retire };
+      events.push({ ...ev(f, 'pins-proposed', `proposed pins for ${domain}: ${p.pins.join(', ')} (+ ${p.backups.length} backup(s): ${p.backups.join(', ')}) in ${file}`), details: recorded });
+      proposals.push({ kind: 'new-pins', findingId: f.id, endpoint: f.endpoint, domain, file, pins: p.pins, backups: p.backups, dropped: [], publish: null });
       proposalJson.set(file, p.json);
     }
-    // Overlap windows that have ended: the same pins without the old chain's keys. An endpoint
-    // with a new proposal in this cycle waits for that one's window instead. One endpoint's bad
+    // Overlap windows that have ended: the same entry without the old chains' keys. A domain
+    // with a new proposal in this cycle waits for that one's window instead. One domain's bad
     // record never stops the sweep.
-    for (const e of await store.proposalsToRetire()) {
-      const ep = eps.get(e.endpoint);
-      if (!ep || proposals.some((p) => p.endpoint === e.endpoint)) continue;
+    for (const [domain, e] of pending) {
+      const g = groups.get(domain);
+      if (!g || proposals.some((p) => p.domain === domain)) continue;
       try {
-        const retired = await retireOne(e, ep);
+        const retired = await retireOne(e, g);
         if (retired) proposals.push(retired);
       } catch (err) {
-        deps.log?.(`${e.endpoint}: retiring the old pins failed (next sweep retries): ${describeError(err)}`);
+        deps.log?.(`${domain}: retiring the old pins failed (next sweep retries): ${describeError(err)}`);
       }
     }
     // A finding updated without a new proposal keeps the one it has (reminders still name it).
@@ -256,7 +280,7 @@ export async function runCycle(cfg: MonitorConfig, store: Store, deps: CycleDeps
         outcome.result === 'published'
           ? `published ${what} ${retire ? 'as version' : 'version'} ${outcome.version ?? '?'} to ${dp.service} (${pr.file})`
           : outcome.result === 'refused'
-            ? `the service refused the ${what} (409, pre-publish guard): ${JSON.stringify(outcome.body)}`
+            ? `the service refused the ${what} (409, ${refusal(outcome.body)}): ${JSON.stringify(outcome.body)}`
             : `publishing the ${what} failed (${outcome.status ?? 'no response'}): ${outcome.error}`;
       deps.log?.(`${pr.endpoint}: ${summary}`);
       await store.addEvents([event(`${prefix}-${outcome.result}`, summary, { file: pr.file, ...outcome })]);
@@ -303,4 +327,10 @@ function oldChainKeysIn(backups: string[], f: StoredFinding | null): string[] {
   const previous = Array.isArray(f?.details.previousChain) ? (f!.details.previousChain as { spkiSha256?: string }[]) : [];
   const keys = new Set(previous.map((c) => c.spkiSha256));
   return backups.filter((b) => keys.has(b));
+}
+
+/** What a 409 from the service was about, from its `code`. */
+function refusal(body: unknown): string {
+  const code = body && typeof body === 'object' ? (body as { code?: unknown }).code : undefined;
+  return code === 'MERGE_REFUSED' ? 'merge refused: no current, unexpired pin set to merge into' : code === 'GUARD_FAILED' || code === undefined ? 'pre-publish guard' : String(code);
 }

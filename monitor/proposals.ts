@@ -33,6 +33,8 @@ import { CertRecord, Finding, Observation, Position } from './types.js';
 export const PROPOSAL_CHANGES: readonly ChangeKind[] = ['leaf-key-changed', 'intermediate-changed'];
 
 export interface ProposedPins {
+  /** The pin-set entry's domain (the group's SNI name). */
+  domain: string;
   pinSet: PinSet;
   /** renderJson(pinSet): the file's bytes and the POST body. */
   json: string;
@@ -58,86 +60,124 @@ interface ChainEntry {
   notAfter?: string;
 }
 
-/** Pure: what (if anything) to propose for this finding. */
-export function proposePins(f: Finding, ep: EndpointConfig, observations: Observation[], now: Date, overlapMs: number): ProposalDecision {
-  if (f.kind !== 'chain-drift') return { kind: 'none' };
-  const changes = Array.isArray(f.details.changes) ? (f.details.changes as { change: string }[]) : [];
-  if (!changes.some((c) => (PROPOSAL_CHANGES as readonly string[]).includes(c.change))) return { kind: 'none' };
+/**
+ * Every endpoint the pin set's entry for a domain applies to: the bundle's entries are per host
+ * name, not per port or address, so a change proposed for one endpoint must hold for all of them —
+ * the same name on other ports or addresses, and the subdomains when the entry covers them.
+ */
+export interface DomainGroup {
+  domain: string;
+  includeSubdomains: boolean;
+  endpoints: EndpointConfig[];
+  /** This sweep's observations of those endpoints (every address, answering or not). */
+  observations: Observation[];
+}
 
-  const addresses = Array.isArray(f.details.addresses) ? (f.details.addresses as string[]) : [];
-  const to = String(f.details.to ?? '');
-  const current = observations.filter((o) => o.endpoint === ep.id && addresses.includes(o.address) && o.chain.length > 0 && chainSig(o.chain) === to);
-  if (current.length === 0) return { kind: 'skipped', reason: 'the new chain was not observed in this sweep' };
-  const invalid = current.find((o) => !o.trusted || o.problems.length > 0 || o.error);
-  if (invalid) {
-    const why = invalid.problems.map((p) => p.code).join(', ') || invalid.error?.code || 'untrusted';
-    return { kind: 'skipped', reason: `the new chain does not validate at ${invalid.address} (${why}): no pins are proposed for it` };
+/** Groups endpoints by the entry apps would apply to them (SNI name; subdomains when included). */
+export function domainGroups(endpoints: EndpointConfig[], byEndpoint: Map<string, Observation[]>): Map<string, DomainGroup> {
+  const groups = new Map<string, DomainGroup>();
+  for (const ep of endpoints) {
+    if (isIP(ep.sni)) continue;
+    const domain = ep.sni.toLowerCase();
+    const g = groups.get(domain) ?? { domain, includeSubdomains: false, endpoints: [], observations: [] };
+    g.endpoints.push(ep);
+    if (ep.pins?.includeSubdomains) g.includeSubdomains = true;
+    groups.set(domain, g);
   }
-  const domain = ep.sni.toLowerCase();
-  if (isIP(domain)) return { kind: 'skipped', reason: `${ep.sni} is an IP address; pinctl.pins.v1 pins host names` };
-
-  const chain: CertRecord[] = current[0]!.chain;
-  const previous = Array.isArray(f.details.previousChain) ? (f.details.previousChain as ChainEntry[]) : [];
-  const shipped = ep.pins?.pins.map((p) => p.spkiSha256) ?? [];
-  const shippedSet = new Set(shipped);
-  // The positions the shipped pins covered in the old chain; else generate's default.
-  let positions = [...new Set(previous.filter((c) => shippedSet.has(c.spkiSha256)).map((c) => c.position))];
-  if (positions.length === 0) positions = ['intermediate', 'root'];
-  positions.sort((a, b) => ORDER[a] - ORDER[b]);
-
-  const at = `${current[0]!.address}:${ep.port}`;
-  const pins: Pin[] = [];
-  const seen = new Set<string>();
-  for (const c of chain) {
-    if (!positions.includes(c.position) || seen.has(c.spkiSha256)) continue;
-    seen.add(c.spkiSha256);
-    pins.push({ spkiSha256: c.spkiSha256, role: c.position, subject: c.subject, notAfter: c.notAfter, source: at });
+  for (const g of groups.values()) {
+    if (g.includeSubdomains) for (const ep of endpoints) if (ep.sni.toLowerCase().endsWith(`.${g.domain}`) && !g.endpoints.includes(ep)) g.endpoints.push(ep);
+    g.observations = g.endpoints.flatMap((e) => byEndpoint.get(e.id) ?? []);
   }
-  if (pins.length === 0) return { kind: 'skipped', reason: `the new chain has no certificate at ${positions.join(', ')}` };
+  return groups;
+}
 
+const shippedPins = (g: DomainGroup) => [...new Set(g.endpoints.flatMap((e) => e.pins?.pins.map((p) => p.spkiSha256) ?? []))];
+const pinsKnown = (g: DomainGroup) => g.endpoints.some((e) => e.pins);
+
+/** The first address of the group whose chain holds none of `keys` (apps applying them would fail there). */
+function failingAddress(g: DomainGroup, keys: Set<string>): Observation | undefined {
+  return g.observations.find((o) => o.chain.length > 0 && !o.chain.some((c) => keys.has(c.spkiSha256)));
+}
+
+/**
+ * Pure: what (if anything) to propose for these chain-drift findings of one domain group (one
+ * proposal per group and sweep, however many of its endpoints changed).
+ */
+export function proposePins(findings: Finding[], g: DomainGroup, now: Date, overlapMs: number): ProposalDecision {
+  const relevant = findings.filter((f) => {
+    if (f.kind !== 'chain-drift') return false;
+    const changes = Array.isArray(f.details.changes) ? (f.details.changes as { change: string }[]) : [];
+    return changes.some((c) => (PROPOSAL_CHANGES as readonly string[]).includes(c.change));
+  });
+  if (relevant.length === 0) return { kind: 'none' };
   const keepBackupsUntilAt = new Date(now.getTime() + overlapMs).toISOString();
   const keepBackupsUntil = keepBackupsUntilAt.slice(0, 10);
-  // Every pin shipped today (or, when the pins are unknown, the old chain's keys at those positions).
-  const oldPins = ep.pins ? shipped : previous.filter((c) => positions.includes(c.position)).map((c) => c.spkiSha256);
-  const from = ep.pins ? (ep.pins.source === 'inline' ? 'the monitor config' : ep.pins.source) : 'the previous chain';
+  const shipped = shippedPins(g);
+  const shippedSet = new Set(shipped);
+  const pins: Pin[] = [];
+  const seen = new Set<string>();
+  const positions = new Set<Position>();
+  const previousKeys = new Map<string, ChainEntry>();
+  for (const f of relevant) {
+    const ep = g.endpoints.find((e) => e.id === f.endpoint);
+    if (!ep) return { kind: 'skipped', reason: `${f.endpoint} is not in the config` };
+    const addresses = Array.isArray(f.details.addresses) ? (f.details.addresses as string[]) : [];
+    const to = String(f.details.to ?? '');
+    const current = g.observations.filter((o) => o.endpoint === ep.id && addresses.includes(o.address) && o.chain.length > 0 && chainSig(o.chain) === to);
+    if (current.length === 0) return { kind: 'skipped', reason: 'the new chain was not observed in this sweep' };
+    const invalid = current.find((o) => !o.trusted || o.problems.length > 0 || o.error);
+    if (invalid) {
+      const why = invalid.problems.map((p) => p.code).join(', ') || invalid.error?.code || 'untrusted';
+      return { kind: 'skipped', reason: `the new chain does not validate at ${invalid.address} (${why}): no pins are proposed for it` };
+    }
+    const previous = Array.isArray(f.details.previousChain) ? (f.details.previousChain as ChainEntry[]) : [];
+    // The positions the shipped pins covered in the old chain; else generate's default.
+    let at = [...new Set(previous.filter((c) => shippedSet.has(c.spkiSha256)).map((c) => c.position))];
+    if (at.length === 0) at = ['intermediate', 'root'];
+    const source = `${current[0]!.address}:${ep.port}`;
+    for (const c of current[0]!.chain) {
+      if (!at.includes(c.position) || seen.has(c.spkiSha256)) continue;
+      seen.add(c.spkiSha256);
+      positions.add(c.position);
+      pins.push({ spkiSha256: c.spkiSha256, role: c.position, subject: c.subject, notAfter: c.notAfter, source });
+    }
+    // The old chain's keys at those positions stay as backups for the overlap (a rollback works).
+    for (const c of previous) if (at.includes(c.position)) previousKeys.set(c.spkiSha256, c);
+  }
+  if (pins.length === 0) return { kind: 'skipped', reason: `the new chain has no certificate at ${[...positions].join(', ') || 'the pinned positions'}` };
+
+  // Backups: every pin shipped for the group today, and the old chains' keys at the pinned positions.
+  const from = (k: string) =>
+    shippedSet.has(k) ? `shipped pin; keep as backup until ${keepBackupsUntil} (overlap ${fmtDays(overlapMs)})` : `previous chain; keep as backup until ${keepBackupsUntil} (overlap ${fmtDays(overlapMs)})`;
   const backups: Pin[] = [];
-  for (const spki of oldPins) {
-    if (seen.has(spki)) continue;
-    seen.add(spki);
-    const cert = previous.find((c) => c.spkiSha256 === spki);
-    backups.push({
-      spkiSha256: spki,
-      role: 'backup',
-      subject: cert?.subject ?? null,
-      notAfter: cert?.notAfter ?? null,
-      source: `shipped pin (${from}); keep as backup until ${keepBackupsUntil} (overlap ${fmtDays(overlapMs)})`,
-    });
+  for (const k of [...shipped, ...previousKeys.keys()]) {
+    if (seen.has(k)) continue;
+    seen.add(k);
+    const cert = previousKeys.get(k);
+    backups.push({ spkiSha256: k, role: 'backup', subject: cert?.subject ?? null, notAfter: cert?.notAfter ?? null, source: from(k) });
   }
   if (pins.length + backups.length < 2) return { kind: 'skipped', reason: 'fewer than 2 distinct pins: the new chain and the shipped pins have only one key between them' };
+  const all = new Set([...pins, ...backups].map((p) => p.spkiSha256));
+  const failing = failingAddress(g, all);
+  if (failing) return { kind: 'skipped', reason: `${failing.endpoint} at ${failing.address} serves none of the proposed pins: apps applying them would fail there` };
 
-  const { pinSet, json } = pinSetFor(ep, domain, [...pins, ...backups], current);
-  // The backups that are keys of the old chain: dropped once the overlap window has passed.
-  const oldChainKeys = new Set(previous.map((c) => c.spkiSha256));
-  const retire = backups.filter((b) => oldChainKeys.has(b.spkiSha256)).map((b) => b.spkiSha256);
+  const { pinSet, json } = pinSetFor(g, [...pins, ...backups]);
+  // The old chains' keys: dropped once the overlap has passed, if no endpoint of the group serves them then.
+  const retire = backups.filter((b) => previousKeys.has(b.spkiSha256)).map((b) => b.spkiSha256);
   return {
     kind: 'proposal',
-    proposal: { pinSet, json, pins: pins.map((p) => p.spkiSha256), backups: backups.map((p) => p.spkiSha256), positions, keepBackupsUntil, keepBackupsUntilAt, retire },
+    proposal: { domain: g.domain, pinSet, json, pins: pins.map((p) => p.spkiSha256), backups: backups.map((p) => p.spkiSha256), positions: [...positions].sort((a, b) => ORDER[a] - ORDER[b]), keepBackupsUntil, keepBackupsUntilAt, retire },
   };
 }
 
-function pinSetFor(ep: EndpointConfig, domain: string, pins: Pin[], current: Observation[]): { pinSet: PinSet; json: string } {
-  const pinSet: PinSet = {
-    expiration: null,
-    domains: [
-      {
-        domain,
-        // As the app's pin file has it for this host; unknown (inline pins): false.
-        includeSubdomains: ep.pins?.includeSubdomains ?? false,
-        pins,
-        endpoints: [{ host: ep.host, port: ep.port, addresses: ep.addresses ?? [...new Set(current.map((o) => o.address))] }],
-      },
-    ],
-  };
+/** The pin set for a group: its domain, and every endpoint of it so the service's guard probes them all. */
+function pinSetFor(g: DomainGroup, pins: Pin[]): { pinSet: PinSet; json: string } {
+  const endpoints = g.endpoints.map((e) => ({
+    host: e.sni,
+    port: e.port,
+    addresses: e.addresses ?? [...new Set(g.observations.filter((o) => o.endpoint === e.id && o.address).map((o) => o.address))],
+  }));
+  const pinSet: PinSet = { expiration: null, domains: [{ domain: g.domain, includeSubdomains: g.includeSubdomains, pins, endpoints }] };
   const json = renderJson(pinSet);
   readJson(json, 'proposal'); // the service parses it with the same reader: fail here, not there
   return { pinSet, json };
@@ -146,6 +186,8 @@ function pinSetFor(ep: EndpointConfig, domain: string, pins: Pin[], current: Obs
 /** What a proposal recorded in history (the `pins-proposed` event's details). */
 export interface RecordedProposal {
   file: string;
+  /** The domain of the pin-set entry (absent in older records: the endpoint's name). */
+  domain?: string;
   pins: string[];
   backups: string[];
   keepBackupsUntil: string;
@@ -164,39 +206,37 @@ export function overlapEnd(p: RecordedProposal): number {
 
 /**
  * Pure: the follow-up of a proposal once its overlap window has passed — the proposed keys plus
- * the pins the endpoint ships TODAY (its current `pins`, which may have changed since the
- * proposal) minus the old chain's keys, so apps stop trusting keys the server no longer uses while
- * offline backup keys stay. 'wait' until the window ends and while any address of the endpoint
- * does not answer with a valid chain (an address that is down may still serve the old chain);
- * 'skipped' (for good) when an address no longer serves the proposed keys, or when dropping would
- * leave fewer than two pins.
+ * the pins the group ships TODAY (current `pins`/`pinsFrom`, which may have changed since), minus
+ * the old chains' keys that no endpoint of the group serves. 'wait' until the window ends and
+ * while any address of the group does not answer with a valid chain (one that is down may still
+ * serve an old key); 'skipped' (for good) when every old key is still served somewhere, when an
+ * address would match none of the remaining pins, or when fewer than two pins would remain.
  */
-export function retireBackups(p: RecordedProposal, retireKeys: string[], ep: EndpointConfig, observations: Observation[], now: Date): RetireDecision {
+export function retireBackups(p: RecordedProposal, retireKeys: string[], g: DomainGroup, now: Date): RetireDecision {
   if (retireKeys.length === 0) return { kind: 'skipped', reason: 'the proposal kept no key of the old chain' };
   if (now.getTime() < overlapEnd(p)) return { kind: 'wait' };
-  const all = observations.filter((o) => o.endpoint === ep.id);
-  if (all.length === 0 || all.some((o) => o.chain.length === 0 || !o.trusted || o.problems.length > 0 || o.error)) return { kind: 'wait' };
-  const stale = all.find((o) => !p.pins.every((k) => o.chain.some((c) => c.spkiSha256 === k)));
-  if (stale) return { kind: 'skipped', reason: `${stale.address} no longer serves the proposed keys: the old keys are not dropped` };
-  const chain = all[0]!.chain;
-  const at = `${all[0]!.address}:${ep.port}`;
+  if (g.observations.length === 0 || g.observations.some((o) => o.chain.length === 0 || !o.trusted || o.problems.length > 0 || o.error)) return { kind: 'wait' };
+  const served = new Set(g.observations.flatMap((o) => o.chain.map((c) => c.spkiSha256)));
+  const drop = retireKeys.filter((k) => !served.has(k) && !p.pins.includes(k));
+  if (drop.length === 0) return { kind: 'skipped', reason: `the old keys are still served (${retireKeys.filter((k) => served.has(k)).join(', ')}): nothing is dropped` };
+  const byKey = new Map(g.observations.flatMap((o) => o.chain.map((c) => [c.spkiSha256, { c, at: `${o.address}:${g.endpoints.find((e) => e.id === o.endpoint)?.port ?? ''}` }] as const)));
   const pins: Pin[] = p.pins.map((k) => {
-    const c = chain.find((x) => x.spkiSha256 === k)!;
-    return { spkiSha256: k, role: c.position, subject: c.subject, notAfter: c.notAfter, source: at };
+    const hit = byKey.get(k);
+    return hit ? { spkiSha256: k, role: hit.c.position, subject: hit.c.subject, notAfter: hit.c.notAfter, source: hit.at } : { spkiSha256: k, role: 'backup', subject: null, notAfter: null, source: 'proposed pin' };
   });
-  const retire = new Set(retireKeys);
-  const shippedNow = ep.pins ? ep.pins.pins.map((x) => x.spkiSha256) : p.backups;
-  const kept = [...new Set(shippedNow)].filter((k) => !retire.has(k) && !p.pins.includes(k));
+  const dropped = new Set(drop);
+  const shippedNow = pinsKnown(g) ? shippedPins(g) : p.backups;
+  const kept = [...new Set(shippedNow)].filter((k) => !dropped.has(k) && !p.pins.includes(k));
   if (pins.length + kept.length < 2) {
     return { kind: 'skipped', reason: `dropping the old chain's keys would leave ${pins.length + kept.length} pin(s); add a backup key (pinctl generate --backup-key) and publish by hand` };
   }
-  const from = ep.pins ? (ep.pins.source === 'inline' ? 'the monitor config' : ep.pins.source) : 'the proposal';
-  const backups: Pin[] = kept.map((k) => ({ spkiSha256: k, role: 'backup', subject: null, notAfter: null, source: `shipped pin (${from}), kept as backup` }));
-  const { pinSet, json } = pinSetFor(ep, ep.sni.toLowerCase(), [...pins, ...backups], all);
-  const dropped = [...retire].filter((k) => !p.pins.includes(k));
+  const failing = failingAddress(g, new Set([...p.pins, ...kept]));
+  if (failing) return { kind: 'skipped', reason: `${failing.endpoint} at ${failing.address} serves none of the remaining pins: the old keys are not dropped` };
+  const backups: Pin[] = kept.map((k) => ({ spkiSha256: k, role: 'backup', subject: null, notAfter: null, source: 'shipped pin, kept as backup' }));
+  const { pinSet, json } = pinSetFor(g, [...pins, ...backups]);
   return {
     kind: 'proposal',
-    proposal: { pinSet, json, pins: p.pins, backups: kept, positions: [...new Set(pins.map((x) => x.role as Position))], keepBackupsUntil: p.keepBackupsUntil, keepBackupsUntilAt: new Date(overlapEnd(p)).toISOString(), retire: [], dropped },
+    proposal: { domain: g.domain, pinSet, json, pins: p.pins, backups: kept, positions: [...new Set(pins.map((x) => x.role).filter((r): r is Position => r !== 'backup'))], keepBackupsUntil: p.keepBackupsUntil, keepBackupsUntilAt: new Date(overlapEnd(p)).toISOString(), retire: [], dropped: drop },
   };
 }
 
@@ -210,7 +250,7 @@ export function curlCommand(dp: Pick<DynamicPinningConfig, 'service' | 'tokenEnv
   return `curl -sS -H "Authorization: Bearer $${dp.tokenEnv}" -H 'Content-Type: application/json' --data-binary @${shellQuote(file)} ${shellQuote(`${dp.service}/v1/bundles/pins?merge=1`)}`;
 }
 
-/** Writes `<state>/proposals/<endpoint>-<timestamp>.json` atomically; returns its path. */
+/** Writes `<state>/proposals/<domain>-<timestamp>.json` atomically; returns its path. */
 export function writeProposal(stateDir: string, endpointId: string, now: Date, json: string): string {
   const dir = join(stateDir, 'proposals');
   makeDirs(dir);
@@ -234,7 +274,7 @@ export type PublishOutcome =
 
 export type FetchLike = (url: string, init: { method: string; headers: Record<string, string>; body: string; signal?: AbortSignal }) => Promise<Response>;
 
-/** One POST of the pins JSON to the service (never `?force=1`): 200 → published, 409 → refused by the guard. */
+/** One POST of the pins JSON to the service (`?merge=1`, never `?force=1`): 200 → published, 409 → refused (guard or merge). */
 export async function publishProposal(dp: DynamicPinningConfig, json: string, fetchImpl: FetchLike = fetch, timeoutMs = 60_000): Promise<PublishOutcome> {
   if (!dp.token) return { result: 'failed', status: null, error: `the environment variable ${dp.tokenEnv} is not set` };
   let res: Response;
@@ -256,7 +296,13 @@ export async function publishProposal(dp: DynamicPinningConfig, json: string, fe
     // not JSON: keep the text
   }
   const field = (k: string) => (body && typeof body === 'object' ? (body as Record<string, unknown>)[k] : undefined);
-  if (res.status === 200) return { result: 'published', status: 200, version: typeof field('version') === 'number' ? (field('version') as number) : null, body };
+  if (res.status === 200) {
+    // A service without ?merge=1 (older than this monitor) replaced the WHOLE set with this one domain.
+    if (field('merged') !== true) {
+      return { result: 'failed', status: 200, error: 'the service published without merging (a pinctl serve without ?merge=1?): the bundle now holds only this domain; publish the whole pin set again', body };
+    }
+    return { result: 'published', status: 200, version: typeof field('version') === 'number' ? (field('version') as number) : null, body };
+  }
   if (res.status === 409) return { result: 'refused', status: 409, body };
   const err = field('error');
   return { result: 'failed', status: res.status, error: typeof err === 'string' ? err : `HTTP ${res.status}`, body };

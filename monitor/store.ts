@@ -304,21 +304,27 @@ export class Store {
   }
 
   /**
-   * Dynamic pinning: the newest `pins-proposed` event of each endpoint that no `pins-retire-*`
-   * decision has followed yet (its overlap window may have ended: retireBackups() decides).
+   * Dynamic pinning: the newest `pins-proposed` event of each domain (pin-set entry) that no
+   * `pins-retire-*` decision has followed yet (its overlap window may have ended: retireBackups()
+   * decides). Records from before `domain` was recorded are keyed by their host.
    */
   async proposalsToRetire(): Promise<(HistoryEvent & { id: number })[]> {
     return this.all(
       `SELECT e.* FROM events e WHERE e.type = 'pins-proposed'
-         AND e.id = (SELECT MAX(x.id) FROM events x WHERE x.type = 'pins-proposed' AND x.endpoint = e.endpoint)
-         AND NOT EXISTS (SELECT 1 FROM events r WHERE r.type IN ('pins-retire-proposed', 'pins-retire-skipped') AND r.endpoint = e.endpoint AND r.id > e.id)
+         AND e.id = (SELECT MAX(x.id) FROM events x WHERE x.type = 'pins-proposed' AND ${DOMAIN_KEY('x')} = ${DOMAIN_KEY('e')})
+         AND NOT EXISTS (SELECT 1 FROM events r WHERE r.type IN ('pins-retire-proposed', 'pins-retire-skipped') AND ${DOMAIN_KEY('r')} = ${DOMAIN_KEY('e')} AND r.id > e.id)
        ORDER BY e.id`,
     ).map((r) => ({ ...eventFromRow(r), id: Number(r.id) }));
   }
 
-  /** Inside a transaction: has a retire decision for `endpoint` been recorded after event `afterId`? */
-  private retireDecided(endpoint: string, afterId: number): boolean {
-    return this.all(`SELECT 1 FROM events WHERE type IN ('pins-retire-proposed', 'pins-retire-skipped') AND endpoint = ? AND id > ? LIMIT 1`, [endpoint, afterId]).length > 0;
+  /**
+   * Inside a transaction: is a retire decision for `domain` about proposal event `afterId` out of
+   * date — another decision, or a newer proposal, recorded after it (by another monitor)?
+   */
+  private retireSuperseded(domain: string, afterId: number): boolean {
+    return (
+      this.all(`SELECT 1 FROM events r WHERE r.type IN ('pins-retire-proposed', 'pins-retire-skipped', 'pins-proposed') AND ${DOMAIN_KEY('r')} = ? AND r.id > ? LIMIT 1`, [domain, afterId]).length > 0
+    );
   }
 
   /** Appends history events outside a sweep's transaction (the outcome of a publish made after it). */
@@ -417,8 +423,8 @@ export class Store {
     const superseded = new Set<EventWrite>();
     steps.push(() => {
       for (const e of w.events) {
-        const after = RETIRE_TYPES.has(e.type) ? (e.details as { proposalEventId?: number } | undefined)?.proposalEventId : undefined;
-        if (after !== undefined && this.retireDecided(e.endpoint, after)) {
+        const link = RETIRE_TYPES.has(e.type) ? (e.details as { proposalEventId?: number; domain?: string } | undefined) : undefined;
+        if (link?.proposalEventId !== undefined && this.retireSuperseded(link.domain ?? e.host, link.proposalEventId)) {
           superseded.add(e);
           continue;
         }
@@ -556,6 +562,8 @@ function findingArgs(f: StoredFinding): Arg[] {
 }
 
 const RETIRE_TYPES = new Set(['pins-retire-proposed', 'pins-retire-skipped']);
+/** The pin-set entry a dynamic-pinning event is about (older records: their host). */
+const DOMAIN_KEY = (t: string) => `COALESCE(json_extract(${t}.details, '$.domain'), ${t}.host)`;
 
 const INSERT_EVENT = `INSERT INTO events (at, endpoint, host, address, type, kind, severity, finding_id, summary, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 

@@ -133,6 +133,9 @@ export function createHandler(opts: HttpOptions): (req: IncomingMessage, res: Se
         const body = await readBody(req, res, maxPublish);
         if (!body.ok) return body.tooLarge ? tooLarge(req, res, maxPublish) : undefined;
         const request = { force: queryFlag(req.url, 'force'), merge: queryFlag(req.url, 'merge'), remote: clientAddress(req.socket.remoteAddress) };
+        if (request.merge && !(r.kind === 'publish' && r.type === 'pins')) {
+          return sendJson(res, 400, { error: '?merge=1 applies to POST /v1/bundles/pins only; trust roots and keysets are published whole', code: 'USAGE' });
+        }
         const outcome = r.kind === 'publish' ? await service.publish(r.type, body.bytes, request) : await service.publishKeyset(body.bytes, request);
         return sendJson(res, outcome.status, outcome.body);
       }

@@ -52,6 +52,8 @@ export interface PublishLogLine {
   domains: string[];
   remote: string;
   forced: boolean;
+  /** Pins: published with ?merge=1 (the other domains of the previous version kept). */
+  merged?: boolean;
   expiresAt: string;
   etag: string;
   keyids: string[];
@@ -153,9 +155,18 @@ export class PinService {
   private async publishPins(body: Uint8Array, req: PublishRequest): Promise<PublishOutcome> {
     let pinSet: PinSet;
     const placeholder: Common = { audience: this.audience, version: this.store.floor('pins') + 1, ...validity(this.now(), this.validityMs) };
+    // ?merge=1: the set the posted domains go into, read inside the publish queue (no other publish
+    // lands in between) and checked before the guard spends probes or a version is reserved.
+    let current: PinsPayload | undefined;
     try {
       pinSet = parsePinsJson(Buffer.from(body).toString('utf8'), 'request body');
-      pinsPayload(pinSet, placeholder, 'request body'); // every check before the guard spends probes
+      const posted = pinsPayload(pinSet, placeholder, 'request body'); // every check before the guard spends probes
+      if (req.merge) {
+        const refused = this.mergeBase();
+        if ('error' in refused) return { ok: false, status: 409, body: refused.error };
+        current = refused.current;
+        mergePinsPayload(posted, current, 'request body'); // the merged set's limits, before a version is reserved
+      }
     } catch (e) {
       return { ok: false, status: 400, body: errorBody(e) };
     }
@@ -176,20 +187,34 @@ export class PinService {
         };
       }
     }
-    // The current set is read here, inside the publish queue: no other publish lands in between.
-    let current: PinsPayload | undefined;
-    try {
-      current = req.merge ? this.currentPayload('pins') : undefined;
-    } catch (e) {
-      return { ok: false, status: 409, body: { error: `cannot read the current pin set to merge into: ${describeError(e)}; nothing was signed`, code: 'MERGE_FAILED', hint: 'publish the whole pin set without ?merge=1' } };
-    }
     return this.sign('pins', (common) => mergePinsPayload(pinsPayload(pinSet, common, 'request body'), current, 'request body'), req, guard);
   }
 
-  /** The payload of the current bundle of `type` (undefined before the first publish). */
-  private currentPayload(type: 'pins'): PinsPayload | undefined {
-    const cur = this.store.current(type);
-    return cur ? decodePayload(parseEnvelope(cur.bytes).payload, type) : undefined;
+  /**
+   * What a merge builds on: the current pin set, only when it is the newest version this service
+   * issued, for this audience, and not expired. Otherwise a merge would publish a one-domain set
+   * (apps applying it drop every other domain), re-sign stale pins, or revive an expired set.
+   */
+  private mergeBase(): { current: PinsPayload } | { error: Record<string, unknown> } {
+    const refuse = (why: string) => ({
+      error: {
+        error: `?merge=1 refused: ${why}; nothing was signed`,
+        code: 'MERGE_REFUSED',
+        hint: 'publish the WHOLE pin set (every domain apps pin) without ?merge=1 first; a merge only replaces domains of a current, unexpired set',
+      },
+    });
+    const cur = this.store.current('pins');
+    if (!cur) return refuse('there is no current pin set to merge into');
+    if (cur.version !== this.store.floor('pins')) return refuse(`the current pin set is version ${cur.version} but version ${this.store.floor('pins')} was issued (lost or damaged files)`);
+    let current: PinsPayload;
+    try {
+      current = decodePayload(parseEnvelope(cur.bytes).payload, 'pins');
+    } catch (e) {
+      return refuse(`the current pin set cannot be read (${describeError(e)})`);
+    }
+    if (current.audience !== this.audience) return refuse(`the current pin set is for audience ${current.audience}, this service signs for ${this.audience}`);
+    if (Date.parse(current.expiresAt) <= this.now().getTime()) return refuse(`the current pin set expired at ${current.expiresAt}`);
+    return { current };
   }
 
   private async publishTrustRoots(body: Uint8Array, req: PublishRequest): Promise<PublishOutcome> {
@@ -220,6 +245,7 @@ export class PinService {
       domains: payload.type === 'pins' ? payload.domains.map((d) => d.domain) : [],
       remote: req.remote ?? 'local',
       forced: Boolean(req.force),
+      ...(type === 'pins' ? { merged: Boolean(req.merge) } : {}),
       expiresAt: common.expiresAt,
       etag: entry.etag,
       keyids: this.signers.map((s) => s.keyid),

@@ -125,7 +125,7 @@ describe('dynamic pinning against a real signing service', () => {
     const second = await once(cfg, LATER);
     expect(second.code).toBe(1);
     const files = readdirSync(join(dir, 'state', 'proposals'));
-    expect(files).toEqual([`${HOST}_${server.port}-20260601T010000Z.json`]);
+    expect(files).toEqual([`${HOST}-20260601T010000Z.json`]);
     const file = join(dir, 'state', 'proposals', files[0]!);
     const doc = JSON.parse(readFileSync(file, 'utf8'));
     expect(doc.format).toBe('pinctl.pins.v1');
@@ -336,6 +336,36 @@ describe('dynamic pinning against a real signing service', () => {
     const skipped = (await events(dir)).filter((e) => e.type === 'pins-retire-skipped');
     expect(skipped).toHaveLength(1);
     expect(skipped[0]!.summary).toContain('would leave 1 pin(s)');
+  });
+
+  it('one entry per name: another port still serving the old key keeps it in the set, and both ports are in the proposal', async () => {
+    const other = await tlsServer('chain.pem', 'leaf.key');
+    try {
+      const dir = tempDir();
+      const second = `  - host: ${HOST}\n    port: ${other.port}\n    addresses: [127.0.0.1]\n    caFile: ${pkiFile('root.pem')}\n    pins: ["${LEAF}", "${BACKUP}"]\n`;
+      const cfg = writeConfig(dir, configText(false) + second);
+      expect((await once(cfg, NOW)).code).toBe(0);
+      serve('chain-new-key.pem', 'leaf-new-key.key'); // the first port only
+      await once(cfg, LATER);
+      const files = () => readdirSync(join(dir, 'state', 'proposals')).sort();
+      expect(files()).toHaveLength(1);
+      const doc = JSON.parse(readFileSync(join(dir, 'state', 'proposals', files()[0]!), 'utf8'));
+      expect(doc.domains).toHaveLength(1);
+      expect(doc.domains[0].endpoints).toEqual([
+        { host: HOST, port: server.port, addresses: ['127.0.0.1'] },
+        { host: HOST, port: other.port, addresses: ['127.0.0.1'] },
+      ]);
+      expect(doc.domains[0].pins.map((p: { spkiSha256: string }) => p.spkiSha256).sort()).toEqual([LEAF_NEW, LEAF, BACKUP].sort());
+
+      // After the window the other port still serves LEAF: it is not dropped.
+      await once(cfg, new Date('2026-07-01T01:10:00Z'));
+      expect(files()).toHaveLength(1);
+      const skipped = (await events(dir)).filter((e) => e.type === 'pins-retire-skipped');
+      expect(skipped).toHaveLength(1);
+      expect(skipped[0]!.summary).toContain(`the old keys are still served (${LEAF})`);
+    } finally {
+      await other.close();
+    }
   });
 
   it("keeps the app pin file's includeSubdomains for the host in the proposal", async () => {

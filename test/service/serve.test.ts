@@ -278,22 +278,26 @@ describe('pinctl serve: ?merge=1', () => {
     const s = await start(tempDir(), k.key);
     const domainsOf = async () => payloadOf((await get(`${s.url}/v1/bundles/pins`)).bytes).domains as { domain: string; pins: string[] }[];
     try {
-      // Before any publish, a merge is the posted set.
+      // Nothing to merge into: refused (a one-domain set would unpin every other domain), no version spent.
       const first = await post(`${s.url}/v1/bundles/pins?merge=1`, servedPins());
-      expect(first.status, JSON.stringify(first.body)).toBe(200);
-      expect(first.body).toMatchObject({ version: 1, merged: true, domains: ['api.pinctl.test'] });
-      // Two more domains, published whole (forced: no server for them here).
+      expect(first.status).toBe(409);
+      expect(first.body).toMatchObject({ code: 'MERGE_REFUSED' });
+      expect(first.body.error).toContain('there is no current pin set to merge into');
+      expect(first.body.hint).toContain('WHOLE pin set');
+      // Merge is for pins only.
+      expect((await post(`${s.url}/v1/bundles/trust-roots?merge=1`, readPki('roots.pem').toString())).status).toBe(400);
+      // Three domains, published whole (forced: no server for two of them here).
       const whole = pinsJson([
         { domain: 'api.pinctl.test', pins: [PIN.intermediate, PIN.backup] },
         { domain: 'cdn.pinctl.test', pins: [PIN.root, PIN.backup] },
         { domain: 'pay.pinctl.test', pins: [PIN.leaf, PIN.backup] },
       ]);
-      expect((await post(`${s.url}/v1/bundles/pins?force=1`, whole)).body).toMatchObject({ version: 2, merged: false });
+      expect((await post(`${s.url}/v1/bundles/pins?force=1`, whole)).body).toMatchObject({ version: 1, merged: false });
 
       // One domain posted with merge: the guard probes it alone (1 address), the others stay as they were.
       const merged = await post(`${s.url}/v1/bundles/pins?merge=1`, pinsJson([{ domain: 'api.pinctl.test', pins: [PIN.leaf, PIN.intermediate, PIN.backup], endpoints: [{ host: 'api.pinctl.test', port: tls.port, addresses: ['127.0.0.1'] }] }]));
       expect(merged.status, JSON.stringify(merged.body)).toBe(200);
-      expect(merged.body).toMatchObject({ version: 3, merged: true, guard: { checked: 1 }, domains: ['cdn.pinctl.test', 'pay.pinctl.test', 'api.pinctl.test'] });
+      expect(merged.body).toMatchObject({ version: 2, merged: true, guard: { checked: 1 }, domains: ['cdn.pinctl.test', 'pay.pinctl.test', 'api.pinctl.test'] });
       const after = new Map((await domainsOf()).map((d) => [d.domain, [...d.pins].sort()]));
       expect(after).toEqual(
         new Map([
@@ -303,11 +307,11 @@ describe('pinctl serve: ?merge=1', () => {
         ]),
       );
       // Without merge, a post is the whole set (as before).
-      expect((await post(`${s.url}/v1/bundles/pins`, servedPins())).body).toMatchObject({ version: 4, merged: false, domains: ['api.pinctl.test'] });
+      expect((await post(`${s.url}/v1/bundles/pins`, servedPins())).body).toMatchObject({ version: 3, merged: false, domains: ['api.pinctl.test'] });
       expect((await domainsOf()).map((d) => d.domain)).toEqual(['api.pinctl.test']);
       // A merged post that fails its guard changes nothing.
-      expect((await post(`${s.url}/v1/bundles/pins?merge=1`, unservedPins())).status).toBe(409);
-      expect(payloadOf((await get(`${s.url}/v1/bundles/pins`)).bytes).version).toBe(4);
+      expect((await post(`${s.url}/v1/bundles/pins?merge=1`, unservedPins())).body).toMatchObject({ code: 'GUARD_FAILED' });
+      expect(payloadOf((await get(`${s.url}/v1/bundles/pins`)).bytes).version).toBe(3);
     } finally {
       await s.stop();
     }
