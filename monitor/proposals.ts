@@ -84,10 +84,17 @@ export function domainGroups(endpoints: EndpointConfig[], byEndpoint: Map<string
     if (ep.pins?.includeSubdomains) g.includeSubdomains = true;
     groups.set(domain, g);
   }
-  for (const g of groups.values()) {
-    if (g.includeSubdomains) for (const ep of endpoints) if (ep.sni.toLowerCase().endsWith(`.${g.domain}`) && !g.endpoints.includes(ep)) g.endpoints.push(ep);
-    g.observations = g.endpoints.flatMap((e) => byEndpoint.get(e.id) ?? []);
+  // Subdomain endpoints join each parent group that includes subdomains (a walk up the labels of
+  // each name, not a scan of every endpoint per group).
+  for (const ep of endpoints) {
+    if (isIP(ep.sni)) continue;
+    const labels = ep.sni.toLowerCase().split('.');
+    for (let i = 1; i < labels.length - 1; i++) {
+      const parent = groups.get(labels.slice(i).join('.'));
+      if (parent?.includeSubdomains) parent.endpoints.push(ep);
+    }
   }
+  for (const g of groups.values()) g.observations = g.endpoints.flatMap((e) => byEndpoint.get(e.id) ?? []);
   return groups;
 }
 
