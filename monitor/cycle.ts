@@ -190,7 +190,7 @@ export async function runCycle(cfg: MonitorConfig, store: Store, deps: CycleDeps
       // Two changes inside one overlap window: the older proposal's old keys retire with this one.
       const earlier = pending.get(domain);
       const carried = earlier ? ((earlier.details as RecordedProposal).retire ?? []) : [];
-      const retire = [...new Set([...p.retire, ...carried])].filter((k) => !p.pins.includes(k));
+      const retire = [...new Set([...p.retire, ...carried])];
       const curl = curlCommand(dp, file);
       for (const x of findings) {
         if (x.kind !== 'chain-drift') continue;

@@ -152,6 +152,17 @@ export function proposePins(findings: Finding[], g: DomainGroup, now: Date, over
     for (const c of previous) if (at.includes(c.position)) previousKeys.set(c.spkiSha256, c);
   }
   if (pins.length === 0) return { kind: 'skipped', reason: `the new chain has no certificate at ${[...positions].join(', ') || 'the pinned positions'}` };
+  // What the other endpoints of the name validly serve today at those positions is pinned too
+  // (another port may have changed in an earlier sweep: the entry must keep working there).
+  for (const o of g.observations) {
+    if (o.chain.length === 0 || !o.trusted || o.problems.length > 0 || o.error) continue;
+    const port = g.endpoints.find((e) => e.id === o.endpoint)?.port ?? '';
+    for (const c of o.chain) {
+      if (!positions.has(c.position) || seen.has(c.spkiSha256)) continue;
+      seen.add(c.spkiSha256);
+      pins.push({ spkiSha256: c.spkiSha256, role: c.position, subject: c.subject, notAfter: c.notAfter, source: `${o.address}:${port}` });
+    }
+  }
 
   // Backups: every pin shipped for the group today, and the old chains' keys at the pinned positions.
   const from = (k: string) =>
@@ -170,7 +181,7 @@ export function proposePins(findings: Finding[], g: DomainGroup, now: Date, over
 
   const { pinSet, json } = pinSetFor(g, [...pins, ...backups]);
   // The old chains' keys: dropped once the overlap has passed, if no endpoint of the group serves them then.
-  const retire = backups.filter((b) => previousKeys.has(b.spkiSha256)).map((b) => b.spkiSha256);
+  const retire = [...previousKeys.keys()];
   return {
     kind: 'proposal',
     proposal: { domain: g.domain, pinSet, json, pins: pins.map((p) => p.spkiSha256), backups: backups.map((p) => p.spkiSha256), positions: [...positions].sort((a, b) => ORDER[a] - ORDER[b]), keepBackupsUntil, keepBackupsUntilAt, retire },
@@ -224,26 +235,26 @@ export function retireBackups(p: RecordedProposal, retireKeys: string[], g: Doma
   if (now.getTime() < overlapEnd(p)) return { kind: 'wait' };
   if (g.observations.length === 0 || g.observations.some((o) => o.chain.length === 0 || !o.trusted || o.problems.length > 0 || o.error)) return { kind: 'wait' };
   const served = new Set(g.observations.flatMap((o) => o.chain.map((c) => c.spkiSha256)));
-  const drop = retireKeys.filter((k) => !served.has(k) && !p.pins.includes(k));
-  if (drop.length === 0) return { kind: 'skipped', reason: `the old keys are still served (${retireKeys.filter((k) => served.has(k)).join(', ')}): nothing is dropped` };
+  const drop = retireKeys.filter((k) => !served.has(k));
+  if (drop.length === 0) return { kind: 'skipped', reason: `the old keys are still served (${retireKeys.join(', ')}): nothing is dropped` };
+  const dropped = new Set(drop);
   const byKey = new Map(g.observations.flatMap((o) => o.chain.map((c) => [c.spkiSha256, { c, at: `${o.address}:${g.endpoints.find((e) => e.id === o.endpoint)?.port ?? ''}` }] as const)));
-  const pins: Pin[] = p.pins.map((k) => {
+  const pins: Pin[] = p.pins.filter((k) => !dropped.has(k)).map((k) => {
     const hit = byKey.get(k);
     return hit ? { spkiSha256: k, role: hit.c.position, subject: hit.c.subject, notAfter: hit.c.notAfter, source: hit.at } : { spkiSha256: k, role: 'backup', subject: null, notAfter: null, source: 'proposed pin' };
   });
-  const dropped = new Set(drop);
   const shippedNow = pinsKnown(g) ? shippedPins(g) : p.backups;
   const kept = [...new Set(shippedNow)].filter((k) => !dropped.has(k) && !p.pins.includes(k));
   if (pins.length + kept.length < 2) {
     return { kind: 'skipped', reason: `dropping the old chain's keys would leave ${pins.length + kept.length} pin(s); add a backup key (pinctl generate --backup-key) and publish by hand` };
   }
-  const failing = failingAddress(g, new Set([...p.pins, ...kept]));
+  const failing = failingAddress(g, new Set([...pins.map((x) => x.spkiSha256), ...kept]));
   if (failing) return { kind: 'skipped', reason: `${failing.endpoint} at ${failing.address} serves none of the remaining pins: the old keys are not dropped` };
   const backups: Pin[] = kept.map((k) => ({ spkiSha256: k, role: 'backup', subject: null, notAfter: null, source: 'shipped pin, kept as backup' }));
   const { pinSet, json } = pinSetFor(g, [...pins, ...backups]);
   return {
     kind: 'proposal',
-    proposal: { domain: g.domain, pinSet, json, pins: p.pins, backups: kept, positions: [...new Set(pins.map((x) => x.role).filter((r): r is Position => r !== 'backup'))], keepBackupsUntil: p.keepBackupsUntil, keepBackupsUntilAt: new Date(overlapEnd(p)).toISOString(), retire: [], dropped: drop },
+    proposal: { domain: g.domain, pinSet, json, pins: pins.map((x) => x.spkiSha256), backups: kept, positions: [...new Set(pins.map((x) => x.role).filter((r): r is Position => r !== 'backup'))], keepBackupsUntil: p.keepBackupsUntil, keepBackupsUntilAt: new Date(overlapEnd(p)).toISOString(), retire: [], dropped: drop },
   };
 }
 
