@@ -15,7 +15,7 @@ import { DeliveryLock, DeliveryResult, Senders, alertId, defaultSenders, deliver
 import { EventWrite, HistoryEvent, SweepWrite, Store } from './store.js';
 import { SweepResult, sweep } from './sweep.js';
 import { Observation, StoredFinding, atLeast } from './types.js';
-import { DomainGroup, FetchLike, PublishOutcome, RecordedProposal, curlCommand, domainGroups, proposePins, publishProposal, retireBackups, writeProposal } from './proposals.js';
+import { DomainGroup, FetchLike, PublishOutcome, RecordedProposal, callsForPins, curlCommand, domainGroups, groupOf, proposePins, publishProposal, retireBackups, writeProposal } from './proposals.js';
 
 export interface CycleDeps {
   now: () => Date;
@@ -44,6 +44,8 @@ export interface CycleDeps {
 export interface ProposalResult {
   kind: 'new-pins' | 'retire-backups';
   findingId: string;
+  /** new-pins: every finding the proposal answers (published once unless all of them were). */
+  findingIds?: string[];
   endpoint: string;
   /** The pin-set entry (host name) the proposal replaces. */
   domain: string;
@@ -161,20 +163,27 @@ export async function runCycle(cfg: MonitorConfig, store: Store, deps: CycleDeps
     // One proposal per pin-set entry (domain), whatever number of its endpoints changed: the
     // entry applies to every port and address of the name, so all of them must pass it.
     const groups = domainGroups(cfg.endpoints, byEndpoint(swept.observations));
+    const governing = groupOf(groups);
     const pending = new Map<string, HistoryEvent & { id: number }>();
-    for (const e of await store.proposalsToRetire()) pending.set((e.details as RecordedProposal).domain ?? e.host, e);
+    for (const e of await store.proposalsToRetire()) pending.set((e.details as RecordedProposal).domain ?? governing.get(e.endpoint)?.domain ?? e.host, e);
+    // Findings that call for new pins, by the entry governing their endpoint.
     const changedBy = new Map<string, StoredFinding[]>();
-    const sniOf = new Map(cfg.endpoints.map((e) => [e.id, e.sni.toLowerCase()]));
     for (const f of [...plan.opened, ...plan.updated.filter((u) => u.changed).map((u) => u.finding)]) {
-      const domain = sniOf.get(f.endpoint);
-      if (domain === undefined || !groups.has(domain)) continue;
-      changedBy.set(domain, [...(changedBy.get(domain) ?? []), f]);
+      if (!callsForPins(f)) continue;
+      const g = governing.get(f.endpoint);
+      if (!g) {
+        events.push(ev(f, 'pins-proposal-skipped', `no pin set proposed: ${f.endpoint} is reached by IP address, and pinctl.pins.v1 pins host names`));
+        continue;
+      }
+      changedBy.set(g.domain, [...(changedBy.get(g.domain) ?? []), f]);
     }
     for (const [domain, findings] of changedBy) {
       const g = groups.get(domain)!;
-      const d = proposePins(findings, g, now, dp.overlapMs);
+      const earlier = pending.get(domain);
+      const last = earlier?.details as RecordedProposal | undefined;
+      const d = proposePins(findings, g, now, dp.overlapMs, last);
       if (d.kind === 'none') continue;
-      const f = findings.find((x) => x.kind === 'chain-drift') ?? findings[0]!;
+      const f = findings[0]!;
       if (d.kind === 'skipped') {
         events.push(ev(f, 'pins-proposal-skipped', `no pin set proposed for ${domain}: ${d.reason}`));
         continue;
@@ -188,25 +197,23 @@ export async function runCycle(cfg: MonitorConfig, store: Store, deps: CycleDeps
         continue;
       }
       // Two changes inside one overlap window: the older proposal's old keys retire with this one.
-      const earlier = pending.get(domain);
-      const carried = earlier ? ((earlier.details as RecordedProposal).retire ?? []) : [];
+      const carried = last ? (last.retire ?? oldChainKeysIn(last.backups, earlier?.findingId ? await store.finding(earlier.findingId) : null)) : [];
       const retire = [...new Set([...p.retire, ...carried])];
       const curl = curlCommand(dp, file);
       for (const x of findings) {
-        if (x.kind !== 'chain-drift') continue;
         x.details = { ...x.details, proposal: { file, curl, publish: dp.publish, service: dp.service, domain, pins: p.pins, backups: p.backups, positions: p.positions, keepBackupsUntil: p.keepBackupsUntil } };
       }
-      const recorded: RecordedProposal = { file, domain, pins: p.pins, backups: p.backups, keepBackupsUntil: p.keepBackupsUntil, keepBackupsUntilAt: p.keepBackupsUntilAt, retire };
+      const recorded: RecordedProposal = { file, domain, pins: p.pins, backups: p.backups, positions: p.positions, keepBackupsUntil: p.keepBackupsUntil, keepBackupsUntilAt: p.keepBackupsUntilAt, retire };
       events.push({ ...ev(f, 'pins-proposed', `proposed pins for ${domain}: ${p.pins.join(', ')} (+ ${p.backups.length} backup(s): ${p.backups.join(', ')}) in ${file}`), details: recorded });
-      proposals.push({ kind: 'new-pins', findingId: f.id, endpoint: f.endpoint, domain, file, pins: p.pins, backups: p.backups, dropped: [], publish: null });
+      proposals.push({ kind: 'new-pins', findingId: f.id, findingIds: findings.map((x) => x.id), endpoint: f.endpoint, domain, file, pins: p.pins, backups: p.backups, dropped: [], publish: null });
       proposalJson.set(file, p.json);
     }
-    // Overlap windows that have ended: the same entry without the old chains' keys. A domain
-    // with a new proposal in this cycle waits for that one's window instead. One domain's bad
-    // record never stops the sweep.
+    // Overlap windows that have ended: the same entry without the old chains' keys. A domain with
+    // findings calling for new pins in this cycle (proposed or not) waits: its state is changing.
+    // One domain's bad record never stops the sweep.
     for (const [domain, e] of pending) {
       const g = groups.get(domain);
-      if (!g || proposals.some((p) => p.domain === domain)) continue;
+      if (!g || changedBy.has(domain)) continue;
       try {
         const retired = await retireOne(e, g);
         if (retired) proposals.push(retired);
@@ -261,18 +268,24 @@ export async function runCycle(cfg: MonitorConfig, store: Store, deps: CycleDeps
 
   if (dp?.publish) {
     const hosts = new Map(cfg.endpoints.map((e) => [e.id, e.host]));
+    const allPublished = async (ids: string[]) => {
+      for (const id of ids) if (!(await store.findingEvents(id)).some((e) => e.type.startsWith('pins-publish'))) return false;
+      return true;
+    };
     for (const pr of proposals) {
       const retire = pr.kind === 'retire-backups';
       const prefix = retire ? 'pins-retire-publish' : 'pins-publish';
-      const f = retire ? undefined : byId.get(pr.findingId);
-      const event = (type: string, summary: string, details: unknown): EventWrite =>
-        f
-          ? { ...ev(f, type, summary), at: deps.now().toISOString(), details }
-          : { at: deps.now().toISOString(), endpoint: pr.endpoint, host: hosts.get(pr.endpoint) ?? pr.endpoint, address: null, type, kind: 'chain-drift', severity: 'info', findingId: pr.findingId, summary, details };
-      // At most one attempt per proposal, ever: the attempt is recorded before the request (a
-      // new-pins proposal: once per finding; a retire-backups one is made once by construction).
-      if (!retire && (await store.findingEvents(pr.findingId)).some((e) => e.type.startsWith('pins-publish'))) continue;
-      await store.addEvents([event(`${prefix}-attempt`, `publishing ${pr.file} to ${dp.service}/v1/bundles/pins`, { file: pr.file })]);
+      // The findings the attempt and its outcome are recorded on (every one the proposal answers).
+      const findings = retire ? [] : (pr.findingIds ?? [pr.findingId]).map((id) => byId.get(id)).filter((x): x is StoredFinding => x !== undefined);
+      const event = (type: string, summary: string, details: unknown): EventWrite[] =>
+        findings.length > 0
+          ? findings.map((f) => ({ ...ev(f, type, summary), at: deps.now().toISOString(), details }))
+          : [{ at: deps.now().toISOString(), endpoint: pr.endpoint, host: hosts.get(pr.endpoint) ?? pr.endpoint, address: null, type, kind: 'chain-drift', severity: 'info', findingId: pr.findingId, summary, details }];
+      // At most one attempt per finding, ever: the attempt is recorded before the request (a
+      // new-pins proposal is posted unless every finding it answers was; a retire-backups one is
+      // made once by construction).
+      if (!retire && (await allPublished(pr.findingIds ?? [pr.findingId]))) continue;
+      await store.addEvents(event(`${prefix}-attempt`, `publishing ${pr.file} to ${dp.service}/v1/bundles/pins`, { file: pr.file }));
       const outcome = await publishProposal(dp, proposalJson.get(pr.file)!, deps.fetch);
       pr.publish = outcome;
       const what = retire ? `pins without the old key(s) ${pr.dropped.join(', ')}` : 'pins';
@@ -283,7 +296,7 @@ export async function runCycle(cfg: MonitorConfig, store: Store, deps: CycleDeps
             ? `the service refused the ${what} (409, ${refusal(outcome.body)}): ${JSON.stringify(outcome.body)}`
             : `publishing the ${what} failed (${outcome.status ?? 'no response'}): ${outcome.error}`;
       deps.log?.(`${pr.endpoint}: ${summary}`);
-      await store.addEvents([event(`${prefix}-${outcome.result}`, summary, { file: pr.file, ...outcome })]);
+      await store.addEvents(event(`${prefix}-${outcome.result}`, summary, { file: pr.file, ...outcome }));
     }
   }
 

@@ -1,22 +1,23 @@
 /**
- * Dynamic pinning: closing the loop from a chain-drift finding to a new pin set.
+ * Dynamic pinning: closing the loop from chain-drift findings to a new pin set.
  *
- * When a sweep opens (or changes) a chain-drift finding whose changes include `leaf-key-changed`
- * or `intermediate-changed`, and every observation of the new chain validates, the monitor builds
- * a pin set for that endpoint in the `pinctl.pins.v1` JSON shape (src/formats/json.ts, what
- * `pinctl generate --format json` prints and `POST /v1/bundles/pins` takes):
- *  - the new chain's keys at the positions the endpoint's shipped pins matched in the old chain
- *    (intermediate + root when they matched nothing, or when the pins are unknown);
- *  - every pin the endpoint ships today, as `backup` (their `source` says until when to keep
- *    them: now + `overlap`; roles, subjects and sources are not signed, so this is informational);
- *  - the endpoint (host, port, addresses), so the service's pre-publish guard probes it.
- * After the overlap window, `retireBackups` makes the follow-up: the same set without the old
- * chain's keys (offline backup keys stay), proposed or published the same way.
+ * Pin-set entries are per host name, so the unit is a domain group: the endpoints one entry governs
+ * (`domainGroups`). When a sweep opens (or changes) chain-drift findings with `leaf-key-changed` or
+ * `intermediate-changed` in a group, and every new chain validates, `proposePins` builds ONE entry
+ * for the group in the `pinctl.pins.v1` JSON shape (src/formats/json.ts, what `pinctl generate
+ * --format json` prints and `POST /v1/bundles/pins?merge=1` takes):
+ *  - pins: each new chain's keys at the positions the shipped pins (or the last proposal) covered,
+ *    plus the last proposal's pins that an endpoint of the group still serves;
+ *  - backups: every pin the group ships today, and the old chains' keys (kept for the overlap);
+ *  - every endpoint of the group, so the service's pre-publish guard probes them all.
+ * After the overlap window, `retireBackups` makes the follow-up: the same entry without the old
+ * chains' keys that nothing serves any more, proposed or published the same way.
  *
- * `proposePins` is pure. `writeProposal` and `publishProposal` are the I/O edge: the file under
- * `<state>/proposals/`, and one POST to the service with the admin token (never `?force=1`), with
- * an injectable `fetch`. The POST carries `?merge=1`: a proposal holds one domain, and a plain POST
- * would replace the whole pin set apps pull, dropping every other domain.
+ * `domainGroups`, `proposePins` and `retireBackups` are pure. `writeProposal` and
+ * `publishProposal` are the I/O edge: the file under `<state>/proposals/`, and one POST to the
+ * service with the admin token (never `?force=1`), with an injectable `fetch`. The POST carries
+ * `?merge=1`: a proposal holds one domain, and a plain POST would replace the whole pin set apps
+ * pull, dropping every other domain.
  */
 import { makeDirs } from '../src/make-dirs.js';
 import { writeFileExclusive } from '../src/durable-write.js';
@@ -47,7 +48,7 @@ export interface ProposedPins {
   keepBackupsUntil: string;
   /** ISO 8601: the end of the overlap window (proposal time + overlap). */
   keepBackupsUntilAt: string;
-  /** The backups that are the old chain's keys: retireBackups() drops them after keepBackupsUntilAt. */
+  /** The old chains' keys: retireBackups() drops those nothing serves after keepBackupsUntilAt. */
   retire: string[];
 }
 
@@ -73,29 +74,45 @@ export interface DomainGroup {
   observations: Observation[];
 }
 
-/** Groups endpoints by the entry apps would apply to them (SNI name; subdomains when included). */
+/**
+ * Groups endpoints by the entry that governs them in apps: an endpoint whose pin file (or bundle)
+ * has an entry for exactly its name, or whose pins are inline, is governed by its own name; one
+ * covered only through a parent's includeSubdomains is governed by the nearest configured parent
+ * group that includes subdomains, else by its own name. Each endpoint is in exactly one group.
+ */
 export function domainGroups(endpoints: EndpointConfig[], byEndpoint: Map<string, Observation[]>): Map<string, DomainGroup> {
+  const own = new Map<string, EndpointConfig[]>();
+  for (const ep of endpoints) if (!isIP(ep.sni)) own.set(ep.sni.toLowerCase(), [...(own.get(ep.sni.toLowerCase()) ?? []), ep]);
+  const includes = (domain: string) => (own.get(domain) ?? []).some((e) => e.pins?.includeSubdomains === true);
   const groups = new Map<string, DomainGroup>();
-  for (const ep of endpoints) {
-    if (isIP(ep.sni)) continue;
-    const domain = ep.sni.toLowerCase();
-    const g = groups.get(domain) ?? { domain, includeSubdomains: false, endpoints: [], observations: [] };
-    g.endpoints.push(ep);
-    if (ep.pins?.includeSubdomains) g.includeSubdomains = true;
-    groups.set(domain, g);
-  }
-  // Subdomain endpoints join each parent group that includes subdomains (a walk up the labels of
-  // each name, not a scan of every endpoint per group).
-  for (const ep of endpoints) {
-    if (isIP(ep.sni)) continue;
-    const labels = ep.sni.toLowerCase().split('.');
-    for (let i = 1; i < labels.length - 1; i++) {
-      const parent = groups.get(labels.slice(i).join('.'));
-      if (parent?.includeSubdomains) parent.endpoints.push(ep);
+  for (const [name, eps] of own) {
+    for (const ep of eps) {
+      const domain = governingName(name, ep, includes, own);
+      const g = groups.get(domain) ?? { domain, includeSubdomains: includes(domain), endpoints: [], observations: [] };
+      g.endpoints.push(ep);
+      groups.set(domain, g);
     }
   }
   for (const g of groups.values()) g.observations = g.endpoints.flatMap((e) => byEndpoint.get(e.id) ?? []);
   return groups;
+}
+
+function governingName(name: string, ep: EndpointConfig, includes: (d: string) => boolean, own: Map<string, EndpointConfig[]>): string {
+  // An exact entry in the app's file (includeSubdomains known) or inline pins: its own name.
+  if (!ep.pins || ep.pins.format === 'inline' || ep.pins.includeSubdomains !== undefined) return name;
+  const labels = name.split('.');
+  for (let i = 1; i < labels.length - 1; i++) {
+    const parent = labels.slice(i).join('.');
+    if (own.has(parent) && includes(parent)) return parent;
+  }
+  return name;
+}
+
+/** The group governing each endpoint id. */
+export function groupOf(groups: Map<string, DomainGroup>): Map<string, DomainGroup> {
+  const out = new Map<string, DomainGroup>();
+  for (const g of groups.values()) for (const e of g.endpoints) out.set(e.id, g);
+  return out;
 }
 
 const shippedPins = (g: DomainGroup) => [...new Set(g.endpoints.flatMap((e) => e.pins?.pins.map((p) => p.spkiSha256) ?? []))];
@@ -106,16 +123,19 @@ function failingAddress(g: DomainGroup, keys: Set<string>): Observation | undefi
   return g.observations.find((o) => o.chain.length > 0 && !o.chain.some((c) => keys.has(c.spkiSha256)));
 }
 
+/** A chain-drift finding whose changes call for new pins (a same-key renewal does not). */
+export function callsForPins(f: Finding): boolean {
+  if (f.kind !== 'chain-drift') return false;
+  const changes = Array.isArray(f.details.changes) ? (f.details.changes as { change: string }[]) : [];
+  return changes.some((c) => (PROPOSAL_CHANGES as readonly string[]).includes(c.change));
+}
+
 /**
  * Pure: what (if anything) to propose for these chain-drift findings of one domain group (one
  * proposal per group and sweep, however many of its endpoints changed).
  */
-export function proposePins(findings: Finding[], g: DomainGroup, now: Date, overlapMs: number): ProposalDecision {
-  const relevant = findings.filter((f) => {
-    if (f.kind !== 'chain-drift') return false;
-    const changes = Array.isArray(f.details.changes) ? (f.details.changes as { change: string }[]) : [];
-    return changes.some((c) => (PROPOSAL_CHANGES as readonly string[]).includes(c.change));
-  });
+export function proposePins(findings: Finding[], g: DomainGroup, now: Date, overlapMs: number, last?: RecordedProposal): ProposalDecision {
+  const relevant = findings.filter(callsForPins);
   if (relevant.length === 0) return { kind: 'none' };
   const keepBackupsUntilAt = new Date(now.getTime() + overlapMs).toISOString();
   const keepBackupsUntil = keepBackupsUntilAt.slice(0, 10);
@@ -138,9 +158,11 @@ export function proposePins(findings: Finding[], g: DomainGroup, now: Date, over
       return { kind: 'skipped', reason: `the new chain does not validate at ${invalid.address} (${why}): no pins are proposed for it` };
     }
     const previous = Array.isArray(f.details.previousChain) ? (f.details.previousChain as ChainEntry[]) : [];
-    // The positions the shipped pins covered in the old chain; else generate's default.
-    let at = [...new Set(previous.filter((c) => shippedSet.has(c.spkiSha256)).map((c) => c.position))];
-    if (at.length === 0) at = ['intermediate', 'root'];
+    // The positions the shipped pins (or the last proposal's pins) covered in the old chain; else
+    // those of the last proposal; else generate's default.
+    const lastPins = new Set(last?.pins ?? []);
+    let at = [...new Set(previous.filter((c) => shippedSet.has(c.spkiSha256) || lastPins.has(c.spkiSha256)).map((c) => c.position))];
+    if (at.length === 0) at = last?.positions?.length ? [...last.positions] : ['intermediate', 'root'];
     const source = `${current[0]!.address}:${ep.port}`;
     for (const c of current[0]!.chain) {
       if (!at.includes(c.position) || seen.has(c.spkiSha256)) continue;
@@ -152,13 +174,15 @@ export function proposePins(findings: Finding[], g: DomainGroup, now: Date, over
     for (const c of previous) if (at.includes(c.position)) previousKeys.set(c.spkiSha256, c);
   }
   if (pins.length === 0) return { kind: 'skipped', reason: `the new chain has no certificate at ${[...positions].join(', ') || 'the pinned positions'}` };
-  // What the other endpoints of the name validly serve today at those positions is pinned too
-  // (another port may have changed in an earlier sweep: the entry must keep working there).
+  // The last proposal's pins that an endpoint of the group still validly serves stay pins (another
+  // port may have changed in an earlier sweep: the entry must keep working there). Keys that are
+  // neither shipped nor proposed before are never added: failingAddress refuses instead.
+  const lastPins = new Set(last?.pins ?? []);
   for (const o of g.observations) {
     if (o.chain.length === 0 || !o.trusted || o.problems.length > 0 || o.error) continue;
     const port = g.endpoints.find((e) => e.id === o.endpoint)?.port ?? '';
     for (const c of o.chain) {
-      if (!positions.has(c.position) || seen.has(c.spkiSha256)) continue;
+      if (!lastPins.has(c.spkiSha256) || seen.has(c.spkiSha256)) continue;
       seen.add(c.spkiSha256);
       pins.push({ spkiSha256: c.spkiSha256, role: c.position, subject: c.subject, notAfter: c.notAfter, source: `${o.address}:${port}` });
     }
@@ -208,10 +232,12 @@ export interface RecordedProposal {
   domain?: string;
   pins: string[];
   backups: string[];
+  /** The chain positions pinned (absent in older records). */
+  positions?: Position[];
   keepBackupsUntil: string;
   /** Absent in proposals recorded before it existed: then the end of the keepBackupsUntil day. */
   keepBackupsUntilAt?: string;
-  /** Backups that were keys of the old chain. Absent in older records: the caller derives it. */
+  /** Keys of the old chains, dropped after the window if nothing serves them. Absent in older records: the caller derives it. */
   retire?: string[];
 }
 
