@@ -368,6 +368,34 @@ describe('dynamic pinning against a real signing service', () => {
     }
   });
 
+  it('a second change inside the window: positions follow the last proposal, the older old key retires with it', async () => {
+    const dir = tempDir();
+    const cfg = writeConfig(dir, configText(false));
+    expect((await once(cfg, NOW)).code).toBe(0);
+    serve('chain-new-key.pem', 'leaf-new-key.key');
+    await once(cfg, LATER); // proposal 1: LEAF_NEW at the leaf position, LEAF and BACKUP kept
+    await once(cfg, new Date('2026-06-03T00:00:00Z')); // served for 24h: the drift is the new normal
+    // Nine days later (after the 24h drift window) the server goes back to the first key. The
+    // chain it leaves (LEAF_NEW) is not shipped, only proposed: the leaf position still applies.
+    serve('chain.pem', 'leaf.key');
+    await once(cfg, new Date('2026-06-10T00:00:00Z'));
+    const files = () => readdirSync(join(dir, 'state', 'proposals')).sort();
+    expect(files()).toHaveLength(2);
+    const pinsOf = (file: string) => JSON.parse(readFileSync(join(dir, 'state', 'proposals', file), 'utf8')).domains[0].pins.map((p: { spkiSha256: string; role: string }) => [p.spkiSha256, p.role]);
+    expect(pinsOf(files()[1]!)).toEqual([
+      [LEAF, 'leaf'],
+      [BACKUP, 'backup'],
+      [LEAF_NEW, 'backup'],
+    ]);
+    // Its window ends 30 days later: LEAF_NEW (served by nothing) goes, LEAF (served) stays.
+    await once(cfg, new Date('2026-07-10T00:10:00Z'));
+    expect(files()).toHaveLength(3);
+    expect(pinsOf(files()[2]!)).toEqual([
+      [LEAF, 'leaf'],
+      [BACKUP, 'backup'],
+    ]);
+  });
+
   it("keeps the app pin file's includeSubdomains for the host in the proposal", async () => {
     const dir = tempDir();
     const pinsFile = { format: 'pinctl.pins.v1', expiration: null, domains: [{ domain: HOST, includeSubdomains: true, pins: [LEAF, BACKUP].map((p) => ({ spkiSha256: p, role: 'backup', subject: null, notAfter: null, source: 'test' })), endpoints: [] }] };
