@@ -136,11 +136,14 @@ export async function runCycle(cfg: MonitorConfig, store: Store, deps: CycleDeps
   const proposals: ProposalResult[] = [];
   const dp = cfg.dynamicPinning ?? null;
   /** After a `pins-proposed` event's overlap window: a retire decision (event + file) or nothing yet. */
+  /** A recorded proposal's keys to retire; records from before `retire` existed: from the finding. */
+  const retireKeysOf = async (e: HistoryEvent): Promise<string[]> => {
+    const recorded = e.details as RecordedProposal;
+    return recorded.retire ?? oldChainKeysIn(recorded.backups, e.findingId ? await store.finding(e.findingId) : null);
+  };
   const retireOne = async (e: HistoryEvent & { id: number }, g: DomainGroup): Promise<ProposalResult | null> => {
     const recorded = e.details as RecordedProposal;
-    // Records from before `retire` existed: the old chain's keys come from the finding.
-    const retireKeys = recorded.retire ?? oldChainKeysIn(recorded.backups, e.findingId ? await store.finding(e.findingId) : null);
-    const d = retireBackups(recorded, retireKeys, g, now);
+    const d = retireBackups(recorded, await retireKeysOf(e), g, now);
     if (d.kind === 'wait') return null;
     const base = { at: nowIso, endpoint: e.endpoint, host: e.host, address: null, kind: 'chain-drift', severity: 'info', findingId: e.findingId };
     const link = { domain: g.domain, proposal: recorded.file, proposalEventId: e.id };
@@ -197,7 +200,7 @@ export async function runCycle(cfg: MonitorConfig, store: Store, deps: CycleDeps
         continue;
       }
       // Two changes inside one overlap window: the older proposal's old keys retire with this one.
-      const carried = last ? (last.retire ?? oldChainKeysIn(last.backups, earlier?.findingId ? await store.finding(earlier.findingId) : null)) : [];
+      const carried = earlier ? await retireKeysOf(earlier) : [];
       const retire = [...new Set([...p.retire, ...carried])];
       const curl = curlCommand(dp, file);
       for (const x of findings) {
