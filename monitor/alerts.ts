@@ -74,12 +74,12 @@ function changedLines(f: StoredFinding): string[] {
 
 /** The dynamic-pinning proposal attached to a chain-drift finding by the cycle: the file and how to publish it. */
 function proposalLines(f: StoredFinding): string[] {
-  const p = f.details.proposal as { file?: string; curl?: string; publish?: boolean; service?: string; keepBackupsUntil?: string; pins?: string[]; backups?: string[] } | undefined;
+  const p = f.details.proposal as { file?: string; curl?: string; publish?: boolean; service?: string; domain?: string; keepBackupsUntil?: string; pins?: string[]; backups?: string[] } | undefined;
   if (!p || typeof p.file !== 'string') return [];
   return [
-    `  new pin set written to ${p.file}: ${(p.pins ?? []).join(', ')} plus ${(p.backups ?? []).length} shipped pin(s) kept as backup until ${p.keepBackupsUntil ?? '?'}`,
+    `  new pin set${p.domain ? ` for ${p.domain}` : ''} written to ${p.file}: ${(p.pins ?? []).join(', ')} plus ${(p.backups ?? []).length} backup pin(s) (shipped pins and the old chain's keys) kept until at least ${p.keepBackupsUntil ?? '?'}`,
     p.publish
-      ? `  the monitor publishes it to ${p.service}/v1/bundles/pins (the outcome is in the history); to publish by hand: ${p.curl}`
+      ? `  the monitor publishes it to ${p.service}/v1/bundles/pins?merge=1 (that entry replaced, other domains kept; the outcome is in the history); to publish by hand: ${p.curl}`
       : `  publish it with: ${p.curl}`,
   ];
 }

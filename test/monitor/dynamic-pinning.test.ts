@@ -146,7 +146,7 @@ describe('dynamic pinning against a real signing service', () => {
     const drift = hook.requests.find((r) => (r.body.pinctl as { finding: { kind: string } }).finding.kind === 'chain-drift');
     expect(drift).toBeDefined();
     const text = String(drift!.body.text);
-    expect(text).toContain(`*Proposed pins:* new pin set written to ${file}`);
+    expect(text).toContain(`*Proposed pins:* new pin set for ${HOST} written to ${file}`);
     expect(text).toContain(`curl -sS -H "Authorization: Bearer $PINCTL_ADMIN_TOKEN"`);
     expect(text).toContain(`${service.url}/v1/bundles/pins`);
     expect(text).not.toContain('force');
