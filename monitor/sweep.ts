@@ -60,6 +60,7 @@ export async function sweep(cfg: MonitorConfig, deps: SweepDeps): Promise<SweepR
   const startedAt = deps.now().toISOString();
   const observations: Observation[] = [];
   const certificates = new Map<string, Uint8Array>();
+  const records = new Map<string, CertRecord>();
   const jobs: Job[] = [];
 
   await runBounded(cfg.endpoints, Math.min(cfg.concurrency, 64), async (endpoint) => {
@@ -96,7 +97,7 @@ export async function sweep(cfg: MonitorConfig, deps: SweepDeps): Promise<SweepR
     jobs.map((j, i) => ({ j, i })),
     cfg.concurrency,
     async ({ j, i }) => {
-      results[i] = await observeAddress(j, cfg, deps, probe, sleep, certificates);
+      results[i] = await observeAddress(j, cfg, deps, probe, sleep, certificates, records);
       deps.onProgress?.(++done, jobs.length);
     },
   );
@@ -131,6 +132,7 @@ async function observeAddress(
   probe: Prober,
   sleep: (ms: number) => Promise<void>,
   certificates: Map<string, Uint8Array>,
+  records: Map<string, CertRecord>,
 ): Promise<Observation> {
   const obs = base(job.endpoint, job.address, deps.now());
   const store = deps.stores.get(job.endpoint.caFile ?? '')!;
@@ -144,7 +146,7 @@ async function observeAddress(
         const chain = buildChain(certs, store, { now: deps.now(), hostname: job.endpoint.sni });
         for (const e of chain.entries) certificates.set(e.cert.sha256Fingerprint, e.cert.der);
         obs.protocol = r.protocol;
-        obs.chain = chain.entries.map((e) => certRecord(e.cert, e.position, e.source));
+        obs.chain = chain.entries.map((e) => sharedRecord(records, e.cert, e.position, e.source));
         obs.trusted = chain.trusted;
         obs.problems = chain.problems.map((p) => ({ code: p.code, message: p.message }));
         obs.error = chain.valid
@@ -177,6 +179,18 @@ export function reasonOf(code: string): ErrorReason {
     default:
       return 'handshake'; // HANDSHAKE, TLS_ALERT, NOT_TLS, CHAIN_TOO_LONG, unreadable certificates
   }
+}
+
+/**
+ * One CertRecord per certificate, position and source for the whole sweep, shared by every
+ * observation that saw it (10,000 endpoints behind one intermediate hold one record of it, not
+ * 10,000). Observations are read-only data once made, so sharing is safe.
+ */
+function sharedRecord(records: Map<string, CertRecord>, c: CertInfo, position: CertRecord['position'], source: CertRecord['source']): CertRecord {
+  const key = `${c.sha256Fingerprint}|${position}|${source}`;
+  let r = records.get(key);
+  if (!r) records.set(key, (r = certRecord(c, position, source)));
+  return r;
 }
 
 export function certRecord(c: CertInfo, position: CertRecord['position'], source: CertRecord['source']): CertRecord {
