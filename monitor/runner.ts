@@ -122,8 +122,18 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
     delivering = null;
   };
 
+  // node-cron's own logger writes to the console, through the --watch table: its messages go to
+  // the monitor's log instead, except the overlap warning (sweepOnce says that already).
+  const cronLogger = {
+    info: () => undefined,
+    debug: () => undefined,
+    warn: (m: string) => {
+      if (!/overlap prevention/.test(m)) opts.log(`node-cron: ${m}`);
+    },
+    error: (m: string | Error, e?: Error) => opts.log(`error: node-cron: ${describeError(m)}${e ? `: ${describeError(e)}` : ''}`),
+  };
   const schedule = () => {
-    task = createTask(cfg.schedule, () => sweepOnce(), { noOverlap: true, timezone: cfg.timezone ?? undefined, name: 'pinctl-monitor' });
+    task = createTask(cfg.schedule, () => sweepOnce(), { noOverlap: true, timezone: cfg.timezone ?? undefined, name: 'pinctl-monitor', logger: cronLogger });
     void task.start();
   };
 
