@@ -294,7 +294,7 @@ export async function runCycle(cfg: MonitorConfig, store: Store, deps: CycleDeps
       const what = retire ? `pins without the old key(s) ${pr.dropped.join(', ')}` : 'pins';
       const summary =
         outcome.result === 'published'
-          ? `published ${what} ${retire ? 'as version' : 'version'} ${outcome.version ?? '?'} to ${dp.service} (${pr.file})`
+          ? `published ${what} ${retire ? 'as version' : 'version'} ${outcome.version ?? '?'} to ${dp.service} (${pr.file})${unexpectedRemovals(outcome.body, pr)}`
           : outcome.result === 'refused'
             ? `the service refused the ${what} (409, ${refusal(outcome.body)}): ${JSON.stringify(outcome.body)}`
             : `publishing the ${what} failed (${outcome.status ?? 'no response'}): ${outcome.error}`;
@@ -349,4 +349,16 @@ function oldChainKeysIn(backups: string[], f: StoredFinding | null): string[] {
 function refusal(body: unknown): string {
   const code = body && typeof body === 'object' ? (body as { code?: unknown }).code : undefined;
   return code === 'MERGE_REFUSED' ? 'merge refused: no current, unexpired pin set to merge into' : code === 'GUARD_FAILED' || code === undefined ? 'pre-publish guard' : String(code);
+}
+
+/**
+ * From a merge's `changes`: pins the served entry had that this publish removed although the
+ * proposal did not mean to drop them (added on the service by hand, say): said in the history.
+ */
+function unexpectedRemovals(body: unknown, pr: ProposalResult): string {
+  const changes = body && typeof body === 'object' ? (body as { changes?: unknown }).changes : undefined;
+  if (!Array.isArray(changes)) return '';
+  const meant = new Set(pr.dropped);
+  const removed = changes.flatMap((c: { removed?: unknown }) => (Array.isArray(c.removed) ? (c.removed as string[]) : [])).filter((k) => !meant.has(k));
+  return removed.length ? `; the served entry also lost ${removed.join(', ')} (not in the proposal: publish it again with them if apps still need them)` : '';
 }

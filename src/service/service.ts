@@ -187,7 +187,11 @@ export class PinService {
         };
       }
     }
-    return this.sign('pins', (common) => mergePinsPayload(pinsPayload(pinSet, common, 'request body'), current, 'request body'), req, guard);
+    const outcome = this.sign('pins', (common) => mergePinsPayload(pinsPayload(pinSet, common, 'request body'), current, 'request body'), req, guard);
+    // A merge says what it changed in each entry it replaced: a pin that was served and is not
+    // in the request (added on the service by hand, say) is visible to the caller.
+    if (outcome.ok && current) outcome.body.changes = entryChanges(current, pinSet);
+    return outcome;
   }
 
   /**
@@ -371,3 +375,12 @@ export class PinService {
   }
 }
 
+/** Per posted domain: the pins added to and removed from the current entry (null: a new entry). */
+function entryChanges(current: PinsPayload, posted: PinSet): { domain: string; added: string[]; removed: string[] | null }[] {
+  return posted.domains.map((d) => {
+    const now = new Set(d.pins.map((p) => p.spkiSha256));
+    const before = current.domains.find((x) => x.domain.toLowerCase() === d.domain.toLowerCase());
+    const was = new Set(before?.pins ?? []);
+    return { domain: d.domain, added: [...now].filter((k) => !was.has(k)), removed: before ? [...was].filter((k) => !now.has(k)) : null };
+  });
+}

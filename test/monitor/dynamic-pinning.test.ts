@@ -277,8 +277,14 @@ describe('dynamic pinning against a real signing service', () => {
       const res = await fetch(`${service.url}/v1/bundles/pins`);
       return JSON.parse(Buffer.from(((await res.json()) as { payload: string }).payload, 'base64').toString('utf8'));
     };
+    // Someone adds a pin to the served entry by hand (merge + force: no guard for it).
+    const ROOT = opensslPin('root.pem');
+    const handEntry = { format: 'pinctl.pins.v1', expiration: null, domains: [{ domain: HOST, includeSubdomains: false, pins: [LEAF_NEW, LEAF, BACKUP, ROOT].map((p) => ({ spkiSha256: p, role: 'backup', subject: null, notAfter: null, source: 'hand' })), endpoints: [] }] };
+    const hand = await fetch(`${service.url}/v1/bundles/pins?merge=1&force=1`, { method: 'POST', body: JSON.stringify(handEntry), headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(hand.status).toBe(200);
+    expect(((await hand.json()) as { changes: unknown }).changes).toEqual([{ domain: HOST, added: [ROOT], removed: [] }]);
     const first = await payload();
-    expect(first.domains.find((x: { domain: string }) => x.domain === HOST).pins).toEqual(expect.arrayContaining([LEAF_NEW, LEAF, BACKUP]));
+    expect(first.domains.find((x: { domain: string }) => x.domain === HOST).pins).toEqual(expect.arrayContaining([LEAF_NEW, LEAF, BACKUP, ROOT]));
 
     const after = await once(cfg, new Date('2026-07-01T01:10:00Z'));
     expect(after.stdout).toMatch(new RegExp(`drops the old key\\(s\\) ${LEAF.replace(/[+/=]/g, '\\$&')}; 1 pin\\(s\\) \\+ 1 backup\\(s\\); published as version ${first.version + 1}\\)`));
@@ -288,7 +294,11 @@ describe('dynamic pinning against a real signing service', () => {
     expect(second.domains.map((x: { domain: string }) => x.domain)).toContain('other.pinctl.test');
     const h = await events(dir);
     expect(h.filter((e) => e.type === 'pins-retire-publish-attempt')).toHaveLength(1);
-    expect(h.filter((e) => e.type === 'pins-retire-publish-published')).toHaveLength(1);
+    const published = h.filter((e) => e.type === 'pins-retire-publish-published');
+    expect(published).toHaveLength(1);
+    // The hand-added pin was not in the proposal: the history says the served entry lost it.
+    expect(published[0]!.summary).toContain(`the served entry also lost ${ROOT}`);
+    expect(published[0]!.summary).not.toContain(`lost ${LEAF}`);
 
     // Once: the next sweep publishes nothing.
     await once(cfg, new Date('2026-07-02T00:00:00Z'));

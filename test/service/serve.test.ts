@@ -298,6 +298,7 @@ describe('pinctl serve: ?merge=1', () => {
       const merged = await post(`${s.url}/v1/bundles/pins?merge=1`, pinsJson([{ domain: 'api.pinctl.test', pins: [PIN.leaf, PIN.intermediate, PIN.backup], endpoints: [{ host: 'api.pinctl.test', port: tls.port, addresses: ['127.0.0.1'] }] }]));
       expect(merged.status, JSON.stringify(merged.body)).toBe(200);
       expect(merged.body).toMatchObject({ version: 2, merged: true, guard: { checked: 1 }, domains: ['cdn.pinctl.test', 'pay.pinctl.test', 'api.pinctl.test'] });
+      expect(merged.body.changes).toEqual([{ domain: 'api.pinctl.test', added: [PIN.leaf], removed: [] }]);
       const after = new Map((await domainsOf()).map((d) => [d.domain, [...d.pins].sort()]));
       expect(after).toEqual(
         new Map([
