@@ -4,18 +4,17 @@
  * observations, finding changes, history events and queued alerts → deliver due alerts.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { describeError } from '../src/errors.js';
 import { Prober } from '../src/net/probe.js';
 import { Resolver } from '../src/net/resolve.js';
 import { TrustStore } from '../src/core/trust-store.js';
 import { MonitorConfig } from './config.js';
-import { ReconcilePlan, addrKey, byEndpoint, diffObservations, reconcile } from './findings.js';
+import { ReconcilePlan, addrKey, diffObservations, reconcile } from './findings.js';
 import { DeliveryLock, DeliveryResult, Senders, alertId, defaultSenders, deliverDue, renderAlert } from './alerts.js';
-import { EventWrite, HistoryEvent, SweepWrite, Store } from './store.js';
+import { EventWrite, SweepWrite, Store } from './store.js';
 import { SweepResult, sweep } from './sweep.js';
 import { Observation, StoredFinding, atLeast } from './types.js';
-import { DomainGroup, FetchLike, PublishOutcome, RecordedProposal, callsForPins, curlCommand, domainGroups, groupOf, proposePins, publishProposal, retireBackups, writeProposal } from './proposals.js';
+import { FetchLike } from './proposals.js';
+import { ProposalResult, afterCommit, proposeForCycle } from './pinning-cycle.js';
 
 export interface CycleDeps {
   now: () => Date;
@@ -36,27 +35,7 @@ export interface CycleDeps {
   fetch?: FetchLike;
 }
 
-/**
- * A pin set proposed for a chain-drift finding (dynamicPinning), and what publishing it gave:
- * 'new-pins' (the new chain's keys, the shipped pins as backups) or, once the overlap window has
- * passed, 'retire-backups' (the same set without the old chain's keys).
- */
-export interface ProposalResult {
-  kind: 'new-pins' | 'retire-backups';
-  findingId: string;
-  /** new-pins: every finding the proposal answers (published once unless all of them were). */
-  findingIds?: string[];
-  endpoint: string;
-  /** The pin-set entry (host name) the proposal replaces. */
-  domain: string;
-  file: string;
-  pins: string[];
-  backups: string[];
-  /** retire-backups: the old chain's keys no longer in the set. */
-  dropped: string[];
-  /** Null: not published (publish: false, or already attempted for this finding). */
-  publish: PublishOutcome | null;
-}
+export type { ProposalResult } from './pinning-cycle.js';
 
 export interface CycleResult {
   sweepId: string;
@@ -98,7 +77,6 @@ export async function runCycle(cfg: MonitorConfig, store: Store, deps: CycleDeps
   });
 
   const events: EventWrite[] = [];
-  const proposalJson = new Map<string, string>();
   const ev = (f: StoredFinding, type: string, summary: string): EventWrite => ({
     at: nowIso,
     endpoint: f.endpoint,
@@ -133,104 +111,9 @@ export async function runCycle(cfg: MonitorConfig, store: Store, deps: CycleDeps
   for (const r of plan.resolved) events.push(ev(r.finding, 'resolved', `${r.finding.title} — resolved: ${r.resolution}`));
 
   // Dynamic pinning: before the alerts are rendered, so they name the proposal file.
-  const proposals: ProposalResult[] = [];
   const dp = cfg.dynamicPinning ?? null;
-  /** After a `pins-proposed` event's overlap window: a retire decision (event + file) or nothing yet. */
-  /** A recorded proposal's keys to retire; records from before `retire` existed: from the finding. */
-  const retireKeysOf = async (e: HistoryEvent): Promise<string[]> => {
-    const recorded = e.details as RecordedProposal;
-    return recorded.retire ?? oldChainKeysIn(recorded.backups, e.findingId ? await store.finding(e.findingId) : null);
-  };
-  const retireOne = async (e: HistoryEvent & { id: number }, g: DomainGroup): Promise<ProposalResult | null> => {
-    const recorded = e.details as RecordedProposal;
-    const d = retireBackups(recorded, await retireKeysOf(e), g, now);
-    if (d.kind === 'wait') return null;
-    const base = { at: nowIso, endpoint: e.endpoint, host: e.host, address: null, kind: 'chain-drift', severity: 'info', findingId: e.findingId };
-    const link = { domain: g.domain, proposal: recorded.file, proposalEventId: e.id };
-    if (d.kind === 'skipped') {
-      events.push({ ...base, type: 'pins-retire-skipped', summary: `old keys kept after the overlap window: ${d.reason}`, details: { reason: d.reason, ...link } });
-      return null;
-    }
-    const p = d.proposal;
-    const file = writeProposal(cfg.state, g.domain, now, p.json);
-    events.push({
-      ...base,
-      type: 'pins-retire-proposed',
-      summary: `overlap window ended ${p.keepBackupsUntilAt}: proposed pins for ${g.domain} without the old chain's key(s) ${p.dropped.join(', ')} in ${file}`,
-      details: { file, pins: p.pins, backups: p.backups, dropped: p.dropped, curl: curlCommand(dp!, file), ...link },
-    });
-    proposalJson.set(file, p.json);
-    return { kind: 'retire-backups', findingId: e.findingId ?? '', endpoint: e.endpoint, domain: g.domain, file, pins: p.pins, backups: p.backups, dropped: p.dropped, publish: null };
-  };
-  if (dp) {
-    // One proposal per pin-set entry (domain), whatever number of its endpoints changed: the
-    // entry applies to every port and address of the name, so all of them must pass it.
-    const groups = domainGroups(cfg.endpoints, byEndpoint(swept.observations));
-    const governing = groupOf(groups);
-    const pending = new Map<string, HistoryEvent & { id: number }>();
-    for (const e of await store.proposalsToRetire()) pending.set((e.details as RecordedProposal).domain ?? governing.get(e.endpoint)?.domain ?? e.host, e);
-    // Findings that call for new pins, by the entry governing their endpoint.
-    const changedBy = new Map<string, StoredFinding[]>();
-    for (const f of [...plan.opened, ...plan.updated.filter((u) => u.changed).map((u) => u.finding)]) {
-      if (!callsForPins(f)) continue;
-      const g = governing.get(f.endpoint);
-      if (!g) {
-        events.push(ev(f, 'pins-proposal-skipped', `no pin set proposed: ${f.endpoint} is reached by IP address, and pinctl.pins.v1 pins host names`));
-        continue;
-      }
-      changedBy.set(g.domain, [...(changedBy.get(g.domain) ?? []), f]);
-    }
-    for (const [domain, findings] of changedBy) {
-      const g = groups.get(domain)!;
-      const earlier = pending.get(domain);
-      const last = earlier?.details as RecordedProposal | undefined;
-      const d = proposePins(findings, g, now, dp.overlapMs, last);
-      if (d.kind === 'none') continue;
-      const f = findings[0]!;
-      if (d.kind === 'skipped') {
-        events.push(ev(f, 'pins-proposal-skipped', `no pin set proposed for ${domain}: ${d.reason}`));
-        continue;
-      }
-      const p = d.proposal;
-      let file: string;
-      try {
-        file = writeProposal(cfg.state, domain, now, p.json);
-      } catch (e) {
-        events.push(ev(f, 'pins-proposal-skipped', `cannot write the proposed pin set: ${(e as Error).message}`));
-        continue;
-      }
-      // Two changes inside one overlap window: the older proposal's old keys retire with this one.
-      const carried = earlier ? await retireKeysOf(earlier) : [];
-      const retire = [...new Set([...p.retire, ...carried])];
-      const curl = curlCommand(dp, file);
-      for (const x of findings) {
-        x.details = { ...x.details, proposal: { file, curl, publish: dp.publish, service: dp.service, domain, pins: p.pins, backups: p.backups, positions: p.positions, keepBackupsUntil: p.keepBackupsUntil } };
-      }
-      const recorded: RecordedProposal = { file, domain, pins: p.pins, backups: p.backups, positions: p.positions, keepBackupsUntil: p.keepBackupsUntil, keepBackupsUntilAt: p.keepBackupsUntilAt, retire };
-      events.push({ ...ev(f, 'pins-proposed', `proposed pins for ${domain}: ${p.pins.join(', ')} (+ ${p.backups.length} backup(s): ${p.backups.join(', ')}) in ${file}`), details: recorded });
-      proposals.push({ kind: 'new-pins', findingId: f.id, findingIds: findings.map((x) => x.id), endpoint: f.endpoint, domain, file, pins: p.pins, backups: p.backups, dropped: [], publish: null });
-      proposalJson.set(file, p.json);
-    }
-    // Overlap windows that have ended: the same entry without the old chains' keys. A domain with
-    // findings calling for new pins in this cycle (proposed or not) waits: its state is changing.
-    // One domain's bad record never stops the sweep.
-    for (const [domain, e] of pending) {
-      const g = groups.get(domain);
-      if (!g || changedBy.has(domain)) continue;
-      try {
-        const retired = await retireOne(e, g);
-        if (retired) proposals.push(retired);
-      } catch (err) {
-        deps.log?.(`${domain}: retiring the old pins failed (next sweep retries): ${describeError(err)}`);
-      }
-    }
-    // A finding updated without a new proposal keeps the one it has (reminders still name it).
-    const before = new Map(open.map((f) => [f.id, f]));
-    for (const u of plan.updated) {
-      const old = before.get(u.finding.id)?.details.proposal;
-      if (old && u.finding.details.proposal === undefined) u.finding.details = { ...u.finding.details, proposal: old };
-    }
-  }
+  const proposed = dp ? await proposeForCycle(dp, { store, cfg, observations: swept.observations, now, nowIso, ev, log: deps.log }, plan, open) : { events: [], proposals: [], json: new Map<string, string>() };
+  events.push(...proposed.events);
 
   const byId = new Map<string, StoredFinding>();
   for (const f of plan.opened) byId.set(f.id, f);
@@ -260,48 +143,7 @@ export async function runCycle(cfg: MonitorConfig, store: Store, deps: CycleDeps
     },
     { failAt: deps.failCommitAt },
   );
-  // Another monitor on this state decided a retirement first: this one's file is not used.
-  for (const e of committed.superseded) {
-    const file = (e.details as { file?: string } | undefined)?.file;
-    const i = proposals.findIndex((p) => p.kind === 'retire-backups' && p.file === file);
-    if (i < 0) continue;
-    proposals.splice(i, 1);
-    rmSync(file!, { force: true });
-  }
-
-  if (dp?.publish) {
-    const hosts = new Map(cfg.endpoints.map((e) => [e.id, e.host]));
-    const allPublished = async (ids: string[]) => {
-      for (const id of ids) if (!(await store.findingEvents(id)).some((e) => e.type.startsWith('pins-publish'))) return false;
-      return true;
-    };
-    for (const pr of proposals) {
-      const retire = pr.kind === 'retire-backups';
-      const prefix = retire ? 'pins-retire-publish' : 'pins-publish';
-      // The findings the attempt and its outcome are recorded on (every one the proposal answers).
-      const findings = retire ? [] : (pr.findingIds ?? [pr.findingId]).map((id) => byId.get(id)).filter((x): x is StoredFinding => x !== undefined);
-      const event = (type: string, summary: string, details: unknown): EventWrite[] =>
-        findings.length > 0
-          ? findings.map((f) => ({ ...ev(f, type, summary), at: deps.now().toISOString(), details }))
-          : [{ at: deps.now().toISOString(), endpoint: pr.endpoint, host: hosts.get(pr.endpoint) ?? pr.endpoint, address: null, type, kind: 'chain-drift', severity: 'info', findingId: pr.findingId, summary, details }];
-      // At most one attempt per finding, ever: the attempt is recorded before the request (a
-      // new-pins proposal is posted unless every finding it answers was; a retire-backups one is
-      // made once by construction).
-      if (!retire && (await allPublished(pr.findingIds ?? [pr.findingId]))) continue;
-      await store.addEvents(event(`${prefix}-attempt`, `publishing ${pr.file} to ${dp.service}/v1/bundles/pins`, { file: pr.file }));
-      const outcome = await publishProposal(dp, proposalJson.get(pr.file)!, deps.fetch);
-      pr.publish = outcome;
-      const what = retire ? `pins without the old key(s) ${pr.dropped.join(', ')}` : 'pins';
-      const summary =
-        outcome.result === 'published'
-          ? `published ${what} ${retire ? 'as version' : 'version'} ${outcome.version ?? '?'} to ${dp.service} (${pr.file})${unexpectedRemovals(outcome.body, pr)}`
-          : outcome.result === 'refused'
-            ? `the service refused the ${what} (409, ${refusal(outcome.body)}): ${JSON.stringify(outcome.body)}`
-            : `publishing the ${what} failed (${outcome.status ?? 'no response'}): ${outcome.error}`;
-      deps.log?.(`${pr.endpoint}: ${summary}`);
-      await store.addEvents(event(`${prefix}-${outcome.result}`, summary, { file: pr.file, ...outcome }));
-    }
-  }
+  if (dp) await afterCommit(dp, proposed, committed.superseded, { store, cfg, byId, ev, now: deps.now, fetch: deps.fetch, log: deps.log });
 
   const delivery = deps.noDelivery ? { sent: [], failed: [] } : await deliverDue(store, cfg.alerts, deps.senders ?? defaultSenders(cfg.alerts), deps.now, deps.log, { lock: deps.deliveryLock });
   return {
@@ -313,7 +155,7 @@ export async function runCycle(cfg: MonitorConfig, store: Store, deps: CycleDeps
     open: openAfter(open, plan),
     queued: outbox.length,
     delivery,
-    proposals,
+    proposals: proposed.proposals,
   };
 }
 
@@ -337,28 +179,3 @@ export function healthy(open: StoredFinding[]): boolean {
 }
 
 export const configFingerprint = (text: string) => createHash('sha256').update(text).digest('hex');
-
-/** The backups of an older proposal record that were keys of the finding's previous chain. */
-function oldChainKeysIn(backups: string[], f: StoredFinding | null): string[] {
-  const previous = Array.isArray(f?.details.previousChain) ? (f!.details.previousChain as { spkiSha256?: string }[]) : [];
-  const keys = new Set(previous.map((c) => c.spkiSha256));
-  return backups.filter((b) => keys.has(b));
-}
-
-/** What a 409 from the service was about, from its `code`. */
-function refusal(body: unknown): string {
-  const code = body && typeof body === 'object' ? (body as { code?: unknown }).code : undefined;
-  return code === 'MERGE_REFUSED' ? 'merge refused: no current, unexpired pin set to merge into' : code === 'GUARD_FAILED' || code === undefined ? 'pre-publish guard' : String(code);
-}
-
-/**
- * From a merge's `changes`: pins the served entry had that this publish removed although the
- * proposal did not mean to drop them (added on the service by hand, say): said in the history.
- */
-function unexpectedRemovals(body: unknown, pr: ProposalResult): string {
-  const changes = body && typeof body === 'object' ? (body as { changes?: unknown }).changes : undefined;
-  if (!Array.isArray(changes)) return '';
-  const meant = new Set(pr.dropped);
-  const removed = changes.flatMap((c: { removed?: unknown }) => (Array.isArray(c.removed) ? (c.removed as string[]) : [])).filter((k) => !meant.has(k));
-  return removed.length ? `; the served entry also lost ${removed.join(', ')} (not in the proposal: publish it again with them if apps still need them)` : '';
-}

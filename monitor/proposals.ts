@@ -28,7 +28,7 @@ import { readJson, renderJson } from '../src/formats/json.js';
 import { describeError } from '../src/errors.js';
 import { DynamicPinningConfig, EndpointConfig } from './config.js';
 import { ChangeKind, chainSig } from './findings.js';
-import { CertRecord, Finding, Observation, Position } from './types.js';
+import { Finding, Observation, Position } from './types.js';
 
 /** The drift kinds that call for new pins (renewals with the same key do not). */
 export const PROPOSAL_CHANGES: readonly ChangeKind[] = ['leaf-key-changed', 'intermediate-changed'];
