@@ -132,7 +132,6 @@ export async function onceCommand(opts: ConfigOption & { json?: boolean }, io: C
     const r = await M.runCycle(cfg, store, { now: () => io.now(), stores, probe: io.probe, resolve: io.resolve });
     const ok = M.healthy(r.open);
     if (opts.json) {
-      const configured = new Set(cfg.endpoints.map((e) => e.id));
       printJson(io, {
         healthy: ok,
         sweep: { id: r.sweepId, startedAt: r.sweep.startedAt, finishedAt: r.sweep.finishedAt, durationMs: Math.round(r.sweep.durationMs) },
