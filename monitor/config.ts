@@ -23,6 +23,7 @@ import { readConfig } from '../src/formats/read.js';
 import { TrustedStore } from '../src/bundle/trusted-store.js';
 import { embeddedKeyset } from '../src/bundle/keys.js';
 import { Severity } from './types.js';
+import type { ServedBundleSource } from './served-bundles.js';
 
 export interface ExpectedPins {
   /** 'inline', or the pin file as written in the config. */
@@ -55,6 +56,11 @@ export interface EndpointConfig {
   caFileAsWritten: string | null;
   pins: ExpectedPins | null;
   expiryWarningDays: number[];
+  /**
+   * `pinsFrom: { bundle: URL, ... }`: the pins come from the bundle the service serves, fetched and
+   * verified at every sweep (monitor/served-bundles.ts); `pins` is null until then.
+   */
+  servedBundle?: ServedBundleSource | null;
 }
 
 export interface EmailChannel {
@@ -551,6 +557,8 @@ interface EndpointCtx {
   rel: (f: string) => string;
   now: Date;
   hash: ReturnType<typeof createHash>;
+  /** Set by pinsFrom when the pins come from a served bundle. */
+  served?: ServedBundleSource;
 }
 
 function endpoint(p: Problems, v: unknown, path: string, ctx: EndpointCtx): EndpointConfig | undefined {
@@ -608,10 +616,13 @@ function endpoint(p: Problems, v: unknown, path: string, ctx: EndpointCtx): Endp
       pins = { source: 'inline', format: 'inline', semantics: 'any', expiration: null, pins: [...new Set(values)].map((spkiSha256) => ({ spkiSha256, role: 'backup' as PinRole })) };
     }
   } else if (e.pinsFrom !== undefined && host) {
+    ctx.served = undefined;
     pins = pinsFrom(p, e.pinsFrom, join(path, 'pinsFrom'), sni, ctx) ?? null; // apps pin the name they connect to
   }
   if (p.list.length > before || port === undefined) return undefined;
-  return { id: `${host.includes(':') ? `[${host}]` : host}:${port}`, host, port, sni, addresses, caFile, caFileAsWritten, pins, expiryWarningDays };
+  const servedBundle = e.pinsFrom !== undefined ? (ctx.served ?? null) : null;
+  const id = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  return { id, host, port, sni, addresses, caFile, caFileAsWritten, pins, expiryWarningDays, servedBundle };
 }
 
 const exactEntry = (d: { domain: string; includeSubdomains: boolean }, host: string) =>
@@ -650,26 +661,14 @@ function pinsFrom(p: Problems, v: unknown, path: string, host: string, ctx: Endp
       return p.say(path, `cannot use ${v}: ${describeError(e)}`);
     }
   }
-  const o = object(p, v, path, ['bundle', 'keys', 'audience'], ['bundle', 'keys', 'audience']);
+  const o = object(p, v, path, ['bundle', 'keys', 'publicKey', 'audience', 'expiryWarningDays'], ['bundle', 'audience']);
   if (!o) return undefined;
-  const bundle = str(p, o.bundle, join(path, 'bundle'), 'the path of a signed pins bundle');
+  const bundle = str(p, o.bundle, join(path, 'bundle'), 'the URL of the signing service (or the path of a signed pins bundle)');
   const audience = str(p, o.audience, join(path, 'audience'), "the app's bundle audience");
-  if (!Array.isArray(o.keys) || o.keys.length === 0) return p.add(join(path, 'keys'), 'a list of Ed25519 public keys (PEM files or base64)', o.keys);
-  if (!bundle || !audience) return undefined;
-  const keys: (string | Uint8Array)[] = [];
-  o.keys.forEach((k, i) => {
-    const s = str(p, k, `${join(path, 'keys')}[${i}]`, 'a PEM file path or a base64 Ed25519 public key');
-    if (s === undefined) return;
-    if (/^[A-Za-z0-9+/]{43}=$/.test(s)) keys.push(s);
-    else {
-      try {
-        keys.push(readFileSync(ctx.rel(s), 'utf8'));
-      } catch (e) {
-        p.say(`${join(path, 'keys')}[${i}]`, `cannot read ${s} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
-      }
-    }
-  });
-  if (keys.length !== o.keys.length) return undefined;
+  const keys = bundleKeys(p, o, path, ctx);
+  if (!bundle || !audience || !keys) return undefined;
+  if (/^https?:\/\//i.test(bundle)) return servedBundle(p, { bundle, audience, keys, o, path, ctx });
+  if (o.expiryWarningDays !== undefined) return p.say(join(path, 'expiryWarningDays'), 'only for a served bundle (a URL): a bundle file does not change');
   try {
     const bytes = readFileSync(ctx.rel(bundle));
     ctx.hash.update(bytes);
@@ -685,6 +684,63 @@ function pinsFrom(p: Problems, v: unknown, path: string, host: string, ctx: Endp
     const code = e instanceof PinctlError ? undefined : (e as NodeJS.ErrnoException).code;
     return p.say(join(path, 'bundle'), code ? `cannot read ${bundle} (${code})` : `${bundle}: ${describeError(e)}`);
   }
+}
+
+/** `keys: [PEM files or base64 keys]` or `publicKey: FILE or base64` (exactly one of them). */
+function bundleKeys(p: Problems, o: Obj, path: string, ctx: EndpointCtx): string[] | undefined {
+  if ((o.keys === undefined) === (o.publicKey === undefined)) {
+    return p.say(path, 'give the keys that sign the bundles: `publicKey: FILE` or `keys: [FILE or base64, ...]`');
+  }
+  const list = o.keys !== undefined ? o.keys : [o.publicKey];
+  const at = (i: number) => (o.keys !== undefined ? `${join(path, 'keys')}[${i}]` : join(path, 'publicKey'));
+  if (!Array.isArray(list) || list.length === 0) return p.add(join(path, 'keys'), 'a list of Ed25519 public keys (PEM files or base64)', list);
+  const keys: string[] = [];
+  list.forEach((k, i) => {
+    const s = str(p, k, at(i), 'a PEM file path or a base64 Ed25519 public key');
+    if (s === undefined) return;
+    if (/^[A-Za-z0-9+/]{43}=$/.test(s)) keys.push(s);
+    else {
+      try {
+        const bytes = readFileSync(ctx.rel(s));
+        ctx.hash.update(bytes);
+        keys.push(bytes.toString('utf8'));
+      } catch (e) {
+        p.say(at(i), `cannot read ${s} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+      }
+    }
+  });
+  if (keys.length !== list.length) return undefined;
+  try {
+    embeddedKeyset(keys); // refuse a non-Ed25519 or unsafe key now, not at the first sweep
+  } catch (e) {
+    return p.say(o.keys !== undefined ? join(path, 'keys') : join(path, 'publicKey'), describeError(e));
+  }
+  return keys;
+}
+
+interface ServedArgs {
+  bundle: string;
+  audience: string;
+  keys: string[];
+  o: Obj;
+  path: string;
+  ctx: EndpointCtx;
+}
+
+/** A served bundle: nothing to read now; the sweep pulls it (monitor/served-bundles.ts). */
+function servedBundle(p: Problems, a: ServedArgs): ExpectedPins | undefined {
+  let url: URL;
+  try {
+    url = new URL(a.bundle);
+  } catch {
+    return p.add(join(a.path, 'bundle'), 'the URL of the signing service', a.bundle);
+  }
+  const warn = a.o.expiryWarningDays === undefined ? [7, 3, 1] : days(p, a.o.expiryWarningDays, join(a.path, 'expiryWarningDays'));
+  if (!warn) return undefined;
+  const base = url.href.replace(/\/v1\/bundles\/pins\/?$/, '').replace(/\/+$/, '');
+  const id = createHash('sha256').update(JSON.stringify([base, a.audience, [...a.keys].sort()])).digest('hex').slice(0, 16);
+  a.ctx.served = { id, url: base, audience: a.audience, keys: a.keys, expiryWarningDays: warn };
+  return undefined;
 }
 
 /** The exact domain, else the longest parent that includes subdomains (as the platforms match). */

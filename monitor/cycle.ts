@@ -15,6 +15,8 @@ import { SweepResult, sweep } from './sweep.js';
 import { Observation, StoredFinding, atLeast } from './types.js';
 import { FetchLike } from './proposals.js';
 import { ProposalResult, afterCommit, proposeForCycle } from './pinning-cycle.js';
+import { ServedBundleCheck, ServedBundles, servedSources, uncovered, withServedPins } from './served-bundles.js';
+import { servedBundleFindings } from './served-bundle-findings.js';
 
 export interface CycleDeps {
   now: () => Date;
@@ -33,6 +35,8 @@ export interface CycleDeps {
   noDelivery?: boolean;
   /** dynamicPinning.publish: how the pins are POSTed to the signing service (tests inject one). */
   fetch?: FetchLike;
+  /** pinsFrom bundle URLs: kept by `monitor run` across cycles; made per cycle when absent. */
+  servedBundles?: ServedBundles;
 }
 
 export type { ProposalResult } from './pinning-cycle.js';
@@ -49,9 +53,18 @@ export interface CycleResult {
   delivery: DeliveryResult;
   /** Pin sets proposed this cycle (dynamicPinning). */
   proposals: ProposalResult[];
+  /** The served bundles (pinsFrom: { bundle: URL }) pulled and verified this cycle. */
+  servedBundles: ServedBundleCheck[];
+  /** The config as this cycle used it: served-bundle endpoints carry the pins of their bundle. */
+  config: MonitorConfig;
 }
 
-export async function runCycle(cfg: MonitorConfig, store: Store, deps: CycleDeps): Promise<CycleResult> {
+export async function runCycle(configured: MonitorConfig, store: Store, deps: CycleDeps): Promise<CycleResult> {
+  // The served bundles first: their pins are what this sweep's endpoints are compared with.
+  const sources = servedSources(configured.endpoints);
+  const served = deps.servedBundles ?? new ServedBundles({ stateDir: configured.state, now: deps.now, timeoutMs: configured.timeoutMs });
+  const servedChecks = sources.length > 0 ? await served.checkAll(sources) : [];
+  const cfg = withServedPins(configured, servedChecks);
   const ids = cfg.endpoints.map((e) => e.id);
   const previous = await store.previousStates(ids);
   const swept = await sweep(cfg, { now: deps.now, stores: deps.stores, probe: deps.probe, resolve: deps.resolve, sleep: deps.sleep, onProgress: deps.onProgress });
@@ -62,6 +75,7 @@ export async function runCycle(cfg: MonitorConfig, store: Store, deps: CycleDeps
   const previousChains = new Map<string, Observation>();
   for (const [k, v] of previous) if (v.lastWithChain) previousChains.set(k, v.lastWithChain);
   const found = diffObservations({ previous: previousChains, current: swept.observations, endpoints: cfg.endpoints, now, commands: { certPath: (sha) => store.certPath(sha) } });
+  found.push(...servedBundleFindings(servedChecks, now, (c) => uncovered(cfg, c)));
   const open = await store.openFindings();
   const recentlyResolved = await store.recentlyResolved('chain-drift', new Date(now.getTime() - cfg.driftWindowMs).toISOString());
   const plan = reconcile({
@@ -74,6 +88,7 @@ export async function runCycle(cfg: MonitorConfig, store: Store, deps: CycleDeps
     driftWindowMs: cfg.driftWindowMs,
     reminderMs: cfg.alerts.reminderMs,
     minSeverity: cfg.alerts.minSeverity,
+    servedBundles: servedChecks,
   });
 
   const events: EventWrite[] = [];
@@ -156,6 +171,8 @@ export async function runCycle(cfg: MonitorConfig, store: Store, deps: CycleDeps
     queued: outbox.length,
     delivery,
     proposals: proposed.proposals,
+    servedBundles: servedChecks,
+    config: cfg,
   };
 }
 

@@ -7,6 +7,8 @@
 import { createHash } from 'node:crypto';
 import { EndpointConfig, ExpectedPins } from './config.js';
 import { AlertType, CertRecord, Finding, Observation, Severity, StoredFinding, atLeast, maxSeverity } from './types.js';
+import { servedBundleResolution } from './served-bundle-findings.js';
+import type { ServedBundleCheck } from './served-bundles.js';
 
 const DAY = 86_400_000;
 const short = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 16);
@@ -524,6 +526,8 @@ export interface ReconcileInput {
   minSeverity: Severity;
   /** chain-drift findings resolved within the drift window (flapping detection); optional. */
   recentlyResolved?: StoredFinding[];
+  /** This sweep's checks of served bundles (pinsFrom: { bundle: URL }); undefined: not checked. */
+  servedBundles?: ServedBundleCheck[];
 }
 
 export interface PlannedAlert {
@@ -667,6 +671,7 @@ function flappingFields(f: Finding, lastSeenToAt: string, lastSeenFromAt: string
 
 /** Why an open finding that this sweep did not produce is resolved, or null to keep it open. */
 function resolutionOf(f: StoredFinding, input: ReconcileInput): string | null {
+  if (f.kind === 'bundle-unavailable' || f.kind === 'bundle-expiry') return servedBundleResolution(f, input.servedBundles);
   const ep = endpointIndex(input.endpoints).get(f.endpoint);
   if (!ep) return `${f.endpoint} is no longer in the config`;
   const obs = byEndpoint(input.current).get(f.endpoint) ?? [];

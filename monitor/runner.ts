@@ -12,6 +12,7 @@ import { Resolver } from '../src/net/resolve.js';
 import { TrustStore } from '../src/core/trust-store.js';
 import { MonitorConfig, loadConfig } from './config.js';
 import { CycleResult, runCycle } from './cycle.js';
+import { ServedBundles } from './served-bundles.js';
 import { DeliveryLock, Senders, defaultSenders, deliverDue } from './alerts.js';
 import { MetricsServer, renderMetrics, startMetricsServer } from './metrics.js';
 import { EndpointRow, endpointRows, freshness } from './status.js';
@@ -61,6 +62,13 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   const reloads = { ok: 0, failed: 0 };
   const lock = new DeliveryLock();
   const senders = () => (opts.senders ? opts.senders(cfg) : defaultSenders(cfg.alerts));
+  // One SDK client per served bundle for the life of the process (ETags, rotations carry over).
+  const servedByState = new Map<string, ServedBundles>();
+  const servedBundles = () => {
+    let s = servedByState.get(cfg.state);
+    if (!s) servedByState.set(cfg.state, (s = new ServedBundles({ stateDir: cfg.state, now: opts.now, timeoutMs: cfg.timeoutMs })));
+    return s;
+  };
 
   const snapshot = async () => {
     const [observations, open, counters, pending, chainChanges, lastSweep] = await Promise.all([
@@ -87,7 +95,7 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
     }
     running = (async () => {
       try {
-        const r = await runCycle(cfg, store, { now: opts.now, stores, probe: opts.probe, resolve: opts.resolve, sleep: opts.sleep, senders: senders(), log: opts.log, deliveryLock: lock });
+        const r = await runCycle(cfg, store, { now: opts.now, stores, probe: opts.probe, resolve: opts.resolve, sleep: opts.sleep, senders: senders(), log: opts.log, deliveryLock: lock, servedBundles: servedBundles() });
         last = r;
         lastError = null;
         const failures = r.sweep.observations.filter((o) => o.error).length;

@@ -69,7 +69,9 @@ export type FindingKind =
   | 'address-disagreement'
   | 'expiry'
   | 'no-sct'
-  | 'unreachable';
+  | 'unreachable'
+  | 'bundle-unavailable'
+  | 'bundle-expiry';
 
 /** A problem as the pure diff sees it in one sweep. */
 export interface Finding {

@@ -20,13 +20,14 @@ import type { Observation, Severity, StoredFinding } from '../../monitor/types.j
 import type { Runner } from '../../monitor/runner.js';
 
 async function loadMonitor() {
-  const [config, cycle, store, sweep, status, findings] = await Promise.all([
+  const [config, cycle, store, sweep, status, findings, served] = await Promise.all([
     import('../../monitor/config.js'),
     import('../../monitor/cycle.js'),
     import('../../monitor/store.js'),
     import('../../monitor/sweep.js'),
     import('../../monitor/status.js'),
     import('../../monitor/findings.js'),
+    import('../../monitor/served-bundles.js'),
   ]);
   return {
     loadConfig: config.loadConfig,
@@ -37,6 +38,7 @@ async function loadMonitor() {
     endpointRows: status.endpointRows,
     freshness: status.freshness,
     cn: findings.cn,
+    uncovered: served.uncovered,
   };
 }
 let M: Awaited<ReturnType<typeof loadMonitor>>;
@@ -141,10 +143,11 @@ export async function onceCommand(opts: ConfigOption & { json?: boolean }, io: C
         recovered: r.resolved.map((f) => ({ ...findingJson(f), kind: 'recovered', of: f.kind })),
         open: r.open.map(findingJson),
         proposals: r.proposals,
+        servedBundles: r.servedBundles.map((c) => servedJson(r, c)),
         alerts: { queued: r.queued, sent: r.delivery.sent.length, failed: r.delivery.failed.map((x) => ({ channel: x.row.channel, error: x.error, retryAt: x.retryAt })) },
       });
     } else {
-      printOnce(io, cfg, r);
+      printOnce(io, r.config, r);
     }
     return ok ? 0 : 1;
   } catch (e) {
@@ -152,6 +155,21 @@ export async function onceCommand(opts: ConfigOption & { json?: boolean }, io: C
   } finally {
     store.close();
   }
+}
+
+function servedJson(r: CycleResult, c: CycleResult['servedBundles'][number]) {
+  const { url, audience } = c.source;
+  return { url, audience, version: c.version, expiresAt: c.expiresAt, keysetVersion: c.keysetVersion, error: c.error, uncovered: M.uncovered(r.config, c) };
+}
+
+function servedLines(s: Style, r: CycleResult): string[] {
+  return r.servedBundles.map((c) => {
+    const held = c.version === null ? 'no bundle verified yet' : `version ${c.version}, expires ${c.expiresAt}`;
+    const tag = c.error ? s.red('FAIL') : s.green('OK  ');
+    const missing = M.uncovered(r.config, c);
+    const note = missing.length ? ` · pins nothing for ${missing.join(', ')}` : '';
+    return `  ${tag} ${c.source.url} (${c.source.audience}): ${held}${c.error ? ` · ${c.error.code}: ${c.error.message}` : ''}${note}`;
+  });
 }
 
 function findingJson(f: StoredFinding) {
@@ -213,6 +231,7 @@ function printOnceTo(out: { write(s: string): void }, s: Style, cfg: MonitorConf
     out.write(`${s.bold(ep.id)}${ep.sni !== ep.host ? s.dim(` (SNI ${ep.sni})`) : ''}\n`);
     for (const o of observed.get(ep.id) ?? []) out.write(`${obsLine(s, o, ep)}\n`);
   }
+  if (r.servedBundles.length > 0) out.write(`\nserved pin bundles (${r.servedBundles.length}):\n${servedLines(s, r).join('\n')}\n`);
   const newIds = new Set(r.opened.map((f) => f.id));
   const changedIds = new Set(r.changed.map((f) => f.id));
   if (r.open.length > 0) {
