@@ -21,7 +21,7 @@ import { createHash } from 'node:crypto';
 import { describeError } from '../src/errors.js';
 import { AlertsConfig, EmailChannel, WebhookChannel } from './config.js';
 import { cn } from './findings.js';
-import { AlertMessage, OutboxRow, Store } from './store.js';
+import type { AlertMessage, MonitorState, OutboxRow } from './state.js';
 import { AlertType, StoredFinding } from './types.js';
 
 export const LEASE_MS = 120_000;
@@ -232,7 +232,7 @@ const CHANNELS = ['email', 'webhook'] as const;
  * dead or slow channel does not starve the other.
  */
 export async function deliverDue(
-  store: Store,
+  store: MonitorState,
   cfg: AlertsConfig,
   senders: Senders,
   now: () => Date,

@@ -113,8 +113,15 @@ export interface MonitorConfig {
   hash: string;
   schedule: string;
   timezone: string | null;
-  /** Absolute directory of the state database. */
+  /** Absolute directory of the SQLite state, or a `postgres://` URL (monitor/state-pg.ts). */
   state: string;
+  /** PostgreSQL password from statePasswordFile / statePasswordEnv (else the URL's, or PGPASSWORD). Never printed. */
+  statePassword?: string | null;
+  /**
+   * Local files (proposals, certificate PEMs for printed commands, served-bundle SDK storage): the
+   * state directory itself for SQLite; `localDir`, default ./pinctl-local beside the config, for PostgreSQL.
+   */
+  localDir: string;
   expiryWarningDays: number[];
   timeoutMs: number;
   retries: number;
@@ -299,7 +306,7 @@ export interface LoadOptions {
   now: Date;
 }
 
-const TOP = ['schedule', 'timezone', 'state', 'expiryWarningDays', 'timeout', 'retries', 'retryDelay', 'concurrency', 'driftWindow', 'staleAfter', 'metrics', 'alerts', 'endpoints', 'dynamicPinning'];
+const TOP = ['schedule', 'timezone', 'state', 'statePasswordEnv', 'statePasswordFile', 'localDir', 'expiryWarningDays', 'timeout', 'retries', 'retryDelay', 'concurrency', 'driftWindow', 'staleAfter', 'metrics', 'alerts', 'endpoints', 'dynamicPinning'];
 const ENDPOINT = ['host', 'port', 'sni', 'addresses', 'caFile', 'pins', 'pinsFrom', 'expiryWarningDays'];
 
 /** Reads and validates a config file. Throws InputError (exit 2) naming every bad field. */
@@ -427,7 +434,7 @@ function validate(p: Problems, doc: unknown, opts: LoadOptions, hash: ReturnType
       }
     }
   }
-  const state = rel(o.state === undefined ? DEFAULTS.state : (str(p, o.state, 'state', 'a directory path') ?? DEFAULTS.state));
+  const { state, statePassword, localDir } = stateConfig(p, o, rel, opts.env);
   const expiryWarningDays = o.expiryWarningDays === undefined ? DEFAULTS.expiryWarningDays : (days(p, o.expiryWarningDays, 'expiryWarningDays') ?? []);
   const timeoutMs = duration(p, o.timeout ?? DEFAULTS.timeout, 'timeout', 1, 600_000) ?? 5000;
   const retries = o.retries === undefined ? DEFAULTS.retries : (int(p, o.retries, 'retries', 0, 10) ?? 0);
@@ -460,7 +467,44 @@ function validate(p: Problems, doc: unknown, opts: LoadOptions, hash: ReturnType
       });
     }
   }
-  return { schedule, timezone, state, expiryWarningDays, timeoutMs, retries, retryDelayMs, concurrency, driftWindowMs, staleAfterMs, metrics, alerts, endpoints, dynamicPinning };
+  return { schedule, timezone, state, statePassword, localDir, expiryWarningDays, timeoutMs, retries, retryDelayMs, concurrency, driftWindowMs, staleAfterMs, metrics, alerts, endpoints, dynamicPinning };
+}
+
+/** `state`: a directory (SQLite) or `postgres://USER@HOST:PORT/DB`, with the password from a file or variable. */
+function stateConfig(p: Problems, o: Obj, rel: (f: string) => string, env: Record<string, string | undefined>) {
+  const raw = o.state === undefined ? DEFAULTS.state : (str(p, o.state, 'state', 'a directory path or a postgres:// URL') ?? DEFAULTS.state);
+  const pg = /^postgres(ql)?:\/\//i.test(raw);
+  if (pg) {
+    try {
+      new URL(raw);
+    } catch {
+      p.add('state', 'a PostgreSQL URL such as postgres://pinctl@127.0.0.1:5432/pinctl', raw);
+    }
+    if (/^postgres(ql)?:\/\/[^/@]*:[^/@]*@/i.test(raw)) p.say('state', 'holds a password: give it with statePasswordFile or statePasswordEnv instead');
+  } else if (o.statePasswordEnv !== undefined || o.statePasswordFile !== undefined) {
+    p.say('statePasswordEnv', 'only for a postgres:// state');
+  }
+  let statePassword: string | null = null;
+  if (o.statePasswordEnv !== undefined && o.statePasswordFile !== undefined) p.say('statePasswordFile', 'give statePasswordFile or statePasswordEnv, not both');
+  else if (o.statePasswordEnv !== undefined) statePassword = secret(p, o.statePasswordEnv, 'statePasswordEnv', env);
+  else if (o.statePasswordFile !== undefined) statePassword = secretFile(p, o.statePasswordFile, 'statePasswordFile', rel);
+  const state = pg ? raw : rel(raw);
+  const local = o.localDir === undefined ? undefined : str(p, o.localDir, 'localDir', 'a directory path');
+  const localDir = local !== undefined ? rel(local) : pg ? rel('./pinctl-local') : state;
+  return { state, statePassword, localDir };
+}
+
+/** A secret read from a file (first line, trailing newline dropped); the file must exist. */
+function secretFile(p: Problems, v: unknown, path: string, rel: (f: string) => string): string | null {
+  const f = str(p, v, path, 'the path of a file holding the secret');
+  if (f === undefined) return null;
+  try {
+    const value = readFileSync(rel(f), 'utf8').split(/\r?\n/)[0] ?? '';
+    if (!value) return p.say(path, `${f} is empty`) ?? null;
+    return value;
+  } catch (e) {
+    return p.say(path, `cannot read ${f} (${(e as NodeJS.ErrnoException).code ?? 'error'})`) ?? null;
+  }
 }
 
 function dynamicPinningConfig(p: Problems, v: unknown, env: Record<string, string | undefined>): DynamicPinningConfig | undefined {

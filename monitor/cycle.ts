@@ -10,7 +10,7 @@ import { TrustStore } from '../src/core/trust-store.js';
 import { MonitorConfig } from './config.js';
 import { ReconcilePlan, addrKey, diffObservations, reconcile } from './findings.js';
 import { DeliveryLock, DeliveryResult, Senders, alertId, defaultSenders, deliverDue, renderAlert } from './alerts.js';
-import { EventWrite, SweepWrite, Store } from './store.js';
+import type { EventWrite, MonitorState, SweepWrite } from './state.js';
 import { SweepResult, sweep } from './sweep.js';
 import { Observation, StoredFinding, atLeast } from './types.js';
 import { FetchLike } from './proposals.js';
@@ -59,10 +59,10 @@ export interface CycleResult {
   config: MonitorConfig;
 }
 
-export async function runCycle(configured: MonitorConfig, store: Store, deps: CycleDeps): Promise<CycleResult> {
+export async function runCycle(configured: MonitorConfig, store: MonitorState, deps: CycleDeps): Promise<CycleResult> {
   // The served bundles first: their pins are what this sweep's endpoints are compared with.
   const sources = servedSources(configured.endpoints);
-  const served = deps.servedBundles ?? new ServedBundles({ stateDir: configured.state, now: deps.now, timeoutMs: configured.timeoutMs });
+  const served = deps.servedBundles ?? new ServedBundles({ stateDir: configured.localDir, now: deps.now, timeoutMs: configured.timeoutMs });
   const servedChecks = sources.length > 0 ? await served.checkAll(sources) : [];
   const cfg = withServedPins(configured, servedChecks);
   const ids = cfg.endpoints.map((e) => e.id);
@@ -70,7 +70,7 @@ export async function runCycle(configured: MonitorConfig, store: Store, deps: Cy
   const swept = await sweep(cfg, { now: deps.now, stores: deps.stores, probe: deps.probe, resolve: deps.resolve, sleep: deps.sleep, onProgress: deps.onProgress });
   const now = deps.now();
   const nowIso = now.toISOString();
-  for (const [sha, der] of swept.certificates) store.saveCertificate(sha, der);
+  for (const [sha, der] of swept.certificates) await store.saveCertificate(sha, der);
 
   const previousChains = new Map<string, Observation>();
   for (const [k, v] of previous) if (v.lastWithChain) previousChains.set(k, v.lastWithChain);

@@ -9,7 +9,7 @@ import { describeError } from '../src/errors.js';
 import { DynamicPinningConfig, MonitorConfig } from './config.js';
 import { ReconcilePlan, byEndpoint } from './findings.js';
 import { DomainGroup, FetchLike, PublishOutcome, RecordedProposal, callsForPins, curlCommand, domainGroups, groupOf, proposePins, publishProposal, retireBackups, writeProposal } from './proposals.js';
-import { EventWrite, HistoryEvent, Store } from './store.js';
+import type { EventWrite, HistoryEvent, MonitorState } from './state.js';
 import { Observation, StoredFinding } from './types.js';
 
 /**
@@ -43,7 +43,7 @@ export interface Proposed {
 }
 
 export interface ProposeContext {
-  store: Store;
+  store: MonitorState;
   cfg: MonitorConfig;
   observations: Observation[];
   now: Date;
@@ -76,7 +76,7 @@ export async function proposeForCycle(dp: DynamicPinningConfig, ctx: ProposeCont
       return null;
     }
     const p = d.proposal;
-    const file = writeProposal(cfg.state, g.domain, now, p.json);
+    const file = writeProposal(cfg.localDir, g.domain, now, p.json);
     events.push({
       ...base,
       type: 'pins-retire-proposed',
@@ -117,7 +117,7 @@ export async function proposeForCycle(dp: DynamicPinningConfig, ctx: ProposeCont
     const p = d.proposal;
     let file: string;
     try {
-      file = writeProposal(cfg.state, domain, now, p.json);
+      file = writeProposal(cfg.localDir, domain, now, p.json);
     } catch (e) {
       events.push(ev(f, 'pins-proposal-skipped', `cannot write the proposed pin set: ${(e as Error).message}`));
       continue;
@@ -157,7 +157,7 @@ export async function proposeForCycle(dp: DynamicPinningConfig, ctx: ProposeCont
 }
 
 export interface PublishContext {
-  store: Store;
+  store: MonitorState;
   cfg: MonitorConfig;
   /** The findings of the cycle's plan, by id. */
   byId: Map<string, StoredFinding>;

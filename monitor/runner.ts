@@ -16,7 +16,8 @@ import { ServedBundles } from './served-bundles.js';
 import { DeliveryLock, Senders, defaultSenders, deliverDue } from './alerts.js';
 import { MetricsServer, renderMetrics, startMetricsServer } from './metrics.js';
 import { EndpointRow, endpointRows, freshness } from './status.js';
-import { Store } from './store.js';
+import type { MonitorState } from './state.js';
+import { openState, stateLabel } from './open-state.js';
 import { trustStores } from './sweep.js';
 
 export interface RunnerOptions {
@@ -50,7 +51,7 @@ export interface Runner {
 export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   let cfg = loadConfig(opts.configPath, { env: opts.env, cwd: opts.cwd, now: opts.now() });
   let stores = trustStores(cfg, opts.env);
-  let store = await Store.open(cfg.state);
+  let store = await openState(cfg);
   let metrics: MetricsServer | null = null;
   let task: ScheduledTask | null = null;
   let running: Promise<CycleResult | null> | null = null;
@@ -65,8 +66,8 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   // One SDK client per served bundle for the life of the process (ETags, rotations carry over).
   const servedByState = new Map<string, ServedBundles>();
   const servedBundles = () => {
-    let s = servedByState.get(cfg.state);
-    if (!s) servedByState.set(cfg.state, (s = new ServedBundles({ stateDir: cfg.state, now: opts.now, timeoutMs: cfg.timeoutMs })));
+    let s = servedByState.get(cfg.localDir);
+    if (!s) servedByState.set(cfg.localDir, (s = new ServedBundles({ stateDir: cfg.localDir, now: opts.now, timeoutMs: cfg.timeoutMs })));
     return s;
   };
 
@@ -183,7 +184,7 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   schedule();
   const timer = setInterval(() => void deliver(), opts.deliveryIntervalMs ?? 5000);
   timer.unref();
-  opts.log(`monitoring ${cfg.endpoints.length} endpoint(s) on schedule "${cfg.schedule}"${cfg.timezone ? ` (${cfg.timezone})` : ''}; state in ${cfg.state}`);
+  opts.log(`monitoring ${cfg.endpoints.length} endpoint(s) on schedule "${cfg.schedule}"${cfg.timezone ? ` (${cfg.timezone})` : ''}; state in ${stateLabel(cfg.state)}`);
   await update();
   if (opts.sweepAtStart !== false) void sweepOnce();
 
@@ -197,7 +198,7 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
       // succeeded. On any failure the running config, store and listener are kept untouched.
       let next: MonitorConfig;
       let nextStores: Map<string, TrustStore>;
-      let nextStore: Store | null = null;
+      let nextStore: MonitorState | null = null;
       let nextMetrics: MetricsServer | null = null;
       const fail = (e: unknown) => {
         reloads.failed++;
@@ -213,7 +214,7 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
       const old = cfg;
       const metricsChanged = JSON.stringify(next.metrics) !== JSON.stringify(old.metrics);
       try {
-        if (next.state !== old.state) nextStore = await Store.open(next.state);
+        if (next.state !== old.state) nextStore = await openState(next);
         // Bound before the old listener closes: a busy port fails here and the old one keeps serving.
         if (metricsChanged && next.metrics) nextMetrics = await bindMetrics(next.metrics);
       } catch (e) {

@@ -17,14 +17,32 @@
 import { existsSync } from 'node:fs';
 import { writeFileAtomic } from '../src/durable-write.js';
 import { join } from 'node:path';
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import Database from 'libsql';
 
 type Statement = Database.Statement;
 import { makeDirs } from '../src/make-dirs.js';
 import { InputError, describeError } from '../src/errors.js';
-import { AlertType, CertRecord, Finding, Observation, Severity, StoredFinding } from './types.js';
+import { CertRecord, Observation, StoredFinding } from './types.js';
 import { addrKey } from './findings.js';
+import type { AddressState, EventWrite, HistoryEvent, MonitorState, OutboxRow, SweepRecord, SweepWrite } from './state.js';
+import {
+  Arg,
+  FINDING_COLUMNS,
+  Row,
+  eventArgs,
+  eventFromRow,
+  findingArgs,
+  findingFromRow,
+  observationOf,
+  outboxFromRow,
+  retireLink,
+  sweepRows,
+} from './state-rows.js';
+
+export type { AddressState, AlertMessage, EventWrite, HistoryEvent, OutboxRow, SweepRecord, SweepWrite } from './state.js';
+import { stateOf } from './state.js';
+export { stateOf };
 
 /**
  * 2: observations store their chain once per distinct chain, in `chains` (content-addressed), and
@@ -69,79 +87,10 @@ const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS counters (name TEXT NOT NULL, label TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (name, label))`,
 ];
 
-export interface OutboxRow {
-  id: string;
-  channel: 'email' | 'webhook';
-  findingId: string;
-  type: AlertType;
-  createdAt: string;
-  message: AlertMessage;
-  status: 'pending' | 'sending' | 'sent' | 'dead';
-  attempts: number;
-  nextAttemptAt: string;
-  lastError: string | null;
-  sentAt: string | null;
-}
-
-/** Rendered once, when queued: a retry after a restart sends exactly the same bytes and ids. */
-export interface AlertMessage {
-  subject: string;
-  text: string;
-  /** JSON body for webhooks (Slack-compatible `text`). */
-  webhook: Record<string, unknown>;
-}
-
-export interface HistoryEvent {
-  at: string;
-  endpoint: string;
-  host: string;
-  address: string | null;
-  type: string;
-  kind: string | null;
-  severity: string | null;
-  findingId: string | null;
-  summary: string;
-  details: unknown;
-}
-
-export interface SweepRecord {
-  id: string;
-  startedAt: string;
-  finishedAt: string;
-  durationMs: number;
-  configHash: string;
-}
-
-export type EventWrite = Omit<HistoryEvent, 'details'> & { details?: unknown };
-
-/** What the store knew of an address before a sweep. */
-export interface AddressState {
-  last: Observation;
-  lastWithChain: Observation | null;
-}
-
-/** What an observation says about the address, for history: its chain, or why it had none. */
-export const stateOf = (o: Observation) => (o.chain.length > 0 ? o.chain.map((c) => c.sha256).join(',') : '') + (o.error ? `|${o.error.reason}` : '');
-
-export interface SweepWrite {
-  sweep: SweepRecord;
-  observations: Observation[];
-  /** previousStates() as read before the sweep: decides which observations enter the history. */
-  previous: Map<string, AddressState>;
-  opened: StoredFinding[];
-  updated: StoredFinding[];
-  resolved: StoredFinding[];
-  events: EventWrite[];
-  outbox: Omit<OutboxRow, 'attempts' | 'lastError' | 'sentAt' | 'status'>[];
-}
-
-/** A row as libsql returns it: column name → value. */
-type Row = Record<string, unknown>;
-type Arg = string | number | null;
 /** One statement and its arguments, run inside a transaction. */
 type Step = { sql: string; args: Arg[] };
 
-export class Store {
+export class Store implements MonitorState {
   /** Prepared once per SQL text and reused: binding new values costs nothing to keep alive. */
   private readonly statements = new Map<string, Statement>();
 
@@ -340,32 +289,7 @@ export class Store {
    * events not written because another monitor recorded that decision first.
    */
   async commitSweep(w: SweepWrite, faults: { failAt?: number } = {}): Promise<{ superseded: Set<EventWrite> }> {
-    // History: only observations whose state changed since the previous sweep.
-    const history = w.observations.filter((o) => {
-      const before = w.previous.get(addrKey(o.endpoint, o.address));
-      return !before || stateOf(before.last) !== stateOf(o);
-    });
-    // Each distinct chain once (content-addressed); rows reference it by chain_key. Observations
-    // usually share CertRecord objects per certificate, so the JSON of a chain is made once per
-    // distinct list of certificates (keyed by their fingerprints), not once per address.
-    const keys = new Map<CertRecord[], string>();
-    const byCerts = new Map<string, string>();
-    const distinct = new Map<string, string>();
-    for (const o of w.observations) {
-      if (o.chain.length === 0) continue;
-      const json = JSON.stringify(o.chain);
-      let key = byCerts.get(json);
-      if (key === undefined) {
-        key = createHash('sha256').update(json).digest('base64url');
-        byCerts.set(json, key);
-        distinct.set(key, json);
-      }
-      keys.set(o.chain, key);
-    }
-    const stored = (o: Observation) => (o.chain.length > 0 ? JSON.stringify({ ...o, chain: [] }) : JSON.stringify(o));
-    const keyOf = (o: Observation) => keys.get(o.chain) ?? null;
-    const failures = w.observations.filter((o) => o.error).length;
-    const endpoints = new Set(w.observations.map((o) => o.endpoint)).size;
+    const { history, distinct, stored, keyOf, failures, endpoints } = sweepRows(w);
 
     // Each step is a list of rows for one prepared statement, made when its turn comes (only one
     // row's JSON alive at a time). One write transaction: a failure or a kill -9 before COMMIT
@@ -423,8 +347,8 @@ export class Store {
     const superseded = new Set<EventWrite>();
     steps.push(() => {
       for (const e of w.events) {
-        const link = RETIRE_TYPES.has(e.type) ? (e.details as { proposalEventId?: number; domain?: string } | undefined) : undefined;
-        if (link?.proposalEventId !== undefined && this.retireSuperseded(link.domain ?? e.host, link.proposalEventId)) {
+        const link = retireLink(e);
+        if (link && this.retireSuperseded(link.domain, link.proposalEventId)) {
           superseded.add(e);
           continue;
         }
@@ -554,22 +478,12 @@ export class Store {
   }
 }
 
-const FINDING_COLUMNS = ['id', 'key', 'kind', 'severity', 'endpoint', 'host', 'port', 'address', 'title', 'explanation', 'action', 'signature', 'details', 'opened_at', 'updated_at', 'resolved_at', 'resolution', 'last_alert_at'];
 const INSERT_FINDING = `INSERT INTO findings (${FINDING_COLUMNS.join(', ')})`;
 
-function findingArgs(f: StoredFinding): Arg[] {
-  return [f.id, f.key, f.kind, f.severity, f.endpoint, f.host, f.port, f.address, f.title, f.explanation, f.action, f.signature, JSON.stringify(f.details), f.openedAt, f.updatedAt, f.resolvedAt, f.resolution, f.lastAlertAt];
-}
-
-const RETIRE_TYPES = new Set(['pins-retire-proposed', 'pins-retire-skipped']);
 /** The pin-set entry a dynamic-pinning event is about (older records: their host). */
 const DOMAIN_KEY = (t: string) => `COALESCE(json_extract(${t}.details, '$.domain'), ${t}.host)`;
 
 const INSERT_EVENT = `INSERT INTO events (at, endpoint, host, address, type, kind, severity, finding_id, summary, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
-
-function eventArgs(e: EventWrite): Arg[] {
-  return [e.at, e.endpoint, e.host, e.address, e.type, e.kind, e.severity, e.findingId, e.summary, e.details === undefined ? null : JSON.stringify(e.details)];
-}
 
 // `chain_data` (the last observation that had a chain, whole) is stored only while the address
 // serves none: otherwise it is `data` + its chain (previousStates() reads it so).
@@ -579,69 +493,3 @@ const UPSERT_LATEST = `INSERT INTO latest (endpoint, address, seq, data, chain_k
       CASE WHEN latest.chain_key IS NOT NULL THEN json_set(latest.data, '$.chain', json((SELECT data FROM chains WHERE key = latest.chain_key)))
            WHEN json_array_length(latest.data, '$.chain') > 0 THEN latest.data END) END`;
 
-/** A `latest` row (data, chain_key, chain) as the Observation it stored; chains parsed once per key. */
-function observationOf(r: Row, chains: Map<string, CertRecord[]>): Observation {
-  const o = JSON.parse(String(r.data)) as Observation;
-  if (r.chain_key !== null && r.chain_key !== undefined && r.chain !== null) {
-    const key = String(r.chain_key);
-    let chain = chains.get(key);
-    if (!chain) chains.set(key, (chain = JSON.parse(String(r.chain)) as CertRecord[]));
-    o.chain = chain;
-  }
-  return o;
-}
-
-function findingFromRow(r: Row): StoredFinding {
-  const str = (v: unknown) => (v === null || v === undefined ? null : String(v));
-  return {
-    id: String(r.id),
-    key: String(r.key),
-    kind: String(r.kind) as Finding['kind'],
-    severity: String(r.severity) as Severity,
-    endpoint: String(r.endpoint),
-    host: String(r.host),
-    port: Number(r.port),
-    address: str(r.address),
-    title: String(r.title),
-    explanation: String(r.explanation),
-    action: String(r.action),
-    signature: String(r.signature),
-    details: JSON.parse(String(r.details)) as Record<string, unknown>,
-    openedAt: String(r.opened_at),
-    updatedAt: String(r.updated_at),
-    resolvedAt: str(r.resolved_at),
-    resolution: str(r.resolution),
-    lastAlertAt: str(r.last_alert_at),
-  };
-}
-
-function outboxFromRow(r: Row): OutboxRow {
-  return {
-    id: String(r.id),
-    channel: String(r.channel) as OutboxRow['channel'],
-    findingId: String(r.finding_id),
-    type: String(r.type) as AlertType,
-    createdAt: String(r.created_at),
-    message: JSON.parse(String(r.message)) as AlertMessage,
-    status: String(r.status) as OutboxRow['status'],
-    attempts: Number(r.attempts),
-    nextAttemptAt: String(r.next_attempt_at),
-    lastError: r.last_error === null ? null : String(r.last_error),
-    sentAt: r.sent_at === null ? null : String(r.sent_at),
-  };
-}
-
-function eventFromRow(r: Record<string, unknown>): HistoryEvent {
-  return {
-    at: String(r.at),
-    endpoint: String(r.endpoint),
-    host: String(r.host),
-    address: r.address === null ? null : String(r.address),
-    type: String(r.type),
-    kind: r.kind === null ? null : String(r.kind),
-    severity: r.severity === null ? null : String(r.severity),
-    findingId: r.finding_id === null ? null : String(r.finding_id),
-    summary: String(r.summary),
-    details: r.details === null ? null : JSON.parse(String(r.details)),
-  };
-}

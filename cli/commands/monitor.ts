@@ -14,7 +14,7 @@ import { InputError, PinctlError } from '../../src/errors.js';
 // imported when a monitor command runs, never at pinctl start-up.
 import type { EndpointConfig, MonitorConfig } from '../../monitor/config.js';
 import type { CycleResult } from '../../monitor/cycle.js';
-import type { Store, HistoryEvent } from '../../monitor/store.js';
+import type { HistoryEvent, MonitorState } from '../../monitor/state.js';
 import type { EndpointRow } from '../../monitor/status.js';
 import type { Observation, Severity, StoredFinding } from '../../monitor/types.js';
 import type { Runner } from '../../monitor/runner.js';
@@ -23,7 +23,7 @@ async function loadMonitor() {
   const [config, cycle, store, sweep, status, findings, served] = await Promise.all([
     import('../../monitor/config.js'),
     import('../../monitor/cycle.js'),
-    import('../../monitor/store.js'),
+    import('../../monitor/open-state.js'),
     import('../../monitor/sweep.js'),
     import('../../monitor/status.js'),
     import('../../monitor/findings.js'),
@@ -33,7 +33,7 @@ async function loadMonitor() {
     loadConfig: config.loadConfig,
     runCycle: cycle.runCycle,
     healthy: cycle.healthy,
-    Store: store.Store,
+    openState: store.openState,
     trustStores: sweep.trustStores,
     endpointRows: status.endpointRows,
     freshness: status.freshness,
@@ -120,13 +120,13 @@ function load(opts: ConfigOption, io: CliIO): MonitorConfig {
 
 export async function onceCommand(opts: ConfigOption & { json?: boolean }, io: CliIO): Promise<number> {
   let cfg: MonitorConfig;
-  let store: Store;
+  let store: MonitorState;
   let stores;
   try {
     await ready();
     cfg = load(opts, io);
     stores = M.trustStores(cfg, io.env);
-    store = await M.Store.open(cfg.state);
+    store = await M.openState(cfg);
   } catch (e) {
     return fail(io, e);
   }
@@ -153,7 +153,7 @@ export async function onceCommand(opts: ConfigOption & { json?: boolean }, io: C
   } catch (e) {
     return fail(io, e);
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -270,11 +270,11 @@ function printOnceTo(out: { write(s: string): void }, s: Style, cfg: MonitorConf
 
 export async function statusCommand(opts: ConfigOption & { json?: boolean; watch?: boolean }, io: CliIO): Promise<number> {
   let cfg: MonitorConfig;
-  let store: Store;
+  let store: MonitorState;
   try {
     await ready();
     cfg = load(opts, io);
-    store = await M.Store.open(cfg.state);
+    store = await M.openState(cfg);
   } catch (e) {
     return fail(io, e);
   }
@@ -330,7 +330,7 @@ export async function statusCommand(opts: ConfigOption & { json?: boolean; watch
   } catch (e) {
     return fail(io, e);
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -344,13 +344,13 @@ export function rowLine(s: Style, r: EndpointRow): string {
 // ---------------------------------------------------------------------------------------------
 
 export async function historyCommand(host: string, opts: ConfigOption & { json?: boolean; limit: string }, io: CliIO): Promise<number> {
-  let store: Store;
+  let store: MonitorState;
   const limit = Number(opts.limit);
   try {
     if (!/^\d+$/.test(opts.limit) || limit < 1) throw new InputError('USAGE', `--limit ${opts.limit}: expected a whole number of events`);
     await ready();
     const cfg = load(opts, io);
-    store = await M.Store.open(cfg.state);
+    store = await M.openState(cfg);
   } catch (e) {
     return fail(io, e);
   }
@@ -367,7 +367,7 @@ export async function historyCommand(host: string, opts: ConfigOption & { json?:
   } catch (e) {
     return fail(io, e);
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

@@ -1,0 +1,416 @@
+/**
+ * MonitorState on PostgreSQL (`state: postgres://USER@HOST:5432/DB`), through node-postgres (`pg`,
+ * pure JavaScript, the most used driver). Several monitors can share one database:
+ *  - a sweep's commit runs in one transaction under a transaction-scoped advisory lock, so commits
+ *    are serialized as SQLite's BEGIN IMMEDIATE serializes them, and a retirement is decided once;
+ *  - the outbox is claimed with `FOR UPDATE SKIP LOCKED` one row at a time, with a lease token, so
+ *    every alert goes to one deliverer; a deliverer killed mid-send loses its lease when it ends.
+ * Text columns use the "C" collation: ISO timestamps and ids compare and sort bytewise, as in SQLite.
+ * Rows are written with one statement per table per sweep (unnest of arrays), not one per row.
+ */
+import pg from 'pg';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { writeFileAtomic } from '../src/durable-write.js';
+import { makeDirs } from '../src/make-dirs.js';
+import { InputError, describeError } from '../src/errors.js';
+import { addrKey } from './findings.js';
+import type { CertRecord, Observation, StoredFinding } from './types.js';
+import type { AddressState, EventWrite, HistoryEvent, MonitorState, OutboxRow, SweepRecord, SweepWrite } from './state.js';
+import { stateOf } from './state.js';
+import { FINDING_COLUMNS, Row, eventArgs, eventFromRow, findingArgs, findingFromRow, observationOf, outboxFromRow, retireLink, sweepRows } from './state-rows.js';
+
+export const PG_SCHEMA_VERSION = 1;
+const T = 'TEXT COLLATE "C"';
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key ${T} PRIMARY KEY, value ${T} NOT NULL);
+CREATE TABLE IF NOT EXISTS sweeps (seq BIGSERIAL PRIMARY KEY, id ${T} NOT NULL UNIQUE, started_at ${T} NOT NULL,
+  finished_at ${T} NOT NULL, duration_ms DOUBLE PRECISION NOT NULL, endpoints INTEGER NOT NULL, addresses INTEGER NOT NULL,
+  failures INTEGER NOT NULL, config_hash ${T} NOT NULL);
+CREATE TABLE IF NOT EXISTS latest (ord BIGSERIAL, endpoint ${T} NOT NULL, address ${T} NOT NULL, seq BIGINT NOT NULL,
+  data ${T} NOT NULL, chain_key ${T}, chain_data ${T}, PRIMARY KEY (endpoint, address));
+CREATE TABLE IF NOT EXISTS observations (id BIGSERIAL PRIMARY KEY, seq BIGINT NOT NULL, endpoint ${T} NOT NULL,
+  host ${T} NOT NULL, address ${T} NOT NULL, at ${T} NOT NULL, state ${T} NOT NULL, data ${T} NOT NULL, chain_key ${T});
+CREATE INDEX IF NOT EXISTS observations_addr ON observations (endpoint, address, id);
+CREATE TABLE IF NOT EXISTS findings (id ${T} PRIMARY KEY, key ${T} NOT NULL, kind ${T} NOT NULL, severity ${T} NOT NULL,
+  endpoint ${T} NOT NULL, host ${T} NOT NULL, port INTEGER NOT NULL, address ${T}, title ${T} NOT NULL,
+  explanation ${T} NOT NULL, action ${T} NOT NULL, signature ${T} NOT NULL, details ${T} NOT NULL, opened_at ${T} NOT NULL,
+  updated_at ${T} NOT NULL, resolved_at ${T}, resolution ${T}, last_alert_at ${T});
+CREATE UNIQUE INDEX IF NOT EXISTS findings_open_key ON findings (key) WHERE resolved_at IS NULL;
+CREATE TABLE IF NOT EXISTS events (id BIGSERIAL PRIMARY KEY, at ${T} NOT NULL, endpoint ${T} NOT NULL, host ${T} NOT NULL,
+  address ${T}, type ${T} NOT NULL, kind ${T}, severity ${T}, finding_id ${T}, summary ${T} NOT NULL, details ${T});
+CREATE INDEX IF NOT EXISTS events_host ON events (host, id);
+CREATE INDEX IF NOT EXISTS events_type ON events (type, endpoint, id);
+CREATE INDEX IF NOT EXISTS events_finding ON events (finding_id, id);
+CREATE TABLE IF NOT EXISTS outbox (id ${T} PRIMARY KEY, channel ${T} NOT NULL, finding_id ${T} NOT NULL, type ${T} NOT NULL,
+  created_at ${T} NOT NULL, message ${T} NOT NULL, status ${T} NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at ${T} NOT NULL, last_error ${T}, sent_at ${T}, lease_token ${T});
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_attempt_at);
+CREATE TABLE IF NOT EXISTS chains (key ${T} PRIMARY KEY, data ${T} NOT NULL);
+CREATE TABLE IF NOT EXISTS counters (name ${T} NOT NULL, label ${T} NOT NULL, value BIGINT NOT NULL, PRIMARY KEY (name, label));
+CREATE TABLE IF NOT EXISTS certificates (sha256 ${T} PRIMARY KEY, der BYTEA NOT NULL);
+`;
+/** Advisory lock keys (any constants: they name pinctl's critical sections in this database). */
+const SCHEMA_LOCK = 741_300_001;
+const COMMIT_LOCK = 741_300_002;
+
+/** The pin-set entry a dynamic-pinning event is about (older records: their host). */
+const DOMAIN_KEY = (t: string) => `COALESCE((${t}.details::jsonb)->>'domain', ${t}.host)`;
+
+const UPSERT_LATEST = `INSERT INTO latest (endpoint, address, seq, data, chain_key, chain_data)
+  SELECT e, a, $1, d, k, NULL FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS t(e, a, d, k)
+  ON CONFLICT (endpoint, address) DO UPDATE SET seq = excluded.seq, data = excluded.data, chain_key = excluded.chain_key,
+    chain_data = CASE WHEN excluded.chain_key IS NOT NULL THEN NULL ELSE COALESCE(latest.chain_data,
+      CASE WHEN latest.chain_key IS NOT NULL
+             THEN jsonb_set(latest.data::jsonb, '{chain}', (SELECT data FROM chains WHERE key = latest.chain_key)::jsonb)::text
+           WHEN jsonb_array_length(latest.data::jsonb -> 'chain') > 0 THEN latest.data END) END`;
+
+type Client = pg.PoolClient;
+
+export interface PgOptions {
+  /** Overrides the URL's password (from statePasswordFile/Env); PGPASSWORD is pg's own fallback. */
+  password?: string | null;
+  /** Where certificate PEM files are written for the commands printed in alerts (they are also in the database). */
+  certDir: string;
+}
+
+/** postgres://user:secret@host/db → postgres://user:***@host/db, for messages. */
+export function redactUrl(url: string): string {
+  return url.replace(/^(postgres(?:ql)?:\/\/[^:@/]*):[^@/]*@/i, '$1:***@');
+}
+
+/** pg lets the URL's fields override an explicit `password` option: the password goes into the URL it sees. */
+function withPassword(url: string, password: string | null | undefined): string {
+  if (!password) return url;
+  const u = new URL(url);
+  u.password = encodeURIComponent(password);
+  return u.href;
+}
+
+export class PgState implements MonitorState {
+  private constructor(
+    private readonly pool: pg.Pool,
+    readonly url: string,
+    private readonly certDir: string,
+  ) {}
+
+  static async open(url: string, opts: PgOptions): Promise<PgState> {
+    const pool = new pg.Pool({ connectionString: withPassword(url, opts.password), max: 4, connectionTimeoutMillis: 10_000 });
+    pool.on('error', () => {}); // an idle client's connection dropped: the next query reconnects
+    const state = new PgState(pool, url, opts.certDir);
+    try {
+      await state.tx(async (c) => {
+        await c.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]); // two monitors starting together
+        await c.query(SCHEMA);
+        const v = (await c.query(`SELECT value FROM meta WHERE key = 'schema'`)).rows[0] as Row | undefined;
+        if (v && Number(v.value) > PG_SCHEMA_VERSION) {
+          throw new InputError('CONFIG_UNSUPPORTED', `state ${redactUrl(url)}: written by a newer pinctl (schema ${String(v.value)}, this one knows ${PG_SCHEMA_VERSION})`);
+        }
+        await c.query(`INSERT INTO meta (key, value) VALUES ('schema', $1) ON CONFLICT (key) DO NOTHING`, [String(PG_SCHEMA_VERSION)]);
+      });
+    } catch (e) {
+      await pool.end().catch(() => {});
+      if (e instanceof InputError) throw e;
+      throw new InputError('INPUT_UNREADABLE', `state ${redactUrl(url)}: cannot use the PostgreSQL database: ${describeError(e)}`, {
+        hint: 'check the server runs and the URL, user and password (statePasswordFile, statePasswordEnv or PGPASSWORD); the user needs CREATE on the database',
+      });
+    }
+    return state;
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end().catch(() => {});
+  }
+
+  private async all(sql: string, args: unknown[] = []): Promise<Row[]> {
+    return (await this.pool.query(sql, args)).rows as Row[];
+  }
+
+  /** BEGIN … COMMIT on one pooled connection; any exception rolls back. */
+  private async tx<T>(fn: (c: Client) => Promise<T>): Promise<T> {
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      const out = await fn(c);
+      await c.query('COMMIT');
+      return out;
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => {});
+      throw e;
+    } finally {
+      c.release();
+    }
+  }
+
+  certPath(sha256: string): string {
+    return join(this.certDir, `${sha256}.pem`);
+  }
+
+  /** In the database (shared by every monitor) and as a local PEM file for the printed commands. */
+  async saveCertificate(sha256: string, der: Uint8Array): Promise<void> {
+    await this.pool.query(`INSERT INTO certificates (sha256, der) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [sha256, Buffer.from(der)]);
+    const path = this.certPath(sha256);
+    if (existsSync(path)) return;
+    makeDirs(this.certDir);
+    const b64 = Buffer.from(der).toString('base64').replace(/.{1,64}/g, '$&\n');
+    writeFileAtomic(path, `-----BEGIN CERTIFICATE-----\n${b64}-----END CERTIFICATE-----\n`);
+  }
+
+  async previousStates(endpoints: string[]): Promise<Map<string, AddressState>> {
+    const out = new Map<string, AddressState>();
+    if (endpoints.length === 0) return out;
+    const rows = await this.all(
+      `SELECT l.data, l.chain_data, c.key AS chain_key, c.data AS chain FROM latest l LEFT JOIN chains c ON c.key = l.chain_key
+       WHERE l.endpoint = ANY($1::text[])`,
+      [endpoints],
+    );
+    const chains = new Map<string, CertRecord[]>();
+    for (const r of rows) {
+      const last = observationOf(r, chains);
+      const lastWithChain = r.chain_data !== null ? (JSON.parse(String(r.chain_data)) as Observation) : last.chain.length > 0 ? last : null;
+      out.set(addrKey(last.endpoint, last.address), { last, lastWithChain });
+    }
+    return out;
+  }
+
+  async latestObservations(): Promise<Observation[]> {
+    const rows = await this.all(
+      `SELECT l.data, c.key AS chain_key, c.data AS chain FROM latest l LEFT JOIN chains c ON c.key = l.chain_key
+       WHERE l.seq = (SELECT MAX(seq) FROM latest x WHERE x.endpoint = l.endpoint) ORDER BY l.endpoint, l.ord`,
+    );
+    const chains = new Map<string, CertRecord[]>();
+    return rows.map((r) => observationOf(r, chains));
+  }
+
+  async lastSweep(): Promise<SweepRecord | null> {
+    const r = (await this.all(`SELECT * FROM sweeps ORDER BY seq DESC LIMIT 1`))[0];
+    return r ? { id: String(r.id), startedAt: String(r.started_at), finishedAt: String(r.finished_at), durationMs: Number(r.duration_ms), configHash: String(r.config_hash) } : null;
+  }
+
+  async openFindings(): Promise<StoredFinding[]> {
+    return (await this.all(`SELECT * FROM findings WHERE resolved_at IS NULL ORDER BY opened_at, id`)).map(findingFromRow);
+  }
+
+  async recentlyResolved(kind: string, sinceIso: string): Promise<StoredFinding[]> {
+    const sql = `SELECT * FROM findings WHERE kind = $1 AND resolved_at IS NOT NULL AND resolved_at >= $2 ORDER BY resolved_at`;
+    return (await this.all(sql, [kind, sinceIso])).map(findingFromRow);
+  }
+
+  async finding(id: string): Promise<StoredFinding | null> {
+    const r = (await this.all(`SELECT * FROM findings WHERE id = $1`, [id]))[0];
+    return r ? findingFromRow(r) : null;
+  }
+
+  async history(hostOrEndpoint: string, limit = 200): Promise<HistoryEvent[]> {
+    const sql = `SELECT * FROM (SELECT * FROM events WHERE host = $1 OR endpoint = $1 ORDER BY id DESC LIMIT $2) e ORDER BY id`;
+    return (await this.all(sql, [hostOrEndpoint, limit])).map(eventFromRow);
+  }
+
+  async findingEvents(findingId: string): Promise<HistoryEvent[]> {
+    return (await this.all(`SELECT * FROM events WHERE finding_id = $1 ORDER BY id`, [findingId])).map(eventFromRow);
+  }
+
+  async proposalsToRetire(): Promise<(HistoryEvent & { id: number })[]> {
+    const rows = await this.all(
+      `SELECT e.* FROM events e WHERE e.type = 'pins-proposed'
+         AND e.id = (SELECT MAX(x.id) FROM events x WHERE x.type = 'pins-proposed' AND ${DOMAIN_KEY('x')} = ${DOMAIN_KEY('e')})
+         AND NOT EXISTS (SELECT 1 FROM events r WHERE r.type IN ('pins-retire-proposed', 'pins-retire-skipped')
+                         AND ${DOMAIN_KEY('r')} = ${DOMAIN_KEY('e')} AND r.id > e.id)
+       ORDER BY e.id`,
+    );
+    return rows.map((r) => ({ ...eventFromRow(r), id: Number(r.id) }));
+  }
+
+  async addEvents(events: EventWrite[]): Promise<void> {
+    await this.tx((c) => insertEvents(c, events));
+  }
+
+  async commitSweep(w: SweepWrite, faults: { failAt?: number } = {}): Promise<{ superseded: Set<EventWrite> }> {
+    const rows = sweepRows(w);
+    const superseded = new Set<EventWrite>();
+    await this.tx(async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock($1)', [COMMIT_LOCK]);
+      const steps = sweepSteps(c, w, rows, superseded);
+      if (faults.failAt !== undefined) steps.splice(Math.min(faults.failAt, steps.length), 0, async () => void (await c.query(`INSERT INTO no_such_table VALUES (1)`)));
+      for (const step of steps) await step();
+    });
+    return { superseded };
+  }
+
+  async claimNext(now: Date, leaseMs: number, channel: string): Promise<(OutboxRow & { leaseToken: string }) | null> {
+    const token = randomUUID();
+    const r = (
+      await this.all(
+        `UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = $1, lease_token = $2
+         WHERE id = (SELECT id FROM outbox WHERE channel = $3 AND status IN ('pending', 'sending') AND next_attempt_at <= $4
+                     ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+         RETURNING *`,
+        [new Date(now.getTime() + leaseMs).toISOString(), token, channel, now.toISOString()],
+      )
+    )[0];
+    return r ? { ...outboxFromRow(r), leaseToken: token } : null;
+  }
+
+  async claimDue(now: Date, leaseMs: number, limit = 100): Promise<(OutboxRow & { leaseToken: string })[]> {
+    const out: (OutboxRow & { leaseToken: string })[] = [];
+    for (const channel of await this.channels()) {
+      while (out.length < limit) {
+        const row = await this.claimNext(now, leaseMs, channel);
+        if (!row) break;
+        out.push(row);
+      }
+    }
+    return out.sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : 1));
+  }
+
+  async channels(): Promise<string[]> {
+    return (await this.all(`SELECT DISTINCT channel FROM outbox ORDER BY channel`)).map((r) => String(r.channel));
+  }
+
+  async markSent(id: string, channel: string, now: Date, leaseToken?: string): Promise<boolean> {
+    const sql = `UPDATE outbox SET status = 'sent', sent_at = $2, last_error = NULL, lease_token = NULL WHERE id = $1`;
+    return this.whileLeased(id, leaseToken, sql, [now.toISOString()], ['alerts_sent', channel]);
+  }
+
+  async markFailed(id: string, channel: string, error: string, nextAttemptAt: Date | null, leaseToken?: string): Promise<boolean> {
+    return nextAttemptAt
+      ? this.whileLeased(id, leaseToken, `UPDATE outbox SET status = 'pending', last_error = $2, next_attempt_at = $3, lease_token = NULL WHERE id = $1`, [error, nextAttemptAt.toISOString()], ['alerts_failed', channel])
+      : this.whileLeased(id, leaseToken, `UPDATE outbox SET status = 'dead', last_error = $2, lease_token = NULL WHERE id = $1`, [error], ['alerts_failed', channel]);
+  }
+
+  private async whileLeased(id: string, leaseToken: string | undefined, sql: string, args: unknown[], counter: [string, string]): Promise<boolean> {
+    return this.tx(async (c) => {
+      if (leaseToken !== undefined) {
+        const held = await c.query(`SELECT 1 FROM outbox WHERE id = $1 AND status = 'sending' AND lease_token = $2 FOR UPDATE`, [id, leaseToken]);
+        if (held.rowCount === 0) return false;
+      }
+      await c.query(sql, [id, ...args]);
+      await bump(c, ...counter);
+      return true;
+    });
+  }
+
+  async outbox(status?: OutboxRow['status']): Promise<OutboxRow[]> {
+    const rows = status ? await this.all(`SELECT * FROM outbox WHERE status = $1 ORDER BY created_at, id`, [status]) : await this.all(`SELECT * FROM outbox ORDER BY created_at, id`);
+    return rows.map(outboxFromRow);
+  }
+
+  async counters(): Promise<{ name: string; label: string; value: number }[]> {
+    return (await this.all(`SELECT name, label, value FROM counters ORDER BY name, label`)).map((r) => ({ name: String(r.name), label: String(r.label), value: Number(r.value) }));
+  }
+
+  async pendingByChannel(): Promise<Map<string, number>> {
+    const rows = await this.all(`SELECT channel, COUNT(*) AS n FROM outbox WHERE status IN ('pending', 'sending') GROUP BY channel`);
+    return new Map(rows.map((r) => [String(r.channel), Number(r.n)]));
+  }
+
+  async lastChanges(): Promise<Map<string, string>> {
+    return new Map((await this.all(`SELECT endpoint, MAX(at) AS at FROM observations GROUP BY endpoint`)).map((r) => [String(r.endpoint), String(r.at)]));
+  }
+
+  async chainChanges(): Promise<Map<string, number>> {
+    const rows = await this.all(`SELECT endpoint, COUNT(*) AS n FROM findings WHERE kind = 'chain-drift' GROUP BY endpoint`);
+    return new Map(rows.map((r) => [String(r.endpoint), Number(r.n)]));
+  }
+
+  async count(table: 'observations' | 'latest' | 'findings' | 'events' | 'outbox' | 'sweeps'): Promise<number> {
+    return Number((await this.all(`SELECT COUNT(*) AS n FROM ${table}`))[0]!.n);
+  }
+}
+
+async function bump(c: Client, name: string, label: string): Promise<void> {
+  await c.query(`INSERT INTO counters (name, label, value) VALUES ($1, $2, 1) ON CONFLICT (name, label) DO UPDATE SET value = counters.value + 1`, [name, label]);
+}
+
+/** `INSERT INTO table (cols) SELECT * FROM unnest(...)`: one statement for any number of rows. */
+async function insertMany(c: Client, table: string, cols: { name: string; type: string }[], rows: unknown[][], conflict = ''): Promise<void> {
+  if (rows.length === 0) return;
+  const arrays = cols.map((_, i) => rows.map((r) => r[i] ?? null));
+  const args = cols.map((col, i) => `$${i + 1}::${col.type}[]`).join(', ');
+  await c.query(`INSERT INTO ${table} (${cols.map((x) => x.name).join(', ')}) SELECT * FROM unnest(${args}) ${conflict}`, arrays);
+}
+
+const text = (names: string[]) => names.map((name) => ({ name, type: 'text' }));
+const FINDING_TYPES = FINDING_COLUMNS.map((name) => ({ name, type: name === 'port' ? 'int' : 'text' }));
+const EVENT_COLUMNS = text(['at', 'endpoint', 'host', 'address', 'type', 'kind', 'severity', 'finding_id', 'summary', 'details']);
+
+async function insertEvents(c: Client, events: EventWrite[]): Promise<void> {
+  await insertMany(c, 'events', EVENT_COLUMNS, events.map(eventArgs));
+}
+
+type Rows = ReturnType<typeof sweepRows>;
+
+/** The statements of one sweep's transaction, in order (crash tests insert a failing one between them). */
+function sweepSteps(c: Client, w: SweepWrite, rows: Rows, superseded: Set<EventWrite>): (() => Promise<void>)[] {
+  let seq = 0;
+  // One row per address (the last wins, as an upsert per row would make it).
+  const latest = [...new Map(w.observations.map((o) => [addrKey(o.endpoint, o.address), o])).values()];
+  return [
+    async () => {
+      const r = await c.query(
+        `INSERT INTO sweeps (id, started_at, finished_at, duration_ms, endpoints, addresses, failures, config_hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING seq`,
+        [w.sweep.id, w.sweep.startedAt, w.sweep.finishedAt, w.sweep.durationMs, rows.endpoints, w.observations.length, rows.failures, w.sweep.configHash],
+      );
+      seq = Number((r.rows[0] as Row).seq);
+    },
+    () => insertMany(c, 'chains', text(['key', 'data']), [...rows.distinct], 'ON CONFLICT DO NOTHING'),
+    async () => {
+      const cols = [latest.map((o) => o.endpoint), latest.map((o) => o.address), latest.map(rows.stored), latest.map(rows.keyOf)];
+      if (latest.length > 0) await c.query(UPSERT_LATEST, [seq, ...cols]);
+    },
+    () =>
+      insertMany(
+        c,
+        'observations',
+        [{ name: 'seq', type: 'bigint' }, ...text(['endpoint', 'host', 'address', 'at', 'state', 'data', 'chain_key'])],
+        rows.history.map((o) => [seq, o.endpoint, o.host, o.address, o.at, stateOf(o), rows.stored(o), rows.keyOf(o)]),
+      ),
+    () => insertMany(c, 'findings', FINDING_TYPES, w.opened.map(findingArgs)),
+    () => updateFindings(c, [...w.updated, ...w.resolved]),
+    async () => {
+      const plain: EventWrite[] = [];
+      for (const e of w.events) {
+        const link = retireLink(e);
+        if (!link) plain.push(e);
+        else if (await retireSuperseded(c, link.domain, link.proposalEventId)) superseded.add(e);
+        else await insertEvents(c, [e]);
+      }
+      await insertEvents(c, plain);
+    },
+    () =>
+      insertMany(
+        c,
+        'outbox',
+        [...text(['id', 'channel', 'finding_id', 'type', 'created_at', 'message', 'status']), { name: 'attempts', type: 'int' }, ...text(['next_attempt_at'])],
+        w.outbox.map((a) => [a.id, a.channel, a.findingId, a.type, a.createdAt, JSON.stringify(a.message), 'pending', 0, a.nextAttemptAt]),
+        'ON CONFLICT DO NOTHING',
+      ),
+    () => bump(c, 'sweeps', ''),
+  ];
+}
+
+const UPDATED = ['severity', 'title', 'explanation', 'action', 'signature', 'details', 'updated_at', 'resolved_at', 'resolution', 'last_alert_at', 'address'];
+
+async function updateFindings(c: Client, list: StoredFinding[]): Promise<void> {
+  if (list.length === 0) return;
+  const values = (f: StoredFinding) => [f.severity, f.title, f.explanation, f.action, f.signature, JSON.stringify(f.details), f.updatedAt, f.resolvedAt, f.resolution, f.lastAlertAt, f.address];
+  const arrays = [list.map((f) => f.id), ...UPDATED.map((_, i) => list.map((f) => values(f)[i] ?? null))];
+  const cols = ['id', ...UPDATED];
+  await c.query(
+    `UPDATE findings f SET ${UPDATED.map((n) => `${n} = u.${n}`).join(', ')}
+     FROM unnest(${cols.map((_, i) => `$${i + 1}::text[]`).join(', ')}) AS u(${cols.join(', ')}) WHERE f.id = u.id`,
+    arrays,
+  );
+}
+
+/** Inside the commit: was a retire decision about proposal `afterId` superseded by another monitor's record? */
+async function retireSuperseded(c: Client, domain: string, afterId: number): Promise<boolean> {
+  const r = await c.query(
+    `SELECT 1 FROM events r WHERE r.type IN ('pins-retire-proposed', 'pins-retire-skipped', 'pins-proposed')
+       AND ${DOMAIN_KEY('r')} = $1 AND r.id > $2 LIMIT 1`,
+    [domain, afterId],
+  );
+  return (r.rowCount ?? 0) > 0;
+}

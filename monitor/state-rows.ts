@@ -1,0 +1,130 @@
+/** Rows as both state backends store them (TEXT columns holding JSON) and their mapping to the model. */
+import { createHash } from 'node:crypto';
+import { addrKey } from './findings.js';
+import { AlertType, CertRecord, Finding, Observation, Severity, StoredFinding } from './types.js';
+import { AlertMessage, EventWrite, HistoryEvent, OutboxRow, SweepWrite, stateOf } from './state.js';
+
+/** A row: column name → value. */
+export type Row = Record<string, unknown>;
+export type Arg = string | number | null;
+
+export const FINDING_COLUMNS = ['id', 'key', 'kind', 'severity', 'endpoint', 'host', 'port', 'address', 'title', 'explanation', 'action', 'signature', 'details', 'opened_at', 'updated_at', 'resolved_at', 'resolution', 'last_alert_at'];
+export function findingArgs(f: StoredFinding): Arg[] {
+  return [f.id, f.key, f.kind, f.severity, f.endpoint, f.host, f.port, f.address, f.title, f.explanation, f.action, f.signature, JSON.stringify(f.details), f.openedAt, f.updatedAt, f.resolvedAt, f.resolution, f.lastAlertAt];
+}
+
+export function eventArgs(e: EventWrite): Arg[] {
+  return [e.at, e.endpoint, e.host, e.address, e.type, e.kind, e.severity, e.findingId, e.summary, e.details === undefined ? null : JSON.stringify(e.details)];
+}
+
+/** A `latest` row (data, chain_key, chain) as the Observation it stored; chains parsed once per key. */
+export function observationOf(r: Row, chains: Map<string, CertRecord[]>): Observation {
+  const o = JSON.parse(String(r.data)) as Observation;
+  if (r.chain_key !== null && r.chain_key !== undefined && r.chain !== null) {
+    const key = String(r.chain_key);
+    let chain = chains.get(key);
+    if (!chain) chains.set(key, (chain = JSON.parse(String(r.chain)) as CertRecord[]));
+    o.chain = chain;
+  }
+  return o;
+}
+
+export function findingFromRow(r: Row): StoredFinding {
+  const str = (v: unknown) => (v === null || v === undefined ? null : String(v));
+  return {
+    id: String(r.id),
+    key: String(r.key),
+    kind: String(r.kind) as Finding['kind'],
+    severity: String(r.severity) as Severity,
+    endpoint: String(r.endpoint),
+    host: String(r.host),
+    port: Number(r.port),
+    address: str(r.address),
+    title: String(r.title),
+    explanation: String(r.explanation),
+    action: String(r.action),
+    signature: String(r.signature),
+    details: JSON.parse(String(r.details)) as Record<string, unknown>,
+    openedAt: String(r.opened_at),
+    updatedAt: String(r.updated_at),
+    resolvedAt: str(r.resolved_at),
+    resolution: str(r.resolution),
+    lastAlertAt: str(r.last_alert_at),
+  };
+}
+
+export function outboxFromRow(r: Row): OutboxRow {
+  return {
+    id: String(r.id),
+    channel: String(r.channel) as OutboxRow['channel'],
+    findingId: String(r.finding_id),
+    type: String(r.type) as AlertType,
+    createdAt: String(r.created_at),
+    message: JSON.parse(String(r.message)) as AlertMessage,
+    status: String(r.status) as OutboxRow['status'],
+    attempts: Number(r.attempts),
+    nextAttemptAt: String(r.next_attempt_at),
+    lastError: r.last_error === null ? null : String(r.last_error),
+    sentAt: r.sent_at === null ? null : String(r.sent_at),
+  };
+}
+
+export function eventFromRow(r: Record<string, unknown>): HistoryEvent {
+  return {
+    at: String(r.at),
+    endpoint: String(r.endpoint),
+    host: String(r.host),
+    address: r.address === null ? null : String(r.address),
+    type: String(r.type),
+    kind: r.kind === null ? null : String(r.kind),
+    severity: r.severity === null ? null : String(r.severity),
+    findingId: r.finding_id === null ? null : String(r.finding_id),
+    summary: String(r.summary),
+    details: r.details === null ? null : JSON.parse(String(r.details)),
+  };
+}
+
+/** The events whose decision must be unique across monitors (dynamic-pinning retirement). */
+export const RETIRE_TYPES = new Set(['pins-retire-proposed', 'pins-retire-skipped']);
+
+/**
+ * What a sweep writes, computed once for every backend: the observations whose served state
+ * changed (history), each distinct chain once (content-addressed; rows reference it by key; JSON made
+ * once per distinct list of CertRecords, which observations share), and counts for the sweep row.
+ */
+export function sweepRows(w: SweepWrite) {
+  const history = w.observations.filter((o) => {
+    const before = w.previous.get(addrKey(o.endpoint, o.address));
+    return !before || stateOf(before.last) !== stateOf(o);
+  });
+  const keys = new Map<CertRecord[], string>();
+  const byCerts = new Map<string, string>();
+  const distinct = new Map<string, string>();
+  for (const o of w.observations) {
+    if (o.chain.length === 0) continue;
+    const json = JSON.stringify(o.chain);
+    let key = byCerts.get(json);
+    if (key === undefined) {
+      key = createHash('sha256').update(json).digest('base64url');
+      byCerts.set(json, key);
+      distinct.set(key, json);
+    }
+    keys.set(o.chain, key);
+  }
+  return {
+    history,
+    distinct,
+    /** The observation as stored in `data`: its chain is in `chains` when it has one. */
+    stored: (o: Observation) => (o.chain.length > 0 ? JSON.stringify({ ...o, chain: [] }) : JSON.stringify(o)),
+    keyOf: (o: Observation) => keys.get(o.chain) ?? null,
+    failures: w.observations.filter((o) => o.error).length,
+    endpoints: new Set(w.observations.map((o) => o.endpoint)).size,
+  };
+}
+
+/** A retire decision's link to the proposal it retires (null for other events). */
+export function retireLink(e: EventWrite): { proposalEventId: number; domain: string } | null {
+  if (!RETIRE_TYPES.has(e.type)) return null;
+  const d = e.details as { proposalEventId?: number; domain?: string } | undefined;
+  return d?.proposalEventId !== undefined ? { proposalEventId: d.proposalEventId, domain: d.domain ?? e.host } : null;
+}

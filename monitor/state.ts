@@ -1,0 +1,109 @@
+/**
+ * The monitor's state behind one port: everything a cycle, the alert deliverer, `status` and
+ * `history` read or write goes through `MonitorState`, so a backend is one class. Two exist:
+ * SQLite in a local directory (monitor/store.ts, the default) and PostgreSQL (monitor/state-pg.ts),
+ * which several monitors can share. Every implementation passes test/monitor/state-contract.test.ts.
+ *
+ * Rules every backend keeps:
+ *  - commitSweep() writes a whole sweep or none of it, and decides a retirement once across monitors
+ *    (checked inside its transaction, after any other monitor's commit);
+ *  - claimNext() hands one due outbox row to one deliverer, with a lease token; markSent/markFailed
+ *    take effect only while that token still holds the lease.
+ */
+import type { AlertType, Observation, StoredFinding } from './types.js';
+
+export interface OutboxRow {
+  id: string;
+  channel: 'email' | 'webhook';
+  findingId: string;
+  type: AlertType;
+  createdAt: string;
+  message: AlertMessage;
+  status: 'pending' | 'sending' | 'sent' | 'dead';
+  attempts: number;
+  nextAttemptAt: string;
+  lastError: string | null;
+  sentAt: string | null;
+}
+
+/** Rendered once, when queued: a retry after a restart sends exactly the same bytes and ids. */
+export interface AlertMessage {
+  subject: string;
+  text: string;
+  /** JSON body for webhooks (Slack-compatible `text`). */
+  webhook: Record<string, unknown>;
+}
+
+export interface HistoryEvent {
+  at: string;
+  endpoint: string;
+  host: string;
+  address: string | null;
+  type: string;
+  kind: string | null;
+  severity: string | null;
+  findingId: string | null;
+  summary: string;
+  details: unknown;
+}
+
+export interface SweepRecord {
+  id: string;
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  configHash: string;
+}
+
+export type EventWrite = Omit<HistoryEvent, 'details'> & { details?: unknown };
+
+/** What the store knew of an address before a sweep. */
+export interface AddressState {
+  last: Observation;
+  lastWithChain: Observation | null;
+}
+
+/** What an observation says about the address, for history: its chain, or why it had none. */
+export const stateOf = (o: Observation) => (o.chain.length > 0 ? o.chain.map((c) => c.sha256).join(',') : '') + (o.error ? `|${o.error.reason}` : '');
+
+export interface SweepWrite {
+  sweep: SweepRecord;
+  observations: Observation[];
+  /** previousStates() as read before the sweep: decides which observations enter the history. */
+  previous: Map<string, AddressState>;
+  opened: StoredFinding[];
+  updated: StoredFinding[];
+  resolved: StoredFinding[];
+  events: EventWrite[];
+  outbox: Omit<OutboxRow, 'attempts' | 'lastError' | 'sentAt' | 'status'>[];
+}
+
+export interface MonitorState {
+  /** Where certificate PEM files are written for the commands printed in alerts. */
+  certPath(sha256: string): string;
+  /** Content-addressed: writing the same certificate again is a no-op. */
+  saveCertificate(sha256: string, der: Uint8Array): void | Promise<void>;
+  previousStates(endpoints: string[]): Promise<Map<string, AddressState>>;
+  latestObservations(): Promise<Observation[]>;
+  lastSweep(): Promise<SweepRecord | null>;
+  openFindings(): Promise<StoredFinding[]>;
+  recentlyResolved(kind: string, sinceIso: string): Promise<StoredFinding[]>;
+  finding(id: string): Promise<StoredFinding | null>;
+  history(hostOrEndpoint: string, limit?: number): Promise<HistoryEvent[]>;
+  findingEvents(findingId: string): Promise<HistoryEvent[]>;
+  proposalsToRetire(): Promise<(HistoryEvent & { id: number })[]>;
+  addEvents(events: EventWrite[]): Promise<void>;
+  commitSweep(w: SweepWrite, faults?: { failAt?: number }): Promise<{ superseded: Set<EventWrite> }>;
+  claimNext(now: Date, leaseMs: number, channel: string): Promise<(OutboxRow & { leaseToken: string }) | null>;
+  claimDue(now: Date, leaseMs: number, limit?: number): Promise<(OutboxRow & { leaseToken: string })[]>;
+  channels(): Promise<string[]>;
+  markSent(id: string, channel: string, now: Date, leaseToken?: string): Promise<boolean>;
+  markFailed(id: string, channel: string, error: string, nextAttemptAt: Date | null, leaseToken?: string): Promise<boolean>;
+  outbox(status?: OutboxRow['status']): Promise<OutboxRow[]>;
+  counters(): Promise<{ name: string; label: string; value: number }[]>;
+  pendingByChannel(): Promise<Map<string, number>>;
+  lastChanges(): Promise<Map<string, string>>;
+  chainChanges(): Promise<Map<string, number>>;
+  count(table: 'observations' | 'latest' | 'findings' | 'events' | 'outbox' | 'sweeps'): Promise<number>;
+  close(): void | Promise<void>;
+}

@@ -1,0 +1,44 @@
+/**
+ * PostgreSQL for the tests: PINCTL_TEST_PG is an admin URL (`.ci/run` installs and starts the
+ * server and sets it); without it the PostgreSQL cases are skipped, saying why. Each caller gets a
+ * fresh database, dropped at the end.
+ */
+import pg from 'pg';
+import { randomBytes } from 'node:crypto';
+
+export const PG_ADMIN = process.env.PINCTL_TEST_PG ?? '';
+export const PG_SKIP = PG_ADMIN ? '' : 'PINCTL_TEST_PG is not set (bash .ci/run starts PostgreSQL and sets it)';
+
+export interface TestDatabase {
+  /** postgres://USER@HOST:PORT/DB, without the password (the config's form). */
+  url: string;
+  password: string;
+  drop(): Promise<void>;
+}
+
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const admin = new URL(PG_ADMIN);
+  const name = `pinctl_test_${randomBytes(6).toString('hex')}`;
+  const client = new pg.Client({ connectionString: PG_ADMIN });
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await client.end();
+  }
+  const password = decodeURIComponent(admin.password);
+  const url = `postgres://${admin.username}@${admin.host}/${name}`;
+  return {
+    url,
+    password,
+    drop: async () => {
+      const c = new pg.Client({ connectionString: PG_ADMIN });
+      await c.connect();
+      try {
+        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await c.end();
+      }
+    },
+  };
+}

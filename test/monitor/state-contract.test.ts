@@ -1,0 +1,211 @@
+/**
+ * The MonitorState contract: every backend of monitor/open-state.ts's registry runs these cases
+ * (SQLite in a temp directory; PostgreSQL in a fresh database of the server PINCTL_TEST_PG names).
+ * Two instances on one state stand for two monitor processes.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { STATE_BACKENDS, StateBackend } from '../../monitor/open-state.js';
+import type { EventWrite, MonitorState, SweepWrite } from '../../monitor/state.js';
+import type { Observation, StoredFinding } from '../../monitor/types.js';
+import { tempDir } from './helpers.js';
+import { PG_SKIP, TestDatabase, createTestDatabase } from './pg.js';
+
+const chainA = [
+  { position: 'leaf', source: 'served', subject: 'CN=a', issuer: 'CN=r', serialNumber: '01', notBefore: '2026-01-01T00:00:00.000Z', notAfter: '2027-01-01T00:00:00.000Z', spkiSha256: 'pa', sha256: 'fa', keyType: 'ec P-256', keyBits: 256, sct: false },
+  { position: 'root', source: 'trust-store', subject: 'CN=r', issuer: 'CN=r', serialNumber: '02', notBefore: '2026-01-01T00:00:00.000Z', notAfter: '2036-01-01T00:00:00.000Z', spkiSha256: 'pr', sha256: 'fr', keyType: 'ec P-256', keyBits: 256, sct: false },
+] as Observation['chain'];
+
+function obs(i: number, at: string, chain: Observation['chain'] | null, address = '127.0.0.1'): Observation {
+  return {
+    endpoint: `ep${i}.test:443`, host: `ep${i}.test`, port: 443, sni: `ep${i}.test`, address, at, durationMs: 1.5, attempts: 1,
+    protocol: chain ? 'TLSv1.3' : null, chain: chain ?? [], trusted: chain !== null, anchor: 'ca-file', problems: [],
+    error: chain ? null : { reason: 'refused', code: 'REFUSED', message: 'connection refused' },
+  };
+}
+
+const write = (observations: Observation[], previous: SweepWrite['previous'], id: string, extra: Partial<SweepWrite> = {}): SweepWrite => ({
+  sweep: { id, startedAt: `${id}-start`, finishedAt: `${id}-end`, durationMs: 1, configHash: 'h' },
+  observations, previous, opened: [], updated: [], resolved: [], events: [], outbox: [], ...extra,
+});
+
+function finding(id: string, key: string, openedAt: string, extra: Partial<StoredFinding> = {}): StoredFinding {
+  return {
+    id, key, kind: 'expiry', severity: 'warning', endpoint: 'ep1.test:443', host: 'ep1.test', port: 443, address: '127.0.0.1',
+    title: `t ${id}`, explanation: 'e', action: 'a', signature: 's', details: { n: 1, nested: { x: [1, 2] } },
+    openedAt, updatedAt: openedAt, resolvedAt: null, resolution: null, lastAlertAt: null, ...extra,
+  };
+}
+
+const ev = (type: string, details: unknown, findingId: string | null = null): EventWrite => ({
+  at: 't', endpoint: 'ep1.test:443', host: 'ep1.test', address: null, type, kind: 'chain-drift', severity: 'info', findingId, summary: type, details,
+});
+
+const alert = (id: string, channel: 'email' | 'webhook', createdAt: string) => ({
+  id, channel, findingId: 'f1', type: 'new' as const, createdAt, nextAttemptAt: createdAt,
+  message: { subject: `s ${id}`, text: 'x', webhook: { text: 'x' } },
+});
+
+/** A fresh, empty state of one backend, and a way to open a second handle on it. */
+interface Fixture {
+  open(): Promise<MonitorState>;
+  cleanup(): Promise<void>;
+}
+
+async function fixture(b: StateBackend): Promise<Fixture> {
+  if (b.id === 'sqlite') {
+    const dir = tempDir();
+    return { open: () => b.open({ state: dir, localDir: dir }), cleanup: async () => {} };
+  }
+  const db: TestDatabase = await createTestDatabase();
+  return { open: () => b.open({ state: db.url, statePassword: db.password, localDir: tempDir() }), cleanup: () => db.drop() };
+}
+
+const cleanups: (() => Promise<void>)[] = [];
+afterAll(async () => {
+  for (const c of cleanups) await c();
+});
+
+describe.each(STATE_BACKENDS.map((b) => [b.id, b] as const))('MonitorState contract: %s', (id, backend) => {
+  const skip = id === 'postgres' && PG_SKIP;
+  const test = skip ? it.skip : it;
+  if (skip) it(`PostgreSQL cases skipped: ${PG_SKIP}`, () => expect(PG_SKIP).not.toBe(''));
+
+  async function withState(fn: (a: MonitorState, b: () => Promise<MonitorState>) => Promise<void>) {
+    const f = await fixture(backend);
+    cleanups.push(f.cleanup);
+    const handles: MonitorState[] = [];
+    const open = async () => {
+      const s = await f.open();
+      handles.push(s);
+      return s;
+    };
+    try {
+      await fn(await open(), open);
+    } finally {
+      for (const h of handles) await h.close();
+    }
+  }
+
+  test('reads every observation back as written, and remembers the last chain of an address that stopped serving one', async () => {
+    await withState(async (s) => {
+      const n = 157;
+      const ids = Array.from({ length: n }, (_, i) => `ep${i}.test:443`);
+      const first = Array.from({ length: n }, (_, i) => obs(i, 't1', i % 2 === 0 ? chainA : null));
+      expect(await s.previousStates(ids)).toEqual(new Map());
+      await s.commitSweep(write(first, await s.previousStates(ids), 's1'));
+      const byEndpoint = [...first].sort((a, b) => (a.endpoint < b.endpoint ? -1 : 1));
+      expect(await s.latestObservations()).toEqual(byEndpoint);
+      const second = Array.from({ length: n }, (_, i) => obs(i, 't2', i % 2 === 0 ? null : chainA));
+      await s.commitSweep(write(second, await s.previousStates(ids), 's2'));
+      const prev = await s.previousStates(ids);
+      expect(prev.get('ep0.test:443|127.0.0.1')).toEqual({ last: second[0], lastWithChain: first[0] });
+      expect(prev.get('ep1.test:443|127.0.0.1')).toEqual({ last: second[1], lastWithChain: second[1] });
+      expect(prev.get('ep3.test:443|127.0.0.1')?.lastWithChain).toEqual(second[3]);
+      expect(await s.count('observations')).toBe(2 * n); // every address changed state twice
+      expect((await s.lastSweep())?.id).toBe('s2');
+      await s.commitSweep(write(second, await s.previousStates(ids), 's3'));
+      expect(await s.count('observations')).toBe(2 * n); // nothing changed: no history rows
+      expect((await s.lastChanges()).get('ep0.test:443')).toBe('t2');
+    });
+  });
+
+  test('findings: opened, updated, resolved; open ones in order; recently resolved by kind', async () => {
+    await withState(async (s) => {
+      const f1 = finding('f1', 'k1', '2026-06-01T00:00:00.000Z');
+      const f2 = finding('f2', 'k2', '2026-06-01T00:00:00.000Z', { kind: 'chain-drift' });
+      const f0 = finding('f0', 'k0', '2026-06-02T00:00:00.000Z');
+      await s.commitSweep(write([], new Map(), 's1', { opened: [f0, f2, f1] }));
+      expect((await s.openFindings()).map((f) => f.id)).toEqual(['f1', 'f2', 'f0']);
+      const up = { ...f1, severity: 'critical' as const, details: { changed: true }, updatedAt: '2026-06-03T00:00:00.000Z' };
+      const res = { ...f2, resolvedAt: '2026-06-03T00:00:00.000Z', resolution: 'gone', updatedAt: '2026-06-03T00:00:00.000Z' };
+      await s.commitSweep(write([], new Map(), 's2', { updated: [up], resolved: [res] }));
+      expect(await s.finding('f1')).toEqual(up);
+      expect(await s.finding('f2')).toEqual(res);
+      expect((await s.openFindings()).map((f) => f.id)).toEqual(['f1', 'f0']);
+      expect((await s.recentlyResolved('chain-drift', '2026-06-02T00:00:00.000Z')).map((f) => f.id)).toEqual(['f2']);
+      expect(await s.recentlyResolved('chain-drift', '2026-06-04T00:00:00.000Z')).toEqual([]);
+      expect(await s.chainChanges()).toEqual(new Map([['ep1.test:443', 1]]));
+    });
+  });
+
+  test('a commit that fails part-way keeps nothing of the sweep', async () => {
+    await withState(async (s) => {
+      for (const failAt of [1, 4, 8]) {
+        const w = write([obs(1, 't1', chainA)], new Map(), `s${failAt}`, { opened: [finding('f1', 'k1', 't')], events: [ev('x', null)], outbox: [alert('a1', 'email', 't')] });
+        await expect(s.commitSweep(w, { failAt })).rejects.toThrow();
+      }
+      for (const table of ['sweeps', 'latest', 'observations', 'findings', 'events', 'outbox'] as const) expect(await s.count(table)).toBe(0);
+    });
+  });
+
+  test('history: newest events by host or endpoint, oldest first; events of a finding', async () => {
+    await withState(async (s) => {
+      await s.commitSweep(write([], new Map(), 's1', { events: [ev('a', { i: 1 }, 'f1'), ev('b', null), ev('c', { i: 3 }, 'f1')] }));
+      await s.addEvents([ev('d', { i: 4 })]);
+      expect((await s.history('ep1.test')).map((e) => e.type)).toEqual(['a', 'b', 'c', 'd']);
+      expect((await s.history('ep1.test:443', 2)).map((e) => e.type)).toEqual(['c', 'd']);
+      expect((await s.findingEvents('f1')).map((e) => [e.type, e.details])).toEqual([['a', { i: 1 }], ['c', { i: 3 }]]);
+    });
+  });
+
+  test('one retire decision per proposal when two monitors decide it (checked inside the commit)', async () => {
+    await withState(async (a, open) => {
+      const b = await open();
+      const prop = ev('pins-proposed', { domain: 'ep1.test', file: 'p1.json', retire: ['o'] });
+      await a.commitSweep(write([], new Map(), 's0', { events: [prop] }));
+      const [pending] = await b.proposalsToRetire();
+      expect(pending!.details).toMatchObject({ file: 'p1.json' });
+      const first = ev('pins-retire-proposed', { domain: 'ep1.test', file: 'r-a.json', proposalEventId: pending!.id });
+      const second = ev('pins-retire-proposed', { domain: 'ep1.test', file: 'r-b.json', proposalEventId: pending!.id });
+      expect([...(await a.commitSweep(write([], new Map(), 's1', { events: [first] }))).superseded]).toEqual([]);
+      expect([...(await b.commitSweep(write([], new Map(), 's2', { events: [second] }))).superseded]).toEqual([second]);
+      const retired = (await a.history('ep1.test')).filter((e) => e.type === 'pins-retire-proposed');
+      expect(retired.map((e) => (e.details as { file: string }).file)).toEqual(['r-a.json']);
+      expect(await a.proposalsToRetire()).toEqual([]);
+    });
+  });
+
+  test('outbox: one row per claim, leases, tokens, backoff, counters', async () => {
+    await withState(async (s) => {
+      const t0 = new Date('2026-06-01T00:00:00.000Z');
+      await s.commitSweep(write([], new Map(), 's1', { outbox: [alert('a2', 'email', '2026-06-01T00:00:00.000Z'), alert('a1', 'email', '2026-06-01T00:00:00.000Z'), alert('w1', 'webhook', '2026-06-01T00:00:00.000Z')] }));
+      await s.commitSweep(write([], new Map(), 's2', { outbox: [alert('a1', 'email', 'later')] })); // same id: not queued twice
+      expect(await s.channels()).toEqual(['email', 'webhook']);
+      const c1 = await s.claimNext(t0, 60_000, 'email');
+      expect(c1?.id).toBe('a1');
+      expect((await s.claimNext(t0, 60_000, 'email'))?.id).toBe('a2');
+      expect(await s.claimNext(t0, 60_000, 'email')).toBeNull(); // both leased
+      expect(await s.markSent('a1', 'email', t0, 'not-the-token')).toBe(false);
+      expect(await s.markSent('a1', 'email', t0, c1!.leaseToken)).toBe(true);
+      // The lease of a2 runs out: another deliverer claims it, and the first one's token is void.
+      const later = new Date(t0.getTime() + 61_000);
+      const again = await s.claimNext(later, 60_000, 'email');
+      expect(again).toMatchObject({ id: 'a2', attempts: 2 });
+      expect(await s.markFailed('a2', 'email', 'smtp down', new Date(later.getTime() + 30_000), again!.leaseToken)).toBe(true);
+      expect((await s.outbox('pending')).map((r) => [r.id, r.lastError, r.nextAttemptAt])).toEqual([['a2', 'smtp down', '2026-06-01T00:01:31.000Z'], ['w1', null, '2026-06-01T00:00:00.000Z']]);
+      expect(await s.pendingByChannel()).toEqual(new Map([['email', 1], ['webhook', 1]]));
+      const w = await s.claimNext(later, 60_000, 'webhook');
+      expect(await s.markFailed('w1', 'webhook', 'gone', null, w!.leaseToken)).toBe(true);
+      expect((await s.outbox('dead')).map((r) => r.id)).toEqual(['w1']);
+      expect((await s.outbox('sent'))[0]).toMatchObject({ id: 'a1', sentAt: t0.toISOString(), message: { subject: 's a1' } });
+      expect((await s.counters()).filter((c) => c.name.startsWith('alerts'))).toEqual([
+        { name: 'alerts_failed', label: 'email', value: 1 },
+        { name: 'alerts_failed', label: 'webhook', value: 1 },
+        { name: 'alerts_sent', label: 'email', value: 1 },
+      ]);
+    });
+  });
+
+  test('two deliverers claiming at once never get the same row', async () => {
+    await withState(async (a, open) => {
+      const b = await open();
+      const rows = Array.from({ length: 30 }, (_, i) => alert(`r${String(i).padStart(2, '0')}`, 'email', '2026-06-01T00:00:00.000Z'));
+      await a.commitSweep(write([], new Map(), 's1', { outbox: rows }));
+      const t = new Date('2026-06-01T00:00:00.000Z');
+      const claims = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).claimNext(t, 60_000, 'email')));
+      const got = claims.filter((c) => c !== null).map((c) => c!.id);
+      expect(got.length).toBe(30);
+      expect(new Set(got).size).toBe(30);
+    });
+  });
+});
