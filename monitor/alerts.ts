@@ -148,6 +148,8 @@ export function emailSender(ch: EmailChannel): Sender {
     host: u.hostname.replace(/^\[(.*)\]$/, '$1'),
     port: u.port ? Number(u.port) : u.protocol === 'smtps:' ? 465 : 25,
     secure: u.protocol === 'smtps:',
+    // smtp:// with requireTLS: no STARTTLS, no mail (and no credentials sent in clear).
+    requireTLS: u.protocol === 'smtp:' && ch.requireTLS,
     auth: user ? { user, pass } : undefined,
     connectionTimeout: ch.timeoutMs,
     greetingTimeout: ch.timeoutMs,

@@ -67,8 +67,13 @@ export interface EmailChannel {
   smtp: string;
   from: string;
   to: string[];
-  /** Resolved from passwordEnv; never printed. */
+  /** Resolved from passwordEnv or passwordFile; never printed. */
   password: string | null;
+  /**
+   * smtp:// only: refuse to send (and so to authenticate) unless the server upgrades with STARTTLS.
+   * Default true, except for a loopback host (a local relay).
+   */
+  requireTLS: boolean;
   timeoutMs: number;
 }
 
@@ -100,7 +105,9 @@ export interface DynamicPinningConfig {
   service: string;
   /** Name of the environment variable holding the admin token (printed in the curl command). */
   tokenEnv: string;
-  /** Resolved from tokenEnv; null when the variable is not set (allowed only with publish: false). */
+  /** tokenFile as written (the curl command reads it), or null when the token comes from tokenEnv. */
+  tokenFile: string | null;
+  /** Resolved from tokenEnv or tokenFile; null when unset (allowed only with publish: false). */
   token: string | null;
   publish: boolean;
   /** How long the old pins stay as backups (informational: recorded in the proposal). */
@@ -263,14 +270,25 @@ function expandEnv(p: Problems, value: string, path: string, env: Record<string,
   });
 }
 
-function secret(p: Problems, v: unknown, path: string, env: Record<string, string | undefined>): string | null {
+function secret(p: Problems, v: unknown, path: string, env: Record<string, string | undefined>, required = true): string | null {
   if (v === undefined) return null;
   const name = str(p, v, path, 'the name of an environment variable');
   if (name === undefined) return null;
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return p.add(path, 'the name of an environment variable (letters, digits, _)', v) ?? null;
   const value = env[name];
-  if (value === undefined) return p.say(path, `the environment variable ${name} is not set`) ?? null;
+  if (value === undefined) return required ? (p.say(path, `the environment variable ${name} is not set`) ?? null) : null;
   return value;
+}
+
+/** `${base}Env` or `${base}File` of mapping `o` at `path` (not both); null when neither is given. */
+function secretOf(p: Problems, o: Obj, path: string, base: string, ctx: SecretCtx): string | null {
+  const envKey = `${base}Env`;
+  const fileKey = `${base}File`;
+  const at = (k: string) => (path ? `${path}.${k}` : k);
+  if (o[envKey] !== undefined && o[fileKey] !== undefined) return p.say(at(fileKey), `give ${fileKey} or ${envKey}, not both`) ?? null;
+  if (o[envKey] !== undefined) return secret(p, o[envKey], at(envKey), ctx.env, ctx.required);
+  if (o[fileKey] !== undefined) return secretFile(p, o[fileKey], at(fileKey), ctx.rel, ctx.required);
+  return null;
 }
 
 function url(p: Problems, v: unknown, path: string, protocols: string[], env: Record<string, string | undefined>): string | undefined {
@@ -304,6 +322,18 @@ export interface LoadOptions {
   env: Record<string, string | undefined>;
   cwd: string;
   now: Date;
+  /**
+   * 'optional' for commands that send nothing (status, history): a secret whose variable is unset
+   * or whose file is unreadable is left null instead of failing the config. Default 'required'.
+   */
+  secrets?: 'required' | 'optional';
+}
+
+/** Where secrets come from: `…Env` names a variable, `…File` a file (first line); never the config itself. */
+interface SecretCtx {
+  env: Record<string, string | undefined>;
+  rel: (f: string) => string;
+  required: boolean;
 }
 
 const TOP = ['schedule', 'timezone', 'state', 'statePasswordEnv', 'statePasswordFile', 'localDir', 'expiryWarningDays', 'timeout', 'retries', 'retryDelay', 'concurrency', 'driftWindow', 'staleAfter', 'metrics', 'alerts', 'endpoints', 'dynamicPinning'];
@@ -434,7 +464,8 @@ function validate(p: Problems, doc: unknown, opts: LoadOptions, hash: ReturnType
       }
     }
   }
-  const { state, statePassword, localDir } = stateConfig(p, o, rel, opts.env);
+  const sec: SecretCtx = { env: opts.env, rel, required: opts.secrets !== 'optional' };
+  const { state, statePassword, localDir } = stateConfig(p, o, rel, sec);
   const expiryWarningDays = o.expiryWarningDays === undefined ? DEFAULTS.expiryWarningDays : (days(p, o.expiryWarningDays, 'expiryWarningDays') ?? []);
   const timeoutMs = duration(p, o.timeout ?? DEFAULTS.timeout, 'timeout', 1, 600_000) ?? 5000;
   const retries = o.retries === undefined ? DEFAULTS.retries : (int(p, o.retries, 'retries', 0, 10) ?? 0);
@@ -449,8 +480,8 @@ function validate(p: Problems, doc: unknown, opts: LoadOptions, hash: ReturnType
     if (m && m.listen !== undefined) metrics = listen(p, m.listen, 'metrics.listen') ?? null;
   }
 
-  const alerts = alertsConfig(p, o.alerts, opts.env);
-  const dynamicPinning = o.dynamicPinning === undefined || o.dynamicPinning === null ? null : (dynamicPinningConfig(p, o.dynamicPinning, opts.env) ?? null);
+  const alerts = alertsConfig(p, o.alerts, sec);
+  const dynamicPinning = o.dynamicPinning === undefined || o.dynamicPinning === null ? null : (dynamicPinningConfig(p, o.dynamicPinning, sec) ?? null);
 
   const endpoints: EndpointConfig[] = [];
   if (o.endpoints !== undefined) {
@@ -471,7 +502,7 @@ function validate(p: Problems, doc: unknown, opts: LoadOptions, hash: ReturnType
 }
 
 /** `state`: a directory (SQLite) or `postgres://USER@HOST:PORT/DB`, with the password from a file or variable. */
-function stateConfig(p: Problems, o: Obj, rel: (f: string) => string, env: Record<string, string | undefined>) {
+function stateConfig(p: Problems, o: Obj, rel: (f: string) => string, sec: SecretCtx) {
   const raw = o.state === undefined ? DEFAULTS.state : (str(p, o.state, 'state', 'a directory path or a postgres:// URL') ?? DEFAULTS.state);
   const pg = /^postgres(ql)?:\/\//i.test(raw);
   if (pg) {
@@ -484,10 +515,8 @@ function stateConfig(p: Problems, o: Obj, rel: (f: string) => string, env: Recor
   } else if (o.statePasswordEnv !== undefined || o.statePasswordFile !== undefined) {
     p.say('statePasswordEnv', 'only for a postgres:// state');
   }
-  let statePassword: string | null = null;
-  if (o.statePasswordEnv !== undefined && o.statePasswordFile !== undefined) p.say('statePasswordFile', 'give statePasswordFile or statePasswordEnv, not both');
-  else if (o.statePasswordEnv !== undefined) statePassword = secret(p, o.statePasswordEnv, 'statePasswordEnv', env);
-  else if (o.statePasswordFile !== undefined) statePassword = secretFile(p, o.statePasswordFile, 'statePasswordFile', rel);
+  // The state is read by every command, status and history included: its password is always required.
+  const statePassword = secretOf(p, o, '', 'statePassword', { ...sec, required: true });
   const state = pg ? raw : rel(raw);
   const local = o.localDir === undefined ? undefined : str(p, o.localDir, 'localDir', 'a directory path');
   const localDir = local !== undefined ? rel(local) : pg ? rel('./pinctl-local') : state;
@@ -495,20 +524,21 @@ function stateConfig(p: Problems, o: Obj, rel: (f: string) => string, env: Recor
 }
 
 /** A secret read from a file (first line, trailing newline dropped); the file must exist. */
-function secretFile(p: Problems, v: unknown, path: string, rel: (f: string) => string): string | null {
+function secretFile(p: Problems, v: unknown, path: string, rel: (f: string) => string, required = true): string | null {
   const f = str(p, v, path, 'the path of a file holding the secret');
   if (f === undefined) return null;
   try {
     const value = readFileSync(rel(f), 'utf8').split(/\r?\n/)[0] ?? '';
-    if (!value) return p.say(path, `${f} is empty`) ?? null;
+    if (!value) return required ? (p.say(path, `${f} is empty`) ?? null) : null;
     return value;
   } catch (e) {
-    return p.say(path, `cannot read ${f} (${(e as NodeJS.ErrnoException).code ?? 'error'})`) ?? null;
+    return required ? (p.say(path, `cannot read ${f} (${(e as NodeJS.ErrnoException).code ?? 'error'})`) ?? null) : null;
   }
 }
 
-function dynamicPinningConfig(p: Problems, v: unknown, env: Record<string, string | undefined>): DynamicPinningConfig | undefined {
-  const d = object(p, v, 'dynamicPinning', ['service', 'tokenEnv', 'publish', 'overlap'], ['service']);
+function dynamicPinningConfig(p: Problems, v: unknown, sec: SecretCtx): DynamicPinningConfig | undefined {
+  const env = sec.env;
+  const d = object(p, v, 'dynamicPinning', ['service', 'tokenEnv', 'tokenFile', 'publish', 'overlap'], ['service']);
   if (!d) return undefined;
   const service = d.service === undefined ? undefined : url(p, d.service, 'dynamicPinning.service', ['http:', 'https:'], env);
   let publish = false;
@@ -516,19 +546,23 @@ function dynamicPinningConfig(p: Problems, v: unknown, env: Record<string, strin
     if (typeof d.publish !== 'boolean') p.add('dynamicPinning.publish', 'true or false', d.publish);
     else publish = d.publish;
   }
+  if (d.tokenEnv !== undefined && d.tokenFile !== undefined) p.say('dynamicPinning.tokenFile', 'give tokenFile or tokenEnv, not both');
   const tokenEnv = d.tokenEnv === undefined ? DEFAULTS.dynamicPinningTokenEnv : str(p, d.tokenEnv, 'dynamicPinning.tokenEnv', 'the name of an environment variable');
   let token: string | null = null;
-  if (tokenEnv !== undefined) {
+  if (d.tokenFile !== undefined) {
+    token = secretFile(p, d.tokenFile, 'dynamicPinning.tokenFile', sec.rel, publish && sec.required);
+  } else if (tokenEnv !== undefined) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(tokenEnv)) p.add('dynamicPinning.tokenEnv', 'the name of an environment variable (letters, digits, _)', tokenEnv);
     else {
       token = env[tokenEnv] ?? null;
       // Proposing only prints `$VAR` in the curl command; publishing needs the token now.
-      if (publish && (token === null || token.trim() === '')) p.say('dynamicPinning.tokenEnv', `publish is true but the environment variable ${tokenEnv} is not set`);
+      if (publish && sec.required && (token === null || token.trim() === '')) p.say('dynamicPinning.tokenEnv', `publish is true but the environment variable ${tokenEnv} is not set`);
     }
   }
   const overlapMs = duration(p, d.overlap ?? DEFAULTS.overlap, 'dynamicPinning.overlap', 3_600_000, 730 * 86_400_000);
   if (!service || tokenEnv === undefined || overlapMs === undefined) return undefined;
-  return { service: service.replace(/\/+$/, ''), tokenEnv, token, publish, overlapMs };
+  const tokenFile = typeof d.tokenFile === 'string' ? d.tokenFile : null;
+  return { service: service.replace(/\/+$/, ''), tokenEnv, tokenFile, token, publish, overlapMs };
 }
 
 function listen(p: Problems, v: unknown, path: string): { host: string; port: number } | undefined {
@@ -541,7 +575,17 @@ function listen(p: Problems, v: unknown, path: string): { host: string; port: nu
   return { host: host || '0.0.0.0', port };
 }
 
-function alertsConfig(p: Problems, v: unknown, env: Record<string, string | undefined>): AlertsConfig {
+function requireTlsOf(p: Problems, v: unknown, smtp: string): boolean {
+  if (v !== undefined) {
+    if (typeof v === 'boolean') return v;
+    p.add('alerts.email.requireTLS', 'true or false', v);
+  }
+  const host = new URL(smtp).hostname.replace(/^\[(.*)\]$/, '$1');
+  return !(host === 'localhost' || /^127\./.test(host) || host === '::1');
+}
+
+function alertsConfig(p: Problems, v: unknown, sec: SecretCtx): AlertsConfig {
+  const env = sec.env;
   const out: AlertsConfig = {
     email: null,
     webhook: null,
@@ -554,7 +598,7 @@ function alertsConfig(p: Problems, v: unknown, env: Record<string, string | unde
   const a = object(p, v, 'alerts', ['email', 'webhook', 'reminder', 'minSeverity', 'retry']);
   if (!a) return out;
   if (a.email !== undefined) {
-    const e = object(p, a.email, 'alerts.email', ['smtp', 'from', 'to', 'passwordEnv', 'timeout'], ['smtp', 'from', 'to']);
+    const e = object(p, a.email, 'alerts.email', ['smtp', 'from', 'to', 'passwordEnv', 'passwordFile', 'requireTLS', 'timeout'], ['smtp', 'from', 'to']);
     if (e) {
       const smtp = e.smtp === undefined ? undefined : url(p, e.smtp, 'alerts.email.smtp', ['smtp:', 'smtps:'], env);
       const from = e.from === undefined ? undefined : email(p, e.from, 'alerts.email.from');
@@ -567,16 +611,17 @@ function alertsConfig(p: Problems, v: unknown, env: Record<string, string | unde
           if (r) to.push(r);
         });
       }
-      const password = secret(p, e.passwordEnv, 'alerts.email.passwordEnv', env);
+      const password = secretOf(p, e, 'alerts.email', 'password', sec);
       const timeoutMs = duration(p, e.timeout ?? DEFAULTS.channelTimeout, 'alerts.email.timeout', 100, 300_000) ?? 10_000;
-      if (smtp && from && to.length) out.email = { smtp, from, to, password, timeoutMs };
+      const requireTLS = smtp ? requireTlsOf(p, e.requireTLS, smtp) : true;
+      if (smtp && from && to.length) out.email = { smtp, from, to, password, requireTLS, timeoutMs };
     }
   }
   if (a.webhook !== undefined) {
-    const w = object(p, a.webhook, 'alerts.webhook', ['url', 'tokenEnv', 'timeout'], ['url']);
+    const w = object(p, a.webhook, 'alerts.webhook', ['url', 'tokenEnv', 'tokenFile', 'timeout'], ['url']);
     if (w) {
       const u = w.url === undefined ? undefined : url(p, w.url, 'alerts.webhook.url', ['http:', 'https:'], env);
-      const token = secret(p, w.tokenEnv, 'alerts.webhook.tokenEnv', env);
+      const token = secretOf(p, w, 'alerts.webhook', 'token', sec);
       const timeoutMs = duration(p, w.timeout ?? DEFAULTS.channelTimeout, 'alerts.webhook.timeout', 100, 300_000) ?? 10_000;
       if (u) out.webhook = { url: u, token, timeoutMs };
     }

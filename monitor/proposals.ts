@@ -290,8 +290,9 @@ const fmtDays = (ms: number) => (ms % 86_400_000 === 0 ? `${ms / 86_400_000}d` :
 const shellQuote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
 /** The command that publishes a proposal file by hand. */
-export function curlCommand(dp: Pick<DynamicPinningConfig, 'service' | 'tokenEnv'>, file: string): string {
-  return `curl -sS -H "Authorization: Bearer $${dp.tokenEnv}" -H 'Content-Type: application/json' --data-binary @${shellQuote(file)} ${shellQuote(`${dp.service}/v1/bundles/pins?merge=1`)}`;
+export function curlCommand(dp: Pick<DynamicPinningConfig, 'service' | 'tokenEnv'> & { tokenFile?: string | null }, file: string): string {
+  const bearer = dp.tokenFile ? `$(cat ${shellQuote(dp.tokenFile)})` : `$${dp.tokenEnv}`;
+  return `curl -sS -H "Authorization: Bearer ${bearer}" -H 'Content-Type: application/json' --data-binary @${shellQuote(file)} ${shellQuote(`${dp.service}/v1/bundles/pins?merge=1`)}`;
 }
 
 /** Writes `<state>/proposals/<domain>-<timestamp>.json` atomically; returns its path. */
@@ -320,7 +321,7 @@ export type FetchLike = (url: string, init: { method: string; headers: Record<st
 
 /** One POST of the pins JSON to the service (`?merge=1`, never `?force=1`): 200 → published, 409 → refused (guard or merge). */
 export async function publishProposal(dp: DynamicPinningConfig, json: string, fetchImpl: FetchLike = fetch, timeoutMs = 60_000): Promise<PublishOutcome> {
-  if (!dp.token) return { result: 'failed', status: null, error: `the environment variable ${dp.tokenEnv} is not set` };
+  if (!dp.token) return { result: 'failed', status: null, error: dp.tokenFile ? `the token file ${dp.tokenFile} is empty or unreadable` : `the environment variable ${dp.tokenEnv} is not set` };
   let res: Response;
   try {
     res = await fetchImpl(`${dp.service}/v1/bundles/pins?merge=1`, {

@@ -112,8 +112,9 @@ See examples/monitor.yaml for the config, monitor/README.md for the design.`,
     .action(async (host: string, opts: ConfigOption & { json?: boolean; limit: string }) => setExit(await historyCommand(host, opts, io)));
 }
 
-function load(opts: ConfigOption, io: CliIO): MonitorConfig {
-  return M.loadConfig(configPath(opts, io), { env: io.env, cwd: io.cwd, now: io.now() });
+/** `readOnly`: status and history send nothing, so alerting secrets may be absent. */
+function load(opts: ConfigOption, io: CliIO, readOnly = false): MonitorConfig {
+  return M.loadConfig(configPath(opts, io), { env: io.env, cwd: io.cwd, now: io.now(), secrets: readOnly ? 'optional' : 'required' });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -273,7 +274,7 @@ export async function statusCommand(opts: ConfigOption & { json?: boolean; watch
   let store: MonitorState;
   try {
     await ready();
-    cfg = load(opts, io);
+    cfg = load(opts, io, true);
     store = await M.openState(cfg);
   } catch (e) {
     return fail(io, e);
@@ -349,7 +350,7 @@ export async function historyCommand(host: string, opts: ConfigOption & { json?:
   try {
     if (!/^\d+$/.test(opts.limit) || limit < 1) throw new InputError('USAGE', `--limit ${opts.limit}: expected a whole number of events`);
     await ready();
-    const cfg = load(opts, io);
+    const cfg = load(opts, io, true);
     store = await M.openState(cfg);
   } catch (e) {
     return fail(io, e);

@@ -98,6 +98,7 @@ describe('dynamicPinning config', () => {
     expect(load('dynamicPinning: { service: "http://127.0.0.1:8080/" }').dynamicPinning).toEqual({
       service: 'http://127.0.0.1:8080',
       tokenEnv: 'PINCTL_ADMIN_TOKEN',
+      tokenFile: null,
       token: null,
       publish: false,
       overlapMs: 30 * 86_400_000,
