@@ -10,6 +10,7 @@ import { byEndpoint } from '../../monitor/findings.js';
 import { CliIO } from '../io.js';
 import { printError, printJson, style, Style } from '../style.js';
 import { InputError, PinctlError } from '../../src/errors.js';
+import { registerMonitorSetup } from './monitor-setup.js';
 // Types only: the monitor's modules (js-yaml, node-cron, libsql, nodemailer: ~0.1 s to load) are
 // imported when a monitor command runs, never at pinctl start-up.
 import type { EndpointConfig, MonitorConfig } from '../../monitor/config.js';
@@ -76,6 +77,8 @@ Examples:
   pinctl monitor run --config monitor.yaml       long-running: cron schedule, alerts, /metrics (SIGHUP reloads)
   pinctl monitor status --json                   last result per endpoint
   pinctl monitor history api.example.com         what changed, when
+  pinctl monitor init --from network_security_config.xml   a starting config from the app's pins
+  pinctl monitor test-alert                      one test message per alert channel
 
 See examples/monitor.yaml for the config, monitor/README.md for the design.`,
     );
@@ -110,6 +113,8 @@ See examples/monitor.yaml for the config, monitor/README.md for the design.`,
     .option('--limit <n>', 'newest N events', '200')
     .option('--json', 'print JSON on stdout')
     .action(async (host: string, opts: ConfigOption & { json?: boolean; limit: string }) => setExit(await historyCommand(host, opts, io)));
+
+  registerMonitorSetup(monitor, io, setExit); // init, test-alert
 }
 
 /** `readOnly`: status and history send nothing, so alerting secrets may be absent. */
