@@ -2,7 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { TrustedStore } from '../../src/bundle/trusted-store.js';
 import { embeddedKeyset } from '../../src/bundle/keys.js';
-import { ConformanceTarget, givenOf, loadManifest, publicKeyPem, runCase } from './conformance.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { BUNDLES_DIR, ConformanceTarget, givenOf, loadManifest, publicKeyPem, runCase } from './conformance.js';
 
 const manifest = loadManifest();
 
@@ -37,5 +39,21 @@ describe('conformance manifest (fixtures/bundles/vectors.json)', () => {
   });
   it.each(manifest.cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
     expect(runCase(manifest, c, target(c))).toEqual([]);
+  });
+});
+
+describe('the SPEC §7 (roles) manifest, fixtures/bundles/vectors-roles.json', () => {
+  const roles = loadManifest('vectors-roles.json');
+  it('names existing vector files and keys, and only SPEC outcomes and error classes', () => {
+    const errorNames = new Set(Object.keys(roles.errors));
+    for (const c of roles.cases) {
+      const g = givenOf(roles, c);
+      for (const k of [...(g.rootKeys ?? []), ...g.trustedKeys]) expect(roles.keys[k], `${c.name}: key ${k}`).toBeDefined();
+      for (const s of c.steps) {
+        expect(existsSync(join(BUNDLES_DIR, roles.directory, s.file)), `${c.name}: ${s.file}`).toBe(true);
+        expect(['applied', 'unchanged', 'rotated'].includes(s.expect) || errorNames.has(s.expect), `${c.name}: ${s.expect}`).toBe(true);
+      }
+    }
+    expect(roles.cases.length).toBeGreaterThanOrEqual(18);
   });
 });

@@ -19,6 +19,11 @@ export interface Step {
   keysetVersion?: number;
 }
 export interface Given {
+  /** 'keys': SPEC 1.0, the app embeds `trustedKeys`; 'roles': SPEC §7, the app embeds `rootKeys`. */
+  mode?: 'keys' | 'roles';
+  rootKeys?: string[];
+  /** SPEC §7.1: RFC 3339; the embedded root role is not trusted from then on. */
+  trustExpires?: string;
   audience: string;
   now: string;
   trustedKeys: string[];
@@ -46,13 +51,14 @@ export interface Manifest {
 /** What a verifier exposes to the runner: one instance per case, started from `given`. */
 export interface ConformanceTarget {
   verify(type: BundleKind, bytes: Uint8Array, now: Date): { status: string; version: number };
-  rotate(bytes: Uint8Array): { version: number };
+  rotate(bytes: Uint8Array, now: Date): { version: number };
   applied(type: BundleKind): number | null;
   keysetVersion(): number;
 }
 
-export function loadManifest(): Manifest {
-  return JSON.parse(readFileSync(join(BUNDLES_DIR, 'vectors.json'), 'utf8')) as Manifest;
+/** `vectors.json` (SPEC 1.0 rules) or `vectors-roles.json` (SPEC §7). */
+export function loadManifest(file: 'vectors.json' | 'vectors-roles.json' = 'vectors.json'): Manifest {
+  return JSON.parse(readFileSync(join(BUNDLES_DIR, file), 'utf8')) as Manifest;
 }
 
 export function readVector(m: Manifest, file: string): Uint8Array {
@@ -86,7 +92,7 @@ export function runCase(m: Manifest, c: Case, target: ConformanceTarget): string
     let version: number | undefined;
     try {
       if (step.op === 'rotate') {
-        version = target.rotate(bytes).version;
+        version = target.rotate(bytes, new Date(step.now ?? given.now)).version;
         outcome = 'rotated';
       } else {
         const r = target.verify(step.type!, bytes, new Date(step.now ?? given.now));
