@@ -4,6 +4,7 @@
  * observations, finding changes, history events and queued alerts → deliver due alerts.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { PinctlError } from '../src/errors.js';
 import { Prober } from '../src/net/probe.js';
 import { Resolver } from '../src/net/resolve.js';
 import { TrustStore } from '../src/core/trust-store.js';
@@ -37,6 +38,18 @@ export interface CycleDeps {
   fetch?: FetchLike;
   /** pinsFrom bundle URLs: kept by `monitor run` across cycles; made per cycle when absent. */
   servedBundles?: ServedBundles;
+  /**
+   * `monitor run`: skip when a sweep of this state started less than this long ago (another
+   * monitor on the same state swept this slot). Default 0: always sweep.
+   */
+  minSweepGapMs?: number;
+}
+
+/** Another monitor sweeps this state now, or swept this slot already: nothing was done. */
+export class SweepSkipped extends PinctlError {
+  constructor(message: string) {
+    super('STATE_BUSY', message, { exitCode: 2, hint: 'several monitors share this state: one sweeps at a time; run it again later' });
+  }
 }
 
 export type { ProposalResult } from './pinning-cycle.js';
@@ -60,6 +73,21 @@ export interface CycleResult {
 }
 
 export async function runCycle(configured: MonitorConfig, store: MonitorState, deps: CycleDeps): Promise<CycleResult> {
+  const lease = await store.leadSweep();
+  if (!lease) throw new SweepSkipped('another monitor is sweeping this state now');
+  try {
+    if (deps.minSweepGapMs) {
+      const last = await store.lastSweep();
+      const age = last ? deps.now().getTime() - Date.parse(last.startedAt) : Infinity;
+      if (age >= 0 && age < deps.minSweepGapMs) throw new SweepSkipped(`another monitor swept this state ${Math.round(age / 1000)} s ago (${last!.id})`);
+    }
+    return await leadCycle(configured, store, deps);
+  } finally {
+    await lease.release();
+  }
+}
+
+async function leadCycle(configured: MonitorConfig, store: MonitorState, deps: CycleDeps): Promise<CycleResult> {
   // The served bundles first: their pins are what this sweep's endpoints are compared with.
   const sources = servedSources(configured.endpoints);
   const served = deps.servedBundles ?? new ServedBundles({ stateDir: configured.localDir, now: deps.now, timeoutMs: configured.timeoutMs });

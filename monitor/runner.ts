@@ -11,11 +11,11 @@ import { Prober } from '../src/net/probe.js';
 import { Resolver } from '../src/net/resolve.js';
 import { TrustStore } from '../src/core/trust-store.js';
 import { MonitorConfig, loadConfig } from './config.js';
-import { CycleResult, runCycle } from './cycle.js';
+import { CycleResult, SweepSkipped, runCycle } from './cycle.js';
 import { ServedBundles } from './served-bundles.js';
 import { DeliveryLock, Senders, defaultSenders, deliverDue } from './alerts.js';
 import { MetricsServer, renderMetrics, startMetricsServer } from './metrics.js';
-import { EndpointRow, endpointRows, freshness } from './status.js';
+import { EndpointRow, endpointRows, freshness, scheduleIntervalMs } from './status.js';
 import type { MonitorState } from './state.js';
 import { openState, stateLabel } from './open-state.js';
 import { trustStores } from './sweep.js';
@@ -89,14 +89,17 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
     opts.onUpdate(endpointRows(cfg.endpoints, s.observations, s.open, await store.lastChanges(), s.now), last);
   };
 
-  const sweepOnce = async (): Promise<CycleResult | null> => {
+  /** `scheduled`: a tick of the schedule, skipped when another monitor on this state swept this slot. */
+  const sweepOnce = async (scheduled = false): Promise<CycleResult | null> => {
     if (running) {
       opts.log('sweep skipped: the previous sweep is still running');
       return null;
     }
     running = (async () => {
       try {
-        const r = await runCycle(cfg, store, { now: opts.now, stores, probe: opts.probe, resolve: opts.resolve, sleep: opts.sleep, senders: senders(), log: opts.log, deliveryLock: lock, servedBundles: servedBundles() });
+        // Half the schedule's interval: a sweep another monitor on this state made in this slot counts.
+        const minSweepGapMs = scheduled ? scheduleIntervalMs(cfg.schedule, cfg.timezone) / 2 : 0;
+        const r = await runCycle(cfg, store, { now: opts.now, stores, probe: opts.probe, resolve: opts.resolve, sleep: opts.sleep, senders: senders(), log: opts.log, deliveryLock: lock, servedBundles: servedBundles(), minSweepGapMs });
         last = r;
         lastError = null;
         const failures = r.sweep.observations.filter((o) => o.error).length;
@@ -110,6 +113,10 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
         await update();
         return r;
       } catch (e) {
+        if (e instanceof SweepSkipped) {
+          opts.log(`sweep skipped: ${e.message}`);
+          return null;
+        }
         lastError = describeError(e);
         opts.log(`error: sweep failed: ${lastError}`);
         return null;
@@ -142,7 +149,7 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
     error: (m: string | Error, e?: Error) => opts.log(`error: node-cron: ${describeError(m)}${e ? `: ${describeError(e)}` : ''}`),
   };
   const schedule = () => {
-    task = createTask(cfg.schedule, () => sweepOnce(), { noOverlap: true, timezone: cfg.timezone ?? undefined, name: 'pinctl-monitor', logger: cronLogger });
+    task = createTask(cfg.schedule, () => sweepOnce(true), { noOverlap: true, timezone: cfg.timezone ?? undefined, name: 'pinctl-monitor', logger: cronLogger });
     void task.start();
   };
 
@@ -191,7 +198,7 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   return {
     config: () => cfg,
     metricsAddress: () => (metrics ? { host: metrics.host, port: metrics.port } : null),
-    sweepNow: sweepOnce,
+    sweepNow: () => sweepOnce(),
     async reload() {
       // Transactional: everything the new config needs (trust stores, state store, metrics
       // listener) is built first, next to the running ones; the switch happens only when all of it

@@ -17,7 +17,7 @@ import { makeDirs } from '../src/make-dirs.js';
 import { InputError, describeError } from '../src/errors.js';
 import { addrKey } from './findings.js';
 import type { CertRecord, Observation, StoredFinding } from './types.js';
-import type { AddressState, EventWrite, HistoryEvent, MonitorState, OutboxRow, SweepRecord, SweepWrite } from './state.js';
+import type { AddressState, EventWrite, HistoryEvent, MonitorState, OutboxRow, SweepLease, SweepRecord, SweepWrite } from './state.js';
 import { stateOf } from './state.js';
 import { FINDING_COLUMNS, Row, eventArgs, eventFromRow, findingArgs, findingFromRow, observationOf, outboxFromRow, retireLink, sweepRows } from './state-rows.js';
 
@@ -54,6 +54,7 @@ CREATE TABLE IF NOT EXISTS certificates (sha256 ${T} PRIMARY KEY, der BYTEA NOT 
 /** Advisory lock keys (any constants: they name pinctl's critical sections in this database). */
 const SCHEMA_LOCK = 741_300_001;
 const COMMIT_LOCK = 741_300_002;
+const SWEEP_LOCK = 741_300_003;
 
 /** The pin-set entry a dynamic-pinning event is about (older records: their host). */
 const DOMAIN_KEY = (t: string) => `COALESCE((${t}.details::jsonb)->>'domain', ${t}.host)`;
@@ -141,6 +142,30 @@ export class PgState implements MonitorState {
     } finally {
       c.release();
     }
+  }
+
+  /** A session advisory lock on a connection of its own: PostgreSQL frees it when that connection ends. */
+  async leadSweep(): Promise<SweepLease | null> {
+    const c = await this.pool.connect();
+    try {
+      const r = await c.query('SELECT pg_try_advisory_lock($1) AS ok', [SWEEP_LOCK]);
+      if ((r.rows[0] as Row).ok !== true) {
+        c.release();
+        return null;
+      }
+    } catch (e) {
+      c.release(true);
+      throw e;
+    }
+    let released = false;
+    return {
+      release: async () => {
+        if (released) return;
+        released = true;
+        await c.query('SELECT pg_advisory_unlock($1)', [SWEEP_LOCK]).catch(() => {});
+        c.release();
+      },
+    };
   }
 
   certPath(sha256: string): string {

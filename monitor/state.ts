@@ -78,7 +78,17 @@ export interface SweepWrite {
   outbox: Omit<OutboxRow, 'attempts' | 'lastError' | 'sentAt' | 'status'>[];
 }
 
+/** Held by the one monitor that sweeps a state now; released when its cycle ends (or it dies). */
+export interface SweepLease {
+  release(): Promise<void>;
+}
+
 export interface MonitorState {
+  /**
+   * Several monitors may share one state: one sweeps at a time. null: another holds the lead now.
+   * A holder that dies loses the lead (PostgreSQL: its connection ends; SQLite: the lease runs out).
+   */
+  leadSweep(): Promise<SweepLease | null>;
   /** Where certificate PEM files are written for the commands printed in alerts. */
   certPath(sha256: string): string;
   /** Content-addressed: writing the same certificate again is a no-op. */

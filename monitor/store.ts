@@ -25,7 +25,7 @@ import { makeDirs } from '../src/make-dirs.js';
 import { InputError, describeError } from '../src/errors.js';
 import { CertRecord, Observation, StoredFinding } from './types.js';
 import { addrKey } from './findings.js';
-import type { AddressState, EventWrite, HistoryEvent, MonitorState, OutboxRow, SweepRecord, SweepWrite } from './state.js';
+import type { AddressState, EventWrite, HistoryEvent, MonitorState, OutboxRow, SweepLease, SweepRecord, SweepWrite } from './state.js';
 import {
   Arg,
   FINDING_COLUMNS,
@@ -89,6 +89,20 @@ const SCHEMA = [
 
 /** One statement and its arguments, run inside a transaction. */
 type Step = { sql: string; args: Arg[] };
+
+/** How long a SQLite sweep lead lasts at most when its holder hangs (a dead holder's pid frees it at once). */
+const SWEEP_LEASE_MS = 15 * 60_000;
+
+/** A SQLite state is on this machine: a holder whose process is gone holds nothing. */
+function alive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 export class Store implements MonitorState {
   /** Prepared once per SQL text and reused: binding new values costs nothing to keep alive. */
@@ -180,6 +194,29 @@ export class Store implements MonitorState {
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
       throw e;
     }
+  }
+
+  /**
+   * A leased row in `meta` (written under BEGIN IMMEDIATE): a second process on this directory waits
+   * for the holder to release it, or for the lease to run out when the holder died.
+   */
+  async leadSweep(leaseMs = SWEEP_LEASE_MS): Promise<SweepLease | null> {
+    const token = randomUUID();
+    const now = Date.now();
+    const got = this.transaction(() => {
+      const held = this.all(`SELECT value FROM meta WHERE key = 'sweep_lead'`)[0];
+      const [, until, pid] = held ? String(held.value).split(' ') : [];
+      if (held && Number(until) > now && alive(Number(pid))) return false;
+      this.run(`INSERT INTO meta (key, value) VALUES ('sweep_lead', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, [`${token} ${now + leaseMs} ${process.pid}`]);
+      return true;
+    });
+    if (!got) return null;
+    return {
+      release: async () => {
+        if (!this.db.open) return;
+        this.transaction(() => this.run(`DELETE FROM meta WHERE key = 'sweep_lead' AND value LIKE ?`, [`${token} %`]));
+      },
+    };
   }
 
   certPath(sha256: string): string {

@@ -33,6 +33,7 @@ export type ErrorCode =
   | 'OUTPUT_EXISTS'
   | 'KEY_UNSAFE'
   | 'PIN_MISMATCH'
+  | 'STATE_BUSY'
   | 'BUNDLE_TOO_LARGE'
   | 'BUNDLE_ENVELOPE'
   | 'BUNDLE_PAYLOAD_TYPE'

@@ -196,6 +196,21 @@ describe.each(STATE_BACKENDS.map((b) => [b.id, b] as const))('MonitorState contr
     });
   });
 
+  test('one monitor leads the sweeps of a state at a time; a released lead can be taken', async () => {
+    await withState(async (a, open) => {
+      const b = await open();
+      const lead = await a.leadSweep();
+      expect(lead).not.toBeNull();
+      expect(await b.leadSweep()).toBeNull();
+      expect(await a.leadSweep()).toBeNull(); // not re-entrant: one sweep at a time, also in one process
+      await lead!.release();
+      const next = await b.leadSweep();
+      expect(next).not.toBeNull();
+      expect(await a.leadSweep()).toBeNull();
+      await next!.release();
+    });
+  });
+
   test('two deliverers claiming at once never get the same row', async () => {
     await withState(async (a, open) => {
       const b = await open();
