@@ -4,6 +4,7 @@
  * decides (routing, ETags, auth, validation) lives in routes.ts and service.ts.
  */
 import http, { IncomingMessage, ServerResponse } from 'node:http';
+import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { PinService } from './service.js';
 import { TokenBucketLimiter } from './rate-limit.js';
@@ -167,10 +168,12 @@ export function createHandler(opts: HttpOptions): (req: IncomingMessage, res: Se
 }
 
 export interface RunningServer {
-  server: http.Server;
+  server: http.Server | https.Server;
   host: string;
   port: number;
   url: string;
+  /** HTTPS only: serve this certificate and key to new connections (existing ones keep theirs). */
+  reloadTls(tls: TlsFiles): void;
   /** Stop accepting, finish in-flight requests, drop idle keep-alive connections. */
   close(): Promise<void>;
 }
@@ -181,6 +184,13 @@ export interface ListenOptions {
    * by the raw fast path (fast-http.ts) before node:http parses anything.
    */
   fastPath?: (path: string) => Entry | undefined;
+  /** Serve HTTPS with this certificate chain and key (PEM). The raw fast path is HTTP only. */
+  tls?: TlsFiles;
+}
+
+export interface TlsFiles {
+  cert: Uint8Array;
+  key: Uint8Array;
 }
 
 const KEEP_ALIVE_MS = KEEP_ALIVE_SECONDS * 1000;
@@ -188,11 +198,14 @@ const HEADERS_TIMEOUT_MS = 15_000;
 
 /** Listen on host:port (0 = any free port). */
 export function listen(handler: (req: IncomingMessage, res: ServerResponse) => void, host: string, port: number, opts: ListenOptions = {}): Promise<RunningServer> {
-  const server = http.createServer({ requestTimeout: 30_000, headersTimeout: HEADERS_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_MS }, handler);
+  const base = { requestTimeout: 30_000, headersTimeout: HEADERS_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_MS };
+  // The fast path reads raw request bytes off TCP sockets, which under TLS are ciphertext.
+  const server = opts.tls ? https.createServer({ ...base, cert: Buffer.from(opts.tls.cert), key: Buffer.from(opts.tls.key) }, handler) : http.createServer(base, handler);
+  if (opts.tls) server.on('tlsClientError', () => {}); // a failed handshake is the client's problem
   // `Expect: 100-continue` (curl sends it for larger bodies): the handler sends 100 only when it
   // reads the body, so a refused request (401, 413, 429) is answered before the body is sent.
   server.on('checkContinue', handler);
-  const fastSockets = opts.fastPath ? installFastPath(server, { lookup: opts.fastPath, keepAliveMs: KEEP_ALIVE_MS, headersTimeoutMs: HEADERS_TIMEOUT_MS }) : new Set<Socket>();
+  const fastSockets = opts.fastPath && !opts.tls ? installFastPath(server, { lookup: opts.fastPath, keepAliveMs: KEEP_ALIVE_MS, headersTimeoutMs: HEADERS_TIMEOUT_MS }) : new Set<Socket>();
   const sockets = new Set<Socket>();
   server.on('connection', (s: Socket) => {
     sockets.add(s);
@@ -214,7 +227,11 @@ export function listen(handler: (req: IncomingMessage, res: ServerResponse) => v
         server,
         host: a.address,
         port: a.port,
-        url: `http://${shown}:${a.port}`,
+        url: `${opts.tls ? 'https' : 'http'}://${shown}:${a.port}`,
+        reloadTls: (files) => {
+          if (!(server instanceof https.Server)) throw new Error('reloadTls: this server speaks plain HTTP');
+          server.setSecureContext({ cert: Buffer.from(files.cert), key: Buffer.from(files.key) });
+        },
         close: () =>
           (closing ??= new Promise<void>((done) => {
             server.close(() => done());
