@@ -155,7 +155,7 @@ export async function startServe(opts: ServeOptions, io: CliIO): Promise<Started
           hint: 'versions are counted per audience: use one data directory per app (or drop --audience to use the stored one)',
         });
       }
-      if (cfg.audience === undefined) store.writeConfig({ ...cfg, audience });
+      if (cfg.audience === undefined && store.writable) store.writeConfig({ ...cfg, audience });
     } else if (cfg.audience !== undefined) {
       audience = parseAudience(cfg.audience, `${opts.data}/config.json audience`);
     } else {
@@ -173,7 +173,7 @@ export async function startServe(opts: ServeOptions, io: CliIO): Promise<Started
       log: (line) => io.stderr.write(`${line}\n`),
     });
     for (const w of service.startupWarnings()) io.stderr.write(`${s.yellow('warning:')} ${w}\n`);
-    store.writeKeysDocument(service.keys);
+    if (store.writable) store.writeKeysDocument(service.keys);
     const handler = createHandler({
       service,
       adminToken: token,
@@ -193,7 +193,7 @@ export async function startServe(opts: ServeOptions, io: CliIO): Promise<Started
     const v = service.versions();
     io.stderr.write(
       `${s.dim('note:')} audience ${audience}; signing key${signers.length > 1 ? 's' : ''} ${signers.map((k) => k.keyid).join(', ')}; data ${opts.data}; ` +
-        `published pins ${v.pins ?? '-'}, trust-roots ${v['trust-roots'] ?? '-'}, keyset ${v.keyset ?? '-'}\n`,
+        `published pins ${v.pins ?? '-'}, trust-roots ${v['trust-roots'] ?? '-'}, keyset ${v.keyset ?? '-'}${store.writable ? '' : '; READ-ONLY'}\n`,
     );
     let stopping: Promise<void> | null = null;
     return {

@@ -7,13 +7,35 @@ import http, { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { PinService } from './service.js';
-import { TokenBucketLimiter } from './rate-limit.js';
+import { TokenBucketLimiter, rateLimitKey } from './rate-limit.js';
 import { Entry, KEEP_ALIVE_SECONDS, bearerMatches, clientAddress, ifNoneMatchHits, pathOf, queryFlag, route, tokenDigest } from './routes.js';
 import { installFastPath } from './fast-http.js';
 
 export const DEFAULT_MAX_REPORT_BYTES = 16 * 1024;
 export const DEFAULT_MAX_PUBLISH_BYTES = 8 * 1024 * 1024;
 export const DEFAULT_REPORTS_PER_MINUTE = 10;
+/** Reports nested deeper than this are refused (400): serialising them again must not exhaust the stack. */
+export const MAX_REPORT_DEPTH = 32;
+
+/**
+ * How deeply arrays and objects nest in a JSON text, counted without parsing it (strings and
+ * their escapes skipped). A 16 KiB body can nest 8,000 levels deep.
+ */
+export function jsonNestingDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) max = Math.max(max, ++depth);
+    else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return max;
+}
 /** After a 413, read and discard at most this much more before dropping the connection. */
 const DRAIN_LIMIT = 1024 * 1024;
 
@@ -108,20 +130,27 @@ export function createHandler(opts: HttpOptions): (req: IncomingMessage, res: Se
         return sendJson(res, 405, { error: `${method} is not allowed on ${path}` }, { Allow: r.allow }, head);
       case 'report': {
         const remote = clientAddress(req.socket.remoteAddress);
-        const taken = limiter.take(remote);
+        const taken = limiter.take(rateLimitKey(remote));
         if (!taken.ok) {
+          service.reportsDropped.rate_limited++;
           req.resume();
           return sendJson(res, 429, { error: 'too many reports from this address', retryAfterSeconds: taken.retryAfterSeconds }, { 'Retry-After': String(taken.retryAfterSeconds), Connection: 'close' });
         }
         const body = await readBody(req, res, maxReport);
         if (!body.ok) return body.tooLarge ? tooLarge(req, res, maxReport) : undefined;
+        const text = body.bytes.toString('utf8');
+        if (jsonNestingDepth(text) > MAX_REPORT_DEPTH) return sendJson(res, 400, { error: `expected a JSON object nested at most ${MAX_REPORT_DEPTH} levels deep`, code: 'REPORT_TOO_DEEP' });
         let report: unknown;
         try {
-          report = JSON.parse(body.bytes.toString('utf8'));
+          report = JSON.parse(text);
         } catch {
           return sendJson(res, 400, { error: 'expected a JSON object' });
         }
         if (typeof report !== 'object' || report === null || Array.isArray(report)) return sendJson(res, 400, { error: 'expected a JSON object' });
+        if (!service.store.writable) {
+          service.reportsDropped.read_only++;
+          return sendJson(res, 503, { error: 'reports are not accepted: the data directory is read-only for this server', code: 'STORE_READ_ONLY' });
+        }
         await service.appendReport(report, remote);
         return sendJson(res, 202, { status: 'accepted' });
       }

@@ -3,7 +3,6 @@
  * store), one publish at a time, and the in-memory table of GET responses. src/service/http.ts
  * puts it on a socket; tests and other front ends can drive it directly.
  */
-import { appendFileSync } from 'node:fs';
 import { appendFile, stat } from 'node:fs/promises';
 import { PinctlError, describeError } from '../errors.js';
 import { PinSet } from '../core/model.js';
@@ -17,7 +16,7 @@ import { KeysetPayload, Payload, PinsPayload } from '../bundle/types.js';
 import { BundleStore } from './store.js';
 import { GuardOptions, GuardResult, describeGuardFailure, runGuard } from './guard.js';
 import { Common, mergePinsPayload, parsePinsJson, pinsPayload, signPayload, trustRootsFromCertificates, trustRootsPayload } from './payloads.js';
-import { Entry, PublishType, makeEntry, publicPaths } from './routes.js';
+import { Entry, PublishType, etagOf, makeEntry, publicPaths } from './routes.js';
 import { keysDocument } from './keys.js';
 import { validity } from './time.js';
 
@@ -30,6 +29,8 @@ export interface ServiceOptions {
   guard?: GuardOptions;
   /** Each publish-log line (JSON, no newline), e.g. to stderr. */
   log?: (line: string) => void;
+  /** reports.log stops growing at this many bytes (default MAX_REPORTS_LOG_BYTES). */
+  maxReportsLogBytes?: number;
 }
 
 export interface PublishRequest {
@@ -42,7 +43,16 @@ export interface PublishRequest {
 
 export type PublishOutcome =
   | { ok: true; status: 200; body: Record<string, unknown> }
-  | { ok: false; status: 400 | 409; body: Record<string, unknown> };
+  | { ok: false; status: 400 | 409 | 500 | 503; body: Record<string, unknown> };
+
+/** What /metrics says about the last publish of a type (in this process). */
+export interface PublishRecord {
+  /** Unix seconds. */
+  time: number;
+  ok: boolean;
+  /** A re-signing by the service itself, not an admin publish. */
+  automatic: boolean;
+}
 
 export interface PublishLogLine {
   time: string;
@@ -54,6 +64,8 @@ export interface PublishLogLine {
   forced: boolean;
   /** Pins: published with ?merge=1 (the other domains of the previous version kept). */
   merged?: boolean;
+  /** Re-signed by the service before expiry (same content, new version). */
+  resigned?: boolean;
   expiresAt: string;
   etag: string;
   keyids: string[];
@@ -70,8 +82,13 @@ export const MAX_REPORTS_LOG_BYTES = 256 * 1024 * 1024;
 
 export class PinService {
   private reportsBytes: number | undefined;
-  /** Reports dropped because reports.log reached MAX_REPORTS_LOG_BYTES. */
-  reportsDropped = 0;
+  private readonly maxReportsBytes: number;
+  /** Reports accepted into reports.log. */
+  reportsReceived = 0;
+  /** Reports not written, by reason: the log cap (`log_full`), the per-client rate limit, a read-only store. */
+  readonly reportsDropped = { log_full: 0, rate_limited: 0, read_only: 0 };
+  /** The last publish per type (success or failure), for /metrics. */
+  readonly lastPublish = new Map<string, PublishRecord>();
   readonly audience: string;
   readonly store: BundleStore;
   private readonly signers: Signer[];
@@ -92,6 +109,7 @@ export class PinService {
     this.now = opts.now ?? (() => new Date());
     this.guardOptions = opts.guard ?? {};
     this.log = opts.log;
+    this.maxReportsBytes = opts.maxReportsLogBytes ?? MAX_REPORTS_LOG_BYTES;
     this.keysBytes = keysDocument(this.signers.map((s) => s.publicKey));
     this.rebuild();
   }
@@ -232,30 +250,46 @@ export class PinService {
     return this.sign('trust-roots', (common) => trustRootsPayload(roots, common, 'request body'), req, null);
   }
 
-  /** Reserve a version, sign, store; the version is spent only once the inputs were accepted. */
-  private sign(type: PublishType, build: (c: Common) => Payload, req: PublishRequest, guard: GuardResult | null): PublishOutcome {
-    const version = this.store.reserve(type);
-    const common: Common = { audience: this.audience, version, ...validity(this.now(), this.validityMs) };
-    const payload = build(common);
-    const bytes = signPayload(payload, this.signers);
-    this.store.commit(type, version, bytes);
+  /**
+   * Reserve a version, sign, store; the version is spent only once the inputs were accepted.
+   * The publish-log line is written durably before the bundle goes live (store.commit), so every
+   * version ever served is in publish.log. A write that fails (ENOSPC, EROFS) is a 500 and
+   * nothing goes live, now or after a restart.
+   */
+  private sign(type: PublishType, build: (c: Common) => Payload, req: PublishRequest, guard: GuardResult | null, automatic = false): PublishOutcome {
+    if (!this.store.writable) return readOnlyOutcome(this.store);
+    let version: number | undefined;
+    let line: PublishLogLine;
+    let common: Common;
+    try {
+      version = this.store.reserve(type);
+      common = { audience: this.audience, version, ...validity(this.now(), this.validityMs) };
+      const payload = build(common);
+      const bytes = signPayload(payload, this.signers);
+      line = {
+        time: this.now().toISOString(),
+        type,
+        version,
+        audience: this.audience,
+        domains: payload.type === 'pins' ? payload.domains.map((d) => d.domain) : [],
+        remote: req.remote ?? 'local',
+        forced: Boolean(req.force),
+        ...(type === 'pins' ? { merged: Boolean(req.merge) } : {}),
+        ...(automatic ? { resigned: true } : {}),
+        expiresAt: common.expiresAt,
+        etag: etagOf(bytes),
+        keyids: this.signers.map((s) => s.keyid),
+        ...(payload.type === 'trust-roots' ? { roots: payload.roots.map((r) => r.name) } : {}),
+      };
+      const text = JSON.stringify(line);
+      this.store.commit(type, version, bytes, () => this.store.appendDurably(this.store.publishLogPath, `${text}\n`));
+      this.log?.(text);
+    } catch (e) {
+      this.record(type, false, automatic);
+      return storeFailure(type, version, e);
+    }
     this.rebuild();
-    const entry = this.entries.get(`/v1/bundles/${type}`)!;
-    const line: PublishLogLine = {
-      time: this.now().toISOString(),
-      type,
-      version,
-      audience: this.audience,
-      domains: payload.type === 'pins' ? payload.domains.map((d) => d.domain) : [],
-      remote: req.remote ?? 'local',
-      forced: Boolean(req.force),
-      ...(type === 'pins' ? { merged: Boolean(req.merge) } : {}),
-      expiresAt: common.expiresAt,
-      etag: entry.etag,
-      keyids: this.signers.map((s) => s.keyid),
-      ...(payload.type === 'trust-roots' ? { roots: payload.roots.map((r) => r.name) } : {}),
-    };
-    this.writeLog(line);
+    this.record(type, true, automatic);
     return {
       ok: true,
       status: 200,
@@ -265,20 +299,18 @@ export class PinService {
         audience: this.audience,
         issuedAt: common.issuedAt,
         expiresAt: common.expiresAt,
-        etag: entry.etag,
+        etag: line.etag,
         forced: Boolean(req.force),
         ...(type === 'pins' ? { merged: Boolean(req.merge) } : {}),
         guard: guard ? { checked: guard.checked } : { skipped: true },
-        ...(payload.type === 'pins' ? { domains: line.domains } : {}),
-        ...(payload.type === 'trust-roots' ? { roots: line.roots } : {}),
+        ...(type === 'pins' ? { domains: line.domains } : {}),
+        ...(type === 'trust-roots' ? { roots: line.roots } : {}),
       },
     };
   }
 
-  private writeLog(line: PublishLogLine): void {
-    const text = JSON.stringify(line);
-    appendFileSync(this.store.publishLogPath, `${text}\n`, { mode: 0o600 });
-    this.log?.(text);
+  private record(type: string, ok: boolean, automatic: boolean): void {
+    this.lastPublish.set(type, { time: Math.floor(this.now().getTime() / 1000), ok, automatic });
   }
 
   /** The newest stored keyset payload (undefined before the first rotation). */
@@ -332,10 +364,9 @@ export class PinService {
           return { ok: false, status: 409, body: { error: `keyset v${next.version} expired at ${next.expiresAt}`, code: 'BUNDLE_EXPIRED', hint: 'sign it again with a later --expires-in' } };
         }
       }
-      this.store.commit('keyset', next.version, body);
-      this.rebuild();
-      const entry = this.entries.get('/v1/keyset')!;
-      this.writeLog({
+      if (!this.store.writable) return readOnlyOutcome(this.store);
+      const etag = etagOf(body);
+      const line: PublishLogLine = {
         time: this.now().toISOString(),
         type: 'keyset',
         version: next.version,
@@ -344,35 +375,88 @@ export class PinService {
         remote: req.remote ?? 'local',
         forced: Boolean(req.force),
         expiresAt: next.expiresAt,
-        etag: entry.etag,
+        etag,
         keyids: parseEnvelope(body).signatures.map((s) => s.keyid),
-      });
+      };
+      try {
+        const text = JSON.stringify(line);
+        this.store.commit('keyset', next.version, body, () => this.store.appendDurably(this.store.publishLogPath, `${text}\n`));
+        this.log?.(text);
+      } catch (e) {
+        this.record('keyset', false, false);
+        return storeFailure('keyset', next.version, e);
+      }
+      this.rebuild();
+      this.record('keyset', true, false);
       return {
         ok: true,
         status: 200,
-        body: { type: 'keyset', version: next.version, audience: this.audience, threshold: next.threshold, keyids: next.keys.map((k) => k.keyid), etag: entry.etag, forced: Boolean(req.force) },
+        body: { type: 'keyset', version: next.version, audience: this.audience, threshold: next.threshold, keyids: next.keys.map((k) => k.keyid), etag, forced: Boolean(req.force) },
       };
     });
   }
 
-  private reportsQueue: Promise<void> = Promise.resolve();
+  private reportsQueue: Promise<unknown> = Promise.resolve();
 
-  /** Append a pin-failure report as one JSON line (appends are queued, never interleaved). */
-  appendReport(report: unknown, remote: string): Promise<void> {
+  /**
+   * Append a pin-failure report as one JSON line (appends are queued, never interleaved). Returns
+   * false when it was dropped: the log reached its cap (counted in bytes), or the store is read-only.
+   */
+  appendReport(report: unknown, remote: string): Promise<boolean> {
     const line = `${JSON.stringify({ receivedAt: this.now().toISOString(), remote, report })}\n`;
+    const size = Buffer.byteLength(line, 'utf8');
     const next = this.reportsQueue.then(async () => {
-      // A global cap on the log: per-address rate limits alone do not stop many addresses filling the disk.
-      this.reportsBytes ??= await stat(this.store.reportsLogPath).then((s) => s.size, () => 0);
-      if (this.reportsBytes + line.length > MAX_REPORTS_LOG_BYTES) {
-        this.reportsDropped++;
-        return;
+      if (!this.store.writable) {
+        this.reportsDropped.read_only++;
+        return false;
       }
-      this.reportsBytes += line.length;
+      // A global cap on the log: per-address rate limits alone do not stop many addresses filling the disk.
+      this.reportsBytes ??= await this.reportsLogSize();
+      // At the cap, look again: an operator who rotated the file (moved or truncated it) resumes logging.
+      if (this.reportsBytes + size > this.maxReportsBytes) this.reportsBytes = await this.reportsLogSize();
+      if (this.reportsBytes + size > this.maxReportsBytes) {
+        this.reportsDropped.log_full++;
+        return false;
+      }
+      this.reportsBytes += size;
       await appendFile(this.store.reportsLogPath, line, { mode: 0o600 });
+      this.reportsReceived++;
+      return true;
     });
     this.reportsQueue = next.catch(() => undefined);
     return next;
   }
+
+  private reportsLogSize(): Promise<number> {
+    return stat(this.store.reportsLogPath).then((s) => s.size, () => 0);
+  }
+}
+
+/** 503 for every write while the data directory is read-only (start-up on a full or read-only disk). */
+function readOnlyOutcome(store: BundleStore): PublishOutcome {
+  return {
+    ok: false,
+    status: 503,
+    body: {
+      error: `the data directory ${store.dir} could not be written at start-up (${store.readOnlyReason}); this server only serves what is stored`,
+      code: 'STORE_READ_ONLY',
+      hint: 'free space on its file system or remount it read-write, then restart pinctl serve',
+    },
+  };
+}
+
+/** 500 when storing failed: nothing went live; the reserved version (if any) stays spent. */
+function storeFailure(type: string, version: number | undefined, e: unknown): PublishOutcome {
+  const code = (e as NodeJS.ErrnoException).code;
+  return {
+    ok: false,
+    status: 500,
+    body: {
+      error: `${type}${version === undefined ? '' : ` v${version}`} could not be stored (${code ?? describeError(e)}); nothing was published`,
+      code: 'STORE_WRITE_FAILED',
+      hint: code === 'ENOSPC' || code === 'EDQUOT' ? "free space on the data directory's file system, then publish again" : code === 'EROFS' ? "the data directory's file system is read-only: remount it read-write, then publish again" : 'see the server log; then publish again',
+    },
+  };
 }
 
 /** Per posted domain: the pins added to and removed from the current entry (null: a new entry). */
