@@ -19,6 +19,7 @@ import { DEFAULT_GUARD_TIMEOUT_MS } from '../../src/service/guard.js';
 import { parseAudience } from '../../src/service/payloads.js';
 import { parseExpiresIn } from '../../src/service/time.js';
 import { readSigners } from './bundle.js';
+import { Resigner, startResigner } from '../../src/service/resigner.js';
 
 export const ADMIN_TOKEN_ENV = 'PINCTL_ADMIN_TOKEN';
 
@@ -109,6 +110,8 @@ export interface StartedServe {
   url: string;
   server: RunningServer;
   service: PinService;
+  /** Automatic re-signing before half of a bundle's validity is gone. */
+  resigner: Resigner;
   /** Re-read --tls-cert/--tls-key for new connections (SIGHUP); a bad pair keeps the served one. */
   reloadTls(): { ok: true } | { ok: false; error: unknown };
   /** Stop the server and release the data directory. */
@@ -195,11 +198,16 @@ export async function startServe(opts: ServeOptions, io: CliIO): Promise<Started
       `${s.dim('note:')} audience ${audience}; signing key${signers.length > 1 ? 's' : ''} ${signers.map((k) => k.keyid).join(', ')}; data ${opts.data}; ` +
         `published pins ${v.pins ?? '-'}, trust-roots ${v['trust-roots'] ?? '-'}, keyset ${v.keyset ?? '-'}${store.writable ? '' : '; READ-ONLY'}\n`,
     );
+    const resigner = startResigner(service, (type, outcome) => {
+      if (outcome.ok) io.stderr.write(`${s.dim('note:')} re-signed ${type} as v${outcome.body.version} (same content), valid until ${outcome.body.expiresAt}\n`);
+      else io.stderr.write(`${s.red('error:')} re-signing ${type} failed: ${String(outcome.body.error)}; retrying in a minute\n`);
+    });
     let stopping: Promise<void> | null = null;
     return {
       url: server.url,
       server,
       service,
+      resigner,
       reloadTls: () => {
         if (!tls) return { ok: false, error: new InputError('USAGE', 'nothing to reload: serve runs without --tls-cert/--tls-key') };
         try {
@@ -210,7 +218,7 @@ export async function startServe(opts: ServeOptions, io: CliIO): Promise<Started
         }
       },
       stop: () =>
-        (stopping ??= server.close().finally(() => store.close())),
+        (stopping ??= (resigner.stop(), server.close().finally(() => store.close()))),
     };
   } catch (e) {
     store.close();

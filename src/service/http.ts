@@ -10,6 +10,7 @@ import { PinService } from './service.js';
 import { TokenBucketLimiter, rateLimitKey } from './rate-limit.js';
 import { Entry, KEEP_ALIVE_SECONDS, bearerMatches, clientAddress, ifNoneMatchHits, pathOf, queryFlag, route, tokenDigest } from './routes.js';
 import { installFastPath } from './fast-http.js';
+import { healthOf, renderServiceMetrics } from './metrics.js';
 
 export const DEFAULT_MAX_REPORT_BYTES = 16 * 1024;
 export const DEFAULT_MAX_PUBLISH_BYTES = 8 * 1024 * 1024;
@@ -122,8 +123,16 @@ export function createHandler(opts: HttpOptions): (req: IncomingMessage, res: Se
     switch (r.kind) {
       case 'get':
         return sendJson(res, 404, { error: `nothing published yet at ${path}` }, {}, head);
-      case 'health':
-        return sendJson(res, 200, { status: 'ok', audience: service.audience, versions: service.versions() }, {}, head);
+      case 'health': {
+        const h = healthOf(service.served, service.now(), service.validityMs);
+        const body = { status: h.ok ? 'ok' : 'expiring', audience: service.audience, versions: service.versions(), expires: Object.fromEntries(service.served.map((x) => [x.type, x.expiresAt])), writable: service.store.writable, ...(h.ok ? {} : { problems: h.problems }) };
+        return sendJson(res, h.ok ? 200 : 503, body, {}, head);
+      }
+      case 'metrics': {
+        const text = Buffer.from(renderServiceMetrics(service.metricsSnapshot()), 'utf8');
+        res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8', 'Cache-Control': 'no-store', 'Content-Length': String(text.length) });
+        return void res.end(head ? undefined : text);
+      }
       case 'not-found':
         return sendJson(res, 404, { error: `no such resource: ${path}` }, {}, head);
       case 'method-not-allowed':

@@ -4,6 +4,7 @@
  * puts it on a socket; tests and other front ends can drive it directly.
  */
 import { appendFile, stat } from 'node:fs/promises';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { PinctlError, describeError } from '../errors.js';
 import { PinSet } from '../core/model.js';
 import { BundleError, EnvelopeError } from '../bundle/errors.js';
@@ -19,6 +20,7 @@ import { Common, mergePinsPayload, parsePinsJson, pinsPayload, signPayload, trus
 import { Entry, PublishType, etagOf, makeEntry, publicPaths } from './routes.js';
 import { keysDocument } from './keys.js';
 import { validity } from './time.js';
+import { MetricsSnapshot, Served } from './metrics.js';
 
 export interface ServiceOptions {
   store: BundleStore;
@@ -77,6 +79,9 @@ function errorBody(e: unknown): Record<string, unknown> {
   return { error: describeError(e) };
 }
 
+/** After a failed re-signing, the next attempt waits this long. */
+export const RESIGN_RETRY_MS = 60_000;
+
 /** reports.log stops growing here; later reports are counted and dropped (rotate the file to resume). */
 export const MAX_REPORTS_LOG_BYTES = 256 * 1024 * 1024;
 
@@ -92,14 +97,18 @@ export class PinService {
   readonly audience: string;
   readonly store: BundleStore;
   private readonly signers: Signer[];
-  private readonly validityMs: number;
-  private readonly now: () => Date;
+  readonly validityMs: number;
+  readonly now: () => Date;
   private readonly guardOptions: GuardOptions;
   private readonly log?: (line: string) => void;
   private readonly keysBytes: Uint8Array;
   private queue: Promise<unknown> = Promise.resolve();
   /** "/v1/bundles/pins" → prepared response. Replaced as a whole on publish. */
   entries = new Map<string, Entry>();
+  /** Version and validity of what is served, per type (for /metrics, /healthz and re-signing). */
+  served: Served[] = [];
+  /** Automatic re-signing after a failure waits until then (Unix ms), not to retry in a loop. */
+  private resignRetryAt = new Map<string, number>();
 
   constructor(opts: ServiceOptions) {
     this.audience = opts.audience;
@@ -112,6 +121,34 @@ export class PinService {
     this.maxReportsBytes = opts.maxReportsLogBytes ?? MAX_REPORTS_LOG_BYTES;
     this.keysBytes = keysDocument(this.signers.map((s) => s.publicKey));
     this.rebuild();
+    this.loadLastPublish();
+  }
+
+  /** The last publish per type from the tail of publish.log, so /metrics has it after a restart. */
+  private loadLastPublish(): void {
+    let text: string;
+    try {
+      const size = statSync(this.store.publishLogPath).size;
+      const length = Math.min(size, 64 * 1024);
+      const buf = Buffer.alloc(length);
+      const fd = openSync(this.store.publishLogPath, 'r');
+      try {
+        readSync(fd, buf, 0, length, size - length);
+      } finally {
+        closeSync(fd);
+      }
+      text = buf.toString('utf8');
+    } catch {
+      return; // no log yet
+    }
+    for (const l of text.split('\n')) {
+      try {
+        const line = JSON.parse(l) as Partial<PublishLogLine>;
+        if (typeof line.type === 'string' && typeof line.time === 'string') this.lastPublish.set(line.type, { time: Math.floor(Date.parse(line.time) / 1000), ok: true, automatic: line.resigned === true });
+      } catch {
+        /* the first, cut line of the tail */
+      }
+    }
   }
 
   /** The GET /v1/keys body. */
@@ -149,6 +186,82 @@ export class PinService {
     const entries = new Map<string, Entry>();
     for (const [p, bytes] of paths) entries.set(`/${p}`, makeEntry(bytes));
     this.entries = entries;
+    this.served = [];
+    for (const type of ['pins', 'trust-roots', 'keyset'] as const) {
+      const cur = this.store.current(type);
+      if (!cur) continue;
+      try {
+        const p = decodePayload(parseEnvelope(cur.bytes).payload, type);
+        this.served.push({ type, version: p.version, issuedAt: p.issuedAt, expiresAt: p.expiresAt });
+      } catch {
+        /* reported by startupWarnings */
+      }
+    }
+  }
+
+  /**
+   * When the served bundle of this type is re-signed: once half of its own validity has passed
+   * (from the stored issuedAt and expiresAt, so a restart keeps the schedule). Undefined when it
+   * will not be: nothing published, another audience, already expired, or a read-only store.
+   */
+  nextResignAt(type: PublishType): number | undefined {
+    if (!this.store.writable) return undefined;
+    const cur = this.served.find((x) => x.type === type);
+    if (!cur) return undefined;
+    const issued = Date.parse(cur.issuedAt);
+    const expires = Date.parse(cur.expiresAt);
+    if (expires <= this.now().getTime()) return undefined;
+    return Math.max(issued + (expires - issued) / 2, this.resignRetryAt.get(type) ?? 0);
+  }
+
+  /**
+   * Re-signs every type whose time has come (nextResignAt): the same content, a new version,
+   * issuedAt now and a full validity, through the same durable publish path as an admin publish
+   * (publish-log line `"resigned": true`). SPEC §6 "Re-signing".
+   */
+  resignDue(): Promise<{ type: PublishType; outcome: PublishOutcome }[]> {
+    return this.serial(async () => {
+      const done: { type: PublishType; outcome: PublishOutcome }[] = [];
+      for (const type of ['pins', 'trust-roots'] as const) {
+        const at = this.nextResignAt(type);
+        if (at === undefined || at > this.now().getTime()) continue;
+        const outcome = this.resign(type);
+        if (!outcome.ok) this.resignRetryAt.set(type, this.now().getTime() + RESIGN_RETRY_MS);
+        else this.resignRetryAt.delete(type);
+        done.push({ type, outcome });
+      }
+      return done;
+    });
+  }
+
+  private resign(type: PublishType): PublishOutcome {
+    const cur = this.store.current(type)!;
+    let payload: Payload;
+    try {
+      payload = decodePayload(parseEnvelope(cur.bytes).payload, type);
+    } catch (e) {
+      return { ok: false, status: 500, body: errorBody(e) };
+    }
+    if (payload.audience !== this.audience) return { ok: false, status: 409, body: { error: `the served ${type} bundle is for audience ${payload.audience}, not ${this.audience}: not re-signed`, code: 'RESIGN_REFUSED' } };
+    // Same content, new version and validity: only the common fields change.
+    return this.sign(type, (common) => ({ ...payload, ...common }) as Payload, { remote: 'resign' }, null, true);
+  }
+
+  metricsSnapshot(): MetricsSnapshot {
+    const nextResign = new Map<string, number>();
+    for (const type of ['pins', 'trust-roots'] as const) {
+      const at = this.nextResignAt(type);
+      if (at !== undefined) nextResign.set(type, at);
+    }
+    return {
+      now: this.now(),
+      served: this.served,
+      lastPublish: this.lastPublish,
+      nextResign,
+      reportsReceived: this.reportsReceived,
+      reportsDropped: this.reportsDropped,
+      readOnly: !this.store.writable,
+    };
   }
 
   versions(): Record<string, number | null> {
