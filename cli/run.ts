@@ -190,6 +190,7 @@ Examples:
     .option('--reports-rate <rate>', 'POST /v1/reports per client address: N/min, N/s, N/h', '10/min')
     .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate chain (with --tls-key; re-read on SIGHUP)')
     .option('--tls-key <file>', 'the private key of --tls-cert (PEM)')
+    .option('--ca-file <file>', 'trust store published trust roots must be in (default: the system store)')
     .addHelpText(
       'after',
       `

@@ -19,6 +19,8 @@ import { DEFAULT_GUARD_TIMEOUT_MS } from '../../src/service/guard.js';
 import { parseAudience } from '../../src/service/payloads.js';
 import { parseExpiresIn } from '../../src/service/time.js';
 import { readSigners } from './bundle.js';
+import { loadCaFile, loadSystemStore } from '../../src/net/trust-store-file.js';
+import type { TrustStore } from '../../src/core/trust-store.js';
 import { Resigner, startResigner } from '../../src/service/resigner.js';
 
 export const ADMIN_TOKEN_ENV = 'PINCTL_ADMIN_TOKEN';
@@ -34,6 +36,8 @@ export interface ServeOptions {
   /** PEM certificate chain and private key: serve HTTPS (both or neither; re-read on SIGHUP). */
   tlsCert?: string;
   tlsKey?: string;
+  /** Trust store published trust roots must be anchors of (default: the system store). */
+  caFile?: string;
 }
 
 /** Where shutdown requests come from: process signals by default, injectable for tests. */
@@ -144,6 +148,8 @@ export async function startServe(opts: ServeOptions, io: CliIO): Promise<Started
     );
   }
   const signers = readSigners(opts.key, io);
+  // --ca-file is read now (a typo fails the start); the system store when first needed.
+  let trustStore: TrustStore | undefined = opts.caFile !== undefined ? loadCaFile(resolve(io.cwd, opts.caFile)) : undefined;
   if (!opts.data) throw new InputError('USAGE', '--data: expected the data directory');
 
   const store = BundleStore.open(resolve(io.cwd, opts.data), { lock: true });
@@ -173,6 +179,7 @@ export async function startServe(opts: ServeOptions, io: CliIO): Promise<Started
       validityMs,
       now: () => io.now(),
       guard: { timeoutMs: guardTimeoutMs, probe: io.probe, resolve: io.resolve },
+      trustStore: () => (trustStore ??= loadSystemStore(io.env)),
       log: (line) => io.stderr.write(`${line}\n`),
     });
     for (const w of service.startupWarnings()) io.stderr.write(`${s.yellow('warning:')} ${w}\n`);

@@ -15,7 +15,8 @@ import { Signer } from '../bundle/sign.js';
 import { TrustedStore } from '../bundle/trusted-store.js';
 import { KeysetPayload, Payload, PinsPayload } from '../bundle/types.js';
 import { BundleStore } from './store.js';
-import { GuardOptions, GuardResult, describeGuardFailure, runGuard } from './guard.js';
+import { GuardOptions, GuardResult, checkTrustRoots, describeGuardFailure, runGuard } from './guard.js';
+import type { TrustStore } from '../core/trust-store.js';
 import { Common, mergePinsPayload, parsePinsJson, pinsPayload, signPayload, trustRootsFromCertificates, trustRootsPayload } from './payloads.js';
 import { Entry, PublishType, etagOf, makeEntry, publicPaths } from './routes.js';
 import { keysDocument } from './keys.js';
@@ -31,6 +32,8 @@ export interface ServiceOptions {
   guard?: GuardOptions;
   /** Each publish-log line (JSON, no newline), e.g. to stderr. */
   log?: (line: string) => void;
+  /** The store published trust roots must be anchors of (loaded on first use). */
+  trustStore?: () => TrustStore;
   /** reports.log stops growing at this many bytes (default MAX_REPORTS_LOG_BYTES). */
   maxReportsLogBytes?: number;
 }
@@ -100,6 +103,7 @@ export class PinService {
   readonly validityMs: number;
   readonly now: () => Date;
   private readonly guardOptions: GuardOptions;
+  private readonly trustStore?: () => TrustStore;
   private readonly log?: (line: string) => void;
   private readonly keysBytes: Uint8Array;
   private queue: Promise<unknown> = Promise.resolve();
@@ -117,6 +121,7 @@ export class PinService {
     this.validityMs = opts.validityMs;
     this.now = opts.now ?? (() => new Date());
     this.guardOptions = opts.guard ?? {};
+    this.trustStore = opts.trustStore;
     this.log = opts.log;
     this.maxReportsBytes = opts.maxReportsLogBytes ?? MAX_REPORTS_LOG_BYTES;
     this.keysBytes = keysDocument(this.signers.map((s) => s.publicKey));
@@ -303,7 +308,12 @@ export class PinService {
     }
     let guard: GuardResult | null = null;
     if (!req.force) {
-      guard = await runGuard(pinSet, this.guardOptions);
+      try {
+        guard = await runGuard(pinSet, this.guardOptions);
+      } catch (e) {
+        if (e instanceof PinctlError) return { ok: false, status: 400, body: errorBody(e) };
+        throw e;
+      }
       if (!guard.ok) {
         const first = guard.failures[0]!;
         return {
@@ -360,7 +370,22 @@ export class PinService {
     } catch (e) {
       return { ok: false, status: 400, body: errorBody(e) };
     }
-    return this.sign('trust-roots', (common) => trustRootsPayload(roots, common, 'request body'), req, null);
+    if (!req.force && this.trustStore) {
+      const failures = checkTrustRoots(roots, this.trustStore(), this.now());
+      if (failures.length > 0) {
+        return {
+          ok: false,
+          status: 409,
+          body: {
+            error: `trust-roots guard: ${failures[0]!.message}${failures.length > 1 ? ` (and ${failures.length - 1} more)` : ''}; nothing was signed`,
+            code: 'TRUST_ROOTS_GUARD_FAILED',
+            hint: 'publish roots that are valid now and in the trust store serve was given (--ca-file); ?force=1 publishes anyway and is logged',
+            failures,
+          },
+        };
+      }
+    }
+    return this.sign('trust-roots', (common) => trustRootsPayload(roots, common, 'request body'), req, this.trustStore && !req.force ? { ok: true, checked: roots.length, failures: [] } : null);
   }
 
   /**

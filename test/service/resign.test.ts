@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { cli } from '../helpers/cli.js';
-import { readPki } from '../helpers/fixtures.js';
+import { pkiFile, readPki } from '../helpers/fixtures.js';
 import { startServe } from '../../cli/commands/serve.js';
 import { keyPair, NOW, pinsJson, PIN, tempDir, testIO } from './helpers.js';
 
@@ -23,7 +23,7 @@ const pins = () => pinsJson([{ domain: 'api.pinctl.test', pins: [PIN.intermediat
 async function start(data: string, key: string, clock: { t: number }) {
   const io = testIO({ env: { PINCTL_ADMIN_TOKEN: TOKEN } });
   io.now = () => new Date(clock.t);
-  const s = await startServe({ listen: '127.0.0.1:0', key: [key], data, audience: 'com.example.app', expiresIn: '7d', guardTimeout: '3s', reportsRate: '10/min' }, io);
+  const s = await startServe({ listen: '127.0.0.1:0', key: [key], data, audience: 'com.example.app', expiresIn: '7d', guardTimeout: '3s', reportsRate: '10/min', caFile: pkiFile('roots.pem') }, io);
   return { ...s, io };
 }
 

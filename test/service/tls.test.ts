@@ -48,7 +48,7 @@ function bus(): { source: SignalSource; emit: (name: string) => void } {
   };
 }
 
-const baseOptions = (data: string, key: string) => ({ listen: '127.0.0.1:0', key: [key], data, audience: 'com.example.app', expiresIn: '7d', guardTimeout: '3s', reportsRate: '10/min' });
+const baseOptions = (data: string, key: string) => ({ listen: '127.0.0.1:0', key: [key], data, audience: 'com.example.app', expiresIn: '7d', guardTimeout: '3s', reportsRate: '10/min', caFile: pkiFile('roots.pem') });
 
 describe('pinctl serve over TLS', () => {
   it('serves HTTPS to a node client trusting the fixture root; admin publishing works over it', async () => {
