@@ -273,7 +273,9 @@ describe('reports', () => {
 });
 
 describe('reports rate limit over real IPv6 connections', () => {
-  const prefix = `fd${randomBytes(1).toString('hex')}:${randomBytes(2).toString('hex')}:${randomBytes(2).toString('hex')}`;
+  // A random unique-local prefix, written as Node prints it (no leading zeros).
+  const group = () => (0x1000 + (randomBytes(2).readUInt16BE() % 0xe000)).toString(16);
+  const prefix = `fd${randomBytes(1).toString('hex')}:${group()}:${group()}`;
   const addrs = { server: `${prefix}:1::1`, a: `${prefix}:1::a`, b: `${prefix}:1::b`, other: `${prefix}:2::a` };
   const added: string[] = [];
   afterAll(() => {
