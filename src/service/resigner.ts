@@ -1,6 +1,6 @@
 /**
  * The timer behind automatic re-signing. The schedule itself is derived from the served bundles
- * (PinService.nextResignAt: half of each bundle's own validity, from its stored issuedAt and
+ * (PinService.nextResignAt, SPEC §6.1: half of each bundle's own validity, from its stored issuedAt and
  * expiresAt), so it survives restarts; this only wakes up to look. It sleeps at most an hour at
  * a time, so a suspended machine or a clock step is noticed within the hour.
  */

@@ -222,7 +222,7 @@ export class PinService {
   /**
    * Re-signs every type whose time has come (nextResignAt): the same content, a new version,
    * issuedAt now and a full validity, through the same durable publish path as an admin publish
-   * (publish-log line `"resigned": true`). SPEC §6 "Re-signing".
+   * (publish-log line `"resigned": true`). SPEC §6.1 steps 1-4.
    */
   resignDue(): Promise<{ type: PublishType; outcome: PublishOutcome }[]> {
     return this.serial(async () => {
