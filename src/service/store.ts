@@ -238,7 +238,11 @@ export class BundleStore {
         continue;
       }
       for (const n of names) {
-        if (!/^\..+\.tmp$/.test(n)) continue;
+        const m = /^\..+\.(\d+)\.[0-9a-f]+\.tmp$/.exec(n);
+        if (!m) continue;
+        // A server starting right now writes its lock attempt here too: leave live processes' files.
+        const pid = Number(m[1]);
+        if (pid !== process.pid && pidAlive(pid)) continue;
         if (unlinkQuietly(join(d, n))) removed.push(join(d, n));
       }
     }

@@ -199,11 +199,16 @@ describe('crash leftovers', () => {
     const data = tempDir();
     let s = await start(data, k.key);
     await s.stop();
-    const left = [join(data, 'current', '.pins.json.99999.0a1b2c3d4e5f.tmp'), join(data, 'counters', '.pins.json.99999.0a1b2c3d4e5f.tmp'), join(data, '.lock.99999.0a1b2c3d4e5f.tmp')];
-    for (const f of left) writeFileSync(f, 'partial');
+    // Named as durable writes name them, with the pid of a process that has exited.
+    const dead = Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout);
+    const left = [join(data, 'current', `.pins.json.${dead}.0a1b2c3d4e5f.tmp`), join(data, 'counters', `.pins.json.${dead}.0a1b2c3d4e5f.tmp`), join(data, `.lock.${dead}.0a1b2c3d4e5f.tmp`)];
+    // A live process's lock attempt (a server starting at this moment) is left alone.
+    const live = join(data, `.lock.${process.ppid}.0a1b2c3d4e5f.tmp`);
+    for (const f of [...left, live]) writeFileSync(f, 'partial');
     s = await start(data, k.key);
     await s.stop();
     for (const f of left) expect(() => statSync(f), f).toThrow(/ENOENT/);
+    expect(statSync(live).isFile()).toBe(true);
     expect(s.io.err()).toContain('temporary file left by a stopped process; removed');
   });
 });
