@@ -350,7 +350,8 @@ export class PinService {
     });
     const cur = this.store.current('pins');
     if (!cur) return refuse('there is no current pin set to merge into');
-    if (cur.version !== this.store.floor('pins')) return refuse(`the current pin set is version ${cur.version} but version ${this.store.floor('pins')} was issued (lost or damaged files)`);
+    const issued = this.store.newestIssued('pins');
+    if (cur.version !== issued) return refuse(`the current pin set is version ${cur.version} but version ${issued} was issued (lost or damaged files)`);
     let current: PinsPayload;
     try {
       current = decodePayload(parseEnvelope(cur.bytes).payload, 'pins');
@@ -423,6 +424,7 @@ export class PinService {
       this.store.commit(type, version, bytes, () => this.store.appendDurably(this.store.publishLogPath, `${text}\n`));
       this.log?.(text);
     } catch (e) {
+      if (version !== undefined) this.store.markFailed(type, version);
       this.record(type, false, automatic);
       return storeFailure(type, version, e);
     }

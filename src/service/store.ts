@@ -127,6 +127,10 @@ export class BundleStore {
   /** Problems found while opening (corrupt files that were skipped), for the caller to print. */
   readonly warnings: string[] = [];
   private readonly floors = new Map<BundleType, number>();
+  /** The counter's version was reserved by a publish that failed (it never went live). */
+  private readonly floorFailed = new Map<BundleType, boolean>();
+  /** Highest history file name per type. */
+  private readonly historyTop = new Map<BundleType, number>();
   private readonly currents = new Map<BundleType, StoredBundle>();
   private readonly keysets = new Map<number, Uint8Array>();
   private lockPath: string | null = null;
@@ -281,6 +285,7 @@ export class BundleStore {
       try {
         const c = JSON.parse(readFileSync(counter, 'utf8')) as { version?: unknown };
         if (Number.isSafeInteger(c.version) && (c.version as number) >= 0) floor = c.version as number;
+        if ((c as { failed?: unknown }).failed === true) this.floorFailed.set(type, true);
         else this.warnings.push(`${counter}: no integer version; using the history instead`);
       } catch {
         this.warnings.push(`${counter}: not JSON; using the history instead`);
@@ -288,6 +293,7 @@ export class BundleStore {
     }
     // 2. Every history file name counts, even one whose content is damaged (not for keysets, above).
     const history = this.historyVersions(type);
+    if (history.length > 0) this.historyTop.set(type, history[0]!);
     if (history.length > 0 && type !== 'keyset') floor = Math.max(floor, history[0]!);
     // 3. The current file is what went live: a publish is live once its current file is renamed
     // into place. Newer history entries are publishes that failed or were cut short (never
@@ -356,6 +362,31 @@ export class BundleStore {
     return this.floors.get(type) ?? 0;
   }
 
+  /**
+   * The newest version that may have gone live: the floor, unless the floor's publish failed
+   * (then the newest history file or current bundle). A current bundle older than this means
+   * lost or damaged files.
+   */
+  newestIssued(type: BundleType): number {
+    if (!this.floorFailed.get(type)) return this.floor(type);
+    return Math.max(this.historyTop.get(type) ?? 0, this.current(type)?.version ?? 0);
+  }
+
+  /**
+   * Records that a reserved version never went live (its publish failed), so that merges and
+   * the newest-issued check do not take the gap for lost files. Best effort: on a full or
+   * read-only disk the record itself may fail; the version stays spent either way.
+   */
+  markFailed(type: Exclude<BundleType, 'keyset'>, version: number): void {
+    if (version !== this.floor(type)) return;
+    this.floorFailed.set(type, true);
+    try {
+      writeFileAtomic(this.counterPath(type), `${JSON.stringify({ type, version, failed: true })}\n`);
+    } catch {
+      /* the disk that failed the publish may fail this too */
+    }
+  }
+
   current(type: BundleType): StoredBundle | undefined {
     return this.currents.get(type);
   }
@@ -375,6 +406,7 @@ export class BundleStore {
     if (!Number.isSafeInteger(version)) throw new InputError('USAGE', `${type}: version counter exhausted`);
     writeFileAtomic(this.counterPath(type), `${JSON.stringify({ type, version })}\n`);
     this.floors.set(type, version);
+    this.floorFailed.delete(type);
     return version;
   }
 
@@ -400,12 +432,14 @@ export class BundleStore {
       renameSync(history, `${history}.not-live-${Date.now()}`);
     }
     writeFileExclusive(history, bytes);
+    this.historyTop.set(type, Math.max(this.historyTop.get(type) ?? 0, version));
     try {
       if (type === 'keyset') writeFileAtomic(this.counterPath(type), `${JSON.stringify({ type, version })}\n`);
       beforeLive();
       writeFileAtomic(this.currentPath(type), bytes);
     } catch (e) {
       unlinkQuietly(history);
+      this.historyTop.set(type, Math.max(...this.historyVersions(type), 0));
       throw e;
     }
     if (type === 'keyset') {
