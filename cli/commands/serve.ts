@@ -206,7 +206,8 @@ export async function startServe(opts: ServeOptions, io: CliIO): Promise<Started
         `published pins ${v.pins ?? '-'}, trust-roots ${v['trust-roots'] ?? '-'}, keyset ${v.keyset ?? '-'}${store.writable ? '' : '; READ-ONLY'}\n`,
     );
     const resigner = startResigner(service, (type, outcome) => {
-      if (outcome.ok) io.stderr.write(`${s.dim('note:')} re-signed ${type} as v${outcome.body.version} (same content), valid until ${outcome.body.expiresAt}\n`);
+      const b = outcome.body;
+      if (outcome.ok) io.stderr.write(`${s.dim('note:')} re-signed ${type} as v${b.version} (same content), valid until ${b.expiresAt}\n`);
       else io.stderr.write(`${s.red('error:')} re-signing ${type} failed: ${String(outcome.body.error)}; retrying in a minute\n`);
     });
     let stopping: Promise<void> | null = null;
@@ -233,7 +234,12 @@ export async function startServe(opts: ServeOptions, io: CliIO): Promise<Started
   }
 }
 
-export async function serveCommand(opts: ServeOptions, io: CliIO, signals: SignalSource = processSignals, reloads: SignalSource = processReloads): Promise<number> {
+export async function serveCommand(
+  opts: ServeOptions,
+  io: CliIO,
+  signals: SignalSource = processSignals,
+  reloads: SignalSource = processReloads,
+): Promise<number> {
   let started: StartedServe;
   try {
     started = await startServe(opts, io);

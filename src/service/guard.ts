@@ -117,7 +117,8 @@ async function refusedTargets(targets: GuardTarget[], pinSet: PinSet, resolve: R
     if (host === domain || (entry?.includeSubdomains && host.endsWith(`.${domain}`))) continue;
     const [mine, theirs] = await Promise.all([addressesOf(host), addressesOf(domain)]);
     if (mine.length > 0 && theirs.length > 0 && mine.every((a) => theirs.includes(a))) continue;
-    refused.push(`${t.domain}: endpoint host ${t.host} is neither the domain${entry?.includeSubdomains ? ', a subdomain of it,' : ''} nor a name resolving to its addresses`);
+    const sub = entry?.includeSubdomains ? ', a subdomain of it,' : '';
+    refused.push(`${t.domain}: endpoint host ${t.host} is neither the domain${sub} nor a name resolving to its addresses`);
   }
   return refused;
 }
@@ -191,8 +192,9 @@ export function checkTrustRoots(roots: TrustRoot[], store: TrustStore, now: Date
   for (const r of roots) {
     const c = parseCertificate(Buffer.from(r.certificate, 'base64'));
     const base = { name: r.name, subject: c.subject, spkiSha256: r.spkiSha256 };
-    if (c.notBefore.getTime() > now.getTime()) failures.push({ ...base, reason: 'not-yet-valid', message: `${r.name}: not valid before ${c.notBefore.toISOString()}` });
-    else if (c.notAfter.getTime() < now.getTime()) failures.push({ ...base, reason: 'expired', message: `${r.name}: expired at ${c.notAfter.toISOString()}` });
+    const t = now.getTime();
+    if (c.notBefore.getTime() > t) failures.push({ ...base, reason: 'not-yet-valid', message: `${r.name}: not valid before ${c.notBefore.toISOString()}` });
+    else if (c.notAfter.getTime() < t) failures.push({ ...base, reason: 'expired', message: `${r.name}: expired at ${c.notAfter.toISOString()}` });
     if (!isAnchor(store, c)) failures.push({ ...base, reason: 'unknown', message: `${r.name}: not in the trust store (${store.label})` });
   }
   return failures;

@@ -125,12 +125,20 @@ export function createHandler(opts: HttpOptions): (req: IncomingMessage, res: Se
         return sendJson(res, 404, { error: `nothing published yet at ${path}` }, {}, head);
       case 'health': {
         const h = healthOf(service.served, service.now(), service.validityMs);
-        const body = { status: h.ok ? 'ok' : 'expiring', audience: service.audience, versions: service.versions(), expires: Object.fromEntries(service.served.map((x) => [x.type, x.expiresAt])), writable: service.store.writable, ...(h.ok ? {} : { problems: h.problems }) };
+        const body = {
+          status: h.ok ? 'ok' : 'expiring',
+          audience: service.audience,
+          versions: service.versions(),
+          expires: Object.fromEntries(service.served.map((x) => [x.type, x.expiresAt])),
+          writable: service.store.writable,
+          ...(h.ok ? {} : { problems: h.problems }),
+        };
         return sendJson(res, h.ok ? 200 : 503, body, {}, head);
       }
       case 'metrics': {
         const text = Buffer.from(renderServiceMetrics(service.metricsSnapshot()), 'utf8');
-        res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8', 'Cache-Control': 'no-store', 'Content-Length': String(text.length) });
+        const type = 'text/plain; version=0.0.4; charset=utf-8';
+        res.writeHead(200, { 'Content-Type': type, 'Cache-Control': 'no-store', 'Content-Length': String(text.length) });
         return void res.end(head ? undefined : text);
       }
       case 'not-found':
@@ -148,7 +156,9 @@ export function createHandler(opts: HttpOptions): (req: IncomingMessage, res: Se
         const body = await readBody(req, res, maxReport);
         if (!body.ok) return body.tooLarge ? tooLarge(req, res, maxReport) : undefined;
         const text = body.bytes.toString('utf8');
-        if (jsonNestingDepth(text) > MAX_REPORT_DEPTH) return sendJson(res, 400, { error: `expected a JSON object nested at most ${MAX_REPORT_DEPTH} levels deep`, code: 'REPORT_TOO_DEEP' });
+        if (jsonNestingDepth(text) > MAX_REPORT_DEPTH) {
+          return sendJson(res, 400, { error: `expected a JSON object nested at most ${MAX_REPORT_DEPTH} levels deep`, code: 'REPORT_TOO_DEEP' });
+        }
         let report: unknown;
         try {
           report = JSON.parse(text);
