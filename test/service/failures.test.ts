@@ -49,7 +49,7 @@ function tmpfs(size: string): { dir: string } | { skip: string } {
   if (!IS_ROOT) return { skip: 'not root: cannot mount a tmpfs' };
   const dir = tempDir('pinctl-tmpfs-');
   const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0700`, 'tmpfs', dir], { encoding: 'utf8' });
-  if (r.status !== 0) return { skip: `mount -t tmpfs not allowed here: ${r.stderr.trim()}` };
+  if (r.status !== 0) return { skip: `mount -t tmpfs not allowed here: ${r.error?.message ?? r.stderr.trim()}` };
   mounts.push(dir);
   return { dir };
 }
@@ -294,7 +294,7 @@ describe('reports rate limit over real IPv6 connections', () => {
     if (!IS_ROOT) return ctx.skip('not root: cannot add IPv6 addresses to lo');
     for (const a of Object.values(addrs)) {
       const r = spawnSync('ip', ['-6', 'addr', 'add', `${a}/128`, 'dev', 'lo', 'nodad'], { encoding: 'utf8' });
-      if (r.status !== 0) return ctx.skip(`ip -6 addr add not allowed here: ${r.stderr.trim()}`);
+      if (r.status !== 0) return ctx.skip(`ip -6 addr add not allowed here: ${r.error?.message ?? r.stderr.trim()}`);
       added.push(a);
     }
     const k = keyPair();
