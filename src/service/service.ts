@@ -8,7 +8,7 @@ import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { PinctlError, describeError } from '../errors.js';
 import { PinSet } from '../core/model.js';
 import { BundleError, EnvelopeError } from '../bundle/errors.js';
-import { decodePayload } from '../bundle/payload.js';
+import { decodePayload, encodePayload } from '../bundle/payload.js';
 import { parseEnvelope } from '../bundle/envelope.js';
 import { TrustedKeyset } from '../bundle/keys.js';
 import { Signer } from '../bundle/sign.js';
@@ -249,7 +249,12 @@ export class PinService {
     }
     if (payload.audience !== this.audience) return { ok: false, status: 409, body: { error: `the served ${type} bundle is for audience ${payload.audience}, not ${this.audience}: not re-signed`, code: 'RESIGN_REFUSED' } };
     // Same content, new version and validity: only the common fields change.
-    return this.sign(type, (common) => ({ ...payload, ...common }) as Payload, { remote: 'resign' }, null, true);
+    const build = (common: Common): Payload => {
+      const next = { ...payload, ...common } as Payload;
+      decodePayload(encodePayload(next), type); // the clients' own validator, as for every publish
+      return next;
+    };
+    return this.sign(type, build, { remote: 'resign' }, null, true);
   }
 
   metricsSnapshot(): MetricsSnapshot {
