@@ -188,6 +188,9 @@ Examples:
     .option('--expires-in <duration>', 'validity of each signed bundle: 30m, 12h, 7d', '7d')
     .option('--guard-timeout <duration>', 'pre-publish guard: per address (5s, 500ms)', '5s')
     .option('--reports-rate <rate>', 'POST /v1/reports per client address: N/min, N/s, N/h', '10/min')
+    .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate chain (with --tls-key; re-read on SIGHUP)')
+    .option('--tls-key <file>', 'the private key of --tls-cert (PEM)')
+    .option('--ca-file <file>', 'trust store published trust roots must be in (default: the system store)')
     .addHelpText(
       'after',
       `

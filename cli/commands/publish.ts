@@ -16,7 +16,7 @@ import { keysDocument, readPublicKeyFile } from '../../src/service/keys.js';
 import { Common, parseAudience, parsePinsJson, parseVersion, pinsPayload, signPayload, trustRootsFromCertificates, trustRootsPayload } from '../../src/service/payloads.js';
 import { PublicSources, publicPaths } from '../../src/service/routes.js';
 import { writeStaticSite } from '../../src/service/static.js';
-import { parseExpiresIn, validity } from '../../src/service/time.js';
+import { parseExpiresIn, rfc3339, validity } from '../../src/service/time.js';
 import { readSigners } from './bundle.js';
 
 export interface PublishOptions {
@@ -96,13 +96,39 @@ async function publish(opts: PublishOptions, io: CliIO): Promise<number> {
 
   const dir = ensureOutputDir(opts.out, '--out', io);
   const written = writeStaticSite(dir, publicPaths(src));
+  const refresh = refreshTime(src);
   if (opts.json) {
-    printJson(io, { out: opts.out, files: written });
+    printJson(io, { out: opts.out, files: written, ...(refresh ? { refreshBy: refresh.by, expiresAt: refresh.expiresAt } : {}) });
   } else {
     for (const w of written) io.stdout.write(`${w.path}  ${w.file}  ${w.bytes} bytes  ETag ${w.etag}\n`);
     io.stderr.write(
+      (refresh
+        ? `${s.dim('note:')} refresh this copy by ${refresh.by} (half of the validity of ${refresh.what}, which expires at ${refresh.expiresAt}): ` +
+          'static bundles are not re-signed; run pinctl publish --out again from a running serve --data, or sign anew\n'
+        : '') +
       `${s.dim('note:')} serve ${opts.out} with Content-Type: application/json and Cache-Control: public, max-age=60${written.some((w) => w.path === '/v1/keyset') ? '; map /v1/keyset to v1/keyset/index.json' : ''}\n`,
     );
   }
+  if (refresh && Date.parse(refresh.expiresAt) <= io.now().getTime()) {
+    io.stderr.write(`${s.yellow('warning:')} ${refresh.what} expired at ${refresh.expiresAt}: clients refuse it\n`);
+  } else if (refresh && Date.parse(refresh.by) <= io.now().getTime()) {
+    io.stderr.write(`${s.yellow('warning:')} ${refresh.what} is past half of its validity (expires ${refresh.expiresAt}): publish a fresher copy soon\n`);
+  }
   return 0;
+}
+
+/**
+ * When a static copy must be replaced: at half of the validity of its soonest-expiring bundle
+ * (the time `pinctl serve` would re-sign it). Keysets are signed offline and not counted.
+ */
+export function refreshTime(src: PublicSources): { by: string; expiresAt: string; what: string } | null {
+  let best: { by: number; expiresAt: string; what: string } | null = null;
+  for (const [type, bytes] of [['pins', src.pins], ['trust-roots', src.trustRoots]] as const) {
+    if (!bytes) continue;
+    const p = decodePayload(parseEnvelope(bytes).payload, type);
+    const issued = Date.parse(p.issuedAt);
+    const by = issued + (Date.parse(p.expiresAt) - issued) / 2;
+    if (!best || by < best.by) best = { by, expiresAt: p.expiresAt, what: `${type} v${p.version}` };
+  }
+  return best ? { by: rfc3339(new Date(best.by)), expiresAt: best.expiresAt, what: best.what } : null;
 }

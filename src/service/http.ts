@@ -4,15 +4,39 @@
  * decides (routing, ETags, auth, validation) lives in routes.ts and service.ts.
  */
 import http, { IncomingMessage, ServerResponse } from 'node:http';
+import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { PinService } from './service.js';
-import { TokenBucketLimiter } from './rate-limit.js';
+import { TokenBucketLimiter, rateLimitKey } from './rate-limit.js';
 import { Entry, KEEP_ALIVE_SECONDS, bearerMatches, clientAddress, ifNoneMatchHits, pathOf, queryFlag, route, tokenDigest } from './routes.js';
 import { installFastPath } from './fast-http.js';
+import { healthOf, renderServiceMetrics } from './metrics.js';
 
 export const DEFAULT_MAX_REPORT_BYTES = 16 * 1024;
 export const DEFAULT_MAX_PUBLISH_BYTES = 8 * 1024 * 1024;
 export const DEFAULT_REPORTS_PER_MINUTE = 10;
+/** Reports nested deeper than this are refused (400): serialising them again must not exhaust the stack. */
+export const MAX_REPORT_DEPTH = 32;
+
+/**
+ * How deeply arrays and objects nest in a JSON text, counted without parsing it (strings and
+ * their escapes skipped). A 16 KiB body can nest 8,000 levels deep.
+ */
+export function jsonNestingDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) max = Math.max(max, ++depth);
+    else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return max;
+}
 /** After a 413, read and discard at most this much more before dropping the connection. */
 const DRAIN_LIMIT = 1024 * 1024;
 
@@ -99,28 +123,53 @@ export function createHandler(opts: HttpOptions): (req: IncomingMessage, res: Se
     switch (r.kind) {
       case 'get':
         return sendJson(res, 404, { error: `nothing published yet at ${path}` }, {}, head);
-      case 'health':
-        return sendJson(res, 200, { status: 'ok', audience: service.audience, versions: service.versions() }, {}, head);
+      case 'health': {
+        const h = healthOf(service.served, service.now(), service.validityMs);
+        const body = {
+          status: h.ok ? 'ok' : 'expiring',
+          audience: service.audience,
+          versions: service.versions(),
+          expires: Object.fromEntries(service.served.map((x) => [x.type, x.expiresAt])),
+          writable: service.store.writable,
+          ...(h.ok ? {} : { problems: h.problems }),
+        };
+        return sendJson(res, h.ok ? 200 : 503, body, {}, head);
+      }
+      case 'metrics': {
+        const text = Buffer.from(renderServiceMetrics(service.metricsSnapshot()), 'utf8');
+        const type = 'text/plain; version=0.0.4; charset=utf-8';
+        res.writeHead(200, { 'Content-Type': type, 'Cache-Control': 'no-store', 'Content-Length': String(text.length) });
+        return void res.end(head ? undefined : text);
+      }
       case 'not-found':
         return sendJson(res, 404, { error: `no such resource: ${path}` }, {}, head);
       case 'method-not-allowed':
         return sendJson(res, 405, { error: `${method} is not allowed on ${path}` }, { Allow: r.allow }, head);
       case 'report': {
         const remote = clientAddress(req.socket.remoteAddress);
-        const taken = limiter.take(remote);
+        const taken = limiter.take(rateLimitKey(remote));
         if (!taken.ok) {
+          service.reportsDropped.rate_limited++;
           req.resume();
           return sendJson(res, 429, { error: 'too many reports from this address', retryAfterSeconds: taken.retryAfterSeconds }, { 'Retry-After': String(taken.retryAfterSeconds), Connection: 'close' });
         }
         const body = await readBody(req, res, maxReport);
         if (!body.ok) return body.tooLarge ? tooLarge(req, res, maxReport) : undefined;
+        const text = body.bytes.toString('utf8');
+        if (jsonNestingDepth(text) > MAX_REPORT_DEPTH) {
+          return sendJson(res, 400, { error: `expected a JSON object nested at most ${MAX_REPORT_DEPTH} levels deep`, code: 'REPORT_TOO_DEEP' });
+        }
         let report: unknown;
         try {
-          report = JSON.parse(body.bytes.toString('utf8'));
+          report = JSON.parse(text);
         } catch {
           return sendJson(res, 400, { error: 'expected a JSON object' });
         }
         if (typeof report !== 'object' || report === null || Array.isArray(report)) return sendJson(res, 400, { error: 'expected a JSON object' });
+        if (!service.store.writable) {
+          service.reportsDropped.read_only++;
+          return sendJson(res, 503, { error: 'reports are not accepted: the data directory is read-only for this server', code: 'STORE_READ_ONLY' });
+        }
         await service.appendReport(report, remote);
         return sendJson(res, 202, { status: 'accepted' });
       }
@@ -167,10 +216,12 @@ export function createHandler(opts: HttpOptions): (req: IncomingMessage, res: Se
 }
 
 export interface RunningServer {
-  server: http.Server;
+  server: http.Server | https.Server;
   host: string;
   port: number;
   url: string;
+  /** HTTPS only: serve this certificate and key to new connections (existing ones keep theirs). */
+  reloadTls(tls: TlsFiles): void;
   /** Stop accepting, finish in-flight requests, drop idle keep-alive connections. */
   close(): Promise<void>;
 }
@@ -181,6 +232,13 @@ export interface ListenOptions {
    * by the raw fast path (fast-http.ts) before node:http parses anything.
    */
   fastPath?: (path: string) => Entry | undefined;
+  /** Serve HTTPS with this certificate chain and key (PEM). The raw fast path is HTTP only. */
+  tls?: TlsFiles;
+}
+
+export interface TlsFiles {
+  cert: Uint8Array;
+  key: Uint8Array;
 }
 
 const KEEP_ALIVE_MS = KEEP_ALIVE_SECONDS * 1000;
@@ -188,11 +246,14 @@ const HEADERS_TIMEOUT_MS = 15_000;
 
 /** Listen on host:port (0 = any free port). */
 export function listen(handler: (req: IncomingMessage, res: ServerResponse) => void, host: string, port: number, opts: ListenOptions = {}): Promise<RunningServer> {
-  const server = http.createServer({ requestTimeout: 30_000, headersTimeout: HEADERS_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_MS }, handler);
+  const base = { requestTimeout: 30_000, headersTimeout: HEADERS_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_MS };
+  // The fast path reads raw request bytes off TCP sockets, which under TLS are ciphertext.
+  const server = opts.tls ? https.createServer({ ...base, cert: Buffer.from(opts.tls.cert), key: Buffer.from(opts.tls.key) }, handler) : http.createServer(base, handler);
+  if (opts.tls) server.on('tlsClientError', () => {}); // a failed handshake is the client's problem
   // `Expect: 100-continue` (curl sends it for larger bodies): the handler sends 100 only when it
   // reads the body, so a refused request (401, 413, 429) is answered before the body is sent.
   server.on('checkContinue', handler);
-  const fastSockets = opts.fastPath ? installFastPath(server, { lookup: opts.fastPath, keepAliveMs: KEEP_ALIVE_MS, headersTimeoutMs: HEADERS_TIMEOUT_MS }) : new Set<Socket>();
+  const fastSockets = opts.fastPath && !opts.tls ? installFastPath(server, { lookup: opts.fastPath, keepAliveMs: KEEP_ALIVE_MS, headersTimeoutMs: HEADERS_TIMEOUT_MS }) : new Set<Socket>();
   const sockets = new Set<Socket>();
   server.on('connection', (s: Socket) => {
     sockets.add(s);
@@ -214,7 +275,11 @@ export function listen(handler: (req: IncomingMessage, res: ServerResponse) => v
         server,
         host: a.address,
         port: a.port,
-        url: `http://${shown}:${a.port}`,
+        url: `${opts.tls ? 'https' : 'http'}://${shown}:${a.port}`,
+        reloadTls: (files) => {
+          if (!(server instanceof https.Server)) throw new Error('reloadTls: this server speaks plain HTTP');
+          server.setSecureContext({ cert: Buffer.from(files.cert), key: Buffer.from(files.key) });
+        },
         close: () =>
           (closing ??= new Promise<void>((done) => {
             server.close(() => done());

@@ -10,3 +10,5 @@ export * from './service.js';
 export * from './http.js';
 export * from './fast-http.js';
 export * from './static.js';
+export * from './metrics.js';
+export * from './resigner.js';

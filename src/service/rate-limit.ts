@@ -1,4 +1,5 @@
 /** Per-client token buckets (pure: the clock is passed in). Used for POST /v1/reports. */
+import { isIP } from 'node:net';
 
 export interface RateLimitOptions {
   /** Burst size: requests a fresh client may make at once. */
@@ -77,4 +78,33 @@ export function parseRate(value: string): { capacity: number; refillPerSecond: n
   if (n < 1) return null;
   const per = m[2] === 's' || m[2] === 'sec' ? 1 : m[2] === 'h' || m[2] === 'hour' ? 3600 : 60;
   return { capacity: n, refillPerSecond: n / per };
+}
+
+/**
+ * The rate-limit key of a client address: IPv4 as it is, IPv6 by its /64 prefix (one subscriber
+ * usually holds a whole /64, so per-address buckets would give it 2^64 of them).
+ */
+export function rateLimitKey(address: string): string {
+  if (isIP(address) !== 6) return address;
+  const groups = expandIPv6(address.split('%')[0]!);
+  return groups ? `${groups.slice(0, 4).map((g) => g.toString(16)).join(':')}::/64` : address;
+}
+
+/** "2001:db8::1" → its eight 16-bit groups; an embedded IPv4 tail counts as two. Null if malformed. */
+function expandIPv6(address: string): number[] | null {
+  let text = address;
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (v4) {
+    const o = v4[1]!.split('.').map(Number);
+    text = `${text.slice(0, -v4[1]!.length)}${((o[0]! << 8) | o[1]!).toString(16)}:${((o[2]! << 8) | o[3]!).toString(16)}`;
+  }
+  const halves = text.split('::');
+  if (halves.length > 2) return null;
+  const part = (h: string) => (h === '' ? [] : h.split(':').map((g) => Number.parseInt(g, 16)));
+  const head = part(halves[0]!);
+  const tail = halves.length === 2 ? part(halves[1]!) : [];
+  const fill = 8 - head.length - tail.length;
+  if (halves.length === 1 ? fill !== 0 : fill < 1) return null;
+  const all = [...head, ...Array<number>(halves.length === 2 ? fill : 0).fill(0), ...tail];
+  return all.every((g) => Number.isInteger(g) && g >= 0 && g <= 0xffff) ? all : null;
 }

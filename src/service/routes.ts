@@ -14,6 +14,7 @@ export type PublishType = Exclude<BundleType, 'keyset'>;
 export type Route =
   | { kind: 'get'; path: string }
   | { kind: 'health' }
+  | { kind: 'metrics' }
   | { kind: 'publish'; type: PublishType }
   | { kind: 'publish-keyset' }
   | { kind: 'report' }
@@ -40,6 +41,8 @@ export function route(method: string, path: string): Route {
       return read ? { kind: 'get', path } : { kind: 'method-not-allowed', allow: 'GET, HEAD' };
     case '/healthz':
       return read ? { kind: 'health' } : { kind: 'method-not-allowed', allow: 'GET, HEAD' };
+    case '/metrics':
+      return read ? { kind: 'metrics' } : { kind: 'method-not-allowed', allow: 'GET, HEAD' };
     case '/v1/reports':
       return post ? { kind: 'report' } : { kind: 'method-not-allowed', allow: 'POST' };
   }

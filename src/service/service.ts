@@ -3,23 +3,25 @@
  * store), one publish at a time, and the in-memory table of GET responses. src/service/http.ts
  * puts it on a socket; tests and other front ends can drive it directly.
  */
-import { appendFileSync } from 'node:fs';
 import { appendFile, stat } from 'node:fs/promises';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { PinctlError, describeError } from '../errors.js';
 import { PinSet } from '../core/model.js';
 import { BundleError, EnvelopeError } from '../bundle/errors.js';
-import { decodePayload } from '../bundle/payload.js';
+import { decodePayload, encodePayload } from '../bundle/payload.js';
 import { parseEnvelope } from '../bundle/envelope.js';
 import { TrustedKeyset } from '../bundle/keys.js';
 import { Signer } from '../bundle/sign.js';
 import { TrustedStore } from '../bundle/trusted-store.js';
 import { KeysetPayload, Payload, PinsPayload } from '../bundle/types.js';
 import { BundleStore } from './store.js';
-import { GuardOptions, GuardResult, describeGuardFailure, runGuard } from './guard.js';
+import { GuardOptions, GuardResult, checkTrustRoots, describeGuardFailure, runGuard } from './guard.js';
+import type { TrustStore } from '../core/trust-store.js';
 import { Common, mergePinsPayload, parsePinsJson, pinsPayload, signPayload, trustRootsFromCertificates, trustRootsPayload } from './payloads.js';
-import { Entry, PublishType, makeEntry, publicPaths } from './routes.js';
+import { Entry, PublishType, etagOf, makeEntry, publicPaths } from './routes.js';
 import { keysDocument } from './keys.js';
 import { validity } from './time.js';
+import { MetricsSnapshot, Served } from './metrics.js';
 
 export interface ServiceOptions {
   store: BundleStore;
@@ -30,6 +32,10 @@ export interface ServiceOptions {
   guard?: GuardOptions;
   /** Each publish-log line (JSON, no newline), e.g. to stderr. */
   log?: (line: string) => void;
+  /** The store published trust roots must be anchors of (loaded on first use). */
+  trustStore?: () => TrustStore;
+  /** reports.log stops growing at this many bytes (default MAX_REPORTS_LOG_BYTES). */
+  maxReportsLogBytes?: number;
 }
 
 export interface PublishRequest {
@@ -42,7 +48,16 @@ export interface PublishRequest {
 
 export type PublishOutcome =
   | { ok: true; status: 200; body: Record<string, unknown> }
-  | { ok: false; status: 400 | 409; body: Record<string, unknown> };
+  | { ok: false; status: 400 | 409 | 500 | 503; body: Record<string, unknown> };
+
+/** What /metrics says about the last publish of a type (in this process). */
+export interface PublishRecord {
+  /** Unix seconds. */
+  time: number;
+  ok: boolean;
+  /** A re-signing by the service itself, not an admin publish. */
+  automatic: boolean;
+}
 
 export interface PublishLogLine {
   time: string;
@@ -54,6 +69,8 @@ export interface PublishLogLine {
   forced: boolean;
   /** Pins: published with ?merge=1 (the other domains of the previous version kept). */
   merged?: boolean;
+  /** Re-signed by the service before expiry (same content, new version). */
+  resigned?: boolean;
   expiresAt: string;
   etag: string;
   keyids: string[];
@@ -65,24 +82,37 @@ function errorBody(e: unknown): Record<string, unknown> {
   return { error: describeError(e) };
 }
 
+/** After a failed re-signing, the next attempt waits this long. */
+export const RESIGN_RETRY_MS = 60_000;
+
 /** reports.log stops growing here; later reports are counted and dropped (rotate the file to resume). */
 export const MAX_REPORTS_LOG_BYTES = 256 * 1024 * 1024;
 
 export class PinService {
   private reportsBytes: number | undefined;
-  /** Reports dropped because reports.log reached MAX_REPORTS_LOG_BYTES. */
-  reportsDropped = 0;
+  private readonly maxReportsBytes: number;
+  /** Reports accepted into reports.log. */
+  reportsReceived = 0;
+  /** Reports not written, by reason: the log cap (`log_full`), the per-client rate limit, a read-only store. */
+  readonly reportsDropped = { log_full: 0, rate_limited: 0, read_only: 0 };
+  /** The last publish per type (success or failure), for /metrics. */
+  readonly lastPublish = new Map<string, PublishRecord>();
   readonly audience: string;
   readonly store: BundleStore;
   private readonly signers: Signer[];
-  private readonly validityMs: number;
-  private readonly now: () => Date;
+  readonly validityMs: number;
+  readonly now: () => Date;
   private readonly guardOptions: GuardOptions;
+  private readonly trustStore?: () => TrustStore;
   private readonly log?: (line: string) => void;
   private readonly keysBytes: Uint8Array;
   private queue: Promise<unknown> = Promise.resolve();
   /** "/v1/bundles/pins" → prepared response. Replaced as a whole on publish. */
   entries = new Map<string, Entry>();
+  /** Version and validity of what is served, per type (for /metrics, /healthz and re-signing). */
+  served: Served[] = [];
+  /** Automatic re-signing after a failure waits until then (Unix ms), not to retry in a loop. */
+  private resignRetryAt = new Map<string, number>();
 
   constructor(opts: ServiceOptions) {
     this.audience = opts.audience;
@@ -91,9 +121,39 @@ export class PinService {
     this.validityMs = opts.validityMs;
     this.now = opts.now ?? (() => new Date());
     this.guardOptions = opts.guard ?? {};
+    this.trustStore = opts.trustStore;
     this.log = opts.log;
+    this.maxReportsBytes = opts.maxReportsLogBytes ?? MAX_REPORTS_LOG_BYTES;
     this.keysBytes = keysDocument(this.signers.map((s) => s.publicKey));
     this.rebuild();
+    this.loadLastPublish();
+  }
+
+  /** The last publish per type from the tail of publish.log, so /metrics has it after a restart. */
+  private loadLastPublish(): void {
+    let text: string;
+    try {
+      const size = statSync(this.store.publishLogPath).size;
+      const length = Math.min(size, 64 * 1024);
+      const buf = Buffer.alloc(length);
+      const fd = openSync(this.store.publishLogPath, 'r');
+      try {
+        readSync(fd, buf, 0, length, size - length);
+      } finally {
+        closeSync(fd);
+      }
+      text = buf.toString('utf8');
+    } catch {
+      return; // no log yet
+    }
+    for (const l of text.split('\n')) {
+      try {
+        const line = JSON.parse(l) as Partial<PublishLogLine>;
+        if (typeof line.type === 'string' && typeof line.time === 'string') this.lastPublish.set(line.type, { time: Math.floor(Date.parse(line.time) / 1000), ok: true, automatic: line.resigned === true });
+      } catch {
+        /* the first, cut line of the tail */
+      }
+    }
   }
 
   /** The GET /v1/keys body. */
@@ -131,6 +191,87 @@ export class PinService {
     const entries = new Map<string, Entry>();
     for (const [p, bytes] of paths) entries.set(`/${p}`, makeEntry(bytes));
     this.entries = entries;
+    this.served = [];
+    for (const type of ['pins', 'trust-roots', 'keyset'] as const) {
+      const cur = this.store.current(type);
+      if (!cur) continue;
+      try {
+        const p = decodePayload(parseEnvelope(cur.bytes).payload, type);
+        this.served.push({ type, version: p.version, issuedAt: p.issuedAt, expiresAt: p.expiresAt });
+      } catch {
+        /* reported by startupWarnings */
+      }
+    }
+  }
+
+  /**
+   * When the served bundle of this type is re-signed: once half of its own validity has passed
+   * (from the stored issuedAt and expiresAt, so a restart keeps the schedule). Undefined when it
+   * will not be: nothing published, another audience, already expired, or a read-only store.
+   */
+  nextResignAt(type: PublishType): number | undefined {
+    if (!this.store.writable) return undefined;
+    const cur = this.served.find((x) => x.type === type);
+    if (!cur) return undefined;
+    const issued = Date.parse(cur.issuedAt);
+    const expires = Date.parse(cur.expiresAt);
+    if (expires <= this.now().getTime()) return undefined;
+    return Math.max(issued + (expires - issued) / 2, this.resignRetryAt.get(type) ?? 0);
+  }
+
+  /**
+   * Re-signs every type whose time has come (nextResignAt): the same content, a new version,
+   * issuedAt now and a full validity, through the same durable publish path as an admin publish
+   * (publish-log line `"resigned": true`). SPEC §6.1 steps 1-4.
+   */
+  resignDue(): Promise<{ type: PublishType; outcome: PublishOutcome }[]> {
+    return this.serial(async () => {
+      const done: { type: PublishType; outcome: PublishOutcome }[] = [];
+      for (const type of ['pins', 'trust-roots'] as const) {
+        const at = this.nextResignAt(type);
+        if (at === undefined || at > this.now().getTime()) continue;
+        const outcome = this.resign(type);
+        if (!outcome.ok) this.resignRetryAt.set(type, this.now().getTime() + RESIGN_RETRY_MS);
+        else this.resignRetryAt.delete(type);
+        done.push({ type, outcome });
+      }
+      return done;
+    });
+  }
+
+  private resign(type: PublishType): PublishOutcome {
+    const cur = this.store.current(type)!;
+    let payload: Payload;
+    try {
+      payload = decodePayload(parseEnvelope(cur.bytes).payload, type);
+    } catch (e) {
+      return { ok: false, status: 500, body: errorBody(e) };
+    }
+    if (payload.audience !== this.audience) return { ok: false, status: 409, body: { error: `the served ${type} bundle is for audience ${payload.audience}, not ${this.audience}: not re-signed`, code: 'RESIGN_REFUSED' } };
+    // Same content, new version and validity: only the common fields change.
+    const build = (common: Common): Payload => {
+      const next = { ...payload, ...common } as Payload;
+      decodePayload(encodePayload(next), type); // the clients' own validator, as for every publish
+      return next;
+    };
+    return this.sign(type, build, { remote: 'resign' }, null, true);
+  }
+
+  metricsSnapshot(): MetricsSnapshot {
+    const nextResign = new Map<string, number>();
+    for (const type of ['pins', 'trust-roots'] as const) {
+      const at = this.nextResignAt(type);
+      if (at !== undefined) nextResign.set(type, at);
+    }
+    return {
+      now: this.now(),
+      served: this.served,
+      lastPublish: this.lastPublish,
+      nextResign,
+      reportsReceived: this.reportsReceived,
+      reportsDropped: this.reportsDropped,
+      readOnly: !this.store.writable,
+    };
   }
 
   versions(): Record<string, number | null> {
@@ -172,7 +313,12 @@ export class PinService {
     }
     let guard: GuardResult | null = null;
     if (!req.force) {
-      guard = await runGuard(pinSet, this.guardOptions);
+      try {
+        guard = await runGuard(pinSet, this.guardOptions);
+      } catch (e) {
+        if (e instanceof PinctlError) return { ok: false, status: 400, body: errorBody(e) };
+        throw e;
+      }
       if (!guard.ok) {
         const first = guard.failures[0]!;
         return {
@@ -209,7 +355,8 @@ export class PinService {
     });
     const cur = this.store.current('pins');
     if (!cur) return refuse('there is no current pin set to merge into');
-    if (cur.version !== this.store.floor('pins')) return refuse(`the current pin set is version ${cur.version} but version ${this.store.floor('pins')} was issued (lost or damaged files)`);
+    const issued = this.store.newestIssued('pins');
+    if (cur.version !== issued) return refuse(`the current pin set is version ${cur.version} but version ${issued} was issued (lost or damaged files)`);
     let current: PinsPayload;
     try {
       current = decodePayload(parseEnvelope(cur.bytes).payload, 'pins');
@@ -229,33 +376,65 @@ export class PinService {
     } catch (e) {
       return { ok: false, status: 400, body: errorBody(e) };
     }
-    return this.sign('trust-roots', (common) => trustRootsPayload(roots, common, 'request body'), req, null);
+    if (!req.force && this.trustStore) {
+      const failures = checkTrustRoots(roots, this.trustStore(), this.now());
+      if (failures.length > 0) {
+        return {
+          ok: false,
+          status: 409,
+          body: {
+            error: `trust-roots guard: ${failures[0]!.message}${failures.length > 1 ? ` (and ${failures.length - 1} more)` : ''}; nothing was signed`,
+            code: 'TRUST_ROOTS_GUARD_FAILED',
+            hint: 'publish roots that are valid now and in the trust store serve was given (--ca-file); ?force=1 publishes anyway and is logged',
+            failures,
+          },
+        };
+      }
+    }
+    return this.sign('trust-roots', (common) => trustRootsPayload(roots, common, 'request body'), req, this.trustStore && !req.force ? { ok: true, checked: roots.length, failures: [] } : null);
   }
 
-  /** Reserve a version, sign, store; the version is spent only once the inputs were accepted. */
-  private sign(type: PublishType, build: (c: Common) => Payload, req: PublishRequest, guard: GuardResult | null): PublishOutcome {
-    const version = this.store.reserve(type);
-    const common: Common = { audience: this.audience, version, ...validity(this.now(), this.validityMs) };
-    const payload = build(common);
-    const bytes = signPayload(payload, this.signers);
-    this.store.commit(type, version, bytes);
+  /**
+   * Reserve a version, sign, store; the version is spent only once the inputs were accepted.
+   * The publish-log line is written durably before the bundle goes live (store.commit), so every
+   * version ever served is in publish.log. A write that fails (ENOSPC, EROFS) is a 500 and
+   * nothing goes live, now or after a restart.
+   */
+  private sign(type: PublishType, build: (c: Common) => Payload, req: PublishRequest, guard: GuardResult | null, automatic = false): PublishOutcome {
+    if (!this.store.writable) return readOnlyOutcome(this.store);
+    let version: number | undefined;
+    let line: PublishLogLine;
+    let common: Common;
+    try {
+      version = this.store.reserve(type);
+      common = { audience: this.audience, version, ...validity(this.now(), this.validityMs) };
+      const payload = build(common);
+      const bytes = signPayload(payload, this.signers);
+      line = {
+        time: this.now().toISOString(),
+        type,
+        version,
+        audience: this.audience,
+        domains: payload.type === 'pins' ? payload.domains.map((d) => d.domain) : [],
+        remote: req.remote ?? 'local',
+        forced: Boolean(req.force),
+        ...(type === 'pins' ? { merged: Boolean(req.merge) } : {}),
+        ...(automatic ? { resigned: true } : {}),
+        expiresAt: common.expiresAt,
+        etag: etagOf(bytes),
+        keyids: this.signers.map((s) => s.keyid),
+        ...(payload.type === 'trust-roots' ? { roots: payload.roots.map((r) => r.name) } : {}),
+      };
+      const text = JSON.stringify(line);
+      this.store.commit(type, version, bytes, () => this.store.appendDurably(this.store.publishLogPath, `${text}\n`));
+      this.log?.(text);
+    } catch (e) {
+      if (version !== undefined) this.store.markFailed(type, version);
+      this.record(type, false, automatic);
+      return storeFailure(type, version, e);
+    }
     this.rebuild();
-    const entry = this.entries.get(`/v1/bundles/${type}`)!;
-    const line: PublishLogLine = {
-      time: this.now().toISOString(),
-      type,
-      version,
-      audience: this.audience,
-      domains: payload.type === 'pins' ? payload.domains.map((d) => d.domain) : [],
-      remote: req.remote ?? 'local',
-      forced: Boolean(req.force),
-      ...(type === 'pins' ? { merged: Boolean(req.merge) } : {}),
-      expiresAt: common.expiresAt,
-      etag: entry.etag,
-      keyids: this.signers.map((s) => s.keyid),
-      ...(payload.type === 'trust-roots' ? { roots: payload.roots.map((r) => r.name) } : {}),
-    };
-    this.writeLog(line);
+    this.record(type, true, automatic);
     return {
       ok: true,
       status: 200,
@@ -265,20 +444,18 @@ export class PinService {
         audience: this.audience,
         issuedAt: common.issuedAt,
         expiresAt: common.expiresAt,
-        etag: entry.etag,
+        etag: line.etag,
         forced: Boolean(req.force),
         ...(type === 'pins' ? { merged: Boolean(req.merge) } : {}),
         guard: guard ? { checked: guard.checked } : { skipped: true },
-        ...(payload.type === 'pins' ? { domains: line.domains } : {}),
-        ...(payload.type === 'trust-roots' ? { roots: line.roots } : {}),
+        ...(type === 'pins' ? { domains: line.domains } : {}),
+        ...(type === 'trust-roots' ? { roots: line.roots } : {}),
       },
     };
   }
 
-  private writeLog(line: PublishLogLine): void {
-    const text = JSON.stringify(line);
-    appendFileSync(this.store.publishLogPath, `${text}\n`, { mode: 0o600 });
-    this.log?.(text);
+  private record(type: string, ok: boolean, automatic: boolean): void {
+    this.lastPublish.set(type, { time: Math.floor(this.now().getTime() / 1000), ok, automatic });
   }
 
   /** The newest stored keyset payload (undefined before the first rotation). */
@@ -332,10 +509,9 @@ export class PinService {
           return { ok: false, status: 409, body: { error: `keyset v${next.version} expired at ${next.expiresAt}`, code: 'BUNDLE_EXPIRED', hint: 'sign it again with a later --expires-in' } };
         }
       }
-      this.store.commit('keyset', next.version, body);
-      this.rebuild();
-      const entry = this.entries.get('/v1/keyset')!;
-      this.writeLog({
+      if (!this.store.writable) return readOnlyOutcome(this.store);
+      const etag = etagOf(body);
+      const line: PublishLogLine = {
         time: this.now().toISOString(),
         type: 'keyset',
         version: next.version,
@@ -344,35 +520,88 @@ export class PinService {
         remote: req.remote ?? 'local',
         forced: Boolean(req.force),
         expiresAt: next.expiresAt,
-        etag: entry.etag,
+        etag,
         keyids: parseEnvelope(body).signatures.map((s) => s.keyid),
-      });
+      };
+      try {
+        const text = JSON.stringify(line);
+        this.store.commit('keyset', next.version, body, () => this.store.appendDurably(this.store.publishLogPath, `${text}\n`));
+        this.log?.(text);
+      } catch (e) {
+        this.record('keyset', false, false);
+        return storeFailure('keyset', next.version, e);
+      }
+      this.rebuild();
+      this.record('keyset', true, false);
       return {
         ok: true,
         status: 200,
-        body: { type: 'keyset', version: next.version, audience: this.audience, threshold: next.threshold, keyids: next.keys.map((k) => k.keyid), etag: entry.etag, forced: Boolean(req.force) },
+        body: { type: 'keyset', version: next.version, audience: this.audience, threshold: next.threshold, keyids: next.keys.map((k) => k.keyid), etag, forced: Boolean(req.force) },
       };
     });
   }
 
-  private reportsQueue: Promise<void> = Promise.resolve();
+  private reportsQueue: Promise<unknown> = Promise.resolve();
 
-  /** Append a pin-failure report as one JSON line (appends are queued, never interleaved). */
-  appendReport(report: unknown, remote: string): Promise<void> {
+  /**
+   * Append a pin-failure report as one JSON line (appends are queued, never interleaved). Returns
+   * false when it was dropped: the log reached its cap (counted in bytes), or the store is read-only.
+   */
+  appendReport(report: unknown, remote: string): Promise<boolean> {
     const line = `${JSON.stringify({ receivedAt: this.now().toISOString(), remote, report })}\n`;
+    const size = Buffer.byteLength(line, 'utf8');
     const next = this.reportsQueue.then(async () => {
-      // A global cap on the log: per-address rate limits alone do not stop many addresses filling the disk.
-      this.reportsBytes ??= await stat(this.store.reportsLogPath).then((s) => s.size, () => 0);
-      if (this.reportsBytes + line.length > MAX_REPORTS_LOG_BYTES) {
-        this.reportsDropped++;
-        return;
+      if (!this.store.writable) {
+        this.reportsDropped.read_only++;
+        return false;
       }
-      this.reportsBytes += line.length;
+      // A global cap on the log: per-address rate limits alone do not stop many addresses filling the disk.
+      this.reportsBytes ??= await this.reportsLogSize();
+      // At the cap, look again: an operator who rotated the file (moved or truncated it) resumes logging.
+      if (this.reportsBytes + size > this.maxReportsBytes) this.reportsBytes = await this.reportsLogSize();
+      if (this.reportsBytes + size > this.maxReportsBytes) {
+        this.reportsDropped.log_full++;
+        return false;
+      }
+      this.reportsBytes += size;
       await appendFile(this.store.reportsLogPath, line, { mode: 0o600 });
+      this.reportsReceived++;
+      return true;
     });
     this.reportsQueue = next.catch(() => undefined);
     return next;
   }
+
+  private reportsLogSize(): Promise<number> {
+    return stat(this.store.reportsLogPath).then((s) => s.size, () => 0);
+  }
+}
+
+/** 503 for every write while the data directory is read-only (start-up on a full or read-only disk). */
+function readOnlyOutcome(store: BundleStore): PublishOutcome {
+  return {
+    ok: false,
+    status: 503,
+    body: {
+      error: `the data directory ${store.dir} could not be written at start-up (${store.readOnlyReason}); this server only serves what is stored`,
+      code: 'STORE_READ_ONLY',
+      hint: 'free space on its file system or remount it read-write, then restart pinctl serve',
+    },
+  };
+}
+
+/** 500 when storing failed: nothing went live; the reserved version (if any) stays spent. */
+function storeFailure(type: string, version: number | undefined, e: unknown): PublishOutcome {
+  const code = (e as NodeJS.ErrnoException).code;
+  return {
+    ok: false,
+    status: 500,
+    body: {
+      error: `${type}${version === undefined ? '' : ` v${version}`} could not be stored (${code ?? describeError(e)}); nothing was published`,
+      code: 'STORE_WRITE_FAILED',
+      hint: code === 'ENOSPC' || code === 'EDQUOT' ? "free space on the data directory's file system, then publish again" : code === 'EROFS' ? "the data directory's file system is read-only: remount it read-write, then publish again" : 'see the server log; then publish again',
+    },
+  };
 }
 
 /** Per posted domain: the pins added to and removed from the current entry (null: a new entry). */

@@ -29,7 +29,7 @@ const servedPins = () => pinsJson([{ domain: 'api.pinctl.test', pins: [PIN.inter
 const unservedPins = () => pinsJson([{ domain: 'api.pinctl.test', pins: [PIN.newLeaf, PIN.backup], endpoints: [{ host: 'api.pinctl.test', port: tls.port, addresses: ['127.0.0.1'] }] }]);
 
 function serveOptions(data: string, key: string, extra: Partial<ServeOptions> = {}): ServeOptions {
-  return { listen: '127.0.0.1:0', key: [key], data, audience: 'com.example.app', expiresIn: '7d', guardTimeout: '3s', reportsRate: '10/min', ...extra };
+  return { listen: '127.0.0.1:0', key: [key], data, audience: 'com.example.app', expiresIn: '7d', guardTimeout: '3s', reportsRate: '10/min', caFile: pkiFile('roots.pem'), ...extra };
 }
 
 async function start(data: string, key: string, extra: Partial<ServeOptions> = {}) {

@@ -9,6 +9,8 @@ import { chainMatches, guardTargets } from '../../src/service/guard.js';
 import { historyName } from '../../src/service/store.js';
 import { parseListen } from '../../cli/commands/serve.js';
 import { InputError } from '../../src/errors.js';
+import { jsonNestingDepth } from '../../src/service/http.js';
+import { healthOf } from '../../src/service/metrics.js';
 
 describe('route', () => {
   it('maps SPEC §6 paths and methods', () => {
@@ -154,5 +156,28 @@ describe('guard (pure parts)', () => {
       { domain: 'a.test', pins: [], host: 'a.test', port: 8443, addresses: ['127.0.0.1'] },
       { domain: 'b.test', pins: [], host: 'b.test', port: 443, addresses: [] },
     ]);
+  });
+});
+
+describe('service observability helpers (pure)', () => {
+  it('jsonNestingDepth counts arrays and objects, not brackets inside strings', () => {
+    expect(jsonNestingDepth('{}')).toBe(1);
+    expect(jsonNestingDepth('{"a":[{"b":[]}]}')).toBe(4);
+    expect(jsonNestingDepth('{"a":"[[[[{{{{"}')).toBe(1);
+    expect(jsonNestingDepth('{"a":"\\"[[["}')).toBe(1);
+    expect(jsonNestingDepth(`{"a":${'['.repeat(100)}${']'.repeat(100)}}`)).toBe(101);
+  });
+
+  it('healthOf: 24 h before expiry (a quarter of the validity for short-lived bundles); keysets always 24 h', () => {
+    const now = new Date('2026-06-01T00:00:00Z');
+    const served = (type: 'pins' | 'keyset', expiresAt: string) => [{ type, version: 3, issuedAt: '2026-05-01T00:00:00Z', expiresAt }];
+    const DAY = 86_400_000;
+    expect(healthOf(served('pins', '2026-06-02T00:00:01Z'), now, 7 * DAY).ok).toBe(true);
+    expect(healthOf(served('pins', '2026-06-01T23:59:59Z'), now, 7 * DAY).problems).toEqual(['pins v3 expires at 2026-06-01T23:59:59Z, in 1440 min']);
+    expect(healthOf(served('pins', '2026-05-31T00:00:00Z'), now, 7 * DAY).problems).toEqual(['pins v3 expired at 2026-05-31T00:00:00Z: clients refuse it']);
+    // Signed for 12 h: unhealthy only in the last 3 h.
+    expect(healthOf(served('pins', '2026-06-01T04:00:00Z'), now, DAY / 2).ok).toBe(true);
+    expect(healthOf(served('pins', '2026-06-01T02:00:00Z'), now, DAY / 2).ok).toBe(false);
+    expect(healthOf(served('keyset', '2026-06-01T20:00:00Z'), now, DAY / 2).ok).toBe(false);
   });
 });
