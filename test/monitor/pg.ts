@@ -13,6 +13,8 @@ export interface TestDatabase {
   /** postgres://USER@HOST:PORT/DB, without the password (the config's form). */
   url: string;
   password: string;
+  /** The same with the password, for the test's own pg.Client (pg lets the URL override `password`). */
+  urlWithPassword: string;
   drop(): Promise<void>;
 }
 
@@ -28,9 +30,12 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   }
   const password = decodeURIComponent(admin.password);
   const url = `postgres://${admin.username}@${admin.host}/${name}`;
+  const withPw = new URL(url);
+  withPw.password = admin.password;
   return {
     url,
     password,
+    urlWithPassword: withPw.href,
     drop: async () => {
       const c = new pg.Client({ connectionString: PG_ADMIN });
       await c.connect();

@@ -1,0 +1,125 @@
+/**
+ * Two `monitor run` processes (the monitor compiled with tsc) on one PostgreSQL state, sweeping
+ * every second against a real TLS server whose key the test changes; one is killed with kill -9.
+ * Each schedule slot is swept once, the survivor takes over, and every alert reaches the webhook
+ * receiver exactly once.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import pg from 'pg';
+import { tlsServer, Running } from '../helpers/servers.js';
+import { opensslPin, readPki } from '../helpers/fixtures.js';
+import { pkiFile, tempDir, webhookReceiver, WebhookReceiver, writeConfig } from './helpers.js';
+import { PG_SKIP, TestDatabase, createTestDatabase } from './pg.js';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const OUT = join(ROOT, 'node_modules', '.cache', `pinctl-monitor-pg-${process.pid}`);
+let server: Running & { server: import('node:tls').Server };
+let hook: WebhookReceiver;
+let db: TestDatabase;
+
+beforeAll(async () => {
+  if (PG_SKIP) return;
+  server = await tlsServer('chain.pem', 'leaf.key');
+  hook = await webhookReceiver();
+  db = await createTestDatabase();
+  mkdirSync(OUT, { recursive: true });
+  const tsconfig = join(OUT, 'tsconfig.json');
+  const compilerOptions = { outDir: OUT, rootDir: ROOT, declaration: false, sourceMap: false, typeRoots: [join(ROOT, 'node_modules', '@types')] };
+  writeFileSync(tsconfig, JSON.stringify({ extends: join(ROOT, 'tsconfig.json'), compilerOptions, include: [join(ROOT, 'monitor', '**', '*.ts')] }));
+  execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', tsconfig], { stdio: 'pipe' });
+}, 180_000);
+afterAll(async () => {
+  if (PG_SKIP) return;
+  await server.close();
+  await hook.close();
+  await db.drop();
+  rmSync(OUT, { recursive: true, force: true });
+});
+
+const CHILD = (config: string, dir: string) => `
+import { startRunner } from '${OUT}/monitor/runner.js';
+const runner = await startRunner({ configPath: '${config}', env: { PINCTL_TEST_PG_PASSWORD: process.env.PINCTL_TEST_PG_PASSWORD },
+  cwd: '${dir}', now: () => new Date(), log: (l) => process.stdout.write(Date.now() + ' ' + l + '\\n'), sweepAtStart: false, deliveryIntervalMs: 200 });
+process.stdout.write('ready\\n');
+process.on('SIGTERM', async () => { await runner.stop(); process.exit(0); });
+`;
+
+interface Child {
+  proc: ChildProcess;
+  out: string;
+}
+
+function start(script: string): Promise<Child> {
+  const proc = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PINCTL_TEST_PG_PASSWORD: db.password } });
+  const child: Child = { proc, out: '' };
+  proc.stdout!.on('data', (d: Buffer) => (child.out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (child.out += d.toString()));
+  return new Promise((done, fail) => {
+    const timer = setInterval(() => child.out.includes('ready') && (clearInterval(timer), done(child)), 20);
+    proc.once('exit', (code) => (clearInterval(timer), fail(new Error(`monitor exited ${code}: ${child.out}`))));
+  });
+}
+
+const sweepTimes = (c: Child) => [...c.out.matchAll(/^(\d+) sweep \S+: /gm)].map((m) => Number(m[1]));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe.skipIf(PG_SKIP)('two monitors on one PostgreSQL state', () => {
+  it('sweep each slot once, survive kill -9 of either, and alert exactly once', async () => {
+    const dir = tempDir();
+    const config = writeConfig(
+      dir,
+      `schedule: "* * * * * *"
+state: ${db.url}
+statePasswordEnv: PINCTL_TEST_PG_PASSWORD
+retries: 0
+timeout: 2s
+alerts:
+  webhook: { url: "${hook.url}" }
+  reminder: 1h
+endpoints:
+  - host: api.pinctl.test
+    port: ${server.port}
+    addresses: [127.0.0.1]
+    caFile: ${pkiFile('root.pem')}
+    pins: ["${opensslPin('leaf.pem')}", "${opensslPin('backup.key')}"]
+`,
+    );
+    const script = join(dir, 'child.mjs');
+    writeFileSync(script, CHILD(config, dir));
+    const a = await start(script);
+    const b = await start(script);
+    await sleep(3500);
+    server.server.setSecureContext({ cert: readPki('chain-new-key.pem'), key: readPki('leaf-new-key.key') });
+    await sleep(2500);
+    const killedAt = Date.now();
+    a.proc.kill('SIGKILL');
+    await sleep(3500);
+    b.proc.kill('SIGTERM');
+    await new Promise((r) => b.proc.once('exit', r));
+
+    const client = new pg.Client({ connectionString: db.urlWithPassword });
+    await client.connect();
+    try {
+      const starts = (await client.query(`SELECT started_at FROM sweeps ORDER BY started_at`)).rows.map((r) => Date.parse(String(r.started_at)));
+      expect(starts.length).toBeGreaterThanOrEqual(5);
+      // One sweep per one-second slot: never two within half the interval of each other.
+      for (let i = 1; i < starts.length; i++) expect(starts[i]! - starts[i - 1]!, `sweeps ${i - 1} and ${i}`).toBeGreaterThanOrEqual(450);
+      const open = (await client.query(`SELECT kind FROM findings WHERE resolved_at IS NULL ORDER BY kind`)).rows.map((r) => r.kind);
+      expect(open).toEqual(['chain-drift', 'pin-mismatch']);
+      const outbox = (await client.query(`SELECT status, COUNT(*)::int AS n FROM outbox GROUP BY status`)).rows;
+      expect(outbox).toEqual([{ status: 'sent', n: 2 }]);
+    } finally {
+      await client.end();
+    }
+    // Both monitors swept, and the survivor kept sweeping after the other was killed.
+    expect(sweepTimes(a).length + sweepTimes(b).length).toBeGreaterThanOrEqual(5);
+    expect(sweepTimes(b).filter((t) => t > killedAt + 1000).length).toBeGreaterThanOrEqual(1);
+    // Exactly once at the receiver: one message per finding, no duplicate alert id.
+    const ids = hook.requests.map((r) => String((r.body.pinctl as { alertId: string }).alertId));
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(hook.requests.map((r) => String(((r.body.pinctl as { finding: { kind: string } }).finding).kind)).sort()).toEqual(['chain-drift', 'pin-mismatch']);
+  }, 120_000);
+});
