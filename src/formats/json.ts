@@ -10,7 +10,8 @@ import { ROLES, isDate, isHostName } from './validate.js';
 
 export const JSON_FORMAT = 'pinctl.pins.v1';
 
-export function renderJson(pinSet: PinSet): string {
+/** `indent` is the file's own when an existing pins.json is updated in place. */
+export function renderJson(pinSet: PinSet, indent: string | number = 2): string {
   const doc = {
     format: JSON_FORMAT,
     expiration: pinSet.expiration,
@@ -21,7 +22,7 @@ export function renderJson(pinSet: PinSet): string {
       endpoints: d.endpoints.map((e) => ({ host: e.host, port: e.port, addresses: [...e.addresses] })),
     })),
   };
-  return `${JSON.stringify(doc, null, 2)}\n`;
+  return `${JSON.stringify(doc, null, indent)}\n`;
 }
 
 type Obj = Record<string, unknown>;
