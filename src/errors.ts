@@ -30,6 +30,7 @@ export type ErrorCode =
   | 'NO_PINS'
   | 'TOO_LARGE'
   | 'OUTPUT_UNWRITABLE'
+  | 'OUTPUT_EXISTS'
   | 'KEY_UNSAFE'
   | 'PIN_MISMATCH'
   | 'BUNDLE_TOO_LARGE'
