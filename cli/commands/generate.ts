@@ -184,6 +184,7 @@ function printUpdate(io: CliIO, opts: GenerateOptions, u: UpdateRun): void {
   if (u.diff === '') io.stderr.write(`${s.green('unchanged')} ${u.path}: it already holds these pins\n`);
   else if (opts.dryRun) io.stderr.write(`${s.yellow('dry run:')} ${u.path} not written (${what}); the diff is above\n`);
   else io.stderr.write(`${s.green('updated')} ${u.path} (${what}); everything else in it is as it was\n`);
+  for (const n of u.outcome.notes) io.stderr.write(`${s.dim('note:')} ${u.path}: ${n}\n`);
 }
 
 /** The check command for what was just written, reaching the endpoints the way generate did. */

@@ -21,6 +21,8 @@ export interface UpdateOutcome {
   replaced: string[];
   /** Generated domains new to the file. */
   added: string[];
+  /** What else changed that a reviewer should know (pins.json's one expiration). */
+  notes: string[];
 }
 
 const PLIST_PATHS = {
@@ -62,13 +64,13 @@ export function updateFormatOf(text: string, source: string, wanted?: string): C
 export function updateConfig(text: string, source: string, format: ConfigFormat, pinSet: PinSet, rendered: string): UpdateOutcome {
   const before = readBefore(text, source, format); // refuses a malformed file before any edit
   const shape = shapeOf(text);
-  let result: { content: string; replaced: string[]; added: string[] };
+  let result: { content: string; replaced: string[]; added: string[]; notes?: string[] };
   if (format === 'json') result = updateJson(shape.body, source, pinSet);
   else if (format === 'android') result = updateAndroid(shape.body, source, rendered);
   else result = updatePlist(shape.body, source, rendered, PLIST_PATHS[format]);
   const content = restoreShape(result.content, shape);
   verify(before.pinSet, readConfig(content, source).pinSet, readConfig(rendered, 'rendered').pinSet, source);
-  return { format, content, replaced: result.replaced, added: result.added };
+  return { format, content, replaced: result.replaced, added: result.added, notes: result.notes ?? [] };
 }
 
 function readBefore(text: string, source: string, format: ConfigFormat): { pinSet: PinSet } {
@@ -79,14 +81,18 @@ function readBefore(text: string, source: string, format: ConfigFormat): { pinSe
   return readConfig(text, source);
 }
 
-function updateJson(body: string, source: string, pinSet: PinSet): { content: string; replaced: string[]; added: string[] } {
+function updateJson(body: string, source: string, pinSet: PinSet): { content: string; replaced: string[]; added: string[]; notes: string[] } {
   const old = readJson(body, source);
   const indent = /\n([ \t]+)"/.exec(body)?.[1] ?? 2;
   const fresh = new Map(pinSet.domains.map((d) => [d.domain, d]));
   const replaced = old.domains.filter((d) => fresh.has(d.domain)).map((d) => d.domain);
   const domains = [...old.domains.map((d) => fresh.get(d.domain) ?? d), ...pinSet.domains.filter((d) => !replaced.includes(d.domain))];
   const added = pinSet.domains.filter((d) => !replaced.includes(d.domain)).map((d) => d.domain);
-  return { content: renderJson({ expiration: pinSet.expiration, domains }, indent), replaced, added };
+  // pinctl.pins.v1 has one expiration for the whole set: the new one applies to every domain.
+  const notes = old.expiration !== pinSet.expiration && domains.length > pinSet.domains.length
+    ? [`the set's one expiration changes from ${old.expiration ?? 'none'} to ${pinSet.expiration ?? 'none'}, for the other domains too`]
+    : [];
+  return { content: renderJson({ expiration: pinSet.expiration, domains }, indent), replaced, added, notes };
 }
 
 function pinsOf(set: PinSet, domain: string): string {
