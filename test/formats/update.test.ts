@@ -3,45 +3,12 @@
  * review them), and each element the update must keep named in its own test.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PinSet } from '../../src/core/model.js';
 import { readConfig, renderConfig } from '../../src/formats/index.js';
-import { UpdateOutcome, updateConfig, updateFormatOf } from '../../src/formats/update.js';
-import { pinOf } from './fixture.js';
+import { updateConfig, updateFormatOf } from '../../src/formats/update.js';
+import { BACKUP, DIR, INTER, OLD_A, OLD_B, OLD_C, ROOT, generated, runCase } from './update-fixture.js';
 import { inputError } from './helpers.js';
-
-const DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'golden', 'update');
-const INTER = pinOf('intermediate.pem');
-const ROOT = pinOf('root.pem');
-const BACKUP = pinOf('backup.key');
-const OLD_A = `${'A'.repeat(43)}=`;
-const OLD_B = `${'B'.repeat(42)}E=`;
-const OLD_C = `${'C'.repeat(42)}E=`;
-
-/** What generate would write: api.example.com (exists in every before-file) and new.example.com (new). */
-export const generated: PinSet = {
-  expiration: '2027-06-30',
-  domains: [
-    { domain: 'api.example.com', includeSubdomains: false, endpoints: [], pins: [
-      { spkiSha256: INTER, role: 'intermediate', subject: 'CN=pinctl Test Intermediate CA', notAfter: null, source: 'test' },
-      { spkiSha256: ROOT, role: 'root', subject: 'CN=pinctl Test Root CA', notAfter: null, source: 'test' },
-    ] },
-    { domain: 'new.example.com', includeSubdomains: true, endpoints: [], pins: [
-      { spkiSha256: INTER, role: 'intermediate', subject: 'CN=pinctl Test Intermediate CA', notAfter: null, source: 'test' },
-      { spkiSha256: BACKUP, role: 'backup', subject: null, notAfter: null, source: 'backup.key' },
-    ] },
-  ],
-};
-
-export function runCase(name: string, wanted?: string): { before: string; after: string; outcome: UpdateOutcome } {
-  const file = ['before.xml', 'before.plist', 'before.json'].map((f) => join(DIR, name, f)).find((f) => existsSync(f))!;
-  const before = readFileSync(file, 'utf8');
-  const format = updateFormatOf(before, file, wanted);
-  const outcome = updateConfig(before, file, format, generated, renderConfig(format, generated).content);
-  return { before, after: outcome.content, outcome };
-}
 
 function golden(name: string, actual: string, ext: string): void {
   const path = join(DIR, name, `after.${ext}`);
