@@ -168,3 +168,9 @@ export const REGISTRY: readonly FormatEntry[] = REGISTRY_LIST;
 export function formatEntry(id: string): FormatEntry | undefined {
   return REGISTRY.find((e) => e.id === id);
 }
+
+/** The format table of docs/FORMATS.md (a test keeps the doc equal to this). */
+export function formatsTableMarkdown(): string {
+  const rows = REGISTRY.map((e) => `| \`${e.id}\` | \`${e.fileName}\` | ${e.summary} | ${e.inDefaultSet ? 'yes' : 'no'} | ${e.reader ? 'yes' : 'no (code)'} |`);
+  return ['| `--format` | File | What it is | In the default `--out` set | Read back by `check` and `--update` |', '| --- | --- | --- | --- | --- |', ...rows].join('\n');
+}
