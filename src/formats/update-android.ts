@@ -84,13 +84,34 @@ export function updateAndroid(body: string, source: string, rendered: string): {
   }
   const freshDebug = childElements(fresh).find((k) => k.name === 'debug-overrides');
   const oldDebug = childElements(root).find((k) => k.name === 'debug-overrides');
-  if (freshDebug && oldDebug) edits.push({ ...span(oldDebug), text: cut(freshDebug, indentAt(body, span(oldDebug).start) ?? '') });
+  if (freshDebug && oldDebug) edits.push(...mergeDebugOverrides(body, oldDebug, freshDebug, cut, unit));
   else if (freshDebug) appended.push(cut(freshDebug, '\u0000'));
   if (appended.length > 0) edits.push(appendToRoot(body, root, appended, unit));
   return { content: applyEdits(body, edits), replaced, added };
 }
 
 type Cut = (el: XmlElement, toBase: string) => string;
+
+/**
+ * The app's own <debug-overrides> stays (it may trust user CAs for a proxy): the generated
+ * <certificates> are added to its <trust-anchors>, each once.
+ */
+function mergeDebugOverrides(body: string, old: XmlElement, fresh: XmlElement, cut: Cut, unit: string): Edit[] {
+  const freshAnchors = childElements(fresh).find((k) => k.name === 'trust-anchors')!;
+  const oldAnchors = childElements(old).find((k) => k.name === 'trust-anchors');
+  const base = indentAt(body, span(old).start) ?? '';
+  if (!oldAnchors) {
+    const at = span(childElements(old).at(-1) ?? old).end;
+    if (childElements(old).length === 0) return [{ ...span(old), text: cut(fresh, base) }];
+    return [{ start: at, end: at, text: `\n${base}${unit}${cut(freshAnchors, base + unit)}` }];
+  }
+  const have = new Set(childElements(oldAnchors).map((c) => c.attrs.src));
+  const missing = childElements(freshAnchors).filter((c) => !have.has(c.attrs.src));
+  const last = childElements(oldAnchors).at(-1);
+  if (missing.length === 0 || !last) return missing.length === 0 ? [] : [{ ...span(oldAnchors), text: cut(freshAnchors, indentAt(body, span(oldAnchors).start) ?? base) }];
+  const indent = indentAt(body, span(last).start) ?? base + unit + unit;
+  return [{ start: span(last).end, end: span(last).end, text: missing.map((c) => `\n${indent}${cut(c, indent)}`).join('') }];
+}
 
 /** New <domain>, <pin-set> and (when generated) <trust-anchors> inside an existing domain-config. */
 function syncChildren(body: string, at: Found, freshCfg: XmlElement, cut: Cut): Edit[] {

@@ -138,3 +138,20 @@ describe('pins.json', () => {
   it('keeps the four-space indentation', () => expect(after).toMatch(/^\{\n {4}"format"/));
   it('says that the one expiration of the set changed', () => expect(outcome.notes[0]).toMatch(/2026-12-31 to 2027-06-30/));
 });
+
+describe('android: --trust-anchor and --debug-overrides with --update', () => {
+  const before = readFileSync(join(DIR, 'android-hand-written', 'before.xml'), 'utf8');
+  const anchors = [{ resource: 'pinctl_root', pem: 'x' }];
+  const rendered = renderConfig('android', generated, { trustAnchors: anchors, debugOverrides: anchors }).content;
+  const after = updateConfig(before, 'nsc.xml', 'android', generated, rendered).content;
+  it('adds <trust-anchors> to the generated domain-configs', () => {
+    const api = after.slice(after.indexOf('>api.example.com</domain>'));
+    expect(api.slice(0, api.indexOf('</domain-config>'))).toContain('<trust-anchors>\n      <certificates src="@raw/pinctl_root" />\n    </trust-anchors>');
+  });
+  it('keeps the app\'s own debug-overrides certificates and adds the new one beside them', () => {
+    expect(after).toContain('  <debug-overrides>\n    <trust-anchors>\n      <certificates src="user" />\n      <certificates src="@raw/pinctl_root" />\n    </trust-anchors>');
+  });
+  it('does not add it twice', () => {
+    expect(updateConfig(after, 'nsc.xml', 'android', generated, rendered).content).toBe(after);
+  });
+});
