@@ -33,7 +33,9 @@ function atomic(path: string, content: string, flag: string): void {
     writeFileAtomic(path, content);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? 'error';
-    throw new InputError('OUTPUT_UNWRITABLE', `${flag}: cannot write ${path} (${code})`, { hint: 'choose a directory you can write to' });
+    throw new InputError('OUTPUT_UNWRITABLE', `${flag}: cannot write ${path} (${code})`, {
+      hint: 'choose a directory you can write to',
+    });
   }
 }
 
@@ -42,9 +44,13 @@ export function writeOutputs(outDir: string, shownDir: string, outputs: Output[]
   for (const o of outputs) {
     const path = join(outDir, o.fileName);
     if (!force && existsSync(path) && !writtenByPinctl(readFileSync(path, 'utf8'))) {
-      throw new InputError('OUTPUT_EXISTS', `--out ${shownDir}: ${o.fileName} exists and was not written by pinctl; replacing it would lose what the app configured there`, {
-        hint: `pinctl generate ... --update ${join(shownDir, o.fileName)} changes only the pinned domains (try --dry-run first); --force replaces the file`,
-      });
+      throw new InputError(
+        'OUTPUT_EXISTS',
+        `--out ${shownDir}: ${o.fileName} exists and was not written by pinctl; replacing it would lose what the app configured there`,
+        {
+          hint: `pinctl generate ... --update ${join(shownDir, o.fileName)} changes only the pinned domains (try --dry-run first); --force replaces the file`,
+        },
+      );
     }
   }
   return outputs.map((o) => {
@@ -60,7 +66,14 @@ export interface UpdateRun {
 }
 
 /** --update FILE: edit the file for the generated domains; with dryRun nothing is written. */
-export async function runUpdate(file: string, format: string, pinSet: PinSet, rendered: string, dryRun: boolean, io: CliIO): Promise<UpdateRun> {
+export async function runUpdate(
+  file: string,
+  format: string,
+  pinSet: PinSet,
+  rendered: string,
+  dryRun: boolean,
+  io: CliIO,
+): Promise<UpdateRun> {
   const { name, bytes } = await readSource(file, io);
   const text = Buffer.from(bytes).toString('utf8');
   const outcome = updateConfig(text, name, format as UpdateOutcome['format'], pinSet, rendered);

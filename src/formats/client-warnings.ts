@@ -23,7 +23,11 @@ export function trustkitDomainWarnings(pinSet: PinSet, who: string): Warning[] {
   for (const d of pinSet.domains) {
     const facts = suffixFacts(d.domain);
     if (isIpLiteral(d.domain) || !facts.knownSuffix) {
-      const what = isIpLiteral(d.domain) ? 'an IP address' : d.domain.includes('.') ? 'a name with no public suffix' : 'a single-label name';
+      const what = isIpLiteral(d.domain)
+        ? 'an IP address'
+        : d.domain.includes('.')
+          ? 'a name with no public suffix'
+          : 'a single-label name';
       out.push({
         code: 'trustkit-invalid-domain',
         severity: 'danger',
@@ -71,15 +75,22 @@ export function expiringSoon(pinSet: PinSet, now: Date | undefined, who: string,
   if (!now || pinSet.expiration === null) return [];
   const days = (Date.parse(`${pinSet.expiration}T00:00:00Z`) - now.getTime()) / 86_400_000;
   if (days >= EXPIRING_SOON_DAYS) return [];
-  return [{
-    code: 'expiring-soon',
-    severity: 'warning',
-    message: `the pin-set expiration ${pinSet.expiration} is ${days <= 0 ? 'already past' : `less than ${EXPIRING_SOON_DAYS} days away`}: ${who} stops enforcing the pins at 00:00 on that date (${zone})${who === 'Android' ? ', and Android lint flags it' : ''}`,
-  }];
+  return [
+    {
+      code: 'expiring-soon',
+      severity: 'warning',
+      message: `the pin-set expiration ${pinSet.expiration} is ${days <= 0 ? 'already past' : `less than ${EXPIRING_SOON_DAYS} days away`}: ${who} stops enforcing the pins at 00:00 on that date (${zone})${who === 'Android' ? ', and Android lint flags it' : ''}`,
+    },
+  ];
 }
 
 /** A chain under a private CA validates on devices only when the app trusts that CA. */
-export function privateCaWarnings(domains: readonly string[] | undefined, anchored: boolean, who: string, how: string): Warning[] {
+export function privateCaWarnings(
+  domains: readonly string[] | undefined,
+  anchored: boolean,
+  who: string,
+  how: string,
+): Warning[] {
   if (anchored || !domains) return [];
   return domains.map((domain) => ({
     code: 'private-ca-needs-trust-anchor',

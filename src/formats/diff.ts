@@ -16,13 +16,15 @@ function lines(text: string): string[] {
 function middleOps(a: string[], b: string[]): Op[] {
   const n = a.length;
   const m = b.length;
-  if (n * m > MAX_CELLS) return [...a.map((line) => ({ kind: '-' as const, line })), ...b.map((line) => ({ kind: '+' as const, line }))];
+  if (n * m > MAX_CELLS)
+    return [...a.map((line) => ({ kind: '-' as const, line })), ...b.map((line) => ({ kind: '+' as const, line }))];
   // Longest common subsequence table, filled from the end so the walk below goes forward.
   const w = m + 1;
   const lcs = new Uint32Array((n + 1) * w);
   for (let i = n - 1; i >= 0; i--) {
     for (let j = m - 1; j >= 0; j--) {
-      lcs[i * w + j] = a[i] === b[j] ? lcs[(i + 1) * w + j + 1]! + 1 : Math.max(lcs[(i + 1) * w + j]!, lcs[i * w + j + 1]!);
+      lcs[i * w + j] =
+        a[i] === b[j] ? lcs[(i + 1) * w + j + 1]! + 1 : Math.max(lcs[(i + 1) * w + j]!, lcs[i * w + j + 1]!);
     }
   }
   const ops: Op[] = [];
@@ -47,7 +49,11 @@ function diffOps(a: string[], b: string[]): Op[] {
   let suf = 0;
   while (suf < a.length - pre && suf < b.length - pre && a[a.length - 1 - suf] === b[b.length - 1 - suf]) suf++;
   const same = (xs: string[]) => xs.map((line) => ({ kind: ' ' as const, line }));
-  return [...same(a.slice(0, pre)), ...middleOps(a.slice(pre, a.length - suf), b.slice(pre, b.length - suf)), ...same(a.slice(a.length - suf))];
+  return [
+    ...same(a.slice(0, pre)),
+    ...middleOps(a.slice(pre, a.length - suf), b.slice(pre, b.length - suf)),
+    ...same(a.slice(a.length - suf)),
+  ];
 }
 
 /** "" when the texts are equal; otherwise ---/+++ headers and @@ hunks. */
@@ -77,7 +83,9 @@ export function unifiedDiff(before: string, after: string, oldName: string, newN
     const hunk = ops.slice(start, end);
     const oldLen = hunk.filter((o) => o.kind !== '+').length;
     const newLen = hunk.filter((o) => o.kind !== '-').length;
-    out.push(`@@ -${oldLen === 0 ? oldStart : oldStart + 1},${oldLen} +${newLen === 0 ? newStart : newStart + 1},${newLen} @@`);
+    out.push(
+      `@@ -${oldLen === 0 ? oldStart : oldStart + 1},${oldLen} +${newLen === 0 ? newStart : newStart + 1},${newLen} @@`,
+    );
     for (const o of hunk) out.push(`${o.kind}${o.line}`);
     k = end;
     start = end;

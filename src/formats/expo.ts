@@ -5,7 +5,9 @@ import { render } from './template.js';
 
 /** JSON is a JS expression once U+2028/2029 are escaped. */
 function jsLiteral(value: unknown): string {
-  return JSON.stringify(value, null, 2).replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return JSON.stringify(value, null, 2)
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 export function renderExpo(pinSet: PinSet, template: string, androidXml: string, fileName: string): string {
@@ -20,5 +22,9 @@ export function renderExpo(pinSet: PinSet, template: string, androidXml: string,
       ...(plan.ca.length > 0 ? { NSPinnedCAIdentities: ids(plan.ca) } : {}),
     };
   }
-  return render(template, { androidXml: jsLiteral(androidXml), pinnedDomains: jsLiteral(pinnedDomains), fileName }, (s) => s);
+  return render(
+    template,
+    { androidXml: jsLiteral(androidXml), pinnedDomains: jsLiteral(pinnedDomains), fileName },
+    (s) => s,
+  );
 }

@@ -26,22 +26,39 @@ export function renderFlutter(pinSet: PinSet, template: string, fingerprints?: R
     .filter((x) => x.kept.length > 0)
     .map((x) => ({
       domain: x.d.domain.toLowerCase(),
-      fingerprints: x.kept.map((p) => ({ fingerprint: colonFingerprint(fingerprints!.get(p.spkiSha256)!), comment: oneLine(describePin(p)) })),
+      fingerprints: x.kept.map((p) => ({
+        fingerprint: colonFingerprint(fingerprints!.get(p.spkiSha256)!),
+        comment: oneLine(describePin(p)),
+      })),
     }));
   return render(template, { domains, firstDomain: domains[0]?.domain ?? '' }, jsEscape);
 }
 
 export function flutterWarnings(pinSet: PinSet, fingerprints?: ReadonlyMap<string, string>): Warning[] {
-  const out: Warning[] = [{
-    code: 'flutter-certificate-fingerprints',
-    severity: 'info',
-    message: 'http_certificate_pinning checks certificate SHA-256 fingerprints, not SPKI pins: renewing a pinned certificate breaks the app even with the same key; no expiration is applied',
-  }];
+  const out: Warning[] = [
+    {
+      code: 'flutter-certificate-fingerprints',
+      severity: 'info',
+      message:
+        'http_certificate_pinning checks certificate SHA-256 fingerprints, not SPKI pins: renewing a pinned certificate breaks the app even with the same key; no expiration is applied',
+    },
+  ];
   for (const x of plan(pinSet, fingerprints)) {
     if (x.kept.length === 0) {
-      out.push({ code: 'flutter-domain-omitted', severity: 'danger', domain: x.d.domain, message: 'left out: none of its pins comes from a certificate pinctl saw (backup keys have no certificate fingerprint), so Flutter will NOT pin it' });
+      out.push({
+        code: 'flutter-domain-omitted',
+        severity: 'danger',
+        domain: x.d.domain,
+        message:
+          'left out: none of its pins comes from a certificate pinctl saw (backup keys have no certificate fingerprint), so Flutter will NOT pin it',
+      });
     } else if (x.dropped > 0) {
-      out.push({ code: 'flutter-backup-omitted', severity: 'warning', domain: x.d.domain, message: `${x.dropped} pin(s) without a certificate (backup keys) left out: a certificate fingerprint cannot name a key` });
+      out.push({
+        code: 'flutter-backup-omitted',
+        severity: 'warning',
+        domain: x.d.domain,
+        message: `${x.dropped} pin(s) without a certificate (backup keys) left out: a certificate fingerprint cannot name a key`,
+      });
     }
   }
   return out;

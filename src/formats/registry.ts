@@ -68,7 +68,12 @@ const android: FormatEntry = {
   render: (p, t, o) => renderAndroid(p, t, androidAnchors(o)),
   warnings: (p, o) => [
     ...expiringSoon(p, o.now, 'Android', "the device's local time"),
-    ...privateCaWarnings(o.privateCaDomains, (o.trustAnchors ?? []).length > 0, 'Android', 'add --trust-anchor ROOT.pem (written to res/raw/ and named in <trust-anchors>)'),
+    ...privateCaWarnings(
+      o.privateCaDomains,
+      (o.trustAnchors ?? []).length > 0,
+      'Android',
+      'add --trust-anchor ROOT.pem (written to res/raw/ and named in <trust-anchors>)',
+    ),
   ],
   reader: 'android',
 };
@@ -84,7 +89,12 @@ const REGISTRY_LIST: FormatEntry[] = [
     render: (p, t) => renderIos(p, t),
     warnings: (p, o) => [
       ...iosWarnings(p),
-      ...privateCaWarnings(o.privateCaDomains, false, 'iOS', 'install the root on managed devices (a configuration profile); ATS has no per-app trust anchors'),
+      ...privateCaWarnings(
+        o.privateCaDomains,
+        false,
+        'iOS',
+        'install the root on managed devices (a configuration profile); ATS has no per-app trust anchors',
+      ),
     ],
     reader: 'ios',
   },
@@ -109,7 +119,12 @@ const REGISTRY_LIST: FormatEntry[] = [
       ...trustkitWarnings(p),
       ...trustkitDomainWarnings(p, 'TrustKit'),
       ...expiringSoon(p, o.now, 'TrustKit', 'UTC'),
-      ...privateCaWarnings(o.privateCaDomains, (o.trustAnchors ?? []).length > 0, 'TrustKit', 'add --trust-anchor ROOT.pem (TSKAdditionalTrustAnchors, honoured by DEBUG builds only)'),
+      ...privateCaWarnings(
+        o.privateCaDomains,
+        (o.trustAnchors ?? []).length > 0,
+        'TrustKit',
+        'add --trust-anchor ROOT.pem (TSKAdditionalTrustAnchors, honoured by DEBUG builds only)',
+      ),
     ],
     reader: 'trustkit',
   },
@@ -171,6 +186,13 @@ export function formatEntry(id: string): FormatEntry | undefined {
 
 /** The format table of docs/FORMATS.md (a test keeps the doc equal to this). */
 export function formatsTableMarkdown(): string {
-  const rows = REGISTRY.map((e) => `| \`${e.id}\` | \`${e.fileName}\` | ${e.summary} | ${e.inDefaultSet ? 'yes' : 'no'} | ${e.reader ? 'yes' : 'no (code)'} |`);
-  return ['| `--format` | File | What it is | In the default `--out` set | Read back by `check` and `--update` |', '| --- | --- | --- | --- | --- |', ...rows].join('\n');
+  const rows = REGISTRY.map(
+    (e) =>
+      `| \`${e.id}\` | \`${e.fileName}\` | ${e.summary} | ${e.inDefaultSet ? 'yes' : 'no'} | ${e.reader ? 'yes' : 'no (code)'} |`,
+  );
+  return [
+    '| `--format` | File | What it is | In the default `--out` set | Read back by `check` and `--update` |',
+    '| --- | --- | --- | --- | --- |',
+    ...rows,
+  ].join('\n');
 }

@@ -20,7 +20,11 @@ export interface TextShape {
 
 /** The form the XML parser's offsets refer to: no BOM, "\n" line ends. */
 export function shapeOf(text: string): TextShape {
-  return { body: text.replace(/^\uFEFF/, '').replace(/\r\n?/g, '\n'), bom: text.startsWith('\uFEFF'), crlf: /\r\n/.test(text) };
+  return {
+    body: text.replace(/^\uFEFF/, '').replace(/\r\n?/g, '\n'),
+    bom: text.startsWith('\uFEFF'),
+    crlf: /\r\n/.test(text),
+  };
 }
 
 export function restoreShape(body: string, shape: TextShape): string {
@@ -62,7 +66,11 @@ export function indentUnit(body: string, parent: XmlElement, child: XmlElement |
  * A snippet cut from rendered text (starting at an element's "<"), moved from indentation `from`
  * (base indent and unit of the rendered file) to `to` (those of the file being updated).
  */
-export function reindent(snippet: string, from: { base: string; unit: string }, to: { base: string; unit: string }): string {
+export function reindent(
+  snippet: string,
+  from: { base: string; unit: string },
+  to: { base: string; unit: string },
+): string {
   return snippet
     .split('\n')
     .map((line, i) => {
@@ -84,7 +92,8 @@ export function removeElement(body: string, el: XmlElement): Edit {
   const indent = indentAt(body, start);
   const nl = body.indexOf('\n', end);
   const tail = body.slice(end, nl === -1 ? body.length : nl);
-  if (indent !== null && /^[ \t]*$/.test(tail)) return { start: start - indent.length, end: nl === -1 ? body.length : nl + 1, text: '' };
+  if (indent !== null && /^[ \t]*$/.test(tail))
+    return { start: start - indent.length, end: nl === -1 ? body.length : nl + 1, text: '' };
   return { start, end, text: '' };
 }
 

@@ -50,15 +50,32 @@ function locate(root: XmlElement, generated: Set<string>): Map<string, Found> {
   return found;
 }
 
-export function updateAndroid(body: string, source: string, rendered: string): { content: string; replaced: string[]; added: string[] } {
+export function updateAndroid(
+  body: string,
+  source: string,
+  rendered: string,
+): { content: string; replaced: string[]; added: string[] } {
   const { root } = parseXml(body, source);
-  if (root.name !== 'network-security-config') updateRefused(source, `expected <network-security-config>, found <${root.name}>`, 'pass the app\'s res/xml/network_security_config.xml');
+  if (root.name !== 'network-security-config')
+    updateRefused(
+      source,
+      `expected <network-security-config>, found <${root.name}>`,
+      "pass the app's res/xml/network_security_config.xml",
+    );
   const fresh = parseXml(rendered, 'rendered').root;
-  const freshConfigs = new Map(childElements(fresh).filter((k) => k.name === 'domain-config').map((c) => [domainName(childElements(c)[0]!), c]));
+  const freshConfigs = new Map(
+    childElements(fresh)
+      .filter((k) => k.name === 'domain-config')
+      .map((c) => [domainName(childElements(c)[0]!), c]),
+  );
   const found = locate(root, new Set(freshConfigs.keys()));
   const unit = indentUnit(body, root, childElements(root)[0], RENDERED_UNIT);
   const cut = (el: XmlElement, toBase: string) =>
-    reindent(rendered.slice(span(el).start, span(el).end), { base: indentAt(rendered, span(el).start) ?? '', unit: RENDERED_UNIT }, { base: toBase, unit });
+    reindent(
+      rendered.slice(span(el).start, span(el).end),
+      { base: indentAt(rendered, span(el).start) ?? '', unit: RENDERED_UNIT },
+      { base: toBase, unit },
+    );
 
   const edits: Edit[] = [];
   const appended: string[] = [];
@@ -74,7 +91,9 @@ export function updateAndroid(body: string, source: string, rendered: string): {
     let startTag: string | null = null;
     if (at) {
       edits.push(removeElement(body, at.domainEl));
-      startTag = `<domain-config${Object.entries(at.cfg.attrs).map(([k, v]) => ` ${k}="${xmlEscape(v)}"`).join('')}>`;
+      startTag = `<domain-config${Object.entries(at.cfg.attrs)
+        .map(([k, v]) => ` ${k}="${xmlEscape(v)}"`)
+        .join('')}>`;
       replaced.push(name);
     } else {
       added.push(name);
@@ -108,9 +127,14 @@ function mergeDebugOverrides(body: string, old: XmlElement, fresh: XmlElement, c
   const have = new Set(childElements(oldAnchors).map((c) => c.attrs.src));
   const missing = childElements(freshAnchors).filter((c) => !have.has(c.attrs.src));
   const last = childElements(oldAnchors).at(-1);
-  if (missing.length === 0 || !last) return missing.length === 0 ? [] : [{ ...span(oldAnchors), text: cut(freshAnchors, indentAt(body, span(oldAnchors).start) ?? base) }];
+  if (missing.length === 0 || !last)
+    return missing.length === 0
+      ? []
+      : [{ ...span(oldAnchors), text: cut(freshAnchors, indentAt(body, span(oldAnchors).start) ?? base) }];
   const indent = indentAt(body, span(last).start) ?? base + unit + unit;
-  return [{ start: span(last).end, end: span(last).end, text: missing.map((c) => `\n${indent}${cut(c, indent)}`).join('') }];
+  return [
+    { start: span(last).end, end: span(last).end, text: missing.map((c) => `\n${indent}${cut(c, indent)}`).join('') },
+  ];
 }
 
 /** New <domain>, <pin-set> and (when generated) <trust-anchors> inside an existing domain-config. */
@@ -139,21 +163,37 @@ function syncChildren(body: string, at: Found, freshCfg: XmlElement, cut: Cut): 
 }
 
 function rendered1(kids: XmlElement[], name: string, cut: Cut, base: string): string {
-  return cut(kids.find((k) => k.name === name)!, base);
+  return cut(
+    kids.find((k) => k.name === name)!,
+    base,
+  );
 }
 
 /** New domain-configs go after the last top-level one (else at the end of the root), at its indent. */
 function appendToRoot(body: string, root: XmlElement, snippets: string[], unit: string): Edit {
-  const last = childElements(root).filter((k) => k.name === 'domain-config').at(-1);
+  const last = childElements(root)
+    .filter((k) => k.name === 'domain-config')
+    .at(-1);
   if (last) {
     const base = indentAt(body, span(last).start) ?? unit;
-    return { start: span(last).end, end: span(last).end, text: snippets.map((s) => `\n${base}${s.replace(/\u0000/g, base)}`).join('') };
+    return {
+      start: span(last).end,
+      end: span(last).end,
+      text: snippets.map((s) => `\n${base}${s.replace(/\u0000/g, base)}`).join(''),
+    };
   }
   const { end } = span(root);
   const close = body.lastIndexOf('</', end);
-  if (close <= span(root).start) updateRefused('the file', 'expected <network-security-config> with a closing tag, found an empty element', 'write <network-security-config></network-security-config> and run the update again');
+  if (close <= span(root).start)
+    updateRefused(
+      'the file',
+      'expected <network-security-config> with a closing tag, found an empty element',
+      'write <network-security-config></network-security-config> and run the update again',
+    );
   const closeIndent = indentAt(body, close);
   const base = (closeIndent ?? '') + unit;
   const text = snippets.map((s) => `${base}${s.replace(/\u0000/g, base)}\n`).join('');
-  return closeIndent === null ? { start: close, end: close, text: `\n${text}` } : { start: close - closeIndent.length, end: close - closeIndent.length, text };
+  return closeIndent === null
+    ? { start: close, end: close, text: `\n${text}` }
+    : { start: close - closeIndent.length, end: close - closeIndent.length, text };
 }

@@ -10,6 +10,12 @@ import { normalizeHostName } from '../vocab/hostname.js';
 
 const RENDERED_UNIT = '\t';
 
+interface Updated {
+  content: string;
+  replaced: string[];
+  added: string[];
+}
+
 interface Entry {
   key: string;
   keyEl: XmlElement;
@@ -19,17 +25,19 @@ interface Entry {
 function entries(dict: XmlElement): Entry[] {
   const kids = childElements(dict);
   const out: Entry[] = [];
-  for (let i = 0; i + 1 < kids.length; i += 2) out.push({ key: textContent(kids[i]!) ?? '', keyEl: kids[i]!, valueEl: kids[i + 1]! });
+  for (let i = 0; i + 1 < kids.length; i += 2)
+    out.push({ key: textContent(kids[i]!) ?? '', keyEl: kids[i]!, valueEl: kids[i + 1]! });
   return out;
 }
 
 function rootDict(root: XmlElement, source: string): XmlElement {
   const d = childElements(root)[0];
-  if (root.name !== 'plist' || d?.name !== 'dict') updateRefused(source, 'expected a <plist> whose value is a <dict>', 'pass an Info.plist or a TrustKit plist');
+  if (root.name !== 'plist' || d?.name !== 'dict')
+    updateRefused(source, 'expected a <plist> whose value is a <dict>', 'pass an Info.plist or a TrustKit plist');
   return d;
 }
 
-export function updatePlist(body: string, source: string, rendered: string, path: readonly [string, string]): { content: string; replaced: string[]; added: string[] } {
+export function updatePlist(body: string, source: string, rendered: string, path: readonly [string, string]): Updated {
   const fresh = parseXml(rendered, 'rendered').root;
   let freshDict = rootDict(fresh, 'rendered');
   let dict = rootDict(parseXml(body, source).root, source);
@@ -39,31 +47,49 @@ export function updatePlist(body: string, source: string, rendered: string, path
   if (levels.length === 1) freshDict = entries(freshDict).find((e) => e.key === path[0])!.valueEl;
   const unit = indentUnit(body, dict, childElements(dict)[0], RENDERED_UNIT);
   const cut = (from: number, to: number, toBase: string) =>
-    reindent(rendered.slice(from, to), { base: indentAt(rendered, from) ?? '', unit: RENDERED_UNIT }, { base: toBase, unit });
+    reindent(
+      rendered.slice(from, to),
+      { base: indentAt(rendered, from) ?? '', unit: RENDERED_UNIT },
+      { base: toBase, unit },
+    );
 
   for (const level of levels) {
     const freshEntry = entries(freshDict).find((e) => e.key === level)!;
     const entry = entries(dict).find((e) => e.key === level);
     if (!entry) {
-      const edit = appendToDict(body, dict, unit, (base) => cut(span(freshEntry.keyEl).start, span(freshEntry.valueEl).end, base));
-      const domains = entries(level === path[1] ? freshEntry.valueEl : entries(freshEntry.valueEl).find((e) => e.key === path[1])!.valueEl).map((e) => e.key);
+      const edit = appendToDict(body, dict, unit, (base) =>
+        cut(span(freshEntry.keyEl).start, span(freshEntry.valueEl).end, base),
+      );
+      const domains = entries(
+        level === path[1] ? freshEntry.valueEl : entries(freshEntry.valueEl).find((e) => e.key === path[1])!.valueEl,
+      ).map((e) => e.key);
       return { content: applyEdits(body, [edit]), replaced: [], added: domains };
     }
-    if (entry.valueEl.name !== 'dict') updateRefused(source, `expected ${level} to be a <dict>, found <${entry.valueEl.name}>`, `check it with: plutil -lint ${source}`);
+    if (entry.valueEl.name !== 'dict')
+      updateRefused(
+        source,
+        `expected ${level} to be a <dict>, found <${entry.valueEl.name}>`,
+        `check it with: plutil -lint ${source}`,
+      );
     dict = entry.valueEl;
     freshDict = freshEntry.valueEl;
   }
 
+  return mergeDomains(body, dict, freshDict, unit, cut);
+}
+
+type Cut = (from: number, to: number, toBase: string) => string;
+
+/** Each generated domain's dict replaces the same-named one (compared case-insensitively), else is appended. */
+function mergeDomains(body: string, dict: XmlElement, freshDict: XmlElement, unit: string, cut: Cut): Updated {
   const edits: Edit[] = [];
   const replaced: string[] = [];
-  const added: string[] = [];
   const existing = entries(dict);
   const toAppend: Entry[] = [];
   for (const e of entries(freshDict)) {
     const old = existing.find((x) => normalizeHostName(x.key) === e.key);
     if (!old) {
       toAppend.push(e);
-      added.push(e.key);
       continue;
     }
     const base = indentAt(body, span(old.valueEl).start) ?? '';
@@ -72,9 +98,11 @@ export function updatePlist(body: string, source: string, rendered: string, path
     replaced.push(e.key);
   }
   if (toAppend.length > 0) {
-    edits.push(appendToDict(body, dict, unit, (base) => toAppend.map((e) => cut(span(e.keyEl).start, span(e.valueEl).end, base)).join(`\n${base}`)));
+    const text = (base: string) =>
+      toAppend.map((e) => cut(span(e.keyEl).start, span(e.valueEl).end, base)).join(`\n${base}`);
+    edits.push(appendToDict(body, dict, unit, text));
   }
-  return { content: applyEdits(body, edits), replaced, added };
+  return { content: applyEdits(body, edits), replaced, added: toAppend.map((e) => e.key) };
 }
 
 /** Text added after a dict's last value at that value's indent, or an empty dict rewritten around it. */

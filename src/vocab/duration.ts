@@ -38,7 +38,12 @@ export function parseDurationMs(value: unknown, rules: DurationRules = {}): numb
 
 /** "7d", "12h", "90s", "250ms": the largest unit that divides it. */
 export function formatDuration(ms: number): string {
-  for (const [u, n] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+  for (const [u, n] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const) {
     if (ms % n === 0) return `${ms / n}${u}`;
   }
   return `${ms}ms`;

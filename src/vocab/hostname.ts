@@ -20,7 +20,11 @@ export const MAX_HOST_NAME = 253;
 
 /** The compared form: trimmed, lower case, IPv6 brackets and one trailing dot removed. */
 export function normalizeHostName(raw: string): string {
-  const h = raw.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '');
+  const h = raw
+    .trim()
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1')
+    .replace(/\.$/, '');
   return isIP(h) === 6 ? canonicalIpv6(h) : h;
 }
 
