@@ -6,6 +6,20 @@
 import 'package:http_certificate_pinning/http_certificate_pinning.dart';
 
 const Map<String, List<String>> certificateSha256Fingerprints = {
+  'api.pinctl.test': [
+    '5D:9E:4A:07:1C:F5:60:B5:64:7F:53:0E:D2:7A:B2:BE:14:4F:C4:D3:C2:5E:D3:D8:E3:28:E0:A3:57:6D:B3:46', // leaf: O=pinctl test, CN=api.pinctl.test, expires 2036-01-01
+    '13:80:29:0E:D9:06:82:46:C5:A3:ED:5B:1F:79:56:D9:13:17:A3:14:20:7F:2C:50:20:0E:08:5F:E9:61:0E:AD', // intermediate: O=pinctl test, CN=pinctl Test Intermediate CA, expires 2040-12-31
+  ],
+  'cdn.pinctl.test': [
+    '79:04:86:01:06:04:C4:B1:38:4A:46:8F:2E:F4:B1:51:74:14:D6:22:23:AE:B5:F6:86:F4:95:CB:F4:32:46:9E', // leaf: O=pinctl test, CN=rsa.pinctl.test, expires 2036-01-01
+  ],
+  'rsa.pinctl.test': [
+    '73:E8:42:81:99:07:22:3C:5A:25:61:1E:C1:F4:0E:A6:CC:7F:B9:11:E3:81:43:AC:BC:E4:9A:FB:07:61:2A:4C', // intermediate: O=pinctl test, CN=pinctl Test Intermediate CA RSA, expires 2040-12-31
+    'A1:06:6B:9D:24:81:B9:22:66:3C:57:76:C3:73:10:37:97:7A:69:39:10:55:75:B6:64:1C:76:A3:14:44:AA:78', // root: O=pinctl test, CN=pinctl Test Root CA RSA, expires 2050-12-31
+  ],
+  'single.pinctl.test': [
+    '8C:7B:C3:AB:72:12:B4:CE:B1:F7:DA:2D:6B:31:10:8F:6F:7E:BD:85:70:95:B9:01:AB:75:DC:83:C9:AA:16:34', // leaf: O=pinctl test, CN=api.pinctl.test, expires 2037-01-01
+  ],
 };
 
 /// Checks the server behind `url` (https://HOST/...) against HOST's fingerprints; throws when none matches.
