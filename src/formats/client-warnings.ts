@@ -70,7 +70,12 @@ export function okhttpClientWarnings(pinSet: PinSet, who: string): Warning[] {
   return out;
 }
 
-/** Android lint's "expiring soon": an expiration less than 10 days away (or past). */
+/**
+ * Android lint's "expiring soon": an expiration less than 10 days away (or past). AOSP's
+ * XmlConfigSource parses <pin-set expiration> with SimpleDateFormat("yyyy-MM-dd") in the default
+ * (device) time zone, so enforcement stops at 00:00 local time on that date; TrustKit compares
+ * TSKExpirationDate in UTC.
+ */
 export function expiringSoon(pinSet: PinSet, now: Date | undefined, who: string, zone: string): Warning[] {
   if (!now || pinSet.expiration === null) return [];
   const days = (Date.parse(`${pinSet.expiration}T00:00:00Z`) - now.getTime()) / 86_400_000;
