@@ -8,6 +8,7 @@ import { printError } from './style.js';
 import { PinctlError } from '../src/errors.js';
 import { VERSION } from './version.js';
 import { registerMonitor } from './commands/monitor.js';
+import { REGISTRY } from '../src/formats/registry.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 const list = (value: string, previous: string[]) => [...previous, ...value.split(',').map((v) => v.trim()).filter(Boolean)];
@@ -58,11 +59,20 @@ Exit codes: 0 ok, 1 a check failed, 2 usage or input error.`,
       .option('--cert <file>', 'use the chain in this file instead of probing (repeatable)', collect, [])
       .addOption(new Option('--pin <role>', 'what to pin: leaf, intermediate, root (repeatable; default intermediate + root)').argParser(collect).default([]))
       .option('--backup-key <file>', 'add the pin of this key, CSR or certificate as a backup (repeatable)', collect, [])
+      .option('--backup-pin <base64>', 'add this pin value as a backup (repeatable; "sha256/" prefix accepted)', collect, [])
+      .option('--keep-pins-from <config>', 'keep every pin the shipped config has for each domain, as backups')
       .option('--new-backup-key <dir>', 'create a spare P-256 key pair and CSR in DIR and pin it as a backup')
       .option('--include-subdomains', 'pin every subdomain too (platforms differ: see docs/FORMATS.md)')
-      .option('--expiration <YYYY-MM-DD>', 'pin-set expiration (default: one year from today)')
-      .option('--format <list>', 'android, ios, okhttp, trustkit, react-native, json (comma list or repeated)', list, [])
-      .option('--out <dir>', 'write the config files to DIR (default: stdout)')
+      .option('--expiration <YYYY-MM-DD>', 'pin-set expiration (default: one year from today); enforcement stops at 00:00 on that date')
+      .option('--format <list>', `${REGISTRY.map((e) => e.id).join(', ')} (comma list or repeated)`, list, [])
+      .option('--out <dir>', 'write the config files to DIR (default: stdout); never over a file pinctl did not write')
+      .option('--update <file>', "update the app's existing config in place: only the generated domains change (format from the file)")
+      .option('--dry-run', 'with --update: print the unified diff, write nothing')
+      .option('--force', 'with --out: replace files pinctl did not write')
+      .option('--report-uri <url>', 'TrustKit: where pin failures are reported (repeatable; the default third-party URI is always off)', collect, [])
+      .option('--report-only', 'TrustKit: report failures without blocking (TSKEnforcePinning false) for a staged roll-out')
+      .option('--trust-anchor <file>', 'a CA the app must trust: Android <trust-anchors> (+ res/raw/), TrustKit TSKAdditionalTrustAnchors', collect, [])
+      .option('--debug-overrides <file>', 'a CA trusted in debuggable Android builds only (<debug-overrides>)', collect, [])
       .option('--insecure', 'pin a chain that does not validate (prints a loud warning)')
       .option('--port <port>', 'port for hosts given without one', '443')
       .option('--json', 'print the result (pin set, warnings, files) as JSON on stdout')
@@ -73,7 +83,12 @@ Examples:
   pinctl generate api.example.com --format android,ios,okhttp --out pinning/
   pinctl generate api.example.com:8443 --pin leaf --pin intermediate --backup-key spare.key --format ios
   pinctl generate api.example.com --cert fullchain.pem --new-backup-key keys/ --format json
-  pinctl generate api.example.com --resolve api.example.com:443:203.0.113.10 --ca-file private-root.pem`,
+  pinctl generate api.example.com --resolve api.example.com:443:203.0.113.10 --ca-file private-root.pem
+  pinctl generate api.example.com --update app/src/main/res/xml/network_security_config.xml --dry-run
+  pinctl generate api.example.com --keep-pins-from shipped/pins.json --backup-pin <base64> --format trustkit
+
+Formats:
+${REGISTRY.map((e) => `  ${e.id.padEnd(14)} ${e.fileName.padEnd(30)} ${e.summary}`).join('\n')}`,
       ),
   ).action(async (hosts: string[], opts) => {
     const { generateCommand } = await import('./commands/generate.js');
@@ -232,7 +247,8 @@ Examples:
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
-      if (e.code === 'commander.help') return 2; // no command given: usage went to stderr
+      // `pinctl help` asked for help (exit 0); no command at all is a usage error (exit 2).
+      if (e.code === 'commander.help') return e.exitCode === 0 ? 0 : 2;
       io.stderr.write("hint: run 'pinctl --help' for usage and examples\n");
       return 2;
     }

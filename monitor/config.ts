@@ -17,7 +17,16 @@ import { CORE_SCHEMA, YAMLException, loadAll } from 'js-yaml';
 import { parseStrictJson } from '../src/bundle/strict-json.js';
 import { validate as validateCron } from 'node-cron';
 import { InputError, PinctlError, describeError } from '../src/errors.js';
-import { isHostname } from '../src/core/target.js';
+import { isHostName, normalizeHostName } from '../src/vocab/hostname.js';
+import { normalizePin } from '../src/vocab/pin.js';
+import { formatDuration, parseDurationMs } from '../src/vocab/duration.js';
+
+export { parseDurationMs };
+
+/** src/vocab's host-name grammar (the one generate, bundles, the service and the SDK use). */
+function isHostname(h: string): boolean {
+  return isHostName(normalizeHostName(h));
+}
 import { Pin, PinRole, expirationOf } from '../src/core/model.js';
 import { readConfig } from '../src/formats/read.js';
 import { TrustedStore } from '../src/bundle/trusted-store.js';
@@ -225,28 +234,13 @@ function int(p: Problems, v: unknown, path: string, min: number, max: number): n
   return v;
 }
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** "500ms", "5s", "10m", "24h", "7d"; a bare number is seconds. */
-export function parseDurationMs(v: unknown): number | null {
-  if (typeof v === 'number' && Number.isFinite(v) && v > 0) return Math.round(v * 1000);
-  if (typeof v !== 'string') return null;
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/.exec(v.trim());
-  if (!m) return null;
-  const ms = Math.round(Number(m[1]) * UNITS[m[2] ?? 's']!);
-  return ms > 0 ? ms : null;
-}
-
 function duration(p: Problems, v: unknown, path: string, minMs: number, maxMs: number): number | undefined {
   const ms = parseDurationMs(v);
   if (ms === null || ms < minMs || ms > maxMs) return p.add(path, `a duration from ${fmtMs(minMs)} to ${fmtMs(maxMs)} (500ms, 5s, 10m, 24h, 7d)`, v);
   return ms;
 }
 
-function fmtMs(ms: number): string {
-  for (const [u, n] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) if (ms % n === 0) return `${ms / n}${u}`;
-  return `${ms}ms`;
-}
+const fmtMs = formatDuration;
 
 function days(p: Problems, v: unknown, path: string): number[] | undefined {
   if (!Array.isArray(v) || v.length === 0) return p.add(path, 'a list of whole numbers of days, e.g. [30, 14, 7]', v);
@@ -310,11 +304,10 @@ function email(p: Problems, v: unknown, path: string): string | undefined {
   return s;
 }
 
-const PIN = /^[A-Za-z0-9+/]{43}=$/;
-/** A base64 SHA-256 SPKI pin; OkHttp's "sha256/" prefix is accepted. */
+/** A base64 SHA-256 SPKI pin (src/vocab/pin.ts); OkHttp's "sha256/" prefix is accepted. */
 function pinValue(p: Problems, v: unknown, path: string): string | undefined {
-  const s = typeof v === 'string' ? v.trim().replace(/^sha256\//, '') : v;
-  if (typeof s !== 'string' || !PIN.test(s) || Buffer.from(s, 'base64').length !== 32) return p.add(path, 'a base64 SHA-256 SPKI pin (44 characters ending in "=")', v);
+  const s = typeof v === 'string' ? normalizePin(v) : null;
+  if (s === null) return p.add(path, 'a base64 SHA-256 SPKI pin (44 characters ending in "=")', v);
   return s;
 }
 

@@ -208,8 +208,26 @@ function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-export function bundleVerifyCommand(file: string, opts: BundleVerifyOptions, io: CliIO): Promise<number> {
-  return guarded(io, async () => {
+/** --json is a contract on failure too: {valid: false, exitCode, error} on stdout, the error also on stderr. */
+export async function bundleVerifyCommand(file: string, opts: BundleVerifyOptions, io: CliIO): Promise<number> {
+  if (!opts.json) return verifyBundle(file, opts, io);
+  try {
+    return await verifyBundleOrThrow(file, opts, io);
+  } catch (e) {
+    const exitCode = e instanceof PinctlError ? e.exitCode : 2;
+    const error = e instanceof PinctlError ? e.toJSON() : { code: 'INTERNAL', message: e instanceof Error ? e.message : String(e) };
+    printJson(io, { valid: false, exitCode, error });
+    printError(io, e);
+    return exitCode;
+  }
+}
+
+function verifyBundle(file: string, opts: BundleVerifyOptions, io: CliIO): Promise<number> {
+  return guarded(io, () => verifyBundleOrThrow(file, opts, io));
+}
+
+async function verifyBundleOrThrow(file: string, opts: BundleVerifyOptions, io: CliIO): Promise<number> {
+  {
     // Exit 2 for anything that is not a usable input, before any verdict.
     if (opts.type !== undefined && !(TYPES as readonly string[]).includes(opts.type)) throw new InputError('USAGE', `--type ${opts.type}: expected pins, trust-roots or keyset`);
     if (opts.publicKey.length === 0) throw new InputError('USAGE', '--public-key: expected at least one trusted public key (pinctl-signing.pub.pem)');
@@ -294,7 +312,7 @@ export function bundleVerifyCommand(file: string, opts: BundleVerifyOptions, io:
     if (opts.audience === undefined) io.stderr.write(`${s.dim('note:')} audience not checked (accepted ${JSON.stringify(audience)}); pass --audience APP to require it\n`);
     if (type === 'keyset' && expired) io.stderr.write(`${s.dim('note:')} this keyset expired at ${payload.expiresAt}: clients still rotate through it (SPEC §5.7) but will not use it for bundles\n`);
     return 0;
-  });
+  }
 }
 
 function signingKeysOrThrow(env: Envelope, keyset: TrustedKeyset): void {

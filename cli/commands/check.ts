@@ -6,7 +6,8 @@ import { InputError, PinctlError } from '../../src/errors.js';
 import { isoDate } from '../../src/core/chain.js';
 import { Target } from '../../src/core/target.js';
 import { evaluate } from '../../src/core/verdict.js';
-import { expirationOf } from '../../src/core/model.js';
+import { PinSet, Warning, expirationOf } from '../../src/core/model.js';
+import { trustkitDomainWarnings } from '../../src/formats/client-warnings.js';
 import { readConfig } from '../../src/formats/read.js';
 import { observeTargets } from '../../src/net/observe.js';
 import { withProgress } from '../progress.js';
@@ -47,6 +48,9 @@ async function check(configPath: string, opts: CheckOptions, io: CliIO): Promise
   const { name, bytes } = await readSource(configPath, io);
   const { format, pinSet, warnings } = readConfig(Buffer.from(bytes).toString('utf8'), name);
   printWarnings(io, warnings);
+  // A config its client refuses to load pins nothing, whatever the servers send: that fails the check.
+  const rejections = clientRejections(format, pinSet);
+  printWarnings(io, rejections);
   if (pinSet.domains.length === 0) throw new InputError('NO_PINS', `${name}: the ${format} config pins no domain`);
   const net = netSettings(opts, io);
 
@@ -86,9 +90,9 @@ async function check(configPath: string, opts: CheckOptions, io: CliIO): Promise
       results.push({ domain: obs.domain, address: f.label, pass: !noneAnswered, reachable: false, matched: [], reasons: noneAnswered ? [f.message] : [], notes: noneAnswered ? [] : [`unreachable (${f.message}); other addresses answered`], chain: [] });
     }
   }
-  const pass = results.every((r) => r.pass);
+  const pass = results.every((r) => r.pass) && rejections.length === 0;
 
-  if (opts.json) printJson(io, { config: name, format, expiration: pinSet.expiration, pass, results });
+  if (opts.json) printJson(io, { config: name, format, expiration: pinSet.expiration, pass, rejections, results });
   const out = opts.json ? io.stderr : io.stdout;
   const o = style(io, out);
   for (const d of pinSet.domains) {
@@ -101,7 +105,8 @@ async function check(configPath: string, opts: CheckOptions, io: CliIO): Promise
     }
   }
   if (pinSet.expiration) out.write(o.dim(`pin-set expiration: ${pinSet.expiration} (today ${isoDate(now)})\n`));
-  out.write(pass ? `${o.green('ok:')} every address would pass\n` : `${o.red('fail:')} apps with these pins would fail to connect where marked FAIL\n`);
+  if (rejections.length > 0) out.write(`${o.red('fail:')} ${clientName(format)} would refuse this config at start-up (${[...new Set(rejections.map((r) => r.code))].join(', ')}): nothing would be pinned\n`);
+  else out.write(pass ? `${o.green('ok:')} every address would pass\n` : `${o.red('fail:')} apps with these pins would fail to connect where marked FAIL\n`);
   const mismatched = [...new Set(results.filter((r) => !r.pass && r.reachable).map((r) => r.domain))];
   const unreachable = [...new Set(results.filter((r) => !r.pass && !r.reachable).map((r) => r.domain))];
   if (mismatched.length > 0) {
@@ -119,6 +124,15 @@ async function check(configPath: string, opts: CheckOptions, io: CliIO): Promise
     io.stderr.write(`${s.dim('hint:')} ${unreachable.join(', ')}: no address answered; check the port (--port) and address (--resolve HOST:PORT:ADDRESS), or raise --timeout\n`);
   }
   return pass ? 0 : 1;
+}
+
+/** Warnings for what the config's own client refuses to load (TrustKit's parse_configuration.m). */
+function clientRejections(format: string, pinSet: PinSet): Warning[] {
+  return format === 'trustkit' ? trustkitDomainWarnings(pinSet, 'TrustKit') : [];
+}
+
+function clientName(format: string): string {
+  return format === 'trustkit' ? 'TrustKit' : format;
 }
 
 function whichCert(r: AddressResult, pin: string): string {

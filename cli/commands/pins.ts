@@ -1,3 +1,4 @@
+import { InputError } from '../../src/errors.js';
 import { CliIO } from '../io.js';
 import { readItems } from '../files.js';
 import { printError, printJson, style } from '../style.js';
@@ -41,7 +42,7 @@ export async function pinsCommand(files: string[], opts: PinsOptions, io: CliIO)
     try {
       items.push(...(await readItems(f, io)));
     } catch (e) {
-      printError(io, e); // one bad file never hides the others' pins
+      printError(io, looksLikeEndpoint(f, e) ? endpointHint(f) : e); // one bad file never hides the others' pins
       failed = true;
     }
   }
@@ -60,4 +61,17 @@ export async function pinsCommand(files: string[], opts: PinsOptions, io: CliIO)
     }
   }
   return failed ? 2 : 0;
+}
+
+/** `pinctl pins api.example.com:443`: no such file, and the argument reads as an endpoint. */
+function looksLikeEndpoint(arg: string, e: unknown): boolean {
+  return e instanceof InputError && e.code === 'INPUT_NOT_FOUND' && (/^https?:\/\//i.test(arg) || /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+\.[a-z0-9-]+)(:\d{1,5})?$/i.test(arg));
+}
+
+function endpointHint(arg: string): InputError {
+  const host = arg.replace(/^https?:\/\//i, '').replace(/\/.*$/, '');
+  const connect = /:\d+$/.test(host) ? host : `${host}:443`;
+  return new InputError('INPUT_NOT_FOUND', `${arg}: expected a file (pins reads certificates and keys), found no such file; it looks like an endpoint`, {
+    hint: `to pin a live server: pinctl generate ${host}; or: openssl s_client -connect ${connect} -showcerts </dev/null | pinctl pins -`,
+  });
 }

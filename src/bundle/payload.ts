@@ -6,14 +6,13 @@ import { createHash } from 'node:crypto';
 import { certificateSpki } from '../core/x509-structure.js';
 import { spkiSha256 } from '../core/pin.js';
 import { PayloadError } from './errors.js';
+import { isPin } from '../vocab/pin.js';
+import { isHostName } from '../vocab/hostname.js';
 import { StrictJsonError, parseStrictJson } from './strict-json.js';
 import { BundleType, KeysetPayload, Payload, PayloadFor, PinsDomain, PinsPayload, TrustRoot, TrustRootsPayload, KeysetKey } from './types.js';
 
-const PIN = /^[A-Za-z0-9+/]{43}=$/;
 const HEX64 = /^[0-9a-f]{64}$/;
 const RFC3339_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z$/;
-const LABEL = '(?!-)[a-z0-9-]{1,63}(?<!-)';
-const HOSTNAME = new RegExp(`^${LABEL}(?:\\.${LABEL})*$`);
 
 export const LIMITS = { domains: 10_000, pinsPerDomain: 64, roots: 1_000, keys: 16 } as const;
 
@@ -42,8 +41,20 @@ function array(v: unknown, path: string, min: number, max: number): unknown[] {
   return v as unknown[];
 }
 
+/** SPEC §3.1 pin: canonical base64 of 32 bytes (src/vocab/pin.ts, the one pin grammar). */
 export function isPinValue(v: string): boolean {
-  return PIN.test(v) && Buffer.from(v, 'base64').length === 32 && Buffer.from(v, 'base64').toString('base64') === v;
+  return isPin(v);
+}
+
+/**
+ * SPEC §3.1 domain: a host name in normal form (src/vocab/hostname.ts, the grammar generate, the
+ * service and the SDK share). Decision when the grammars merged: IPv6 literals in canonical form
+ * are now accepted here (IPv4 already passed as digit labels); generate writes them for apps that
+ * dial an address, and a pin set generate wrote must be publishable. Still refused: "_", wildcards,
+ * upper case, a trailing dot.
+ */
+export function isBundleDomain(v: string): boolean {
+  return isHostName(v);
 }
 
 function timestamp(v: unknown, path: string): number {
@@ -113,7 +124,7 @@ function validateDomains(v: unknown): PinsDomain[] {
     const p = `.domains[${i}]`;
     const o = object(d, p, ['domain', 'includeSubdomains', 'pins']);
     const domain = string(o.domain, `${p}.domain`);
-    if (!HOSTNAME.test(domain) || domain.length > 253) fail(`${p}.domain`, 'a lower-case host name without wildcard or trailing dot', domain);
+    if (!isBundleDomain(domain)) fail(`${p}.domain`, 'a lower-case host name without wildcard or trailing dot', domain);
     if (seen.has(domain)) fail(`${p}.domain`, 'each domain once', domain);
     seen.add(domain);
     if (typeof o.includeSubdomains !== 'boolean') fail(`${p}.includeSubdomains`, 'true or false', o.includeSubdomains);

@@ -4,7 +4,16 @@ import { xmlCommentText, xmlEscape } from './escape.js';
 import { render } from './template.js';
 import { flatView } from './view.js';
 
-export function renderAndroid(pinSet: PinSet, template: string): string {
+export interface AndroidExtras {
+  hasTrustAnchors: boolean;
+  trustAnchors: { resource: string }[];
+  hasDebugOverrides: boolean;
+  debugOverrides: { resource: string }[];
+}
+
+const NONE: AndroidExtras = { hasTrustAnchors: false, trustAnchors: [], hasDebugOverrides: false, debugOverrides: [] };
+
+export function renderAndroid(pinSet: PinSet, template: string, extras: AndroidExtras = NONE): string {
   // Android checks every pin against the whole chain, so backups simply sit beside the others.
-  return render(template, flatView(pinSet, xmlCommentText), xmlEscape);
+  return render(template, { ...flatView(pinSet, xmlCommentText), ...extras }, xmlEscape);
 }

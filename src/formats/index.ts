@@ -1,17 +1,14 @@
-/** The config formats pinctl writes, their file names, and the safety notes each one needs. */
+/** The config formats pinctl writes: everything per format comes from the registry (registry.ts). */
 import { PinSet, Warning } from '../core/model.js';
-import { renderAndroid } from './android.js';
-import { iosWarnings, renderIos } from './ios.js';
-import { renderJson } from './json.js';
-import { okhttpWarnings, renderOkhttp } from './okhttp.js';
-import { reactNativeWarnings, renderReactNative } from './react-native.js';
+import { REGISTRY, RenderOptions, formatEntry } from './registry.js';
 import { TemplateLoader, loadTemplate as defaultLoader } from './templates.js';
-import { renderTrustkit, trustkitWarnings } from './trustkit.js';
 import { assertWritable } from './validate.js';
+import { InputError } from '../errors.js';
 
-export type Format = 'android' | 'ios' | 'okhttp' | 'trustkit' | 'react-native' | 'json';
+export type Format = string;
 
-export const FORMATS: readonly Format[] = ['android', 'ios', 'okhttp', 'trustkit', 'react-native', 'json'];
+export const FORMATS: readonly Format[] = REGISTRY.map((e) => e.id);
+export const DEFAULT_OUT_FORMATS: readonly Format[] = REGISTRY.filter((e) => e.inDefaultSet).map((e) => e.id);
 
 export interface RenderedConfig {
   fileName: string;
@@ -19,62 +16,45 @@ export interface RenderedConfig {
   warnings: Warning[];
 }
 
-const FILE_NAMES: Record<Format, string> = {
-  android: 'network_security_config.xml',
-  ios: 'NSAppTransportSecurity.plist',
-  okhttp: 'CertificatePinning.kt',
-  trustkit: 'TrustKit.plist',
-  'react-native': 'sslPinning.ts',
-  json: 'pins.json',
-};
+/** Template file (under templates/) of each templated format. */
+export const TEMPLATE_FILES: Record<string, string> = Object.fromEntries(REGISTRY.flatMap((e) => (e.template ? [[e.id, e.template]] : [])));
 
-/** Template file (under templates/) of each templated format; JSON is JSON.stringify. */
-export const TEMPLATE_FILES: Record<Exclude<Format, 'json'>, string> = {
-  android: 'android.xml.tmpl',
-  ios: 'ios.plist.tmpl',
-  okhttp: 'okhttp.kt.tmpl',
-  trustkit: 'trustkit.plist.tmpl',
-  'react-native': 'react-native.ts.tmpl',
-};
+export function isFormat(value: string): boolean {
+  return formatEntry(value) !== undefined;
+}
 
-export function isFormat(value: string): value is Format {
-  return (FORMATS as readonly string[]).includes(value);
+function entry(format: Format) {
+  const e = formatEntry(format);
+  if (!e) throw new InputError('USAGE', `--format ${format}: expected one of ${FORMATS.join(', ')}`);
+  return e;
 }
 
 export function fileNameFor(format: Format): string {
-  return FILE_NAMES[format];
+  return entry(format).fileName;
 }
 
 /** Format-specific safety notes for this pin set (the generator's own lints are separate). */
-export function warningsFor(format: Format, pinSet: PinSet): Warning[] {
-  switch (format) {
-    case 'ios': return iosWarnings(pinSet);
-    case 'okhttp': return okhttpWarnings(pinSet);
-    case 'trustkit': return trustkitWarnings(pinSet);
-    case 'react-native': return reactNativeWarnings(pinSet);
-    case 'android':
-    case 'json':
-      return [];
-  }
+export function warningsFor(format: Format, pinSet: PinSet, options: RenderOptions = {}): Warning[] {
+  return entry(format).warnings(pinSet, options);
 }
 
-export function renderConfig(format: Format, pinSet: PinSet, loadTemplate: TemplateLoader = defaultLoader): RenderedConfig {
+/** The third argument may be a template loader alone (older callers) or the render options. */
+export function renderConfig(format: Format, pinSet: PinSet, options: RenderOptions | TemplateLoader = {}): RenderedConfig {
+  const o: RenderOptions = typeof options === 'function' ? { loadTemplate: options } : options;
+  const e = entry(format);
   assertWritable(pinSet);
-  const content = format === 'json' ? renderJson(pinSet) : renderTemplated(format, pinSet, loadTemplate(TEMPLATE_FILES[format]));
-  return { fileName: fileNameFor(format), content, warnings: warningsFor(format, pinSet) };
+  const template = e.template ? (o.loadTemplate ?? defaultLoader)(e.template) : '';
+  return { fileName: e.fileName, content: e.render(pinSet, template, o), warnings: e.warnings(pinSet, o) };
 }
 
-function renderTemplated(format: Exclude<Format, 'json'>, pinSet: PinSet, template: string): string {
-  switch (format) {
-    case 'android': return renderAndroid(pinSet, template);
-    case 'ios': return renderIos(pinSet, template);
-    case 'okhttp': return renderOkhttp(pinSet, template);
-    case 'trustkit': return renderTrustkit(pinSet, template);
-    case 'react-native': return renderReactNative(pinSet, template);
-  }
-}
-
-export { renderAndroid, renderIos, renderJson, renderOkhttp, renderReactNative, renderTrustkit };
+export { renderAndroid } from './android.js';
+export { renderIos } from './ios.js';
+export { renderJson } from './json.js';
+export { renderOkhttp } from './okhttp.js';
+export { renderReactNative } from './react-native.js';
+export { renderTrustkit } from './trustkit.js';
+export { REGISTRY, formatEntry } from './registry.js';
+export type { FormatEntry, RenderOptions, TrustAnchor } from './registry.js';
 export { loadTemplate } from './templates.js';
 export { readConfig } from './read.js';
 export type { ConfigFormat, ReadResult } from './read.js';

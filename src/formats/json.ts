@@ -4,13 +4,15 @@
  * whatever this accepts ends up signed and shipped.
  */
 import { DomainPins, Endpoint, Pin, PinRole, PinSet } from '../core/model.js';
-import { isPin } from '../core/pin.js';
+import { isPin } from '../vocab/pin.js';
+import { normalizeHostName } from '../vocab/hostname.js';
 import { InputError } from '../errors.js';
 import { ROLES, isDate, isHostName } from './validate.js';
 
 export const JSON_FORMAT = 'pinctl.pins.v1';
 
-export function renderJson(pinSet: PinSet): string {
+/** `indent` is the file's own when an existing pins.json is updated in place. */
+export function renderJson(pinSet: PinSet, indent: string | number = 2): string {
   const doc = {
     format: JSON_FORMAT,
     expiration: pinSet.expiration,
@@ -21,7 +23,7 @@ export function renderJson(pinSet: PinSet): string {
       endpoints: d.endpoints.map((e) => ({ host: e.host, port: e.port, addresses: [...e.addresses] })),
     })),
   };
-  return `${JSON.stringify(doc, null, 2)}\n`;
+  return `${JSON.stringify(doc, null, indent)}\n`;
 }
 
 type Obj = Record<string, unknown>;
@@ -117,7 +119,7 @@ export function readJson(text: string, source: string): PinSet {
     const at = `domains[${i}]`;
     const d = r.object(dv, at, ['domain', 'includeSubdomains', 'pins', 'endpoints']);
     const domain = r.string(d.domain, `${at}.domain`);
-    if (!isHostName(domain)) r.fail(`${at}.domain`, 'a host name such as api.example.com', domain);
+    if (!isHostName(domain) || domain.trim().endsWith('.')) r.fail(`${at}.domain`, 'a host name such as api.example.com (letters, digits, hyphens, dots)', domain);
     if (seen.has(domain.toLowerCase())) r.fail(`${at}.domain`, 'each domain once', new Found(`${domain} a second time`));
     seen.add(domain.toLowerCase());
     const includeSubdomains = r.bool(d.includeSubdomains, `${at}.includeSubdomains`);
@@ -125,7 +127,7 @@ export function readJson(text: string, source: string): PinSet {
     if (pinList.length === 0) r.fail(`${at}.pins`, 'at least one pin', new Found('an empty array'));
     const pins = pinList.map((pv, j) => readPin(r, pv, `${at}.pins[${j}]`, domain));
     const endpoints = r.array(d.endpoints, `${at}.endpoints`).map((ev, j) => readEndpoint(r, ev, `${at}.endpoints[${j}]`));
-    return { domain: domain.toLowerCase(), includeSubdomains, pins, endpoints };
+    return { domain: normalizeHostName(domain), includeSubdomains, pins, endpoints };
   });
   if (domains.length === 0) r.fail('domains', 'at least one domain', new Found('an empty array'));
   return { expiration, domains };

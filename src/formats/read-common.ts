@@ -1,6 +1,7 @@
 /** What the config readers share: pin checks, domain checks, and folding several expirations into one. */
 import { Pin, PinRole, PinSet, Warning } from '../core/model.js';
-import { isPin } from '../core/pin.js';
+import { isPin } from '../vocab/pin.js';
+import { hostNameProblem, normalizeHostName } from '../vocab/hostname.js';
 import { InputError } from '../errors.js';
 import { isHostName } from './validate.js';
 
@@ -23,9 +24,9 @@ export function checkPin(value: string, domain: string, at: string): string {
 }
 
 export function checkDomain(raw: string, seen: Map<string, string>, at: string): string {
-  const domain = raw.trim().toLowerCase();
+  const domain = normalizeHostName(raw);
   if (!isHostName(domain)) {
-    throw new InputError('CONFIG_MALFORMED', `${at}: expected a host name such as api.example.com, found "${raw.slice(0, 80)}"`, {
+    throw new InputError('CONFIG_MALFORMED', `${at}: expected a host name such as api.example.com, found "${raw.slice(0, 80)}": ${hostNameProblem(raw) ?? 'not a host name'}`, {
       hint: 'no scheme, port, path or wildcard',
     });
   }

@@ -5,8 +5,27 @@ import { flatView } from './view.js';
 import { render } from './template.js';
 import { uniquePins } from './validate.js';
 
-export function renderTrustkit(pinSet: PinSet, template: string): string {
-  return render(template, flatView(pinSet, xmlCommentText), xmlEscape);
+export interface TrustkitOptions {
+  reportUris?: string[];
+  reportOnly?: boolean;
+  trustAnchors?: { pem: string }[];
+}
+
+/**
+ * TSKDisableDefaultReportUri is always true: TrustKit otherwise uploads every pin failure (bundle
+ * id, device id, host, chain) to its authors' server. It is a per-domain key (parse_configuration.m).
+ */
+export function renderTrustkit(pinSet: PinSet, template: string, o: TrustkitOptions = {}): string {
+  const reportUris = o.reportUris ?? [];
+  const trustAnchors = (o.trustAnchors ?? []).map((a) => ({ pem: a.pem.trim() }));
+  return render(template, {
+    ...flatView(pinSet, xmlCommentText),
+    enforce: !o.reportOnly,
+    hasReportUris: reportUris.length > 0,
+    reportUris,
+    hasTrustAnchors: trustAnchors.length > 0,
+    trustAnchors,
+  }, xmlEscape);
 }
 
 /** TrustKit raises at start-up when an enforced domain has fewer than two distinct hashes. */

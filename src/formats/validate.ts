@@ -1,16 +1,14 @@
-import { isIP } from 'node:net';
 /**
  * What every writer needs to be true of a PinSet before it produces a file that millions of
  * devices will enforce: pins that are pins, domains that are host names, each domain once, no
  * domain without pins (an empty Android pin-set silently disables pinning).
  */
 import { DomainPins, Pin, PinRole, PinSet } from '../core/model.js';
-import { isPin } from '../core/pin.js';
+import { isPin } from '../vocab/pin.js';
+import { hostNameProblem, isHostName as isNormalHostName, normalizeHostName } from '../vocab/hostname.js';
 import { InputError } from '../errors.js';
 
 export const ROLES: readonly PinRole[] = ['leaf', 'intermediate', 'root', 'backup'];
-const LABEL = '[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?';
-const HOST = new RegExp(`^${LABEL}(?:\\.${LABEL})*$`);
 export const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 /** A real calendar day in YYYY-MM-DD (rejects 2027-02-30). */
@@ -20,10 +18,12 @@ export function isDate(value: string): boolean {
   return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === value;
 }
 
-/** Host names are case-insensitive; every format gets (and every reader returns) lowercase. */
+/**
+ * Host names are case-insensitive; every format gets (and every reader returns) the normal form.
+ * The grammar is src/vocab/hostname.ts (one for generate, bundles, the service, the SDK, the monitor).
+ */
 export function isHostName(domain: string): boolean {
-  // IP literals are accepted: Android and OkHttp match them as names (the generator warns that iOS does not pin them).
-  return (domain.length <= 253 && HOST.test(domain.toLowerCase())) || isIP(domain) !== 0;
+  return isNormalHostName(normalizeHostName(domain)) && !domain.trim().endsWith('.');
 }
 
 export function assertWritable(pinSet: PinSet): void {
@@ -38,7 +38,7 @@ export function assertWritable(pinSet: PinSet): void {
   const seen = new Set<string>();
   for (const d of pinSet.domains) {
     if (!isHostName(d.domain)) {
-      throw new InputError('CONFIG_MALFORMED', `expected a host name such as api.example.com, found "${d.domain}"`, {
+      throw new InputError('CONFIG_MALFORMED', `expected a host name such as api.example.com, found "${d.domain}": ${hostNameProblem(d.domain) ?? 'a trailing dot'}`, {
         hint: 'no scheme, port, path or wildcard: use includeSubdomains for subdomains',
       });
     }

@@ -14,6 +14,9 @@ export interface XmlElement {
   attrs: Record<string, string>;
   children: XmlNode[];
   line: number;
+  /** Offsets in the parsed text (BOM removed, line ends as \n): "<" of the start tag, and just past the end tag. */
+  start?: number;
+  end?: number;
 }
 
 export interface XmlText {
@@ -176,9 +179,12 @@ export function parseXml(input: string, source: string): XmlDocument {
       const open = stack.pop();
       if (!open) p.fail(lt, `expected no closing tag here, found </${name}> with no open element`);
       if (open.el.name !== name) p.fail(lt, `expected </${open.el.name}> to close <${open.el.name}> from line ${open.el.line}, found </${name}>`);
+      open.el.end = p.pos;
     } else {
       if (root && stack.length === 0) p.fail(lt, `expected one root element, found a second one after </${root.name}>`);
       const { el, selfClosing } = startTag(p);
+      el.start = lt;
+      if (selfClosing) el.end = p.pos;
       const parent = stack.at(-1)?.el;
       if (parent) parent.children.push(el);
       else root = el;

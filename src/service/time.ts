@@ -1,15 +1,15 @@
 /** Bundle validity: `--expires-in` durations and RFC 3339 UTC timestamps without milliseconds (SPEC §3). */
 import { InputError } from '../errors.js';
+import { parseDurationMs } from '../vocab/duration.js';
 
-const UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
 export const MIN_VALIDITY_MS = 60_000;
 export const MAX_VALIDITY_MS = 366 * 86_400_000;
 
 /** `30m`, `12h`, `7d` → milliseconds (1 minute to 366 days). */
 export function parseExpiresIn(value: string, flag = '--expires-in'): number {
-  const m = /^(\d{1,6})([mhd])$/.exec(value.trim());
-  if (!m) throw new InputError('USAGE', `${flag} ${value}: expected a number and a unit: 30m, 12h or 7d`);
-  const ms = Number(m[1]) * UNITS[m[2]!]!;
+  // src/vocab/duration.ts, the one duration grammar (bounds below are this flag's own).
+  const ms = parseDurationMs(value, { units: ['m', 'h', 'd'], requireUnit: true, integer: true });
+  if (ms === null) throw new InputError('USAGE', `${flag} ${value}: expected a number and a unit: 30m, 12h or 7d`);
   if (ms < MIN_VALIDITY_MS || ms > MAX_VALIDITY_MS) {
     throw new InputError('USAGE', `${flag} ${value}: expected a validity from 1m to 366d`, { hint: 'clients refuse an expired bundle; a week (7d) with a daily publish is typical' });
   }

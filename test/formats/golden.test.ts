@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { FORMATS, fileNameFor, renderConfig } from '../../src/formats/index.js';
 import { multiDomainPinSet, pinOf } from './fixture.js';
+import { OPENSSL_PINS } from '../helpers/fixtures.js';
 
 const GOLDEN = join(dirname(fileURLToPath(import.meta.url)), '..', 'golden');
 const update = process.env.UPDATE_GOLDEN === '1';
@@ -33,15 +34,20 @@ const cases = [
   { dir: 'no-expiration', pinSet: multiDomainPinSet(null) },
 ];
 
+/** Certificate fingerprints (Flutter) as openssl computed them for the fixtures. */
+const fingerprints = new Map(
+  Object.values(OPENSSL_PINS).flatMap((list) => list.flatMap((p) => (p.sha256Fingerprint ? [[p.spkiSha256, p.sha256Fingerprint] as const] : []))),
+);
+
 describe.each(cases)('golden files: $dir', ({ dir, pinSet }) => {
   it.each(FORMATS)('%s', (format) => {
-    const out = renderConfig(format, pinSet);
+    const out = renderConfig(format, pinSet, { fingerprints });
     expect(out.fileName).toBe(fileNameFor(format));
     golden(join(dir, out.fileName), out.content);
   });
 
   it('warnings', () => {
-    const all = Object.fromEntries(FORMATS.map((f) => [f, renderConfig(f, pinSet).warnings]));
+    const all = Object.fromEntries(FORMATS.map((f) => [f, renderConfig(f, pinSet, { fingerprints }).warnings]));
     golden(join(dir, 'warnings.json'), `${JSON.stringify(all, null, 2)}\n`);
   });
 

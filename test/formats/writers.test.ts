@@ -12,8 +12,8 @@ const codes = (format: Parameters<typeof warningsFor>[0], p: PinSet) => renderCo
 
 describe('format list', () => {
   it('names every format and its file', () => {
-    expect(FORMATS).toEqual(['android', 'ios', 'okhttp', 'trustkit', 'react-native', 'json']);
-    expect(FORMATS.map(fileNameFor)).toEqual(['network_security_config.xml', 'NSAppTransportSecurity.plist', 'CertificatePinning.kt', 'TrustKit.plist', 'sslPinning.ts', 'pins.json']);
+    expect(FORMATS).toEqual(['android', 'ios', 'okhttp', 'trustkit', 'react-native', 'json', 'flutter', 'expo']);
+    expect(FORMATS.map(fileNameFor)).toEqual(['network_security_config.xml', 'NSAppTransportSecurity.plist', 'CertificatePinning.kt', 'TrustKit.plist', 'sslPinning.ts', 'pins.json', 'pinning.dart', 'withPinctlPinning.js']);
     expect(isFormat('ios')).toBe(true);
     expect(isFormat('xml')).toBe(false);
   });
@@ -72,22 +72,23 @@ describe('iOS rules', () => {
 });
 
 describe('other format rules', () => {
-  const two = set([domain('a.example', [pin('leaf.pem', 'leaf'), pin('backup.key', 'backup')], true)], '2027-01-01');
-  const one = set([domain('a.example', [pin('leaf.pem', 'leaf'), pin('leaf.pem', 'leaf')])]);
+  // Names under a public suffix: TrustKit refuses others (see client-warnings.test.ts).
+  const two = set([domain('a.example.com', [pin('leaf.pem', 'leaf'), pin('backup.key', 'backup')], true)], '2027-01-01');
+  const one = set([domain('a.example.com', [pin('leaf.pem', 'leaf'), pin('leaf.pem', 'leaf')])]);
 
   it('OkHttp: "**." for subdomains, and an info note when an expiration is set', () => {
     expect(okhttpPattern('Api.Example.com', true)).toBe('**.api.example.com');
     expect(okhttpPattern('api.example.com', false)).toBe('api.example.com');
-    expect(codes('okhttp', two)).toEqual(['okhttp-no-expiration']);
+    expect(codes('okhttp', two)).toEqual(['okhttp-no-expiration', 'okhttp-subdomains-need-4.3@a.example.com']);
     expect(codes('okhttp', one)).toEqual([]);
     expect(renderConfig('okhttp', one).content).toMatch(/has no expiration/);
   });
 
   it('TrustKit and React Native: danger below two distinct pins', () => {
-    expect(codes('trustkit', one)).toEqual(['trustkit-needs-two-pins@a.example']);
-    expect(codes('react-native', one)).toEqual(['react-native-needs-two-pins@a.example']);
+    expect(codes('trustkit', one)).toEqual(['trustkit-needs-two-pins@a.example.com']);
+    expect(codes('react-native', one)).toEqual(['react-native-needs-two-pins@a.example.com']);
     expect(codes('trustkit', two)).toEqual([]);
-    expect(codes('react-native', two)).toEqual([]);
+    expect(codes('react-native', two)).toEqual(['okhttp-subdomains-need-4.3@a.example.com']);
   });
 
   it('omits expiration fields when there is none', () => {

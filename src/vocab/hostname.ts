@@ -1,0 +1,60 @@
+/**
+ * The one host-name grammar of pinctl: what generate writes, check reads, bundles carry, the
+ * service publishes, the SDK enforces and the monitor probes. A name one part accepts, every part
+ * accepts (test/formats/vocabulary.test.ts holds them to it).
+ *
+ * Decisions taken when four grammars were merged into this one:
+ * - No "_": generate and the config readers accepted it, bundle create, serve and the SDK refused
+ *   it, so a pin set generate wrote could not be published. A host name is letters, digits and
+ *   hyphens (RFC 1123 §2.1); "_" names are DNS service labels, not hosts a certificate names.
+ * - IP literals are accepted (IPv4 dotted quads already passed every grammar as digit labels;
+ *   IPv6 is added to bundles): Android and OkHttp 4 match an address as a name, and an app that
+ *   dials an address can only pin it that way. Per-client warnings say which clients refuse them
+ *   (TrustKit, OkHttp 3 for IPv6). IPv6 is held in its canonical compressed lower-case form.
+ * - Lower case, no trailing dot, no wildcard: "*.example.com" is includeSubdomains.
+ */
+import { isIP } from 'node:net';
+
+const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+export const MAX_HOST_NAME = 253;
+
+/** The compared form: trimmed, lower case, IPv6 brackets and one trailing dot removed. */
+export function normalizeHostName(raw: string): string {
+  const h = raw
+    .trim()
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1')
+    .replace(/\.$/, '');
+  return isIP(h) === 6 ? canonicalIpv6(h) : h;
+}
+
+function canonicalIpv6(h: string): string {
+  try {
+    return new URL(`https://[${h}]/`).hostname.slice(1, -1);
+  } catch {
+    return h;
+  }
+}
+
+/** An IP literal (v4 or v6), as opposed to a DNS name. */
+export function isIpLiteral(name: string): boolean {
+  return isIP(name) !== 0;
+}
+
+/** True for a host name already in normal form (see normalizeHostName). */
+export function isHostName(name: string): boolean {
+  if (isIP(name) === 6) return canonicalIpv6(name) === name;
+  if (name.length === 0 || name.length > MAX_HOST_NAME) return false;
+  return name.split('.').every((l) => LABEL.test(l));
+}
+
+/** Why a raw value is not a host name, or null when its normal form is one. */
+export function hostNameProblem(raw: string): string | null {
+  const h = normalizeHostName(raw);
+  if (isHostName(h)) return null;
+  if (h.includes('*')) return 'a wildcard: pin the parent name with includeSubdomains instead';
+  if (h.includes('_')) return 'an "_": host names are letters, digits, hyphens and dots (RFC 1123)';
+  if (/[/:]/.test(h)) return 'a scheme, port or path: give the name alone';
+  if (h.length > MAX_HOST_NAME) return `more than ${MAX_HOST_NAME} characters`;
+  return 'a character or label a host name cannot have';
+}
