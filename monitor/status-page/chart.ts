@@ -62,9 +62,11 @@ export function expiryChart(doc: StatusDocument): string {
   parts.push(...yearTicks(t0, t1, x, height));
   for (const o of doc.overlaps) {
     const a = x(Date.parse(o.from));
-    const w = Math.max(2, x(Date.parse(o.until)) - a);
+    // At least 5 px: a 30-day window on a 25-year axis must still be seen.
+    const w = Math.max(5, x(Date.parse(o.until)) - a);
     parts.push(
-      `<rect class="overlap" data-kind="overlap" data-domain="${esc(o.domain)}" data-from="${esc(o.from)}" data-until="${esc(o.until)}" x="${a.toFixed(1)}" y="${TOP - 4}" width="${w.toFixed(1)}" height="${list.length * ROW + 4}"><title>overlap window for ${esc(o.domain)}: old keys kept as backups ${esc(o.from.slice(0, 10))} → ${esc(o.until.slice(0, 10))}</title></rect>`,
+      `<g class="overlap" data-kind="overlap" data-domain="${esc(o.domain)}" data-from="${esc(o.from)}" data-until="${esc(o.until)}"><rect x="${a.toFixed(1)}" y="${TOP - 4}" width="${w.toFixed(1)}" height="${list.length * ROW + 4}"/>` +
+        `<text x="${(a + w + 3).toFixed(1)}" y="${TOP - 6}">overlap ${esc(o.domain)} until ${esc(o.until.slice(0, 10))}</text><title>overlap window for ${esc(o.domain)}: old keys kept as backups ${esc(o.from.slice(0, 10))} → ${esc(o.until.slice(0, 10))}</title></g>`,
     );
   }
   list.forEach((b, i) => parts.push(bar(b, i, x, now)));
@@ -76,7 +78,7 @@ export function expiryChart(doc: StatusDocument): string {
   }
   const nx = x(now).toFixed(1);
   parts.push(`<g class="now" data-kind="now"><line x1="${nx}" x2="${nx}" y1="${TOP - 6}" y2="${height - BOTTOM}"/><text x="${nx}" y="${height - 4}">today</text></g>`);
-  return `<svg class="expiry-chart" role="img" aria-label="Expiry of every certificate served" viewBox="0 0 ${WIDTH} ${height}" width="${WIDTH}" height="${height}" xmlns="http://www.w3.org/2000/svg">${parts.join('')}</svg>`;
+  return `<svg class="expiry-chart" role="img" aria-label="Expiry of every certificate served" viewBox="0 0 ${WIDTH} ${height}" width="${WIDTH}" height="${height}">${parts.join('')}</svg>`;
 }
 
 function bar(b: Bar, i: number, x: (t: number) => number, now: number): string {

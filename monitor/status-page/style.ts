@@ -17,7 +17,7 @@ svg text { font: 11px system-ui, sans-serif; fill: #3c4653; }
 svg .tick line { stroke: #e6eaef; } svg .tick text { text-anchor: middle; fill: #7a8594; }
 svg .cert rect { fill: #9fb3c8; } svg .cert.pinned rect { fill: #1a73e8; } svg .cert.soon rect { fill: #e8a33d; } svg .cert.expired rect { fill: #d93025; }
 svg .cert.pinned text.label { font-weight: 600; }
-svg .overlap { fill: #34a853; fill-opacity: .14; stroke: #34a853; stroke-opacity: .5; }
+svg .overlap rect { fill: #34a853; fill-opacity: .25; stroke: #34a853; stroke-opacity: .6; } svg .overlap text { fill: #137333; }
 svg .pinset line { stroke: #a05a00; stroke-dasharray: 4 3; stroke-width: 1.5; } svg .pinset text { fill: #a05a00; text-anchor: middle; }
 svg .now line { stroke: #b3261e; stroke-width: 1.5; } svg .now text { fill: #b3261e; text-anchor: middle; }
 .legend .key { display: inline-block; width: 1.4em; height: .8em; margin: 0 .2em 0 .8em; vertical-align: middle; background: #9fb3c8; }
