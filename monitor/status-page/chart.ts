@@ -87,7 +87,9 @@ function bar(b: Bar, i: number, x: (t: number) => number, now: number): string {
   const w = Math.max(2, x(b.notAfter) - a);
   const days = Math.floor((b.notAfter - now) / 86_400_000);
   const cls = `cert ${b.position}${b.pinned ? ' pinned' : ''}${days < 0 ? ' expired' : days < 30 ? ' soon' : ''}`;
-  const label = b.label.length > 44 ? `${b.label.slice(0, 43)}…` : b.label;
+  // The label column holds ~46 characters (pinned ones are bold and carry a suffix).
+  const room = b.pinned ? 32 : 46;
+  const label = b.label.length > room ? `${b.label.slice(0, room - 1)}…` : b.label;
   return (
     `<g class="${cls}" data-kind="cert" data-position="${esc(b.position)}" data-spki="${esc(b.spki)}" data-not-after="${new Date(b.notAfter).toISOString()}" data-pinned="${b.pinned}">` +
     `<text class="label" x="4" y="${y + 14}">${esc(label)}${b.pinned ? ' · pinned' : ''}</text>` +
