@@ -4,7 +4,7 @@
  * where sweeps that changed nothing collapse to one line; keys: q quit, / filter, ↑↓ select,
  * enter details (chain, pins, findings), esc back. Colour only when `color` (NO_COLOR, TERM=dumb).
  */
-import React, { useEffect, useState } from 'react';
+import React, { useEffect, useRef, useState } from 'react';
 import { Box, render, Text, useInput, useStdout } from 'ink';
 import { relativeTime } from '../../monitor/status-page/relative-time.js';
 import { cellText, Column, columns, detailLines, fit, WatchRow } from './watch-layout.js';
@@ -30,47 +30,78 @@ export interface WatchProps {
 const COLOR: Record<string, string> = { ok: 'green', warning: 'yellow', critical: 'red', info: 'gray', unknown: 'gray' };
 const LOG_LINES = 6;
 
-/** The terminal's size, following 'resize'. */
+/**
+ * The terminal's size, read at every render: ink re-renders by itself on 'resize', and that render
+ * must already use the new width (a width kept in state would be one render late, and the frame
+ * ink draws in between would wrap). The listener re-renders for a height-only change too.
+ */
 function useTerminalSize(): { width: number; height: number } {
   const { stdout } = useStdout();
-  const read = () => ({ width: stdout.columns || 80, height: stdout.rows || 24 });
-  const [size, setSize] = useState(read);
+  const [, force] = useState(0);
   useEffect(() => {
-    const on = () => setSize(read());
+    const on = () => force((n) => n + 1);
     stdout.on('resize', on);
     return () => void stdout.off('resize', on);
   }, [stdout]);
-  return size;
+  return { width: stdout.columns || 80, height: stdout.rows || 24 };
 }
 
 type Mode = 'table' | 'filter' | 'details';
+interface Ui {
+  mode: Mode;
+  filter: string;
+  selected: string | null;
+}
+type KeyInfo = { upArrow: boolean; downArrow: boolean; return: boolean; escape: boolean; backspace: boolean; delete: boolean; ctrl: boolean; meta: boolean };
+
+const matching = (rows: WatchRow[], filter: string) => {
+  const f = filter.trim().toLowerCase();
+  return f ? rows.filter((r) => `${r.endpoint} ${r.status} ${r.problems.map((x) => x.title).join(' ')}`.toLowerCase().includes(f)) : rows;
+};
+
+/** What a key does; 'quit' for q. Pure, so keys typed faster than React re-renders still chain. */
+function nextUi(ui: Ui, input: string, key: KeyInfo, all: WatchRow[]): Ui | 'quit' {
+  if (ui.mode === 'filter') {
+    if (key.return) return { ...ui, mode: 'table' };
+    if (key.escape) return { ...ui, filter: '', mode: 'table' };
+    if (key.backspace || key.delete) return { ...ui, filter: ui.filter.slice(0, -1) };
+    if (input && !key.ctrl && !key.meta) return { ...ui, filter: ui.filter + input };
+    return ui;
+  }
+  const rows = matching(all, ui.filter);
+  const index = Math.max(0, rows.findIndex((r) => r.endpoint === ui.selected));
+  if (input === 'q' || (key.ctrl && input === 'c')) return 'quit';
+  if (input === '/') return { ...ui, mode: 'filter' };
+  if (key.upArrow && rows.length) return { ...ui, selected: rows[Math.max(0, index - 1)]!.endpoint };
+  if (key.downArrow && rows.length) return { ...ui, selected: rows[Math.min(rows.length - 1, index + 1)]!.endpoint };
+  if (key.return && rows.length) return { ...ui, mode: ui.mode === 'details' ? 'table' : 'details' };
+  if (key.escape) return { ...ui, mode: 'table' };
+  return ui;
+}
 
 export function MonitorWatch(p: WatchProps) {
   const { width, height } = useTerminalSize();
-  const [mode, setMode] = useState<Mode>('table');
-  const [filter, setFilter] = useState('');
-  const [selected, setSelected] = useState<string | null>(null);
-  const f = filter.trim().toLowerCase();
-  const rows = f ? p.rows.filter((r) => `${r.endpoint} ${r.status} ${r.problems.map((x) => x.title).join(' ')}`.toLowerCase().includes(f)) : p.rows;
-  const index = Math.max(0, rows.findIndex((r) => r.endpoint === selected));
+  // The keys' state lives in a ref: ink may deliver several keys before React re-subscribes the
+  // handler, and each must see the state the previous one left.
+  const ui = useRef<Ui>({ mode: 'table', filter: '', selected: null });
+  const props = useRef(p);
+  props.current = p;
+  const [, rerender] = useState(0);
+  useInput(
+    (input, key) => {
+      const next = nextUi(ui.current, input, key, props.current.rows);
+      if (next === 'quit') props.current.onQuit?.();
+      else if (next !== ui.current) {
+        ui.current = next;
+        rerender((n) => n + 1);
+      }
+    },
+    { isActive: p.keys },
+  );
+  const { mode, filter } = ui.current;
+  const rows = matching(p.rows, filter);
+  const index = Math.max(0, rows.findIndex((r) => r.endpoint === ui.current.selected));
   const current = rows[index] ?? null;
-  useInput((input, key) => onKey(input, key), { isActive: p.keys });
-
-  function onKey(input: string, key: { upArrow: boolean; downArrow: boolean; return: boolean; escape: boolean; backspace: boolean; delete: boolean; ctrl: boolean; meta: boolean }) {
-    if (mode === 'filter') {
-      if (key.return) setMode('table');
-      else if (key.escape) (setFilter(''), setMode('table'));
-      else if (key.backspace || key.delete) setFilter((s) => s.slice(0, -1));
-      else if (input && !key.ctrl && !key.meta) setFilter((s) => s + input);
-      return;
-    }
-    if (input === 'q' || (key.ctrl && input === 'c')) p.onQuit?.();
-    else if (input === '/') setMode('filter');
-    else if (key.upArrow && rows.length) setSelected(rows[Math.max(0, index - 1)]!.endpoint);
-    else if (key.downArrow && rows.length) setSelected(rows[Math.min(rows.length - 1, index + 1)]!.endpoint);
-    else if (key.return && current) setMode(mode === 'details' ? 'table' : 'details');
-    else if (key.escape) setMode('table');
-  }
 
   const now = p.now ?? new Date(0);
   // One cell short of the width: a line that fills the last column makes some terminals wrap.

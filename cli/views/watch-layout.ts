@@ -45,8 +45,8 @@ export function columns(width: number, rows: WatchRow[]): Column[] {
     fixed = fixed.filter((c) => c.key !== drop);
   }
   const rest = avail - fixed.reduce((n, c) => n + c.width, 0);
-  // The endpoint gets its length up to 40% of the room (at least 12); PROBLEM takes the remainder.
-  const endpoint = Math.max(Math.min(12, rest), Math.min(longest + 1, Math.max(12, Math.floor(avail * 0.4)), rest));
+  // The endpoint gets its length, up to 40% of the width and leaving PROBLEM 10 cells, at least 12.
+  const endpoint = Math.max(Math.min(12, rest), Math.min(longest + 1, Math.floor(avail * 0.4), rest - 10));
   const problem = rest - endpoint;
   return [{ key: 'endpoint', title: 'ENDPOINT', width: endpoint }, ...fixed, ...(problem >= 8 ? [{ key: 'problem' as const, title: 'PROBLEM / LAST CHANGE', width: problem }] : [])];
 }
