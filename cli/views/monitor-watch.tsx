@@ -116,17 +116,17 @@ export function MonitorWatch(p: WatchProps) {
   const c = (name: string | undefined) => (p.color ? name : undefined);
   return (
     <Box flexDirection="column">
-      <Text bold={p.color}>{line(`${p.title}${p.now ? ` · updated ${relativeTime(p.now.toISOString(), (p.clock ?? (() => new Date()))())}` : ' · waiting for the first sweep'}`)}</Text>
-      <Text dimColor={p.color}>{line(`  ${cols.map((x) => fit(x.title, x.width, true)).join('')}`)}</Text>
+      <Text wrap="truncate-end" bold={p.color}>{line(`${p.title}${p.now ? ` · updated ${relativeTime(p.now.toISOString(), (p.clock ?? (() => new Date()))())}` : ' · waiting for the first sweep'}`)}</Text>
+      <Text wrap="truncate-end" dimColor={p.color}>{line(`  ${cols.map((x) => fit(x.title, x.width, true)).join('')}`)}</Text>
       {visible.map((r) => (
         <Row key={r.endpoint} r={r} cols={cols} now={now} selected={current?.endpoint === r.endpoint} color={p.color} />
       ))}
-      {rows.length === 0 ? <Text>{line(p.rows.length ? `  no endpoint matches "${filter}"` : '  no endpoint yet')}</Text> : null}
-      <Text dimColor={p.color}>{line(footer(mode, filter, rows.length, p.rows.length, first, visible.length, p.keys))}</Text>
+      {rows.length === 0 ? <Text wrap="truncate-end">{line(p.rows.length ? `  no endpoint matches "${filter}"` : '  no endpoint yet')}</Text> : null}
+      <Text wrap="truncate-end" dimColor={p.color}>{line(footer(mode, filter, rows.length, p.rows.length, first, visible.length, p.keys))}</Text>
       {details.length ? (
         <Box flexDirection="column" borderStyle={p.color ? 'round' : undefined}>
           {details.map((d, i) => (
-            <Text key={i} bold={p.color && i === 0}>
+            <Text key={i} wrap="truncate-end" bold={p.color && i === 0}>
               {fit(d, width - (p.color ? 3 : 1))}
             </Text>
           ))}
@@ -135,7 +135,7 @@ export function MonitorWatch(p: WatchProps) {
       {log.length ? (
         <Box flexDirection="column" marginTop={1}>
           {log.map((l, i) => (
-            <Text key={i} color={c(l.text.startsWith('error:') ? 'red' : undefined)} dimColor={p.color && l.quiet}>
+            <Text key={i} wrap="truncate-end" color={c(l.text.startsWith('error:') ? 'red' : undefined)} dimColor={p.color && l.quiet}>
               {line(`${l.at.toISOString().slice(11, 19)} ${logText(l)}`)}
             </Text>
           ))}
