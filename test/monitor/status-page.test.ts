@@ -10,6 +10,9 @@ import { NOW } from './helpers.js';
 import { LATER, PIN_SET_EXPIRATION, Rig, startRig, sweepWithIntermediateSwap } from './status-page-rig.js';
 import type { StatusDocument } from '../../monitor/status-page/model.js';
 import { renderStatusPage } from '../../monitor/status-page/html.js';
+import { parseConfig } from '../../monitor/config.js';
+import { authorized } from '../../monitor/status-page/auth.js';
+import { tempDir } from './helpers.js';
 
 let rig: Rig;
 beforeAll(async () => {
@@ -160,5 +163,43 @@ describe('after recovery', () => {
     expect(api.timeline.some((e) => e.type === 'resolved' && e.kind === 'pin-mismatch')).toBe(true);
     expect(api.chain.find((c) => c.position === 'intermediate')!.spkiSha256).toBe(opensslPin('intermediate.pem'));
     expect(pkiFile('chain.pem')).toBeTruthy();
+  });
+});
+
+describe('metrics.auth in the config', () => {
+  const MIN = (auth: string) => `schedule: "*/5 * * * *"\nmetrics: { listen: "127.0.0.1:0", auth: ${auth} }\nendpoints:\n  - host: api.pinctl.test\n    addresses: [127.0.0.1]\n`;
+  const parse = (auth: string, env: Record<string, string> = {}) => parseConfig(MIN(auth), 'monitor.yaml', { cwd: tempDir(), env, now: NOW });
+  const problem = (auth: string, env: Record<string, string> = {}) => {
+    try {
+      parse(auth, env);
+    } catch (e) {
+      return (e as Error).message;
+    }
+    throw new Error('expected a config error');
+  };
+
+  it('takes a bearer token or basic credentials from the environment', () => {
+    expect(parse('{ tokenEnv: PAGE_TOKEN }', { PAGE_TOKEN: 't0k3n' }).metrics!.auth).toEqual({ kind: 'bearer', token: 't0k3n' });
+    expect(parse('{ user: ops, passwordEnv: PAGE_PW }', { PAGE_PW: 'pw' }).metrics!.auth).toEqual({ kind: 'basic', user: 'ops', password: 'pw' });
+    expect(parse('{ tokenEnv: PAGE_TOKEN }', { PAGE_TOKEN: 't0k3n' }).metrics).toMatchObject({ host: '127.0.0.1', port: 0 });
+  });
+
+  it('refuses an unset variable (the page would be open), both kinds at once, and unknown keys', () => {
+    expect(problem('{ tokenEnv: PAGE_TOKEN }')).toContain('metrics.auth.tokenEnv: the environment variable PAGE_TOKEN is not set');
+    expect(problem('{ tokenEnv: A, user: ops, passwordEnv: B }', { A: 'x', B: 'y' })).toContain('metrics.auth: give either tokenEnv (bearer) or user + passwordEnv (basic), not both');
+    expect(problem('{ token: abc }')).toContain('metrics.auth.token: unknown key');
+  });
+
+  it('bearer and basic checks accept exactly the configured secret', () => {
+    const bearer = { kind: 'bearer' as const, token: 'secret-token' };
+    expect(authorized(bearer, { authorization: 'Bearer secret-token' })).toBe(true);
+    expect(authorized(bearer, { authorization: 'Bearer secret-tokenX' })).toBe(false);
+    expect(authorized(bearer, {})).toBe(false);
+    const basic = { kind: 'basic' as const, user: 'ops', password: 'p:w' };
+    const b64 = (s: string) => `Basic ${Buffer.from(s).toString('base64')}`;
+    expect(authorized(basic, { authorization: b64('ops:p:w') })).toBe(true);
+    expect(authorized(basic, { authorization: b64('ops:p') })).toBe(false);
+    expect(authorized(basic, { authorization: b64('Ops:p:w') })).toBe(false);
+    expect(authorized(undefined, {})).toBe(true);
   });
 });
