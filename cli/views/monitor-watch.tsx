@@ -65,7 +65,12 @@ function nextUi(ui: Ui, input: string, key: KeyInfo, all: WatchRow[]): Ui | 'qui
     if (key.return) return { ...ui, mode: 'table' };
     if (key.escape) return { ...ui, filter: '', mode: 'table' };
     if (key.backspace || key.delete) return { ...ui, filter: ui.filter.slice(0, -1) };
-    if (input && !key.ctrl && !key.meta) return { ...ui, filter: ui.filter + input };
+    if (input && !key.ctrl && !key.meta) {
+      // Typed fast (or pasted), several keys arrive as one string: a line break in it is enter.
+      const [text = '', ...rest] = input.split(/[\r\n]/);
+      const filter = ui.filter + text.replace(/[\u0000-\u001f\u007f]/g, '');
+      return { ...ui, filter, mode: rest.length > 0 ? 'table' : 'filter' };
+    }
     return ui;
   }
   const rows = matching(all, ui.filter);

@@ -80,7 +80,7 @@ export function cellText(r: WatchRow, key: Column['key'], now: Date): string {
 /** The details of one endpoint (enter): pins, chain with expiry, open findings; lines to fit. */
 export function detailLines(r: WatchRow, now: Date): string[] {
   const lines = [`${r.endpoint} · ${r.status} · ${r.answering}/${r.addresses} addresses answering · last seen ${relativeTime(r.lastSeen, now)}`];
-  if (r.pins) lines.push(`pins: ${r.pins.count} from ${r.pins.source} (${r.pins.format})${r.pins.expiration ? `, pin set expires ${r.pins.expiration}` : ''}; ${r.pinMatch === false ? 'NO PIN MATCHES' : r.pinMatch ? 'a pin matches' : 'not checked'}`);
+  if (r.pins) lines.push(`pins: ${r.pins.count} ${r.pins.format === 'inline' ? 'inline' : `from ${r.pins.source} (${r.pins.format})`}${r.pins.expiration ? `, pin set expires ${r.pins.expiration}` : ''}; ${r.pinMatch === false ? 'NO PIN MATCHES' : r.pinMatch ? 'a pin matches' : 'not checked'}`);
   else lines.push(`pins: ${r.pinMatch === null ? 'none configured' : r.pinMatch ? 'a pin matches' : 'NO PIN MATCHES'}`);
   if (r.chain === undefined) lines.push('chain: not read yet');
   else if (r.chain.length === 0) lines.push('chain: none (no address answered)');

@@ -156,6 +156,14 @@ describe('monitor --watch view', () => {
     out = plain(frame());
     expect(out).toMatch(/› api\.pinctl\.test:443/);
     expect(out).not.toContain('cdn.pinctl.test');
+    // Keys that arrive as one chunk (fast typing, a paste): the line break in it is enter.
+    app.stdin.write('/');
+    await until(() => expect(plain(frame())).toContain('type to filter'));
+    app.stdin.write(KEY.backspace);
+    app.stdin.write(KEY.backspace);
+    app.stdin.write('cdn\r');
+    await until(() => expect(plain(frame())).toContain('filter "cdn": 1/2'));
+    expect(plain(frame())).toMatch(/› cdn\.pinctl\.test:443/);
     // q while typing a filter is a letter; q in the table quits.
     expect(onQuit).not.toHaveBeenCalled();
     app.stdin.write('q');
