@@ -27,7 +27,13 @@ export interface WatchProps {
   clock?: () => Date;
 }
 
-const COLOR: Record<string, string> = { ok: 'green', warning: 'yellow', critical: 'red', info: 'gray', unknown: 'gray' };
+const COLOR: Record<string, string> = {
+  ok: 'green',
+  warning: 'yellow',
+  critical: 'red',
+  info: 'gray',
+  unknown: 'gray',
+};
 const LOG_LINES = 6;
 
 /**
@@ -52,11 +58,24 @@ interface Ui {
   filter: string;
   selected: string | null;
 }
-type KeyInfo = { upArrow: boolean; downArrow: boolean; return: boolean; escape: boolean; backspace: boolean; delete: boolean; ctrl: boolean; meta: boolean };
+type KeyInfo = {
+  upArrow: boolean;
+  downArrow: boolean;
+  return: boolean;
+  escape: boolean;
+  backspace: boolean;
+  delete: boolean;
+  ctrl: boolean;
+  meta: boolean;
+};
 
 const matching = (rows: WatchRow[], filter: string) => {
   const f = filter.trim().toLowerCase();
-  return f ? rows.filter((r) => `${r.endpoint} ${r.status} ${r.problems.map((x) => x.title).join(' ')}`.toLowerCase().includes(f)) : rows;
+  return f
+    ? rows.filter((r) =>
+        `${r.endpoint} ${r.status} ${r.problems.map((x) => x.title).join(' ')}`.toLowerCase().includes(f),
+      )
+    : rows;
 };
 
 /** What a key does; 'quit' for q. Pure, so keys typed faster than React re-renders still chain. */
@@ -74,7 +93,10 @@ function nextUi(ui: Ui, input: string, key: KeyInfo, all: WatchRow[]): Ui | 'qui
     return ui;
   }
   const rows = matching(all, ui.filter);
-  const index = Math.max(0, rows.findIndex((r) => r.endpoint === ui.selected));
+  const index = Math.max(
+    0,
+    rows.findIndex((r) => r.endpoint === ui.selected),
+  );
   if (input === 'q' || (key.ctrl && input === 'c')) return 'quit';
   if (input === '/') return { ...ui, mode: 'filter' };
   if (key.upArrow && rows.length) return { ...ui, selected: rows[Math.max(0, index - 1)]!.endpoint };
@@ -105,7 +127,10 @@ export function MonitorWatch(p: WatchProps) {
   );
   const { mode, filter } = ui.current;
   const rows = matching(p.rows, filter);
-  const index = Math.max(0, rows.findIndex((r) => r.endpoint === ui.current.selected));
+  const index = Math.max(
+    0,
+    rows.findIndex((r) => r.endpoint === ui.current.selected),
+  );
   const current = rows[index] ?? null;
 
   const now = p.now ?? new Date(0);
@@ -121,13 +146,23 @@ export function MonitorWatch(p: WatchProps) {
   const c = (name: string | undefined) => (p.color ? name : undefined);
   return (
     <Box flexDirection="column">
-      <Text wrap="truncate-end" bold={p.color}>{line(`${p.title}${p.now ? ` · updated ${relativeTime(p.now.toISOString(), (p.clock ?? (() => new Date()))())}` : ' · waiting for the first sweep'}`)}</Text>
-      <Text wrap="truncate-end" dimColor={p.color}>{line(`  ${cols.map((x) => fit(x.title, x.width, true)).join('')}`)}</Text>
+      <Text wrap="truncate-end" bold={p.color}>
+        {line(`${p.title} · ${updated(p.now, p.clock ?? (() => new Date()))}`)}
+      </Text>
+      <Text wrap="truncate-end" dimColor={p.color}>
+        {line(`  ${cols.map((x) => fit(x.title, x.width, true)).join('')}`)}
+      </Text>
       {visible.map((r) => (
         <Row key={r.endpoint} r={r} cols={cols} now={now} selected={current?.endpoint === r.endpoint} color={p.color} />
       ))}
-      {rows.length === 0 ? <Text wrap="truncate-end">{line(p.rows.length ? `  no endpoint matches "${filter}"` : '  no endpoint yet')}</Text> : null}
-      <Text wrap="truncate-end" dimColor={p.color}>{line(footer(mode, filter, rows.length, p.rows.length, first, visible.length, p.keys))}</Text>
+      {rows.length === 0 ? (
+        <Text wrap="truncate-end">
+          {line(p.rows.length ? `  no endpoint matches "${filter}"` : '  no endpoint yet')}
+        </Text>
+      ) : null}
+      <Text wrap="truncate-end" dimColor={p.color}>
+        {line(footer(mode, filter, rows.length, p.rows.length, first, visible.length, p.keys))}
+      </Text>
       {details.length ? (
         <Box flexDirection="column" borderStyle={p.color ? 'round' : undefined}>
           {details.map((d, i) => (
@@ -140,7 +175,12 @@ export function MonitorWatch(p: WatchProps) {
       {log.length ? (
         <Box flexDirection="column" marginTop={1}>
           {log.map((l, i) => (
-            <Text key={i} wrap="truncate-end" color={c(l.text.startsWith('error:') ? 'red' : undefined)} dimColor={p.color && l.quiet}>
+            <Text
+              key={i}
+              wrap="truncate-end"
+              color={c(l.text.startsWith('error:') ? 'red' : undefined)}
+              dimColor={p.color && l.quiet}
+            >
               {line(`${l.at.toISOString().slice(11, 19)} ${logText(l)}`)}
             </Text>
           ))}
@@ -150,15 +190,34 @@ export function MonitorWatch(p: WatchProps) {
   );
 }
 
-function Row({ r, cols, now, selected, color }: { r: WatchRow; cols: Column[]; now: Date; selected: boolean; color: boolean }) {
+function Row({
+  r,
+  cols,
+  now,
+  selected,
+  color,
+}: {
+  r: WatchRow;
+  cols: Column[];
+  now: Date;
+  selected: boolean;
+  color: boolean;
+}) {
   // Each cell one short of its column, then a space; the last one without trailing blanks.
-  const cells = cols.map((col, i) => ({ col, text: i === cols.length - 1 ? fit(cellText(r, col.key, now), col.width) : `${fit(cellText(r, col.key, now), col.width - 1, true)} ` }));
+  const cells = cols.map((col, i) => ({
+    col,
+    text:
+      i === cols.length - 1
+        ? fit(cellText(r, col.key, now), col.width)
+        : `${fit(cellText(r, col.key, now), col.width - 1, true)} `,
+  }));
   const tone = (col: Column): string | undefined => {
     if (!color) return undefined;
     if (col.key === 'status') return COLOR[r.status];
     if (col.key === 'pins' && r.pinMatch === false) return 'red';
     if (col.key === 'expiry' && r.daysToExpiry !== null && r.daysToExpiry < 14) return 'yellow';
-    if (col.key === 'problem' && r.problems.some((x) => x.severity !== 'info')) return COLOR[r.problems.find((x) => x.severity !== 'info')!.severity];
+    if (col.key === 'problem' && r.problems.some((x) => x.severity !== 'info'))
+      return COLOR[r.problems.find((x) => x.severity !== 'info')!.severity];
     return undefined;
   };
   return (
@@ -173,16 +232,34 @@ function Row({ r, cols, now, selected, color }: { r: WatchRow; cols: Column[]; n
   );
 }
 
-function footer(mode: Mode, filter: string, shown: number, total: number, first: number, visible: number, keys: boolean): string {
+const updated = (at: Date | null, clock: () => Date) =>
+  at ? `updated ${relativeTime(at.toISOString(), clock())}` : 'waiting for the first sweep';
+
+function footer(
+  mode: Mode,
+  filter: string,
+  shown: number,
+  total: number,
+  first: number,
+  visible: number,
+  keys: boolean,
+): string {
   if (mode === 'filter') return `/${filter}▏  type to filter · enter keep · esc clear`;
   const parts = [];
   if (filter) parts.push(`filter "${filter}": ${shown}/${total}`);
   if (visible < shown) parts.push(`rows ${first + 1}-${first + visible} of ${shown}`);
-  if (keys) parts.push(mode === 'details' ? 'enter/esc close · ↑↓ select · q quit' : 'q quit · / filter · ↑↓ select · enter details');
+  if (keys)
+    parts.push(
+      mode === 'details' ? 'enter/esc close · ↑↓ select · q quit' : 'q quit · / filter · ↑↓ select · enter details',
+    );
   return parts.join(' · ');
 }
 
-function Live(props: Omit<WatchProps, 'rows' | 'now' | 'log'> & { subscribe: (fn: (s: Partial<Pick<WatchProps, 'rows' | 'now' | 'log'>>) => void) => void }) {
+function Live(
+  props: Omit<WatchProps, 'rows' | 'now' | 'log'> & {
+    subscribe: (fn: (s: Partial<Pick<WatchProps, 'rows' | 'now' | 'log'>>) => void) => void;
+  },
+) {
   const { subscribe, ...rest } = props;
   const [state, setState] = useState<Pick<WatchProps, 'rows' | 'now' | 'log'>>({ rows: [], now: null, log: [] });
   const [, tick] = useState(0);
@@ -204,11 +281,14 @@ export interface WatchView {
 export function startMonitorWatch(title: string, opts: { color: boolean; onQuit: () => void }): WatchView {
   let listener: ((s: Partial<Pick<WatchProps, 'rows' | 'now' | 'log'>>) => void) | undefined;
   const keys = Boolean(process.stdin.isTTY);
-  const app = render(<Live title={title} color={opts.color} keys={keys} onQuit={opts.onQuit} subscribe={(fn) => (listener = fn)} />, {
-    stdout: process.stdout,
-    patchConsole: false,
-    exitOnCtrlC: false,
-  });
+  const app = render(
+    <Live title={title} color={opts.color} keys={keys} onQuit={opts.onQuit} subscribe={(fn) => (listener = fn)} />,
+    {
+      stdout: process.stdout,
+      patchConsole: false,
+      exitOnCtrlC: false,
+    },
+  );
   return {
     update: (rows, now) => listener?.({ rows, now }),
     log: (entries) => listener?.({ log: [...entries] }),

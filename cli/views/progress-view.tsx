@@ -8,7 +8,15 @@ interface State {
   total: number;
 }
 
-function Progress({ label, color, subscribe }: { label: string; color: boolean; subscribe: (fn: (s: State) => void) => void }) {
+function Progress({
+  label,
+  color,
+  subscribe,
+}: {
+  label: string;
+  color: boolean;
+  subscribe: (fn: (s: State) => void) => void;
+}) {
   const [state, setState] = useState<State>({ done: 0, total: 0 });
   const [frame, setFrame] = useState(0);
   useEffect(() => {
@@ -24,9 +32,15 @@ function Progress({ label, color, subscribe }: { label: string; color: boolean; 
 }
 
 /** `color`: false with NO_COLOR or TERM=dumb (the caller reads its environment). */
-export function startProgressView(label: string, color = true): { update(done: number, total: number): void; stop(): void } {
+export function startProgressView(
+  label: string,
+  color = true,
+): { update(done: number, total: number): void; stop(): void } {
   let listener: ((s: State) => void) | undefined;
-  const app = render(<Progress label={label} color={color} subscribe={(fn) => (listener = fn)} />, { stdout: process.stderr, patchConsole: false });
+  const app = render(<Progress label={label} color={color} subscribe={(fn) => (listener = fn)} />, {
+    stdout: process.stderr,
+    patchConsole: false,
+  });
   return {
     update: (done, total) => listener?.({ done, total }),
     stop: () => {

@@ -6,6 +6,7 @@
 import type { EndpointRow } from '../../monitor/status.js';
 import type { EndpointStatus } from '../../monitor/status-page/model.js';
 import { relativeTime } from '../../monitor/status-page/relative-time.js';
+import { cn } from '../../monitor/findings.js';
 
 /** A table row; the details (chain, pins, findings) are there when the state store was read. */
 export type WatchRow = EndpointRow & Partial<Pick<EndpointStatus, 'chain' | 'pins' | 'findings' | 'vantages'>>;
@@ -48,7 +49,11 @@ export function columns(width: number, rows: WatchRow[]): Column[] {
   // The endpoint gets its length, up to 40% of the width and leaving PROBLEM 10 cells, at least 12.
   const endpoint = Math.max(Math.min(12, rest), Math.min(longest + 1, Math.floor(avail * 0.4), rest - 10));
   const problem = rest - endpoint;
-  return [{ key: 'endpoint', title: 'ENDPOINT', width: endpoint }, ...fixed, ...(problem >= 8 ? [{ key: 'problem' as const, title: 'PROBLEM / LAST CHANGE', width: problem }] : [])];
+  return [
+    { key: 'endpoint', title: 'ENDPOINT', width: endpoint },
+    ...fixed,
+    ...(problem >= 8 ? [{ key: 'problem' as const, title: 'PROBLEM / LAST CHANGE', width: problem }] : []),
+  ];
 }
 
 /** The worst non-info problem, without the endpoint id its title starts with. */
@@ -79,16 +84,29 @@ export function cellText(r: WatchRow, key: Column['key'], now: Date): string {
 
 /** The details of one endpoint (enter): pins, chain with expiry, open findings; lines to fit. */
 export function detailLines(r: WatchRow, now: Date): string[] {
-  const lines = [`${r.endpoint} · ${r.status} · ${r.answering}/${r.addresses} addresses answering · last seen ${relativeTime(r.lastSeen, now)}`];
-  if (r.pins) lines.push(`pins: ${r.pins.count} ${r.pins.format === 'inline' ? 'inline' : `from ${r.pins.source} (${r.pins.format})`}${r.pins.expiration ? `, pin set expires ${r.pins.expiration}` : ''}; ${r.pinMatch === false ? 'NO PIN MATCHES' : r.pinMatch ? 'a pin matches' : 'not checked'}`);
-  else lines.push(`pins: ${r.pinMatch === null ? 'none configured' : r.pinMatch ? 'a pin matches' : 'NO PIN MATCHES'}`);
+  const seen = `last seen ${relativeTime(r.lastSeen, now)}`;
+  const lines = [`${r.endpoint} · ${r.status} · ${r.answering}/${r.addresses} addresses answering · ${seen}`];
+  const verdict = r.pinMatch === false ? 'NO PIN MATCHES' : r.pinMatch ? 'a pin matches' : 'not checked';
+  if (r.pins) {
+    const from = r.pins.format === 'inline' ? 'inline' : `from ${r.pins.source} (${r.pins.format})`;
+    const expires = r.pins.expiration ? `, pin set expires ${r.pins.expiration}` : '';
+    lines.push(`pins: ${r.pins.count} ${from}${expires}; ${verdict}`);
+  } else lines.push(`pins: ${r.pinMatch === null ? 'none configured' : verdict}`);
   if (r.chain === undefined) lines.push('chain: not read yet');
   else if (r.chain.length === 0) lines.push('chain: none (no address answered)');
   for (const c of r.chain ?? []) {
-    lines.push(`  ${c.position.padEnd(12)} ${c.subject.replace(/^.*CN=/, '')} · until ${c.notAfter.slice(0, 10)} (${relativeTime(c.notAfter, now)}) · ${c.spkiSha256}${c.pinned ? ' · pinned' : ''}`);
+    const until = `until ${c.notAfter.slice(0, 10)} (${relativeTime(c.notAfter, now)})`;
+    lines.push(
+      `  ${c.position.padEnd(12)} ${cn(c.subject)} · ${until} · ${c.spkiSha256}${c.pinned ? ' · pinned' : ''}`,
+    );
   }
-  const findings = r.findings ?? r.problems.map((p) => ({ severity: p.severity, kind: p.kind, title: p.title, openedAt: null as string | null }));
+  const findings =
+    r.findings ??
+    r.problems.map((p) => ({ severity: p.severity, kind: p.kind, title: p.title, openedAt: null as string | null }));
   lines.push(findings.length ? `findings (${findings.length}):` : 'findings: none open');
-  for (const f of findings.slice(0, 5)) lines.push(`  ${f.severity} ${f.kind}: ${f.title}${f.openedAt ? ` (opened ${relativeTime(f.openedAt, now)})` : ''}`);
+  for (const f of findings.slice(0, 5)) {
+    const opened = f.openedAt ? ` (opened ${relativeTime(f.openedAt, now)})` : '';
+    lines.push(`  ${f.severity} ${f.kind}: ${f.title}${opened}`);
+  }
   return lines;
 }

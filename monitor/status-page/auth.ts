@@ -23,4 +23,5 @@ export function authorized(auth: PageAuth | undefined, headers: IncomingHttpHead
 }
 
 /** WWW-Authenticate for a 401: browsers prompt for basic; API clients read the scheme. */
-export const challenge = (auth: PageAuth) => (auth.kind === 'basic' ? 'Basic realm="pinctl monitor", charset="UTF-8"' : 'Bearer realm="pinctl monitor"');
+export const challenge = (auth: PageAuth) =>
+  auth.kind === 'basic' ? 'Basic realm="pinctl monitor", charset="UTF-8"' : 'Bearer realm="pinctl monitor"';

@@ -31,9 +31,11 @@ ${doc.endpoints.map((ep) => endpointSection(ep, now)).join('\n')}
 }
 
 function summaryLine(doc: StatusDocument, now: Date): string {
-  const health = doc.healthy ? '<span class="status ok">healthy</span>' : '<span class="status critical">problems open</span>';
+  const health = doc.healthy
+    ? '<span class="status ok">healthy</span>'
+    : '<span class="status critical">problems open</span>';
   const sweep = doc.lastSweep
-    ? `last sweep <time datetime="${esc(doc.lastSweep.finishedAt)}" title="${esc(doc.lastSweep.finishedAt)}">${esc(relativeTime(doc.lastSweep.finishedAt, now))}</time> (${doc.lastSweep.durationMs} ms)`
+    ? `last sweep ${timeTag(doc.lastSweep.finishedAt, now)} (${doc.lastSweep.durationMs} ms)`
     : 'no sweep recorded yet';
   return `<p class="summary" id="summary">${health} · ${doc.endpoints.length} endpoint(s) · ${sweep}</p>`;
 }
@@ -44,24 +46,46 @@ function bundleLine(doc: StatusDocument, now: Date): string {
   if (b.error) return `<p class="bundle" id="bundle">Served pins bundle (${esc(b.url)}): unknown, ${esc(b.error)}</p>`;
   const days = b.expiresAt ? Math.floor((Date.parse(b.expiresAt) - now.getTime()) / 86_400_000) : null;
   const cls = days === null ? '' : days < 0 ? 'critical' : days < 3 ? 'warning' : 'ok';
-  return `<p class="bundle" id="bundle">Served pins bundle: version <b data-field="version">${esc(b.version)}</b> for ${esc(b.audience)}, expires <time class="${cls}" data-field="expiresAt" datetime="${esc(b.expiresAt)}">${esc(b.expiresAt)} (${esc(relativeTime(b.expiresAt, now))})</time> · ${esc(b.url)}</p>`;
+  const expires = `<time class="${cls}" data-field="expiresAt" datetime="${esc(b.expiresAt)}">${esc(b.expiresAt)}`;
+  return (
+    `<p class="bundle" id="bundle">Served pins bundle: version <b data-field="version">${esc(b.version)}</b>` +
+    ` for ${esc(b.audience)}, expires ${expires} (${esc(relativeTime(b.expiresAt, now))})</time> · ${esc(b.url)}</p>`
+  );
 }
 
 const POSITIONS = ['leaf', 'intermediate', 'root'] as const;
 
 function endpointsTable(doc: StatusDocument, now: Date): string {
   if (doc.endpoints.length === 0) return '<p class="empty">No endpoint configured.</p>';
-  const head = `<tr><th>Endpoint</th><th>Status</th><th>Pins</th>${POSITIONS.map((p) => `<th>${p} expiry</th>`).join('')}<th>Addresses (vantages)</th><th>Last change</th><th>Worst problem</th></tr>`;
+  const titles = [
+    'Endpoint',
+    'Status',
+    'Pins',
+    ...POSITIONS.map((p) => `${p} expiry`),
+    'Addresses (vantages)',
+    'Last change',
+  ];
+  const head = `<tr>${[...titles, 'Worst problem'].map((t) => `<th>${t}</th>`).join('')}</tr>`;
   const rows = doc.endpoints.map((ep) => {
-    const pins = ep.pinMatch === null ? '<td class="muted">–</td>' : ep.pinMatch ? '<td class="ok">match</td>' : '<td class="critical">FAIL</td>';
+    const pins =
+      ep.pinMatch === null
+        ? '<td class="muted">–</td>'
+        : ep.pinMatch
+          ? '<td class="ok">match</td>'
+          : '<td class="critical">FAIL</td>';
     const expiry = POSITIONS.map((p) => expiryCell(ep.chain.filter((c) => c.position === p))).join('');
-    const vantages = ep.vantages.map((v) => `<span class="${v.ok ? 'ok' : 'critical'}" title="${esc(v.error ?? v.protocol ?? '')}">${esc(v.address || '(dns)')}</span>`).join(' ');
+    const vantages = ep.vantages
+      .map((v) => {
+        const title = esc(v.error ?? v.protocol ?? '');
+        return `<span class="${v.ok ? 'ok' : 'critical'}" title="${title}">${esc(v.address || '(dns)')}</span>`;
+      })
+      .join(' ');
     const problem = ep.problems.find((p) => p.severity !== 'info');
     return (
       `<tr data-endpoint="${esc(ep.endpoint)}"><td><a href="#${anchor(ep.endpoint)}">${esc(ep.endpoint)}</a></td>` +
       `<td class="status ${esc(ep.status)}" data-field="status">${esc(ep.status)}</td>${pins}${expiry}` +
       `<td>${ep.answering}/${ep.addresses} up ${vantages}</td>` +
-      `<td>${ep.lastChange ? `<time datetime="${esc(ep.lastChange)}" title="${esc(ep.lastChange)}">${esc(relativeTime(ep.lastChange, now))}</time>` : '–'}</td>` +
+      `<td>${ep.lastChange ? timeTag(ep.lastChange, now) : '–'}</td>` +
       `<td class="${problem ? esc(problem.severity) : 'muted'}">${problem ? esc(problem.title) : '–'}</td></tr>`
     );
   });
@@ -78,22 +102,36 @@ function expiryCell(certs: ChainPosition[]): string {
 
 function findingsList(doc: StatusDocument, now: Date): string {
   if (doc.findings.length === 0) return '<p class="empty">None.</p>';
-  const items = doc.findings.map(
-    (f) =>
-      `<li class="${esc(f.severity)}"><b>${esc(f.severity)}</b> ${esc(f.kind)}: ${esc(f.title)} <span class="muted">opened ${esc(relativeTime(f.openedAt, now))}${f.lastAlertAt ? `, alerted ${esc(relativeTime(f.lastAlertAt, now))}` : ', not alerted'}</span></li>`,
-  );
+  const items = doc.findings.map((f) => {
+    const alerted = f.lastAlertAt ? `, alerted ${esc(relativeTime(f.lastAlertAt, now))}` : ', not alerted';
+    const when = `<span class="muted">opened ${esc(relativeTime(f.openedAt, now))}${alerted}</span>`;
+    return `<li class="${esc(f.severity)}"><b>${esc(f.severity)}</b> ${esc(f.kind)}: ${esc(f.title)} ${when}</li>`;
+  });
   return `<ul class="findings">${items.join('')}</ul>`;
 }
 
 function endpointSection(ep: EndpointStatus, now: Date): string {
-  const pins = ep.pins ? `${ep.pins.count} pin(s) from ${esc(ep.pins.source)} (${esc(ep.pins.format)})${ep.pins.expiration ? `, pin set expires ${esc(ep.pins.expiration)}` : ''}` : 'no pins configured';
-  const chain = ep.chain.map(
-    (c) =>
-      `<tr class="${c.pinned ? 'pinned' : ''}"><td>${esc(c.position)}</td><td>${esc(c.subject)}</td><td><code>${esc(c.spkiSha256)}</code>${c.pinned ? ' <b>pinned</b>' : ''}</td><td>${esc(c.notAfter.slice(0, 10))} (${esc(relativeTime(c.notAfter, now))})</td><td>${esc(c.addresses.join(', '))}</td></tr>`,
-  );
-  return `<section class="endpoint" id="${anchor(ep.endpoint)}"><h2>${esc(ep.endpoint)} <span class="status ${esc(ep.status)}">${esc(ep.status)}</span></h2>
+  const pins = ep.pins
+    ? `${ep.pins.count} pin(s) from ${esc(ep.pins.source)} (${esc(ep.pins.format)})` +
+      (ep.pins.expiration ? `, pin set expires ${esc(ep.pins.expiration)}` : '')
+    : 'no pins configured';
+  const chain = ep.chain.map((c) => {
+    const cells = [
+      esc(c.position),
+      esc(c.subject),
+      `<code>${esc(c.spkiSha256)}</code>${c.pinned ? ' <b>pinned</b>' : ''}`,
+      `${esc(c.notAfter.slice(0, 10))} (${esc(relativeTime(c.notAfter, now))})`,
+      esc(c.addresses.join(', ')),
+    ];
+    return `<tr class="${c.pinned ? 'pinned' : ''}">${cells.map((x) => `<td>${x}</td>`).join('')}</tr>`;
+  });
+  const head = ['Position', 'Subject', 'Key (SPKI SHA-256)', 'Not after', 'Served by']
+    .map((t) => `<th>${t}</th>`)
+    .join('');
+  const status = `<span class="status ${esc(ep.status)}">${esc(ep.status)}</span>`;
+  return `<section class="endpoint" id="${anchor(ep.endpoint)}"><h2>${esc(ep.endpoint)} ${status}</h2>
 <p>${pins}</p>
-<table class="chain"><thead><tr><th>Position</th><th>Subject</th><th>Key (SPKI SHA-256)</th><th>Not after</th><th>Served by</th></tr></thead><tbody>${chain.join('')}</tbody></table>
+<table class="chain"><thead><tr>${head}</tr></thead><tbody>${chain.join('')}</tbody></table>
 <h3>Timeline</h3>${timelineList(ep.timeline, now)}</section>`;
 }
 
@@ -102,9 +140,14 @@ function timelineList(entries: TimelineEntry[], now: Date): string {
   // Newest first: what changed last is what people come for.
   const items = [...entries].reverse().map((e) => {
     const sev = e.type === 'resolved' ? 'ok' : (e.severity ?? '');
-    return `<li class="event ${esc(sev)}" data-type="${esc(e.type)}" data-kind="${esc(e.kind ?? '')}"><time datetime="${esc(e.at)}" title="${esc(e.at)}">${esc(relativeTime(e.at, now))}</time> <b>${esc(e.type)}</b>${e.kind ? ` ${esc(e.kind)}` : ''}: ${esc(e.summary)}</li>`;
+    const what = `<b>${esc(e.type)}</b>${e.kind ? ` ${esc(e.kind)}` : ''}: ${esc(e.summary)}`;
+    return `<li class="event ${esc(sev)}" data-type="${esc(e.type)}" data-kind="${esc(e.kind ?? '')}">${timeTag(e.at, now)} ${what}</li>`;
   });
   return `<ol class="timeline">${items.join('')}</ol>`;
 }
 
 const anchor = (id: string) => `ep-${id.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+
+/** A time as "3 d ago", the exact time in its title (hover) and datetime. */
+const timeTag = (iso: string, now: Date) =>
+  `<time datetime="${esc(iso)}" title="${esc(iso)}">${esc(relativeTime(iso, now))}</time>`;

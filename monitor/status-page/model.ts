@@ -100,7 +100,8 @@ export interface StatusInput {
 
 const DAY = 86_400_000;
 /** Event types shown on the timeline (others, e.g. publish attempts, are implementation detail). */
-const TIMELINE_TYPES = /^(first-seen|opened|changed|resolved|pins-proposed|pins-retire-proposed|pins-publish-(published|refused|failed)|pins-retire-publish-(published|refused|failed))$/;
+const TIMELINE_TYPES =
+  /^(first-seen|opened|changed|resolved|pins-proposed|pins-retire-proposed|pins-publish-(published|refused|failed)|pins-retire-publish-(published|refused|failed))$/;
 
 export function statusDocument(input: StatusInput): StatusDocument {
   const { now } = input;
@@ -113,8 +114,16 @@ export function statusDocument(input: StatusInput): StatusDocument {
       ...rows[i]!,
       host: ep.host,
       port: ep.port,
-      pins: ep.pins ? { source: ep.pins.source, format: ep.pins.format, expiration: ep.pins.expiration, count: ep.pins.pins.length } : null,
-      vantages: obs.map((o) => ({ address: o.address, ok: !o.error, protocol: o.protocol, error: o.error ? `${o.error.reason}: ${o.error.message}` : null, at: o.at })),
+      pins: ep.pins
+        ? { source: ep.pins.source, format: ep.pins.format, expiration: ep.pins.expiration, count: ep.pins.pins.length }
+        : null,
+      vantages: obs.map((o) => ({
+        address: o.address,
+        ok: !o.error,
+        protocol: o.protocol,
+        error: o.error ? `${o.error.reason}: ${o.error.message}` : null,
+        at: o.at,
+      })),
       chain: chainPositions(ep, obs, now),
       findings: open.map(summary),
       timeline: timeline(input.history.get(ep.id) ?? [], input.sent),
@@ -123,11 +132,15 @@ export function statusDocument(input: StatusInput): StatusDocument {
   return {
     generatedAt: now.toISOString(),
     healthy: !input.open.some((f) => f.severity !== 'info'),
-    lastSweep: input.lastSweep ? { finishedAt: input.lastSweep.finishedAt, durationMs: Math.round(input.lastSweep.durationMs) } : null,
+    lastSweep: input.lastSweep
+      ? { finishedAt: input.lastSweep.finishedAt, durationMs: Math.round(input.lastSweep.durationMs) }
+      : null,
     bundle: input.bundle,
     endpoints,
     findings: input.open.map(summary),
-    pinSetExpirations: input.endpoints.flatMap((ep) => (ep.pins?.expiration ? [{ endpoint: ep.id, source: ep.pins.source, expiration: ep.pins.expiration }] : [])),
+    pinSetExpirations: input.endpoints.flatMap((ep) =>
+      ep.pins?.expiration ? [{ endpoint: ep.id, source: ep.pins.source, expiration: ep.pins.expiration }] : [],
+    ),
     overlaps: overlaps(input.history),
   };
 }
@@ -158,7 +171,9 @@ function chainPositions(ep: EndpointConfig, obs: Observation[], now: Date): Chai
     }
   }
   const order: Record<Position, number> = { leaf: 0, intermediate: 1, root: 2 };
-  return [...out.values()].sort((a, b) => order[a.position] - order[b.position] || a.notAfter.localeCompare(b.notAfter));
+  return [...out.values()].sort(
+    (a, b) => order[a.position] - order[b.position] || a.notAfter.localeCompare(b.notAfter),
+  );
 }
 
 function position(c: CertRecord, pinned: boolean, address: string, now: Date): ChainPosition {
@@ -186,7 +201,13 @@ function timeline(events: HistoryEvent[], sent: OutboxRow[]): TimelineEntry[] {
   for (const a of sent) {
     const f = mine.get(a.findingId);
     if (!f || !a.sentAt) continue;
-    entries.push({ at: a.sentAt, type: 'alerted', kind: f.kind, severity: f.severity, summary: `${a.type} alert sent by ${a.channel}: ${a.message.subject}` });
+    entries.push({
+      at: a.sentAt,
+      type: 'alerted',
+      kind: f.kind,
+      severity: f.severity,
+      summary: `${a.type} alert sent by ${a.channel}: ${a.message.subject}`,
+    });
   }
   return entries.sort((a, b) => a.at.localeCompare(b.at));
 }
@@ -202,9 +223,13 @@ function overlaps(history: Map<string, HistoryEvent[]>): OverlapWindow[] {
       const key = `${p.domain ?? e.host}|${e.at}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      out.push({ endpoint: e.endpoint, domain: p.domain ?? e.host, from: e.at, until: new Date(overlapEnd(p)).toISOString() });
+      out.push({
+        endpoint: e.endpoint,
+        domain: p.domain ?? e.host,
+        from: e.at,
+        until: new Date(overlapEnd(p)).toISOString(),
+      });
     }
   }
   return out.sort((a, b) => a.from.localeCompare(b.from));
 }
-

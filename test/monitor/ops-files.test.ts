@@ -34,7 +34,10 @@ function run(cmd: string, args: string[], cwd = ROOT) {
 const metricNames = (expr: string) => [...new Set(expr.match(/\b(?:probe|pinctl)_[a-zA-Z0-9_:]*/g) ?? [])];
 
 interface RuleFile {
-  groups: { name: string; rules: { alert: string; expr: string; labels?: Record<string, string>; annotations?: Record<string, string> }[] }[];
+  groups: {
+    name: string;
+    rules: { alert: string; expr: string; labels?: Record<string, string>; annotations?: Record<string, string> }[];
+  }[];
 }
 const rules = () => (load(readFileSync(RULES, 'utf8')) as RuleFile).groups.flatMap((g) => g.rules);
 interface Dashboard {
@@ -58,12 +61,19 @@ describe('examples/prometheus/pinctl.rules.yml', () => {
   it('covers expiry, pin mismatch, a stalled sweep, the served bundle and probe failures, over metrics the monitor exports', () => {
     const list = rules();
     expect(list.map((r) => r.alert)).toEqual(
-      expect.arrayContaining(['PinctlCertificateExpiringSoon', 'PinctlPinMismatch', 'PinctlSweepStalled', 'PinctlBundleExpiringSoon', 'PinctlProbeFailing']),
+      expect.arrayContaining([
+        'PinctlCertificateExpiringSoon',
+        'PinctlPinMismatch',
+        'PinctlSweepStalled',
+        'PinctlBundleExpiringSoon',
+        'PinctlProbeFailing',
+      ]),
     );
     const names = exported();
     for (const r of list) {
       expect(metricNames(r.expr).length, r.alert).toBeGreaterThan(0);
-      for (const m of metricNames(r.expr)) expect(names.has(m), `${r.alert} reads ${m}, which /metrics does not export`).toBe(true);
+      for (const m of metricNames(r.expr))
+        expect(names.has(m), `${r.alert} reads ${m}, which /metrics does not export`).toBe(true);
       expect(r.labels?.severity, r.alert).toMatch(/^(info|warning|critical)$/);
     }
   });
@@ -76,41 +86,51 @@ describe('examples/prometheus/pinctl.rules.yml', () => {
     expect(test.status, test.out).toBe(0);
   });
 
-  it.skipIf(!PROMTOOL)('fires PinctlPinMismatch, and nothing about expiry or probes, on series scraped from a real monitor', () => {
-    const dir = tempDir('pinctl-promtool-');
-    copyFileSync(RULES, join(dir, 'pinctl.rules.yml'));
-    // Every scraped sample, held for 10 minutes (time() in promtool tests starts at 1970: expiry
-    // timestamps in 2036+ are far away, so only the real problem may fire).
-    const series = scraped
-      .split('\n')
-      .filter((l) => l && !l.startsWith('#'))
-      .map((l) => {
-        const i = l.lastIndexOf(' ');
-        return { series: l.slice(0, i), values: `${l.slice(i + 1)}x10` };
-      });
-    const mismatch = rules().find((r) => r.alert === 'PinctlPinMismatch')!;
-    const summary = mismatch.annotations!.summary!.replace('{{ $labels.target }}', rig.apiId).replace('{{ $labels.ip }}', '127.0.0.1');
-    const alert = (name: string, exp: unknown[]) => ({ eval_time: '5m', alertname: name, exp_alerts: exp });
-    const test = {
-      rule_files: ['pinctl.rules.yml'],
-      evaluation_interval: '1m',
-      tests: [
-        {
-          interval: '1m',
-          input_series: series,
-          alert_rule_test: [
-            alert('PinctlPinMismatch', [{ exp_labels: { severity: 'critical', target: rig.apiId, ip: '127.0.0.1' }, exp_annotations: { summary, description: mismatch.annotations!.description } }]),
-            alert('PinctlProbeFailing', []),
-            alert('PinctlCertificateExpiringSoon', []),
-            alert('PinctlBundleUnreadable', []),
-          ],
-        },
-      ],
-    };
-    writeFileSync(join(dir, 'scraped.test.yml'), JSON.stringify(test));
-    const r = run('promtool', ['test', 'rules', 'scraped.test.yml'], dir);
-    expect(r.status, r.out).toBe(0);
-  });
+  it.skipIf(!PROMTOOL)(
+    'fires PinctlPinMismatch, and nothing about expiry or probes, on series scraped from a real monitor',
+    () => {
+      const dir = tempDir('pinctl-promtool-');
+      copyFileSync(RULES, join(dir, 'pinctl.rules.yml'));
+      // Every scraped sample, held for 10 minutes (time() in promtool tests starts at 1970: expiry
+      // timestamps in 2036+ are far away, so only the real problem may fire).
+      const series = scraped
+        .split('\n')
+        .filter((l) => l && !l.startsWith('#'))
+        .map((l) => {
+          const i = l.lastIndexOf(' ');
+          return { series: l.slice(0, i), values: `${l.slice(i + 1)}x10` };
+        });
+      const mismatch = rules().find((r) => r.alert === 'PinctlPinMismatch')!;
+      const summary = mismatch
+        .annotations!.summary!.replace('{{ $labels.target }}', rig.apiId)
+        .replace('{{ $labels.ip }}', '127.0.0.1');
+      const alert = (name: string, exp: unknown[]) => ({ eval_time: '5m', alertname: name, exp_alerts: exp });
+      const test = {
+        rule_files: ['pinctl.rules.yml'],
+        evaluation_interval: '1m',
+        tests: [
+          {
+            interval: '1m',
+            input_series: series,
+            alert_rule_test: [
+              alert('PinctlPinMismatch', [
+                {
+                  exp_labels: { severity: 'critical', target: rig.apiId, ip: '127.0.0.1' },
+                  exp_annotations: { summary, description: mismatch.annotations!.description },
+                },
+              ]),
+              alert('PinctlProbeFailing', []),
+              alert('PinctlCertificateExpiringSoon', []),
+              alert('PinctlBundleUnreadable', []),
+            ],
+          },
+        ],
+      };
+      writeFileSync(join(dir, 'scraped.test.yml'), JSON.stringify(test));
+      const r = run('promtool', ['test', 'rules', 'scraped.test.yml'], dir);
+      expect(r.status, r.out).toBe(0);
+    },
+  );
 });
 
 describe('examples/grafana/pinctl.json', () => {
@@ -122,17 +142,27 @@ describe('examples/grafana/pinctl.json', () => {
     const used = new Set<string>();
     for (const p of d.panels) {
       expect(p.targets.length, p.title).toBeGreaterThan(0);
-      for (const t of p.targets) for (const m of metricNames(t.expr)) {
-        used.add(m);
-        expect(names.has(m), `panel "${p.title}" reads ${m}, which /metrics does not export`).toBe(true);
-      }
+      for (const t of p.targets)
+        for (const m of metricNames(t.expr)) {
+          used.add(m);
+          expect(names.has(m), `panel "${p.title}" reads ${m}, which /metrics does not export`).toBe(true);
+        }
     }
-    for (const m of ['pinctl_cert_not_after_timestamp_seconds', 'pinctl_pin_match', 'probe_success', 'pinctl_bundle_expiry_timestamp_seconds', 'pinctl_last_sweep_timestamp_seconds']) expect(used.has(m), m).toBe(true);
+    for (const m of [
+      'pinctl_cert_not_after_timestamp_seconds',
+      'pinctl_pin_match',
+      'probe_success',
+      'pinctl_bundle_expiry_timestamp_seconds',
+      'pinctl_last_sweep_timestamp_seconds',
+    ])
+      expect(used.has(m), m).toBe(true);
   });
 
   it.skipIf(!PROMTOOL)('every query is valid PromQL (promtool parses each as a recording rule)', () => {
     const dir = tempDir('pinctl-grafana-');
-    const exprs = dashboard().panels.flatMap((p) => p.targets.map((t, i) => ({ record: `grafana:panel_${p.id}_${i}`, expr: t.expr })));
+    const exprs = dashboard().panels.flatMap((p) =>
+      p.targets.map((t, i) => ({ record: `grafana:panel_${p.id}_${i}`, expr: t.expr })),
+    );
     writeFileSync(join(dir, 'queries.yml'), JSON.stringify({ groups: [{ name: 'grafana', rules: exprs }] }));
     const r = run('promtool', ['check', 'rules', join(dir, 'queries.yml')]);
     expect(r.status, r.out).toBe(0);
@@ -146,7 +176,15 @@ describe.skipIf(!SYSTEMD_ANALYZE)('examples/systemd', () => {
     const main = join(ROOT, 'dist', 'cli', 'main.js');
     for (const unit of UNITS) {
       const text = readFileSync(unit, 'utf8');
-      for (const d of ['DynamicUser=yes', 'ProtectSystem=strict', 'ProtectHome=yes', 'NoNewPrivileges=yes', 'PrivateTmp=yes', 'CapabilityBoundingSet=']) expect(text, `${unit}: ${d}`).toContain(`\n${d}\n`);
+      for (const d of [
+        'DynamicUser=yes',
+        'ProtectSystem=strict',
+        'ProtectHome=yes',
+        'NoNewPrivileges=yes',
+        'PrivateTmp=yes',
+        'CapabilityBoundingSet=',
+      ])
+        expect(text, `${unit}: ${d}`).toContain(`\n${d}\n`);
       expect(text).toMatch(/\nExecStart=\/usr\/local\/bin\/pinctl (monitor run|serve) /);
       // verify checks that ExecStart's program exists: point it at this checkout's build.
       const local = join(dir, unit.split('/').pop()!);

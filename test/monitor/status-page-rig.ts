@@ -46,18 +46,74 @@ export async function startRig(): Promise<Rig> {
   const keys = await cli(['keys', 'generate', '--out', join(root, 'keys')]);
   expect(keys.code, keys.stderr).toBe(0);
   const quiet = { write: () => true };
-  const serveIo = { stdout: quiet, stderr: quiet, readStdin: async () => new Uint8Array(), env: { PINCTL_ADMIN_TOKEN: ADMIN_TOKEN }, cwd: root, now: () => new Date() };
+  const serveIo = {
+    stdout: quiet,
+    stderr: quiet,
+    readStdin: async () => new Uint8Array(),
+    env: { PINCTL_ADMIN_TOKEN: ADMIN_TOKEN },
+    cwd: root,
+    now: () => new Date(),
+  };
   const service = await startServe(
-    { listen: '127.0.0.1:0', key: [join(root, 'keys', 'pinctl-signing.key')], data: join(root, 'data'), audience: 'com.example.app', expiresIn: '7d', guardTimeout: '3s', reportsRate: '10/min' },
+    {
+      listen: '127.0.0.1:0',
+      key: [join(root, 'keys', 'pinctl-signing.key')],
+      data: join(root, 'data'),
+      audience: 'com.example.app',
+      expiresIn: '7d',
+      guardTimeout: '3s',
+      reportsRate: '10/min',
+    },
     serveIo,
   );
-  const seed = { format: 'pinctl.pins.v1', expiration: null, domains: [{ domain: 'other.pinctl.test', includeSubdomains: false, pins: [opensslPin('leaf.pem'), opensslPin('backup.key')].map((p) => ({ spkiSha256: p, role: 'backup', subject: null, notAfter: null, source: 'test' })), endpoints: [] }] };
-  const seeded = await fetch(`${service.url}/v1/bundles/pins?force=1`, { method: 'POST', body: JSON.stringify(seed), headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+  const seed = {
+    format: 'pinctl.pins.v1',
+    expiration: null,
+    domains: [
+      {
+        domain: 'other.pinctl.test',
+        includeSubdomains: false,
+        pins: [opensslPin('leaf.pem'), opensslPin('backup.key')].map((p) => ({
+          spkiSha256: p,
+          role: 'backup',
+          subject: null,
+          notAfter: null,
+          source: 'test',
+        })),
+        endpoints: [],
+      },
+    ],
+  };
+  const seeded = await fetch(`${service.url}/v1/bundles/pins?force=1`, {
+    method: 'POST',
+    body: JSON.stringify(seed),
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+  });
   expect(seeded.status).toBe(200);
 
   // What the app ships for api: the intermediate and a backup key, with a pin-set expiration.
-  const pinRecord = (spkiSha256: string, role: string) => ({ spkiSha256, role, subject: null, notAfter: null, source: 'test' });
-  const shipped = { format: 'pinctl.pins.v1', expiration: PIN_SET_EXPIRATION, domains: [{ domain: 'api.pinctl.test', includeSubdomains: false, pins: [pinRecord(opensslPin('intermediate.pem'), 'intermediate'), pinRecord(opensslPin('backup.key'), 'backup')], endpoints: [] }] };
+  const pinRecord = (spkiSha256: string, role: string) => ({
+    spkiSha256,
+    role,
+    subject: null,
+    notAfter: null,
+    source: 'test',
+  });
+  const shipped = {
+    format: 'pinctl.pins.v1',
+    expiration: PIN_SET_EXPIRATION,
+    domains: [
+      {
+        domain: 'api.pinctl.test',
+        includeSubdomains: false,
+        pins: [
+          pinRecord(opensslPin('intermediate.pem'), 'intermediate'),
+          pinRecord(opensslPin('backup.key'), 'backup'),
+        ],
+        endpoints: [],
+      },
+    ],
+  };
   writeFileSync(join(root, 'app-pins.json'), JSON.stringify(shipped));
   const path = writeConfig(
     root,

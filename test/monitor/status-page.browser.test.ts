@@ -11,11 +11,19 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { opensslPin } from '../helpers/fixtures.js';
-import { PAGE_PASSWORD, PAGE_USER, PIN_SET_EXPIRATION, Rig, startRig, sweepWithIntermediateSwap } from './status-page-rig.js';
+import {
+  PAGE_PASSWORD,
+  PAGE_USER,
+  PIN_SET_EXPIRATION,
+  Rig,
+  startRig,
+  sweepWithIntermediateSwap,
+} from './status-page-rig.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
-if (!HAVE_CHROMIUM) console.warn(`status page browser test skipped: ${CHROMIUM} is missing (apt-get install chromium; .ci/run does)`);
+if (!HAVE_CHROMIUM)
+  console.warn(`status page browser test skipped: ${CHROMIUM} is missing (apt-get install chromium; .ci/run does)`);
 export const SCREENSHOT_DIR = join(import.meta.dirname, '..', '..', 'tmp', 'test-output');
 
 let rig: Rig;
@@ -63,7 +71,10 @@ describe.skipIf(!HAVE_CHROMIUM)('status page in headless Chromium', () => {
   });
 
   it('with JavaScript off: the endpoints table shows status, pins and days to expiry per position', async () => {
-    const context = await browser.newContext({ javaScriptEnabled: false, httpCredentials: { username: PAGE_USER, password: PAGE_PASSWORD } });
+    const context = await browser.newContext({
+      javaScriptEnabled: false,
+      httpCredentials: { username: PAGE_USER, password: PAGE_PASSWORD },
+    });
     try {
       const page = await context.newPage();
       const res = await page.goto(`${rig.base}/`);
@@ -78,7 +89,9 @@ describe.skipIf(!HAVE_CHROMIUM)('status page in headless Chromium', () => {
       const rsaCells = await cells(rsa);
       expect(rsaCells.slice(0, 3)).toEqual([rig.rsaId, 'OK', 'match']);
       // Days to expiry per position, against the notAfter the API reports (itself checked against openssl).
-      const doc = (await (await page.request.get(`${rig.base}/api/status`)).json()) as import('../../monitor/status-page/model.js').StatusDocument;
+      const doc = (await (
+        await page.request.get(`${rig.base}/api/status`)
+      ).json()) as import('../../monitor/status-page/model.js').StatusDocument;
       const days = doc.endpoints[0]!.chain.map((c) => `${c.daysToExpiry} d`);
       expect(apiCells.slice(3, 6)).toEqual(days);
     } finally {
@@ -87,7 +100,10 @@ describe.skipIf(!HAVE_CHROMIUM)('status page in headless Chromium', () => {
   });
 
   it('the timeline shows the intermediate swap; the expiry chart draws every certificate, the pin-set expiration and the overlap window; screenshot', async () => {
-    const context = await browser.newContext({ httpCredentials: { username: PAGE_USER, password: PAGE_PASSWORD }, viewport: { width: 1280, height: 900 } });
+    const context = await browser.newContext({
+      httpCredentials: { username: PAGE_USER, password: PAGE_PASSWORD },
+      viewport: { width: 1280, height: 900 },
+    });
     try {
       const page = await context.newPage();
       await page.goto(`${rig.base}/`);
@@ -105,13 +121,20 @@ describe.skipIf(!HAVE_CHROMIUM)('status page in headless Chromium', () => {
       const bars = chart.locator('g[data-kind="cert"]');
       await expect(bars.count()).resolves.toBe(6); // two chains of three certificates
       const int2 = chart.locator(`g[data-kind="cert"][data-spki="${opensslPin('intermediate2.pem')}"]`);
-      await expect(int2.getAttribute('data-not-after')).resolves.toBe(doc_notAfter(await page.request.get(`${rig.base}/api/status`).then((r) => r.json()), opensslPin('intermediate2.pem')));
+      await expect(int2.getAttribute('data-not-after')).resolves.toBe(
+        doc_notAfter(
+          await page.request.get(`${rig.base}/api/status`).then((r) => r.json()),
+          opensslPin('intermediate2.pem'),
+        ),
+      );
       // Drawn, with a real size: the bar's rectangle as laid out by the browser.
       const box = await int2.locator('rect').boundingBox();
       expect(box!.width).toBeGreaterThan(50);
       const pinned = chart.locator('g[data-kind="cert"][data-pinned="true"]');
       await expect(pinned.getAttribute('data-spki')).resolves.toBe(opensslPin('intermediate-rsa.pem'));
-      await expect(chart.locator(`g[data-kind="pin-set-expiration"][data-expiration="${PIN_SET_EXPIRATION}"]`).count()).resolves.toBe(1);
+      await expect(
+        chart.locator(`g[data-kind="pin-set-expiration"][data-expiration="${PIN_SET_EXPIRATION}"]`).count(),
+      ).resolves.toBe(1);
       const overlap = chart.locator('g[data-kind="overlap"][data-domain="api.pinctl.test"] rect');
       expect((await overlap.boundingBox())!.width).toBeGreaterThanOrEqual(4);
       await expect(page.locator('#bundle [data-field="version"]').innerText()).resolves.toMatch(/^\d+$/);
@@ -126,6 +149,9 @@ describe.skipIf(!HAVE_CHROMIUM)('status page in headless Chromium', () => {
   });
 });
 
-function doc_notAfter(doc: import('../../monitor/status-page/model.js').StatusDocument, spki: string): string | undefined {
+function doc_notAfter(
+  doc: import('../../monitor/status-page/model.js').StatusDocument,
+  spki: string,
+): string | undefined {
   return doc.endpoints.flatMap((e) => e.chain).find((c) => c.spkiSha256 === spki)?.notAfter;
 }

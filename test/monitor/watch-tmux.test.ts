@@ -55,11 +55,19 @@ describe.skipIf(!HAVE_TMUX)('monitor run --watch in tmux', () => {
       tsconfig,
       JSON.stringify({
         extends: join(ROOT, 'tsconfig.json'),
-        compilerOptions: { outDir: OUT, rootDir: ROOT, declaration: false, sourceMap: false, typeRoots: [join(ROOT, 'node_modules', '@types')] },
+        compilerOptions: {
+          outDir: OUT,
+          rootDir: ROOT,
+          declaration: false,
+          sourceMap: false,
+          typeRoots: [join(ROOT, 'node_modules', '@types')],
+        },
         include: [join(ROOT, 'cli', '**', '*'), join(ROOT, 'monitor', '**', '*'), join(ROOT, 'src', '**', '*')],
       }),
     );
-    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', tsconfig], { stdio: 'pipe' });
+    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', tsconfig], {
+      stdio: 'pipe',
+    });
   }, 240_000);
   afterAll(async () => {
     spawnSync('tmux', ['-L', SOCKET, 'kill-server']);

@@ -53,8 +53,30 @@ const row = (over: Partial<WatchRow>): WatchRow => ({
 const ROWS: WatchRow[] = [
   row({
     chain: [
-      { position: 'leaf', subject: 'O=pinctl test, CN=api.pinctl.test', issuer: 'CN=i', notBefore: '2025-06-01T00:00:00.000Z', notAfter: '2026-09-29T00:00:00.000Z', daysToExpiry: 120, spkiSha256: 'LEAFKEY=', sha256: 'a', pinned: false, addresses: ['127.0.0.1'] },
-      { position: 'intermediate', subject: 'O=pinctl test, CN=pinctl Test Intermediate CA', issuer: 'CN=r', notBefore: '2025-06-01T00:00:00.000Z', notAfter: '2040-12-31T23:59:59.000Z', daysToExpiry: 5327, spkiSha256: 'INTKEY=', sha256: 'b', pinned: true, addresses: ['127.0.0.1'] },
+      {
+        position: 'leaf',
+        subject: 'O=pinctl test, CN=api.pinctl.test',
+        issuer: 'CN=i',
+        notBefore: '2025-06-01T00:00:00.000Z',
+        notAfter: '2026-09-29T00:00:00.000Z',
+        daysToExpiry: 120,
+        spkiSha256: 'LEAFKEY=',
+        sha256: 'a',
+        pinned: false,
+        addresses: ['127.0.0.1'],
+      },
+      {
+        position: 'intermediate',
+        subject: 'O=pinctl test, CN=pinctl Test Intermediate CA',
+        issuer: 'CN=r',
+        notBefore: '2025-06-01T00:00:00.000Z',
+        notAfter: '2040-12-31T23:59:59.000Z',
+        daysToExpiry: 5327,
+        spkiSha256: 'INTKEY=',
+        sha256: 'b',
+        pinned: true,
+        addresses: ['127.0.0.1'],
+      },
     ],
     pins: { source: 'app-pins.json', format: 'json', expiration: '2027-06-01', count: 2 },
     findings: [],
@@ -65,15 +87,42 @@ const ROWS: WatchRow[] = [
     pinMatch: false,
     daysToExpiry: 5,
     lastChange: '2026-05-31T21:00:00.000Z',
-    problems: [{ severity: 'critical', kind: 'pin-mismatch', title: 'cdn.pinctl.test:443 127.0.0.1: no shipped pin matches the served chain' }],
-    findings: [{ id: 'f1', kind: 'pin-mismatch', severity: 'critical', endpoint: 'cdn.pinctl.test:443', address: '127.0.0.1', title: 'cdn.pinctl.test:443 127.0.0.1: no shipped pin matches the served chain', openedAt: '2026-05-28T00:00:00.000Z', lastAlertAt: null }],
+    problems: [
+      {
+        severity: 'critical',
+        kind: 'pin-mismatch',
+        title: 'cdn.pinctl.test:443 127.0.0.1: no shipped pin matches the served chain',
+      },
+    ],
+    findings: [
+      {
+        id: 'f1',
+        kind: 'pin-mismatch',
+        severity: 'critical',
+        endpoint: 'cdn.pinctl.test:443',
+        address: '127.0.0.1',
+        title: 'cdn.pinctl.test:443 127.0.0.1: no shipped pin matches the served chain',
+        openedAt: '2026-05-28T00:00:00.000Z',
+        lastAlertAt: null,
+      },
+    ],
     chain: [],
   }),
 ];
 
 function view(over: Partial<WatchProps> = {}) {
   const onQuit = vi.fn();
-  const props: WatchProps = { title: 'pinctl monitor run · monitor.yaml', rows: ROWS, now: NOW, log: [], color: false, keys: true, onQuit, clock: () => NOW, ...over };
+  const props: WatchProps = {
+    title: 'pinctl monitor run · monitor.yaml',
+    rows: ROWS,
+    now: NOW,
+    log: [],
+    color: false,
+    keys: true,
+    onQuit,
+    clock: () => NOW,
+    ...over,
+  };
   const app = render(<MonitorWatch {...props} />);
   return { app, onQuit, frame: () => app.lastFrame() };
 }
@@ -92,16 +141,29 @@ describe('monitor --watch view', () => {
     expect(out[1]).toMatch(/^ {2}ENDPOINT\s+STATUS\s+UP\s+PINS\s+EXPIRY\s+CHANGED\s+PROBLEM \/ LAST CHANGE$/);
     expect(out[2]).toMatch(/^› api\.pinctl\.test:443\s+ok\s+2\/2\s+match\s+120 d\s+2 d ago\s+changed 2 d ago$/);
     // The problem column takes what is left of 100 columns: the title is cut with an ellipsis.
-    expect(out[3]).toMatch(/^ {2}cdn\.pinctl\.test:443\s+critical\s+2\/2\s+FAIL\s+5 d\s+3 h ago\s+127\.0\.0\.1: no shipped pin matches th…$/);
+    expect(out[3]).toMatch(
+      /^ {2}cdn\.pinctl\.test:443\s+critical\s+2\/2\s+FAIL\s+5 d\s+3 h ago\s+127\.0\.0\.1: no shipped pin matches th…$/,
+    );
     expect(out[4]).toBe('q quit · / filter · ↑↓ select · enter details');
   });
 
   it('fits the width: long cells end in an ellipsis, no line is wider than the terminal', () => {
-    const long = row({ endpoint: `very-long-service-name-${'x'.repeat(60)}.pinctl.test:8443`, status: 'warning', problems: [{ severity: 'warning', kind: 'chain-drift', title: `an intermediate changed ${'and more '.repeat(20)}` }] });
-    const { frame } = view({ rows: [long, ...ROWS], log: [{ at: NOW, text: `error: ${'a very long log line '.repeat(10)}` }] });
+    const long = row({
+      endpoint: `very-long-service-name-${'x'.repeat(60)}.pinctl.test:8443`,
+      status: 'warning',
+      problems: [
+        { severity: 'warning', kind: 'chain-drift', title: `an intermediate changed ${'and more '.repeat(20)}` },
+      ],
+    });
+    const { frame } = view({
+      rows: [long, ...ROWS],
+      log: [{ at: NOW, text: `error: ${'a very long log line '.repeat(10)}` }],
+    });
     const out = lines(frame());
     for (const l of out) expect([...l].length, l).toBeLessThanOrEqual(99);
-    expect(out[2]).toMatch(/^› very-long-service-name-x+…\s+warning\s+2\/2\s+match\s+120 d\s+2 d ago\s+an intermediate ch…$/);
+    expect(out[2]).toMatch(
+      /^› very-long-service-name-x+…\s+warning\s+2\/2\s+match\s+120 d\s+2 d ago\s+an intermediate ch…$/,
+    );
     expect(out.at(-1)).toMatch(/^00:00:00 error: a very long log line .*…$/);
   });
 
@@ -135,13 +197,17 @@ describe('monitor --watch view', () => {
     await until(() => expect(plain(frame())).toContain('findings: none open'));
     let out = plain(frame());
     expect(out).toContain('pins: 2 from app-pins.json (json), pin set expires 2027-06-01; a pin matches');
-    expect(out).toMatch(/ {2}intermediate pinctl Test Intermediate CA · until 2040-12-31 \(in 14 y\) · INTKEY= · pinned/);
+    expect(out).toMatch(
+      / {2}intermediate pinctl Test Intermediate CA · until 2040-12-31 \(in 14 y\) · INTKEY= · pinned/,
+    );
     expect(out).toMatch(/ {2}leaf {9}api\.pinctl\.test · until 2026-09-29 \(in 120 d\) · LEAFKEY=/);
     app.stdin.write(KEY.down);
     await until(() => expect(plain(frame())).toContain('findings (1):'));
     out = plain(frame());
     expect(out).toMatch(/› cdn\.pinctl\.test:443/);
-    expect(out).toContain('critical pin-mismatch: cdn.pinctl.test:443 127.0.0.1: no shipped pin matches the served chain (opened 4 d ago)');
+    expect(out).toContain(
+      'critical pin-mismatch: cdn.pinctl.test:443 127.0.0.1: no shipped pin matches the served chain (opened 4 d ago)',
+    );
     app.stdin.write(KEY.escape);
     await until(() => expect(plain(frame())).not.toContain('findings (1):'));
 
@@ -171,13 +237,25 @@ describe('monitor --watch view', () => {
   });
 
   it('collapses sweeps that changed nothing into one line of the event log', () => {
-    const sweep = (n: number, changes: string) => ({ at: new Date(NOW.getTime() + n * 60_000), text: `sweep s${n}: 2 endpoint(s), 2 address(es), 0 failed, 12 ms; ${changes}, 1 open; alerts 0 sent, 0 failed` });
-    const log = [sweep(0, '1 new, 0 changed, 0 resolved'), { at: NOW, text: '  new critical pin-mismatch: cdn' }, sweep(1, '0 new, 0 changed, 0 resolved'), sweep(2, '0 new, 0 changed, 0 resolved'), sweep(3, '0 new, 0 changed, 0 resolved'), sweep(4, '0 new, 0 changed, 1 resolved')];
+    const sweep = (n: number, changes: string) => ({
+      at: new Date(NOW.getTime() + n * 60_000),
+      text: `sweep s${n}: 2 endpoint(s), 2 address(es), 0 failed, 12 ms; ${changes}, 1 open; alerts 0 sent, 0 failed`,
+    });
+    const log = [
+      sweep(0, '1 new, 0 changed, 0 resolved'),
+      { at: NOW, text: '  new critical pin-mismatch: cdn' },
+      sweep(1, '0 new, 0 changed, 0 resolved'),
+      sweep(2, '0 new, 0 changed, 0 resolved'),
+      sweep(3, '0 new, 0 changed, 0 resolved'),
+      sweep(4, '0 new, 0 changed, 1 resolved'),
+    ];
     const collapsed = collapseLog(log).map(logText);
     expect(collapsed).toHaveLength(4);
     expect(collapsed[2]).toMatch(/^3 sweeps, no change \(1 open\); last: sweep s3:/);
     const out = lines(view({ log }).frame());
-    expect(out.filter((l) => l.includes('sweeps, no change'))).toEqual([expect.stringMatching(/^00:03:00 3 sweeps, no change \(1 open\); last: sweep s3/)]);
+    expect(out.filter((l) => l.includes('sweeps, no change'))).toEqual([
+      expect.stringMatching(/^00:03:00 3 sweeps, no change \(1 open\); last: sweep s3/),
+    ]);
     expect(out.some((l) => /^00:04:00 sweep s4: .*1 resolved/.test(l))).toBe(true);
   });
 
