@@ -112,7 +112,7 @@ function findingsList(doc: StatusDocument, now: Date): string {
 
 function endpointSection(ep: EndpointStatus, now: Date): string {
   const pins = ep.pins
-    ? `${ep.pins.count} pin(s) from ${esc(ep.pins.source)} (${esc(ep.pins.format)})` +
+    ? `${ep.pins.count} pin(s) ${ep.pins.format === 'inline' ? 'inline in the config' : `from ${esc(ep.pins.source)} (${esc(ep.pins.format)})`}` +
       (ep.pins.expiration ? `, pin set expires ${esc(ep.pins.expiration)}` : '')
     : 'no pins configured';
   const chain = ep.chain.map((c) => {
