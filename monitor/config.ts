@@ -123,6 +123,9 @@ export interface DynamicPinningConfig {
   overlapMs: number;
 }
 
+/** Status page access: a bearer token, or HTTP basic auth (what a browser prompts for). */
+export type PageAuth = { kind: 'bearer'; token: string } | { kind: 'basic'; user: string; password: string };
+
 export interface MonitorConfig {
   file: string;
   /** SHA-256 of the file's bytes (and the pin files'), to tell a reload that changed nothing. */
@@ -147,7 +150,8 @@ export interface MonitorConfig {
   driftWindowMs: number;
   /** `status` and /healthz report the monitor stale when the last sweep is older than this; null: 3× the schedule's interval. */
   staleAfterMs?: number | null;
-  metrics: { host: string; port: number } | null;
+  /** `auth` (optional) guards the status page (`/`, `/api/status`); /metrics and /healthz stay open. */
+  metrics: { host: string; port: number; auth?: PageAuth } | null;
   alerts: AlertsConfig;
   endpoints: EndpointConfig[];
   /** Absent or null: no proposals. */
@@ -469,8 +473,10 @@ function validate(p: Problems, doc: unknown, opts: LoadOptions, hash: ReturnType
 
   let metrics: MonitorConfig['metrics'] = null;
   if (o.metrics !== undefined) {
-    const m = object(p, o.metrics, 'metrics', ['listen'], ['listen']);
+    const m = object(p, o.metrics, 'metrics', ['listen', 'auth'], ['listen']);
     if (m && m.listen !== undefined) metrics = listen(p, m.listen, 'metrics.listen') ?? null;
+    const auth = m?.auth === undefined ? undefined : pageAuth(p, m.auth, opts.env);
+    if (metrics && auth) metrics.auth = auth;
   }
 
   const alerts = alertsConfig(p, o.alerts, sec);
@@ -556,6 +562,29 @@ function dynamicPinningConfig(p: Problems, v: unknown, sec: SecretCtx): DynamicP
   if (!service || tokenEnv === undefined || overlapMs === undefined) return undefined;
   const tokenFile = typeof d.tokenFile === 'string' ? d.tokenFile : null;
   return { service: service.replace(/\/+$/, ''), tokenEnv, tokenFile, token, publish, overlapMs };
+}
+
+/** `metrics.auth: { tokenEnv: VAR }` or `{ user: NAME, passwordEnv: VAR }`: secrets come from the environment. */
+function pageAuth(p: Problems, v: unknown, env: Record<string, string | undefined>): PageAuth | undefined {
+  const a = object(p, v, 'metrics.auth', ['tokenEnv', 'user', 'passwordEnv']);
+  if (!a) return undefined;
+  const secret = (key: 'tokenEnv' | 'passwordEnv') => {
+    const name = str(p, a[key], `metrics.auth.${key}`, 'the name of an environment variable');
+    if (name === undefined) return undefined;
+    const value = env[name];
+    if (!value) return p.say(`metrics.auth.${key}`, `the environment variable ${name} is not set (the status page would be open)`);
+    return value;
+  };
+  if (a.tokenEnv !== undefined) {
+    if (a.user !== undefined || a.passwordEnv !== undefined) return p.say('metrics.auth', 'give either tokenEnv (bearer) or user + passwordEnv (basic), not both');
+    const token = secret('tokenEnv');
+    return token === undefined ? undefined : { kind: 'bearer', token };
+  }
+  const user = str(p, a.user, 'metrics.auth.user', 'a user name (with passwordEnv), or tokenEnv');
+  const password = secret('passwordEnv');
+  if (user === undefined || password === undefined) return undefined;
+  if (user.includes(':')) return p.add('metrics.auth.user', 'a user name without ":"', user);
+  return { kind: 'basic', user, password };
 }
 
 function listen(p: Problems, v: unknown, path: string): { host: string; port: number } | undefined {

@@ -10,6 +10,9 @@ import { AddressInfo } from 'node:net';
 import { EndpointConfig } from './config.js';
 import { byEndpoint as observationsByEndpoint, chainSig, matchPins } from './findings.js';
 import { Observation, StoredFinding, Severity } from './types.js';
+import type { PageAuth } from './config.js';
+import type { BundleInfo } from './status-page/model.js';
+import { authorized, challenge } from './status-page/auth.js';
 
 export interface MetricsSnapshot {
   now: Date;
@@ -22,6 +25,8 @@ export interface MetricsSnapshot {
   chainChanges: Map<string, number>;
   lastSweep: { finishedAt: string; durationMs: number } | null;
   configReloads?: { ok: number; failed: number };
+  /** The signing service's current pins bundle (dynamicPinning.service); absent without one. */
+  bundle?: BundleInfo | null;
 }
 
 /** Escapes a label value: backslash, double quote and line feed (exposition format spec). */
@@ -75,6 +80,9 @@ export function renderMetrics(s: MetricsSnapshot): string {
     lastSweep: new Family('pinctl_last_sweep_timestamp_seconds', 'gauge', 'When the last sweep finished, as a Unix timestamp.'),
     sweepDuration: new Family('pinctl_sweep_duration_seconds', 'gauge', 'How long the last sweep took, in seconds.'),
     reloads: new Family('pinctl_config_reloads_total', 'counter', 'Configuration reloads (SIGHUP), by result.'),
+    bundleUp: new Family('pinctl_bundle_fetch_success', 'gauge', "Whether the signing service's current bundle could be read (1) or not (0)."),
+    bundleExpiry: new Family('pinctl_bundle_expiry_timestamp_seconds', 'gauge', "expiresAt of the signing service's current bundle, as a Unix timestamp."),
+    bundleVersion: new Family('pinctl_bundle_version', 'gauge', "Version of the signing service's current bundle."),
   };
   const byEndpoint = new Map(s.endpoints.map((e) => [e.id, e]));
   for (const ep of s.endpoints) {
@@ -130,6 +138,12 @@ export function renderMetrics(s: MetricsSnapshot): string {
     f.reloads.add({ result: 'success' }, s.configReloads.ok);
     f.reloads.add({ result: 'failure' }, s.configReloads.failed);
   }
+  if (s.bundle) {
+    const b = { type: 'pins', service: s.bundle.url };
+    f.bundleUp.add(b, s.bundle.error ? 0 : 1);
+    if (s.bundle.expiresAt) f.bundleExpiry.add(b, Date.parse(s.bundle.expiresAt) / 1000);
+    if (s.bundle.version !== null) f.bundleVersion.add(b, s.bundle.version);
+  }
   return Object.values(f)
     .filter((x) => x.samples.length > 0)
     .map((x) => x.render())
@@ -145,6 +159,37 @@ export interface MetricsServer {
 export interface MetricsHandlers {
   metrics: () => Promise<string>;
   health: () => Promise<{ ok: boolean; body: Record<string, unknown> }>;
+  /** The status page: `/` (HTML) and `/api/status` (JSON), behind `auth` when configured. */
+  status?: { json: () => Promise<unknown>; html: () => Promise<string>; auth?: PageAuth };
+}
+
+/** The page holds no script and loads nothing: a CSP that says so, and no framing. */
+const PAGE_HEADERS = {
+  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'cache-control': 'no-store',
+};
+
+/** `/` and `/api/status`; false when the path is neither. */
+function statusRoute(path: string, req: http.IncomingMessage, res: http.ServerResponse, status: MetricsHandlers['status'], fail: (e: unknown) => void): boolean {
+  if (!status || (path !== '/' && path !== '/api/status')) return false;
+  if (!authorized(status.auth, req.headers)) {
+    res.writeHead(401, { 'www-authenticate': challenge(status.auth!), 'content-type': 'text/plain' }).end('unauthorized: the status page needs the credentials of metrics.auth\n');
+    return true;
+  }
+  const head = req.method === 'HEAD';
+  if (path === '/api/status') {
+    status
+      .json()
+      .then((doc) => res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(head ? undefined : `${JSON.stringify(doc)}\n`))
+      .catch(fail);
+  } else {
+    status
+      .html()
+      .then((page) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', ...PAGE_HEADERS }).end(head ? undefined : page))
+      .catch(fail);
+  }
+  return true;
 }
 
 export function startMetricsServer(listen: { host: string; port: number }, h: MetricsHandlers): Promise<MetricsServer> {
@@ -166,8 +211,8 @@ export function startMetricsServer(listen: { host: string; port: number }, h: Me
       h.health()
         .then(({ ok, body }) => res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(req.method === 'HEAD' ? undefined : `${JSON.stringify(body)}\n`))
         .catch(fail);
-    } else {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics or /healthz\n');
+    } else if (!statusRoute(path, req, res, h.status, fail)) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: try ${h.status ? '/, /api/status, ' : ''}/metrics or /healthz\n`);
     }
   });
   return new Promise((resolve, reject) => {

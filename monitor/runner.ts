@@ -10,7 +10,7 @@ import { describeError } from '../src/errors.js';
 import { Prober } from '../src/net/probe.js';
 import { Resolver } from '../src/net/resolve.js';
 import { TrustStore } from '../src/core/trust-store.js';
-import { MonitorConfig, loadConfig } from './config.js';
+import { MonitorConfig, PageAuth, loadConfig } from './config.js';
 import { CycleResult, SweepSkipped, runCycle } from './cycle.js';
 import { ServedBundles } from './served-bundles.js';
 import { DeliveryLock, Senders, defaultSenders, deliverDue } from './alerts.js';
@@ -19,6 +19,8 @@ import { EndpointRow, endpointRows, freshness, scheduleIntervalMs } from './stat
 import type { MonitorState } from './state.js';
 import { openState, stateLabel } from './open-state.js';
 import { trustStores } from './sweep.js';
+import { cachedBundleInfo, FetchLike, readStatus } from './status-page/source.js';
+import { renderStatusPage } from './status-page/html.js';
 
 export interface RunnerOptions {
   configPath: string;
@@ -36,6 +38,8 @@ export interface RunnerOptions {
   deliveryIntervalMs?: number;
   /** Run a sweep at start (default true). */
   sweepAtStart?: boolean;
+  /** How the status page reads the signing service's bundle (tests); default: global fetch. */
+  fetch?: FetchLike;
 }
 
 export interface Runner {
@@ -153,9 +157,12 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
     void task.start();
   };
 
-  const bindMetrics = (listen: { host: string; port: number }): Promise<MetricsServer> =>
+  const bundleInfo = cachedBundleInfo(() => cfg.dynamicPinning?.service ?? null, opts.now, 60_000, opts.fetch);
+  const statusDoc = async () => readStatus(store, cfg, opts.now(), await bundleInfo());
+  const bindMetrics = (listen: { host: string; port: number; auth?: PageAuth }): Promise<MetricsServer> =>
     startMetricsServer(listen, {
-      metrics: async () => renderMetrics(await snapshot()),
+      metrics: async () => renderMetrics({ ...(await snapshot()), bundle: await bundleInfo() }),
+      status: { json: statusDoc, html: async () => renderStatusPage(await statusDoc(), `pinctl monitor · ${cfg.file}`), auth: listen.auth },
       health: async () => {
         const lastSweep = await store.lastSweep();
         // Before the first sweep the process start counts: a monitor that never sweeps goes stale too.
@@ -174,7 +181,10 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
         };
       },
     });
-  const logMetrics = (m: MetricsServer) => opts.log(`metrics on http://${m.host.includes(':') ? `[${m.host}]` : m.host}:${m.port}/metrics`);
+  const logMetrics = (m: MetricsServer) => {
+    const base = `http://${m.host.includes(':') ? `[${m.host}]` : m.host}:${m.port}`;
+    opts.log(`metrics on ${base}/metrics, status page on ${base}/`);
+  };
 
   const startMetrics = async () => {
     if (!cfg.metrics) return;

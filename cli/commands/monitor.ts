@@ -19,9 +19,10 @@ import type { HistoryEvent, MonitorState } from '../../monitor/state.js';
 import type { EndpointRow } from '../../monitor/status.js';
 import type { Observation, Severity, StoredFinding } from '../../monitor/types.js';
 import type { Runner } from '../../monitor/runner.js';
+import type { LogEntry, WatchView } from '../views/monitor-watch.js';
 
 async function loadMonitor() {
-  const [config, cycle, store, sweep, status, findings, served] = await Promise.all([
+  const [config, cycle, store, sweep, status, findings, served, statusPage] = await Promise.all([
     import('../../monitor/config.js'),
     import('../../monitor/cycle.js'),
     import('../../monitor/open-state.js'),
@@ -29,6 +30,7 @@ async function loadMonitor() {
     import('../../monitor/status.js'),
     import('../../monitor/findings.js'),
     import('../../monitor/served-bundles.js'),
+    import('../../monitor/status-page/source.js'),
   ]);
   return {
     loadConfig: config.loadConfig,
@@ -40,6 +42,7 @@ async function loadMonitor() {
     freshness: status.freshness,
     cn: findings.cn,
     uncovered: served.uncovered,
+    readStatus: statusPage.readStatus,
   };
 }
 let M: Awaited<ReturnType<typeof loadMonitor>>;
@@ -297,13 +300,18 @@ export async function statusCommand(opts: ConfigOption & { json?: boolean; watch
       const openHere = open.filter((f) => configured.has(f.endpoint));
       return { rows: M.endpointRows(cfg.endpoints, observations, openHere, lastChanges, io.now()), observations, open: openHere, lastSweep, pending };
     };
-    if (opts.watch && interactive(io)) {
+    if (opts.watch && watchable(io)) {
       const { startMonitorWatch } = await import('../views/monitor-watch.js');
-      const view = startMonitorWatch(`pinctl monitor status · ${cfg.file}`);
-      const refresh = async () => view.update((await read()).rows, io.now());
+      const quit = quitSignal();
+      const view = startMonitorWatch(`pinctl monitor status · ${cfg.file}`, { color: watchColor(io), onQuit: quit.fire });
+      // The whole status document: the view's details (enter) show chain, pins and findings.
+      const refresh = async () => {
+        const now = io.now();
+        view.update((await M.readStatus(store, cfg, now, null)).endpoints, now);
+      };
       await refresh();
-      const t = setInterval(() => void refresh(), 2000);
-      await untilSignal(process);
+      const t = setInterval(() => void refresh().catch(() => undefined), 2000);
+      await untilSignal(process, undefined, quit.promise);
       clearInterval(t);
       view.stop();
       return 0;
@@ -393,14 +401,37 @@ function interactive(io: CliIO): boolean {
   return Boolean(io.stdout.isTTY) && !io.env.CI && io.stdout === process.stdout;
 }
 
+/**
+ * --watch redraws in place: it needs a terminal that moves the cursor. TERM=dumb has none, so the
+ * command says so and prints plain lines instead.
+ */
+function watchable(io: CliIO): boolean {
+  if (!interactive(io)) return false;
+  if (io.env.TERM === 'dumb') {
+    io.stderr.write('note: TERM=dumb: --watch needs a terminal that can move the cursor; printing plain lines instead\n');
+    return false;
+  }
+  return true;
+}
+
+/** Colour in the --watch view: never with NO_COLOR (no-color.org) or on a dumb terminal. */
+const watchColor = (io: CliIO) => !io.env.NO_COLOR && io.env.TERM !== 'dumb';
+
+/** `q` in the --watch view: resolves like SIGINT. */
+function quitSignal(): { promise: Promise<void>; fire: () => void } {
+  let fire!: () => void;
+  const promise = new Promise<void>((r) => (fire = r));
+  return { promise, fire };
+}
+
 /** Where signals come from: the process, or an EventEmitter in tests. */
 export interface SignalSource {
   on(event: 'SIGINT' | 'SIGTERM' | 'SIGHUP', fn: () => void): unknown;
   off(event: 'SIGINT' | 'SIGTERM' | 'SIGHUP', fn: () => void): unknown;
 }
 
-/** Resolves on SIGINT or SIGTERM; calls onHup for each SIGHUP meanwhile. */
-function untilSignal(signals: SignalSource, onHup?: () => void): Promise<string> {
+/** Resolves on SIGINT or SIGTERM (or `quit`, as "q"); calls onHup for each SIGHUP meanwhile. */
+function untilSignal(signals: SignalSource, onHup?: () => void, quit?: Promise<void>): Promise<string> {
   return new Promise((resolveSignal) => {
     const hup = () => onHup?.();
     const done = (sig: string) => () => {
@@ -414,21 +445,17 @@ function untilSignal(signals: SignalSource, onHup?: () => void): Promise<string>
     signals.on('SIGINT', int);
     signals.on('SIGTERM', term);
     if (onHup) signals.on('SIGHUP', hup);
+    void quit?.then(done('q'));
   });
 }
 
 export async function runCommand(opts: ConfigOption & { watch?: boolean }, io: CliIO, signals: SignalSource = process): Promise<number> {
   const { startRunner } = await import('../../monitor/runner.js');
-  const watch = opts.watch && interactive(io);
-  const view = watch ? (await import('../views/monitor-watch.js')).startMonitorWatch(`pinctl monitor run · ${opts.config ?? 'monitor.yaml'}`) : null;
-  const logLines: string[] = [];
+  const quit = quitSignal();
+  const view = opts.watch && watchable(io) ? await startRunWatch(opts, io, quit.fire) : null;
   const log = (line: string) => {
-    const stamped = `${io.now().toISOString()} ${line}`;
-    if (view) {
-      logLines.push(stamped);
-      if (logLines.length > 5) logLines.shift();
-      view.log(logLines);
-    } else (line.startsWith('error:') ? io.stderr : io.stdout).write(`${stamped}\n`);
+    if (view) view.log(line);
+    else (line.startsWith('error:') ? io.stderr : io.stdout).write(`${io.now().toISOString()} ${line}\n`);
   };
   let runner: Runner;
   try {
@@ -440,15 +467,62 @@ export async function runCommand(opts: ConfigOption & { watch?: boolean }, io: C
       probe: io.probe,
       resolve: io.resolve,
       log,
-      onUpdate: view ? (rows) => view.update(rows, io.now()) : undefined,
+      onUpdate: view ? (rows) => view.rows(rows) : undefined,
     });
   } catch (e) {
     view?.stop();
     return fail(io, e);
   }
-  const sig = await untilSignal(signals, () => void runner.reload().catch((e: unknown) => log(`error: reload failed: ${e instanceof Error ? e.message : String(e)}`)));
+  view?.attach(runner);
+  const sig = await untilSignal(signals, () => void runner.reload().catch((e: unknown) => log(`error: reload failed: ${e instanceof Error ? e.message : String(e)}`)), quit.promise);
   log(`${sig}: stopping`);
   await runner.stop();
   view?.stop();
   return 0;
+}
+
+/**
+ * The --watch view of `monitor run`: rows from the runner after each sweep, then the details
+ * (chain, pins, findings) read from the state store through a second, read-only use of it.
+ */
+async function startRunWatch(opts: ConfigOption, io: CliIO, onQuit: () => void) {
+  await ready();
+  const view: WatchView = (await import('../views/monitor-watch.js')).startMonitorWatch(`pinctl monitor run · ${opts.config ?? 'monitor.yaml'}`, { color: watchColor(io), onQuit });
+  const entries: LogEntry[] = [];
+  let runner: Runner | null = null;
+  let reader: { state: string; store: MonitorState } | null = null;
+  let stopped = false;
+  const details = async () => {
+    if (!runner || stopped) return; // the first update comes from inside startRunner
+    const cfg = runner.config();
+    if (reader?.state !== cfg.state) {
+      void reader?.store.close();
+      reader = { state: cfg.state, store: await M.openState(cfg) };
+    }
+    const now = io.now();
+    const doc = await M.readStatus(reader.store, cfg, now, null);
+    if (!stopped) view.update(doc.endpoints, now);
+  };
+  const refresh = () => void details().catch((e: unknown) => stopped || log(`error: --watch could not read the state: ${e instanceof Error ? e.message : String(e)}`));
+  const log = (text: string) => {
+    entries.push({ at: io.now(), text });
+    if (entries.length > 500) entries.shift();
+    view.log(entries);
+  };
+  return {
+    log,
+    rows(rows: EndpointRow[]) {
+      view.update(rows, io.now());
+      refresh();
+    },
+    attach(r: Runner) {
+      runner = r;
+      refresh();
+    },
+    stop() {
+      stopped = true;
+      view.stop();
+      reader?.store.close();
+    },
+  };
 }

@@ -8,7 +8,15 @@ interface State {
   total: number;
 }
 
-function Progress({ label, subscribe }: { label: string; subscribe: (fn: (s: State) => void) => void }) {
+function Progress({
+  label,
+  color,
+  subscribe,
+}: {
+  label: string;
+  color: boolean;
+  subscribe: (fn: (s: State) => void) => void;
+}) {
   const [state, setState] = useState<State>({ done: 0, total: 0 });
   const [frame, setFrame] = useState(0);
   useEffect(() => {
@@ -17,15 +25,22 @@ function Progress({ label, subscribe }: { label: string; subscribe: (fn: (s: Sta
     return () => clearInterval(t);
   }, []);
   return (
-    <Text color="cyan">
+    <Text color={color ? 'cyan' : undefined}>
       {FRAMES[frame]} {label} {state.total > 0 ? `${state.done}/${state.total} addresses` : ''}
     </Text>
   );
 }
 
-export function startProgressView(label: string): { update(done: number, total: number): void; stop(): void } {
+/** `color`: false with NO_COLOR or TERM=dumb (the caller reads its environment). */
+export function startProgressView(
+  label: string,
+  color = true,
+): { update(done: number, total: number): void; stop(): void } {
   let listener: ((s: State) => void) | undefined;
-  const app = render(<Progress label={label} subscribe={(fn) => (listener = fn)} />, { stdout: process.stderr, patchConsole: false });
+  const app = render(<Progress label={label} color={color} subscribe={(fn) => (listener = fn)} />, {
+    stdout: process.stderr,
+    patchConsole: false,
+  });
   return {
     update: (done, total) => listener?.({ done, total }),
     stop: () => {
