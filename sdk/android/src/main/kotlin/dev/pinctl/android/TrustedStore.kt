@@ -18,9 +18,10 @@ class TrustedStore(
     enum class Status { APPLIED, UNCHANGED }
     class Result(val status: Status, val bundle: AppliedBundle)
 
+    @Volatile
     var keyset: TrustedKeyset = keyset
         private set
-    private val applied = HashMap<BundleType, AppliedBundle>()
+    private val applied = java.util.concurrent.ConcurrentHashMap<BundleType, AppliedBundle>()
 
     fun current(type: BundleType): AppliedBundle? = applied[type]
 
