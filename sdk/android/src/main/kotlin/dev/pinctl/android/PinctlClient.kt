@@ -21,8 +21,8 @@ import javax.net.ssl.X509TrustManager
  * PinClient (src/sdk/client.ts), same storage files, same report JSON, same error classes.
  */
 class PinctlClient(val config: Config) {
-    /** The normalised service base URL. */
-    val url: HttpUrl = serviceBase(config.url)
+    /** The normalised service base URL, without a trailing slash. */
+    val url: String = serviceBase(config.url)
     private val store: TrustedStore
     private val storage: BundleStorage
     private val downloader: Downloader
@@ -277,10 +277,10 @@ class PinctlClient(val config: Config) {
 
     companion object {
         /** The service base: query and fragment dropped, a trailing `/v1/bundles/pins` tolerated. */
-        fun serviceBase(url: String): HttpUrl {
+        fun serviceBase(url: String): String {
             val u = url.toHttpUrlOrNull() ?: throw ConfigError("url: expected an http(s) URL, found \"$url\"")
             val s = u.newBuilder().query(null).fragment(null).build().toString()
-            return s.trimEnd('/').removeSuffix("/v1/bundles/pins").toHttpUrlOrNull()!!
+            return s.trimEnd('/').removeSuffix("/v1/bundles/pins").trimEnd('/')
         }
 
         fun systemTrustManager(): X509TrustManager {
