@@ -9,15 +9,43 @@ import java.security.MessageDigest
  * Android has only from API 26.
  */
 internal object Codec {
-    private val B64 = Regex("^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$")
     private val RFC3339_UTC = Regex("^(\\d{4})-(\\d{2})-(\\d{2})T(\\d{2}):(\\d{2}):(\\d{2})(?:\\.(\\d{1,9}))?Z$")
 
-    /** Standard base64 with canonical padding, or null (BouncyCastle alone would skip whitespace). */
-    fun base64OrNull(value: String): ByteArray? {
-        if (!B64.matches(value)) return null
-        val bytes = try { Base64.decode(value) } catch (e: Exception) { return null }
-        return if (Base64.toBase64String(bytes) == value) bytes else null
+    private const val ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    private val DECODE = IntArray(128) { -1 }.also { t -> ALPHABET.forEachIndexed { i, c -> t[c.code] = i } }
+
+    /**
+     * Standard base64 with canonical padding (unused bits zero), or null. Hand-rolled because it
+     * must refuse what lenient decoders skip (whitespace, missing padding) and run in one pass over
+     * a 2 MB payload; a regex over the whole string is slow and deep on the JVM.
+     */
+    fun base64OrNull(s: String): ByteArray? {
+        val n = s.length
+        if (n % 4 != 0) return null
+        if (n == 0) return ByteArray(0)
+        val pad = if (s[n - 1] != '=') 0 else if (s[n - 2] == '=') 2 else 1
+        val out = ByteArray(n / 4 * 3 - pad)
+        var o = 0
+        var i = 0
+        while (i < n) {
+            val last = i == n - 4
+            val a = digit(s[i])
+            val b = digit(s[i + 1])
+            val c = if (last && pad == 2) 0 else digit(s[i + 2])
+            val d = if (last && pad >= 1) 0 else digit(s[i + 3])
+            if (a < 0 || b < 0 || c < 0 || d < 0) return null
+            if (last && pad == 2 && (b and 0x0f) != 0) return null
+            if (last && pad == 1 && (c and 0x03) != 0) return null
+            val v = (a shl 18) or (b shl 12) or (c shl 6) or d
+            out[o++] = (v shr 16).toByte()
+            if (o < out.size) out[o++] = (v shr 8).toByte()
+            if (o < out.size) out[o++] = v.toByte()
+            i += 4
+        }
+        return out
     }
+
+    private fun digit(c: Char): Int = if (c.code < 128) DECODE[c.code] else -1
 
     fun base64(bytes: ByteArray): String = Base64.toBase64String(bytes)
 

@@ -33,7 +33,7 @@ class Payload(
 )
 
 /** The common members only, for SPEC §4 steps 5–8, which run before the shape check of step 9. */
-class PayloadHeader(val type: Any?, val audience: Any?, val version: Any?, val issuedAt: Any?, val expiresAt: Any?)
+class PayloadHeader(val type: Any?, val audience: Any?, val version: Any?, val issuedAt: Any?, val expiresAt: Any?, val document: Any?)
 
 /** Payload rules (SPEC §3): each member validated with an error naming its path; unknown members refused. */
 object Payloads {
@@ -43,8 +43,22 @@ object Payloads {
     const val MAX_KEYS = 16
     private val MAX_SAFE = BigDecimal(9007199254740991L)
     private val HEX64 = Regex("^[0-9a-f]{64}$")
-    private const val LABEL = "(?!-)[a-z0-9-]{1,63}(?<!-)"
-    val HOSTNAME = Regex("^$LABEL(?:\\.$LABEL)*$")
+
+    /** A lower-case host name: labels of a-z, 0-9 and inner hyphens, 1 to 63 characters each. */
+    fun isHostname(s: String): Boolean {
+        var start = 0
+        while (true) {
+            val end = s.indexOf('.', start).let { if (it < 0) s.length else it }
+            val len = end - start
+            if (len < 1 || len > 63 || s[start] == '-' || s[end - 1] == '-') return false
+            for (k in start until end) {
+                val c = s[k]
+                if (!(c in 'a'..'z' || c in '0'..'9' || c == '-')) return false
+            }
+            if (end == s.length) return true
+            start = end + 1
+        }
+    }
     private val COMMON = listOf("type", "audience", "version", "issuedAt", "expiresAt")
     private val EXTRA = mapOf(
         BundleType.PINS to listOf("domains"),
@@ -58,15 +72,19 @@ object Payloads {
         throw PayloadError("payload: expected UTF-8 JSON without a byte-order mark or repeated members (${e.message})")
     }
 
-    /** SPEC §4.5 */
+    /** SPEC §4.5: the parsed payload and its common members (parsed once, for steps 5–9). */
     fun header(bytes: ByteArray): PayloadHeader {
-        val o = parse(bytes) as? Map<*, *> ?: throw PayloadError("payload: expected a UTF-8 JSON object")
-        return PayloadHeader(o["type"], o["audience"], o["version"], o["issuedAt"], o["expiresAt"])
+        val doc = parse(bytes)
+        val o = doc as? Map<*, *> ?: throw PayloadError("payload: expected a UTF-8 JSON object")
+        return PayloadHeader(o["type"], o["audience"], o["version"], o["issuedAt"], o["expiresAt"], doc)
     }
 
     /** SPEC §3 and §4.9: bytes to a payload of the expected type, or PayloadError. */
-    fun decode(bytes: ByteArray, type: BundleType): Payload {
-        val o = obj(parse(bytes), "", COMMON + EXTRA.getValue(type))
+    fun decode(bytes: ByteArray, type: BundleType): Payload = decodeDocument(parse(bytes), type)
+
+    /** SPEC §4.9 on a document header() already parsed. */
+    fun decodeDocument(doc: Any?, type: BundleType): Payload {
+        val o = obj(doc, "", COMMON + EXTRA.getValue(type))
         if (o["type"] != type.wire) fail(".type", "\"${type.wire}\"", o["type"])
         val audience = string(o["audience"], ".audience")
         val version = safeInteger(o["version"], ".version", 1)
@@ -133,7 +151,7 @@ object Payloads {
             val p = ".domains[$i]"
             val o = obj(d, p, listOf("domain", "includeSubdomains", "pins"))
             val domain = string(o["domain"], "$p.domain")
-            if (domain.length > 253 || !HOSTNAME.matches(domain)) {
+            if (domain.length > 253 || !isHostname(domain)) {
                 fail("$p.domain", "a lower-case host name without wildcard or trailing dot", domain)
             }
             if (!seen.add(domain)) fail("$p.domain", "each domain once", domain)

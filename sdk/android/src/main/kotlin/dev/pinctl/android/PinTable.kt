@@ -40,7 +40,7 @@ class PinTable(val rules: List<DomainRule>) {
         fun ofBaseline(baseline: Map<String, BaselineDomain>): PinTable = PinTable(baseline.map { (name, d) ->
             val domain = normalizeHost(name)
             val where = "baseline[\"$name\"]"
-            if (!Payloads.HOSTNAME.matches(domain)) throw ConfigError("$where: expected a host name without wildcard")
+            if (!Payloads.isHostname(domain)) throw ConfigError("$where: expected a host name without wildcard")
             val pins = d.pins.map { p ->
                 val pin = p.removePrefix("sha256/")
                 if (!Payloads.isPinValue(pin)) throw ConfigError("$where.pins: expected base64 SHA-256 pins, found \"$p\"")

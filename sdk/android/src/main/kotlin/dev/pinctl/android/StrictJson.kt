@@ -106,6 +106,14 @@ object StrictJson {
 
         fun str(): String {
             i++ // opening quote
+            val start = i
+            while (i < s.length) { // fast path: no escapes (every base64 value, every pin)
+                val c = s[i]
+                if (c == '"') return s.substring(start, i++)
+                if (c == '\\' || c < ' ') break
+                i++
+            }
+            i = start
             val sb = StringBuilder()
             while (true) {
                 if (i >= s.length) fail("'\"'")

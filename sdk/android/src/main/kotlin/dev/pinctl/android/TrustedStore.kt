@@ -49,7 +49,7 @@ class TrustedStore(
         }
         checkFreshness(Payloads.timestamp(header.issuedAt, ".issuedAt"), Payloads.timestamp(header.expiresAt, ".expiresAt"), nowMs) // step 8
         checkKeysetFresh(nowMs) // SPEC §5.7: rotation may pass through expired keysets, bundles may not
-        val payload = Payloads.decode(env.payload, type) // step 9
+        val payload = Payloads.decodeDocument(header.document, type) // step 9
         val bundle = AppliedBundle(type, payload, bytes, env.payload)
         applied[type] = bundle
         return Result(Status.APPLIED, bundle)
