@@ -123,8 +123,10 @@ object Payloads {
     private fun safeInteger(v: Any?, path: String, min: Long): Long =
         safeIntegerOrNull(v, min) ?: fail(path, "an integer from $min to 2^53-1", v)
 
-    private fun fail(path: String, expected: String, found: Any?): Nothing =
-        throw PayloadError("payload $path: expected $expected, found ${if (found is String && found.length > 60) "\"${found.take(60)}…\"" else describe(found)}")
+    private fun fail(path: String, expected: String, found: Any?): Nothing {
+        val shown = if (found is String && found.length > 60) "\"${found.take(60)}…\"" else describe(found)
+        throw PayloadError("payload $path: expected $expected, found $shown")
+    }
 
     private fun obj(v: Any?, path: String, keys: List<String>): Map<*, *> {
         val o = v as? Map<*, *> ?: fail(path, "an object", v)

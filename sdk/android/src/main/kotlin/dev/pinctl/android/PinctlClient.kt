@@ -51,7 +51,9 @@ class PinctlClient(val config: Config) {
         storage = BundleStorage(config.storageDir, config.maxBytes)
         val base = config.httpClient ?: OkHttpClient()
         downloader = Downloader(base, config.timeoutMs, config.maxBytes)
-        val reportUri = config.reportUri?.let { it.toHttpUrlOrNull() ?: throw ConfigError("reportUri: expected an http(s) URL, found \"$it\"") }
+        val reportUri = config.reportUri?.let {
+            it.toHttpUrlOrNull() ?: throw ConfigError("reportUri: expected an http(s) URL, found \"$it\"")
+        }
             ?: if (config.reports) "$url/v1/reports".toHttpUrlOrNull() else null
         reporter = Reporter(reportUri, config.onReport, config.clock, downloader.http)
         restore()
@@ -114,7 +116,8 @@ class PinctlClient(val config: Config) {
     fun status(): ClientStatus {
         val t = config.clock()
         fun of(b: AppliedBundle?) = b?.let { BundleStatus(it.payload.version, it.payload.expiresAtText, phase(it, t)) }
-        return ClientStatus(of(store.current(BundleType.PINS)), of(store.current(BundleType.TRUST_ROOTS)), store.keyset.version, restoreErrors.toList())
+        val pins = of(store.current(BundleType.PINS))
+        return ClientStatus(pins, of(store.current(BundleType.TRUST_ROOTS)), store.keyset.version, restoreErrors.toList())
     }
 
     /**
@@ -134,7 +137,8 @@ class PinctlClient(val config: Config) {
                 PinningError(host ?: "", port, "untrusted-root", chainPins, roots.toList())
             else -> return null
         }
-        report(PinReport(error.reason, config.audience, now(), host, port, chainPins, error.expectedPins, info(store.current(BundleType.PINS))))
+        val bundle = info(store.current(BundleType.PINS))
+        report(PinReport(error.reason, config.audience, now(), host, port, chainPins, error.expectedPins, bundle))
         scheduler.onPinningFailure()
         return if (config.reportOnly) null else error
     }

@@ -23,7 +23,9 @@ import kotlin.system.exitProcess
 fun main(args: Array<String>) {
     if (args.size !in 4..5) {
         System.err.println("error: expected URL PUB.pem STORAGE_DIR HOST [https://HOST:PORT/], found ${args.size} arguments")
-        System.err.println("hint: java -cp <jar and deps> dev.pinctl.android.ProbeKt http://127.0.0.1:8080 pinctl-signing.pub.pem ./pins api.example.com")
+        System.err.println(
+            "hint: java -cp <jar and deps> dev.pinctl.android.ProbeKt http://127.0.0.1:8080 pinctl-signing.pub.pem ./pins api.example.com",
+        )
         exitProcess(2)
     }
     exitProcess(probe(args.toList(), System.getenv()) { println(it) })

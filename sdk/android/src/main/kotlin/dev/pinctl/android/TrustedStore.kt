@@ -30,7 +30,9 @@ class TrustedStore(
         val env = checkEnvelope(type, bytes) // steps 1–3
         checkSignatures(env, keyset, "trusted") // step 4
         val header = Payloads.header(env.payload) // step 5
-        if (header.type != type.wire) throw PayloadError("payload .type: expected \"${type.wire}\" (the payloadType says so), found ${describe(header.type)}")
+        if (header.type != type.wire) {
+            throw PayloadError("payload .type: expected \"${type.wire}\" (the payloadType says so), found ${describe(header.type)}")
+        }
         checkAudience(header.audience) // step 6
         val last = applied[type]
         if (last != null) { // step 7
@@ -47,7 +49,8 @@ class TrustedStore(
                 throw RollbackError("version $v was already applied with other content: a replayed or forged version number")
             }
         }
-        checkFreshness(Payloads.timestamp(header.issuedAt, ".issuedAt"), Payloads.timestamp(header.expiresAt, ".expiresAt"), nowMs) // step 8
+        val issued = Payloads.timestamp(header.issuedAt, ".issuedAt")
+        checkFreshness(issued, Payloads.timestamp(header.expiresAt, ".expiresAt"), nowMs) // step 8
         checkKeysetFresh(nowMs) // SPEC §5.7: rotation may pass through expired keysets, bundles may not
         val payload = Payloads.decodeDocument(header.document, type) // step 9
         val bundle = AppliedBundle(type, payload, bytes, env.payload)
@@ -82,7 +85,9 @@ class TrustedStore(
         }
         val keys = LinkedHashMap<String, ByteArray>()
         for (k in next.keys) { // §5.4
-            Ed25519Strict.checkPublicKey(k.publicKey)?.let { throw KeysetError("keyset version ${next.version}: key ${k.keyid} is unsafe: $it") }
+            Ed25519Strict.checkPublicKey(k.publicKey)?.let {
+                throw KeysetError("keyset version ${next.version}: key ${k.keyid} is unsafe: $it")
+            }
             keys[k.keyid] = k.publicKey
         }
         val candidate = TrustedKeyset(next.version, next.threshold, keys, next.expiresAt)
@@ -97,7 +102,8 @@ class TrustedStore(
         val env = Envelope.parse(bytes)
         if (env.payloadType != type.payloadType) {
             val other = BundleType.ofPayloadType(env.payloadType)
-            throw PayloadTypeError("expected payloadType ${type.payloadType}, found ${if (other != null) "a ${other.wire} bundle" else "\"${env.payloadType}\""}")
+            val found = if (other != null) "a ${other.wire} bundle" else "\"${env.payloadType}\""
+            throw PayloadTypeError("expected payloadType ${type.payloadType}, found $found")
         }
         return env
     }
@@ -106,7 +112,8 @@ class TrustedStore(
         val signed = Keys.signingKeys(env, ks)
         if (signed.size < ks.threshold) {
             throw SignatureError(
-                "expected valid signatures by ${ks.threshold} of the $which key(s) (${ks.keys.keys.joinToString(", ") { it.take(16) }}), found ${signed.size}",
+                "expected valid signatures by ${ks.threshold} of the $which key(s) " +
+                    "(${ks.keys.keys.joinToString(", ") { it.take(16) }}), found ${signed.size}",
                 "the bundle was altered, or signed by a key this client does not trust",
             )
         }
@@ -120,13 +127,17 @@ class TrustedStore(
         val exp = keyset.expiresAt ?: return
         if (exp + skewMs <= nowMs) {
             val v = keyset.version
-            throw ExpiredError("the trusted keyset version $v expired at ${Codec.formatTime(exp)}; bundles are refused until keyset ${v + 1} is published")
+            throw ExpiredError(
+                "the trusted keyset version $v expired at ${Codec.formatTime(exp)}; bundles are refused until keyset ${v + 1} is published",
+            )
         }
     }
 
     private fun checkFreshness(issuedAt: Long, expiresAt: Long, nowMs: Long) {
         if (expiresAt + skewMs <= nowMs) throw ExpiredError("bundle expired at ${Codec.formatTime(expiresAt)}")
-        if (issuedAt - skewMs > nowMs) throw NotYetValidError("bundle is issued in the future (${Codec.formatTime(issuedAt)}); check the clock")
+        if (issuedAt - skewMs > nowMs) {
+            throw NotYetValidError("bundle is issued in the future (${Codec.formatTime(issuedAt)}); check the clock")
+        }
     }
 
     companion object {
