@@ -11,7 +11,9 @@ import java.io.File
  * and of the 12 "Taming the many EdDSAs" cases a strict verifier accepts only case 3. 0 wrong of 163.
  */
 class Ed25519VectorsTest {
-    private val dir = Fixtures.ed25519Vectors
+    private val dir = Fixtures.ed25519Vectors.also {
+        check(it.isDirectory) { "the shared Ed25519 vectors are missing: expected $it (../shared/vectors/ed25519 beside the checkout)" }
+    }
     private fun hex(s: Any?) = Codec.unhex(s as String)
 
     @Test

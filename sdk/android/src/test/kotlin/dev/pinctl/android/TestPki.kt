@@ -41,10 +41,19 @@ class TlsApp(leaf: HeldCertificate, vararg chain: HeldCertificate) : AutoCloseab
     val port: Int get() = server.port
     val url: String get() = "https://${TestPki.HOST}:$port/"
 
+    /** Same port when it can be bound again within 2 s (the old socket may linger), else a new one: same host either way. */
     fun restart(leaf: HeldCertificate, vararg chain: HeldCertificate) {
         val p = server.port
         server.close()
-        server = start(leaf, chain.toList(), p)
+        for (attempt in 1..20) {
+            try {
+                server = start(leaf, chain.toList(), p)
+                return
+            } catch (e: java.net.BindException) {
+                Thread.sleep(100)
+            }
+        }
+        server = start(leaf, chain.toList(), 0)
     }
 
     override fun close() = server.close()
