@@ -136,6 +136,38 @@ class EnforcementTest {
         client.startPeriodicRefresh(1_000).use { waitFor { client.version.takeIf { it == 3L } } }
     }
 
+    @Test
+    fun `conditional GET - the ETag is sent, 304 is unchanged, and a 304 forever is reported once expired`() {
+        val client = PinctlClient(config(TestPki.pin(leaf), backupPin))
+        val bundle = key.envelope(TestSigner.pinsPayload(3, TestPki.HOST, listOf(TestPki.pin(leaf), backupPin), now - day, now + 7 * day))
+        host.routes["/v1/bundles/pins"] = {
+            val sent = host.requests.last().headers["If-None-Match"]
+            if (sent == "\"v3\"") mockwebserver3.MockResponse.Builder().code(304).build()
+            else mockwebserver3.MockResponse.Builder().code(200).addHeader("ETag", "\"v3\"").body(okio.Buffer().write(bundle)).build()
+        }
+        assertEquals("applied", client.refresh().pins)
+        assertEquals("unchanged", client.refresh().pins)
+        assertEquals("\"v3\"", host.requests.last { it.url.encodedPath == "/v1/bundles/pins" }.headers["If-None-Match"])
+        now += 8 * day
+        assertThrows<ExpiredError> { client.refresh() }
+        assertEquals(3, client.version) // still applied; the stale policy decides what it means
+    }
+
+    @Test
+    fun `a pinning failure triggers one refresh, which brings the new pins`() {
+        val client = PinctlClient(config(TestPki.pin(leaf), backupPin))
+        val http = client.applyTo(TestPki.okhttp()).build()
+        client.startPeriodicRefresh(3_600_000).use {
+            waitFor { client.version.takeIf { it == 3L } } // the scheduled first refresh ran; the next is in an hour
+            host.pins(key.envelope(TestSigner.pinsPayload(4, TestPki.HOST, listOf(TestPki.pin(other), backupPin), now - day, now + 7 * day)))
+            TlsApp(other).use { app ->
+                assertThrows<IOException> { http.newCall(Request.Builder().url(app.url).build()).execute().close() }
+                waitFor { client.version.takeIf { it == 4L } }
+                http.newCall(Request.Builder().url(app.url).build()).execute().use { assertEquals(200, it.code) }
+            }
+        }
+    }
+
     private fun <T : Any> waitFor(get: () -> T?): T {
         val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20)
         while (System.nanoTime() < deadline) {
