@@ -20,13 +20,14 @@ const common = {
   bundle: true,
   write: false,
   platform: 'neutral',
-  format: 'iife',
+  format: 'esm', // turned into a script below: exports become a plain object
   target: 'es2020',
   // Hermes 0.12 has async function declarations but not async arrows or methods: esbuild
   // lowers every async function to a generator (which Hermes has).
   supported: { bigint: true, 'async-await': false, 'async-generator': false },
   mainFields: ['module', 'main'],
   keepNames: true, // error classes are told apart by name
+  legalComments: 'inline', // nothing after the final export statement
   logLevel: 'warning',
 };
 
@@ -57,9 +58,25 @@ async function lowerClasses(code, file) {
   return out.code;
 }
 
-async function bundle(entry, outFile, extra = {}) {
+/**
+ * ESM output to a script: the final `export { a, b as c }` becomes `var NAME = { a: a, c: b }`.
+ * Not esbuild's iife: its exports are getters (`a: () => a`), and on Hermes 0.12 every one of
+ * those getters returned the last exported function (seen with this bundle, not reduced further).
+ */
+function toScript(code, globalName) {
+  const m = /\nexport\s*\{([^}]*)\};?\s*$/.exec(code);
+  if (!m) return `(function () {\n${code}\n})();\n`;
+  if (!globalName) throw new Error('an entry with exports needs a globalName');
+  const pairs = m[1].split(',').map((s) => s.trim()).filter(Boolean).map((s) => {
+    const [local, exported = local] = s.split(/\s+as\s+/);
+    return `${JSON.stringify(exported)}: ${local}`;
+  });
+  return `var ${globalName} = (function () {\n${code.slice(0, m.index)}\nreturn { ${pairs.join(', ')} };\n})();\n`;
+}
+
+async function bundle(entry, outFile, { globalName, ...extra } = {}) {
   const r = await build({ ...common, entryPoints: [join(ROOT, entry)], ...extra });
-  const code = await lowerClasses(r.outputFiles[0].text, outFile);
+  const code = await lowerClasses(toScript(r.outputFiles[0].text, globalName), outFile);
   writeFileSync(join(OUT, outFile), code);
   return code.length;
 }
@@ -67,6 +84,7 @@ async function bundle(entry, outFile, extra = {}) {
 mkdirSync(OUT, { recursive: true });
 const core = await bundle('src/sdk/core/index.ts', 'pinctl-core.js', { globalName: 'pinctlCore' });
 const harness = await bundle('test/hermes/vectors-harness.ts', 'vectors-harness.js', { plugins: [vectorsPlugin()] });
+const rn = await bundle('src/sdk/react-native/index.ts', 'pinctl-react-native.js', { globalName: 'pinctlReactNative' });
 const client = await bundle('test/hermes/client-harness.ts', 'client-harness.js', { plugins: [vectorsPlugin()] });
 const kib = (n) => `${(n / 1024).toFixed(0)} KiB`;
-console.error(`dist/hermes: pinctl-core.js ${kib(core)}, vectors-harness.js ${kib(harness)}, client-harness.js ${kib(client)}`);
+console.error(`dist/hermes: pinctl-core.js ${kib(core)}, pinctl-react-native.js ${kib(rn)}, vectors-harness.js ${kib(harness)}, client-harness.js ${kib(client)}`);

@@ -32,7 +32,7 @@ beforeAll(() => {
 
 describe('npm run build:hermes', () => {
   it('writes the core and the harnesses as single files, no require/import left', () => {
-    for (const f of ['pinctl-core.js', 'vectors-harness.js', 'client-harness.js']) {
+    for (const f of ['pinctl-core.js', 'pinctl-react-native.js', 'vectors-harness.js', 'client-harness.js']) {
       const code = readFileSync(join(ROOT, 'dist/hermes', f), 'utf8');
       expect(code, f).not.toMatch(/\brequire\(|^\s*import\s|\bclass\s+\w+\s*(extends\b|\{)/m);
     }
@@ -55,10 +55,22 @@ describe.skipIf(!SUPPORTED)('on the Hermes VM', () => {
     expect(lastLine(hermes('client-harness.js'))).toMatch(/^([1-9]\d*) passed, 0 failed$/);
   }, 300_000);
 
-  it('pinctl-core.js defines createClient on Hermes', () => {
-    const probe = `${readFileSync(join(ROOT, 'dist/hermes/pinctl-core.js'), 'utf8')}\nprint(typeof pinctlCore.createClient, typeof pinctlCore.verifySignature);`;
+  it('pinctl-core.js exports each function under its own name on Hermes', () => {
+    const list = 'var k = Object.keys(pinctlCore).filter(function (n) { return typeof pinctlCore[n] === "function"; });';
+    const probe = `${readFileSync(join(ROOT, 'dist/hermes/pinctl-core.js'), 'utf8')}\n${list}\nprint(k.map(function (n) { return n + "=" + pinctlCore[n].name; }).join(" "));`;
+    const pairs = execFileSync(HERMES, ['-w', '-'], { input: probe, encoding: 'utf8' }).trim().split(' ');
+    expect(pairs).toContain('createClient=createClient');
+    expect(pairs.filter((p) => p.split('=')[0] !== p.split('=')[1])).toEqual([]);
+    expect(pairs.length).toBeGreaterThan(15);
+  }, 120_000);
+
+  it('pinctl-react-native.js runs the TrustKit rules (tldts Public Suffix List) on Hermes', () => {
+    const probe = `${readFileSync(join(ROOT, 'dist/hermes/pinctl-react-native.js'), 'utf8')}
+var two = { includeSubdomains: false, publicKeyHashes: ['${'A'.repeat(42)}E=', '${'A'.repeat(42)}I='] };
+var r = pinctlReactNative.pinningOptions({ 'api.example.co.uk': two, 'co.uk': two, '10.0.0.1': two, localhost: two });
+print(Object.keys(r.options).join(','), r.skipped.map(function (s) { return s.domain + '=' + s.reason; }).join(','));`;
     const out = execFileSync(HERMES, ['-w', '-'], { input: probe, encoding: 'utf8' });
-    expect(out.trim()).toBe('function function');
+    expect(out.trim()).toBe('api.example.co.uk co.uk=public-suffix,10.0.0.1=ip-address,localhost=local-name');
   }, 120_000);
 });
 
