@@ -16,6 +16,7 @@ import { benchBundleVerify } from './bundle.js';
 import { bareTlsLoop, startTlsServers } from './tls-load.js';
 import { benchServe } from './serve.js';
 import { benchMonitor } from './monitor.js';
+import { benchSdkCore } from './sdk-core.js';
 
 const ROOT = packageRoot();
 const PKI = join(ROOT, 'fixtures', 'pki');
@@ -121,7 +122,7 @@ async function benchProbe(): Promise<void> {
   }
 }
 
-/** `--only=monitor` (or pins, probe, bundle, serve; comma-separated) runs just those sections. */
+/** `--only=monitor` (or pins, probe, bundle, serve, sdk-core; comma-separated) runs just those sections. */
 const only = args.get('only')?.split(',');
 const wanted = (section: string) => !only || only.includes(section);
 
@@ -140,6 +141,7 @@ async function main(): Promise<void> {
   if (wanted('monitor') && !args.has('skip-monitor')) await benchMonitor(line);
   if (wanted('bundle')) benchBundleVerify(line);
   if (wanted('serve')) await benchServe(line);
+  if (wanted('sdk-core')) await benchSdkCore(line);
 }
 
 await main();

@@ -3,10 +3,26 @@
  * import, so the verification path runs unchanged on Node, in browsers and on Hermes (React
  * Native), where TextEncoder/TextDecoder and atob may be missing.
  */
-import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
+import { sha256 as nobleSha256, sha512 as nobleSha512 } from '@noble/hashes/sha2.js';
+
+export type HashFunction = (bytes: Uint8Array) => Uint8Array;
+let hashes: { sha256: HashFunction; sha512: HashFunction } = { sha256: nobleSha256, sha512: nobleSha512 };
+
+/**
+ * The one extension point of the verification path: the Node SDK installs node:crypto's hashes
+ * (about 20x faster than pure JS on a 2 MiB bundle); every other runtime keeps @noble/hashes.
+ * Same function, same bytes: verdicts cannot differ.
+ */
+export function useHashes(h: { sha256: HashFunction; sha512: HashFunction }): void {
+  hashes = h;
+}
 
 export function sha256(bytes: Uint8Array): Uint8Array {
-  return nobleSha256(bytes);
+  return hashes.sha256(bytes);
+}
+
+export function sha512(bytes: Uint8Array): Uint8Array {
+  return hashes.sha512(bytes);
 }
 
 // ---- UTF-8 ---------------------------------------------------------------------------------
@@ -81,8 +97,9 @@ export function utf8DecodePortable(bytes: Uint8Array): string {
 // ---- base64 (RFC 4648 §4, standard alphabet, padded) -----------------------------------------
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-const INDEX = new Int16Array(128).fill(-1);
-for (let i = 0; i < ALPHABET.length; i++) INDEX[ALPHABET.charCodeAt(i)] = i;
+// Only looked up after CANONICAL_B64 accepted the text, so every character is in the alphabet.
+const DECODE = new Uint8Array(128);
+for (let i = 0; i < ALPHABET.length; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
 const CANONICAL_B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /**
@@ -93,17 +110,21 @@ export function base64DecodeStrict(text: string): Uint8Array | null {
   if (typeof text !== 'string' || !CANONICAL_B64.test(text)) return null;
   const pad = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
   const out = new Uint8Array((text.length / 4) * 3 - pad);
-  let acc = 0;
-  let bits = 0;
+  const full = pad ? text.length - 4 : text.length;
   let o = 0;
-  for (let i = 0; i < text.length - pad; i++) {
-    acc = (acc << 6) | INDEX[text.charCodeAt(i)]!;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[o++] = (acc >> bits) & 0xff;
-    }
-    acc &= (1 << bits) - 1;
+  for (let i = 0; i < full; i += 4) {
+    const n = (DECODE[text.charCodeAt(i)]! << 18) | (DECODE[text.charCodeAt(i + 1)]! << 12) | (DECODE[text.charCodeAt(i + 2)]! << 6) | DECODE[text.charCodeAt(i + 3)]!;
+    out[o++] = n >> 16;
+    out[o++] = (n >> 8) & 0xff;
+    out[o++] = n & 0xff;
+  }
+  let acc = 0;
+  if (pad) {
+    // The last group: 2 or 3 characters carry 1 or 2 bytes and 4 or 2 unused bits.
+    const n = (DECODE[text.charCodeAt(full)]! << 18) | (DECODE[text.charCodeAt(full + 1)]! << 12) | (pad === 1 ? DECODE[text.charCodeAt(full + 2)]! << 6 : 0);
+    out[o++] = n >> 16;
+    if (pad === 1) out[o++] = (n >> 8) & 0xff;
+    acc = pad === 1 ? n & 0xff : n & 0xffff;
   }
   if (acc !== 0) return null; // the unused bits before the padding must be zero
   return out;

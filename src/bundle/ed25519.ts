@@ -15,8 +15,7 @@
 // All inputs are public (keys, messages, signatures), so none of this needs to be constant time.
 
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { sha512 } from '@noble/hashes/sha2.js';
-import { concatBytes, fromHex, sha256, toHex } from './bytes.js';
+import { concatBytes, fromHex, sha256, sha512, toHex } from './bytes.js';
 
 /** One implementation everywhere (kept as a type so callers naming a backend still compile). */
 export type Ed25519Backend = 'noble';

@@ -12,6 +12,7 @@ export type { PinReport } from './report.js';
 export { fetchTransport } from './transport.js';
 export type { Download, DownloadOptions, FetchLike, FetchResponseLike, Transport } from './transport.js';
 export { verifySignature } from '../../bundle/ed25519.js';
+export { useHashes, type HashFunction } from '../../bundle/bytes.js';
 export { TrustedStore } from '../../bundle/trusted-store.js';
 export type { AppliedBundle, StoreOptions } from '../../bundle/trusted-store.js';
 export {
