@@ -44,11 +44,11 @@ export function publicKeyPem(raw: Uint8Array): string {
 }
 
 /**
- * Keys typed or pasted by people: base64 with or without padding; anything else decodes to no
+ * Keys typed or pasted by people: base64 or base64url, with or without padding; anything else decodes to no
  * bytes (the length check then names what was found). The bytes, not the text, are then checked.
  */
 function base64Lenient(text: string): Uint8Array {
-  const body = text.replace(/=+$/, '');
+  const body = text.replace(/=+$/, '').replace(/-/g, '+').replace(/_/g, '/'); // base64url too, as Buffer took it
   return base64DecodeStrict(body + '='.repeat((4 - (body.length % 4)) % 4)) ?? new Uint8Array(0);
 }
 
