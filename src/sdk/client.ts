@@ -5,7 +5,7 @@
  */
 import type https from 'node:https';
 import type { Agent as UndiciAgent } from 'undici';
-import './node-hashes.js';
+import '../bundle/node-hashes.js';
 import { InputError } from '../errors.js';
 import { PinEngine, type ClientStatus, type ReactNativePinningOptions, type RefreshResult, type StalePolicy } from './core/engine.js';
 import type { Baseline } from './core/pinset.js';

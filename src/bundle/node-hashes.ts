@@ -1,6 +1,9 @@
-/** The Node SDK hashes with node:crypto (installed once, on import); see useHashes in src/bundle/bytes.ts. */
+/**
+ * Node processes hash with node:crypto: import this module once for its effect (the Node SDK does;
+ * the CLI and the service may). Never imported by the runtime-neutral path; see useHashes in bytes.ts.
+ */
 import { createHash } from 'node:crypto';
-import { useHashes } from '../bundle/bytes.js';
+import { useHashes } from './bytes.js';
 
 const digest = (algorithm: string) => (bytes: Uint8Array) => {
   const d = createHash(algorithm).update(bytes).digest();
