@@ -17,6 +17,7 @@ import { bareTlsLoop, startTlsServers } from './tls-load.js';
 import { benchServe } from './serve.js';
 import { benchMonitor } from './monitor.js';
 import { benchKotlinSdk } from './android.js';
+import { benchSdkCore } from './sdk-core.js';
 
 const ROOT = packageRoot();
 const PKI = join(ROOT, 'fixtures', 'pki');
@@ -122,7 +123,7 @@ async function benchProbe(): Promise<void> {
   }
 }
 
-/** `--only=monitor` (or pins, probe, bundle, serve, android; comma-separated) runs just those sections. */
+/** `--only=monitor` (or pins, probe, bundle, serve, sdk-core, android; comma-separated) runs just those sections. */
 const only = args.get('only')?.split(',');
 const wanted = (section: string) => !only || only.includes(section);
 
@@ -141,6 +142,7 @@ async function main(): Promise<void> {
   if (wanted('monitor') && !args.has('skip-monitor')) await benchMonitor(line);
   if (wanted('bundle')) benchBundleVerify(line);
   if (wanted('serve')) await benchServe(line);
+  if (wanted('sdk-core')) await benchSdkCore(line);
   if (wanted('android')) benchKotlinSdk(ROOT);
 }
 

@@ -7,15 +7,18 @@
 //   - R and A canonical (y < p)      RFC 8032 §5.1.3 requires decoding to fail for y >= p.
 //   - R and A not of small order     a small-order key verifies signatures that nobody made
 //                                    (e.g. A = identity, sig = 01 00..00 || 00..00, any message).
-// The remaining equation is the cofactorless one ([S]B == R + [k]A, compared as encoded bytes),
-// which both backends implement.
+// The remaining equation is libsodium's cofactorless one: R == [S]B - [k]A, compared as encoded
+// bytes, computed with @noble/curves' point arithmetic (audited, maintained, pure JS: the same code
+// runs on Node and on Hermes). noble's own ed25519.verify is cofactored, which accepts signatures
+// libsodium rejects for mixed-order keys, so it is not used.
 //
 // All inputs are public (keys, messages, signatures), so none of this needs to be constant time.
 
-import { createHash, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
-import nacl from 'tweetnacl';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { concatBytes, fromHex, sha256, sha512, toHex } from './bytes.js';
 
-export type Ed25519Backend = 'node' | 'tweetnacl';
+/** One implementation everywhere (kept as a type so callers naming a backend still compile). */
+export type Ed25519Backend = 'noble';
 
 export type PublicKeyCheck = { ok: true } | { ok: false; reason: string };
 
@@ -52,11 +55,7 @@ const SMALL_ORDER_Y: readonly Uint8Array[] = [
 ];
 
 function hexToBytes(hex: string): Uint8Array {
-  return Uint8Array.from(Buffer.from(hex, 'hex'));
-}
-
-function toHex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+  return fromHex(hex);
 }
 
 /** Accept any Uint8Array (also from another realm); anything else is not bytes. */
@@ -139,84 +138,77 @@ export function checkPublicKey(publicKey: Uint8Array): PublicKeyCheck {
   return { ok: true };
 }
 
-/** The strict rules shared by both backends; pk and sig must already be copies of the right length. */
-function passesStrictChecks(pk: Uint8Array, sig: Uint8Array): boolean {
-  const r = sig.subarray(0, 32);
-  const s = sig.subarray(32, 64);
-  if (!isCanonicalScalar(s)) return false;
-  if (!isCanonicalPointEncoding(r) || hasSmallOrder(r)) return false;
-  return checkPublicKey(pk).ok;
-}
+type Point = ReturnType<typeof ed25519.Point.fromBytes>;
 
-// ---- node:crypto backend -------------------------------------------------------------------
-
+// Checked-and-decoded public keys: the strict check costs a BigInt exponentiation (about 0.2 ms
+// on Node, far more on Hermes), so it runs once per key, not once per signature.
 const KEY_CACHE_MAX = 64;
-const keyCache = new Map<string, KeyObject>();
+const keyCache = new Map<string, Point | null>();
 
-function nodeKeyObject(pk: Uint8Array): KeyObject {
+/** A key that passes checkPublicKey, decoded and negated for the equation; null otherwise. */
+function trustedPoint(pk: Uint8Array): Point | null {
   const id = toHex(pk);
   const cached = keyCache.get(id);
   if (cached !== undefined) {
-    keyCache.delete(id); // refresh: Map iteration order doubles as LRU order
+    keyCache.delete(id); // Map iteration order doubles as LRU order
     keyCache.set(id, cached);
     return cached;
   }
-  const x = Buffer.from(pk).toString('base64url');
-  const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x }, format: 'jwk' });
+  // A small wNAF table per trusted key makes [k]A about 4x faster on every later verification.
+  const point = checkPublicKey(pk).ok ? ed25519.Point.fromBytes(pk, false).negate().precompute(4) : null;
   if (keyCache.size >= KEY_CACHE_MAX) {
     const oldest = keyCache.keys().next().value;
     if (oldest !== undefined) keyCache.delete(oldest);
   }
-  keyCache.set(id, key);
-  return key;
+  keyCache.set(id, point);
+  return point;
 }
 
-function nodeVerify(pk: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean {
-  return cryptoVerify(null, msg, nodeKeyObject(pk), sig) === true;
+// L as a BigInt, for k = SHA-512(R || A || M) mod L (RFC 8032 §5.1.7 step 2).
+const L = 2n ** 252n + 27742317777372353535851937790883648493n;
+
+function littleEndian(bytes: Uint8Array): bigint {
+  let v = 0n;
+  for (let i = bytes.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[i]!);
+  return v;
 }
 
-// RFC 8032 §7.1 TEST 1 (empty message): used once to detect whether node:crypto does Ed25519.
-const PROBE_PK = hexToBytes('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a');
-const PROBE_SIG = hexToBytes(
-  'e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b',
-);
-let nodeAvailable: boolean | undefined;
-
-function nodeBackendAvailable(): boolean {
-  if (nodeAvailable === undefined) {
-    try {
-      nodeAvailable = nodeVerify(PROBE_PK, new Uint8Array(0), PROBE_SIG);
-    } catch {
-      nodeAvailable = false;
-    }
-  }
-  return nodeAvailable;
-}
-
-// ---- tweetnacl backend ---------------------------------------------------------------------
-
-function tweetnaclVerify(pk: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean {
-  // tweetnacl type-checks with `instanceof Uint8Array`; hand it same-realm plain copies.
-  return nacl.sign.detached.verify(Uint8Array.from(msg), sig, pk) === true;
+/** pk and sig must already be private copies of the right length. */
+function strictVerify(pk: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean {
+  const r = sig.subarray(0, 32);
+  const s = sig.subarray(32, 64);
+  if (!isCanonicalScalar(s)) return false;
+  if (!isCanonicalPointEncoding(r) || hasSmallOrder(r)) return false;
+  const negA = trustedPoint(pk);
+  if (negA === null) return false;
+  const k = littleEndian(sha512(concatBytes(r, pk, msg))) % L;
+  const sB = ed25519.Point.BASE.multiplyUnsafe(littleEndian(s));
+  const check = k === 0n ? sB : sB.add(negA.multiplyUnsafe(k));
+  const encoded = check.toBytes();
+  for (let i = 0; i < 32; i++) if (encoded[i] !== r[i]) return false;
+  return true;
 }
 
 // ---- public API ----------------------------------------------------------------------------
 
-/** The backend verifySignature uses: node:crypto when it supports Ed25519, else tweetnacl. */
+/** The backend verifySignature uses (there is one). */
 export function activeBackend(): Ed25519Backend {
-  return nodeBackendAvailable() ? 'node' : 'tweetnacl';
+  return 'noble';
 }
 
-/**
- * Strict verification with an explicit backend (both get identical pre-checks). Never throws:
- * wrong lengths, non-bytes, an unknown backend or an unavailable node backend all give false.
- */
+/** Strict verification naming the backend; never throws: wrong lengths, non-bytes or an unknown backend give false. */
 export function verifySignatureWith(
   backend: Ed25519Backend,
   publicKey: Uint8Array,
   message: Uint8Array,
   signature: Uint8Array,
 ): boolean {
+  if (backend !== 'noble') return false;
+  return verifySignature(publicKey, message, signature);
+}
+
+/** Strict Ed25519 verification (libsodium crypto_sign_verify_detached semantics). Never throws. */
+export function verifySignature(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
   try {
     const pkIn = asBytes(publicKey);
     const msg = asBytes(message);
@@ -224,31 +216,10 @@ export function verifySignatureWith(
     if (pkIn === null || msg === null || sigIn === null) return false;
     if (pkIn.length !== PUBLIC_KEY_LENGTH || sigIn.length !== SIGNATURE_LENGTH) return false;
     // Private copies: the bytes checked are the bytes verified, whatever the caller does meanwhile.
-    const pk = Uint8Array.from(pkIn);
-    const sig = Uint8Array.from(sigIn);
-    if (!passesStrictChecks(pk, sig)) return false;
-    switch (backend) {
-      case 'node':
-        return nodeBackendAvailable() && nodeVerify(pk, msg, sig);
-      case 'tweetnacl':
-        return tweetnaclVerify(pk, msg, sig);
-      default:
-        return false;
-    }
+    return strictVerify(Uint8Array.from(pkIn), Uint8Array.from(msg), Uint8Array.from(sigIn));
   } catch {
     return false;
   }
-}
-
-/** Strict Ed25519 verification (libsodium crypto_sign_verify_detached semantics). Never throws. */
-export function verifySignature(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
-  let backend: Ed25519Backend;
-  try {
-    backend = activeBackend();
-  } catch {
-    backend = 'tweetnacl';
-  }
-  return verifySignatureWith(backend, publicKey, message, signature);
 }
 
 /**
@@ -257,5 +228,5 @@ export function verifySignature(publicKey: Uint8Array, message: Uint8Array, sign
  * checkPublicKey first.
  */
 export function keyIdOf(publicKey: Uint8Array): string {
-  return createHash('sha256').update(publicKey).digest('hex');
+  return toHex(sha256(publicKey));
 }

@@ -1,6 +1,7 @@
 /** DSSE envelope parsing and serialisation, strict about shape (SPEC §1.1, §4.2). */
 import { EnvelopeError } from './errors.js';
 import { StrictJsonError, parseStrictJson } from './strict-json.js';
+import { base64DecodeStrict, base64Encode } from './bytes.js';
 
 export interface EnvelopeSignature {
   keyid: string;
@@ -16,12 +17,12 @@ export interface Envelope {
 export const MAX_SIGNATURES = 16;
 const B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
-/** Standard base64 with canonical padding; Buffer.from would silently skip bad characters. */
+/** Standard base64 with canonical padding and zero unused bits (SPEC §1.1). */
 export function decodeBase64(value: unknown, what: string): Uint8Array {
   if (typeof value !== 'string' || !B64.test(value)) throw new EnvelopeError(`${what}: expected standard base64, found ${describe(value)}`);
-  const bytes = Buffer.from(value, 'base64');
-  if (bytes.toString('base64') !== value) throw new EnvelopeError(`${what}: base64 is not canonical`);
-  return new Uint8Array(bytes);
+  const bytes = base64DecodeStrict(value);
+  if (bytes === null) throw new EnvelopeError(`${what}: base64 is not canonical`);
+  return bytes;
 }
 
 function describe(v: unknown): string {
@@ -71,8 +72,8 @@ export function serializeEnvelope(env: Envelope): string {
   return `${JSON.stringify(
     {
       payloadType: env.payloadType,
-      payload: Buffer.from(env.payload).toString('base64'),
-      signatures: env.signatures.map((s) => ({ keyid: s.keyid, sig: Buffer.from(s.sig).toString('base64') })),
+      payload: base64Encode(env.payload),
+      signatures: env.signatures.map((s) => ({ keyid: s.keyid, sig: base64Encode(s.sig) })),
     },
     null,
     2,

@@ -6,6 +6,7 @@ import { EnvelopeError, KeysetError } from './errors.js';
 import { Envelope } from './envelope.js';
 import { pae } from './pae.js';
 import { checkPublicKey, keyIdOf, verifySignature } from './ed25519.js';
+import { base64DecodeStrict, base64Encode, bytesEqual, concatBytes, fromHex } from './bytes.js';
 
 export interface TrustedKeyset {
   version: number;
@@ -17,18 +18,18 @@ export interface TrustedKeyset {
 }
 
 /** DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410): SEQUENCE { AlgId 1.3.101.112, BIT STRING }. */
-const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+const SPKI_PREFIX = fromHex('302a300506032b6570032100');
 
 /** A public key from PEM (`PUBLIC KEY`), base64 SPKI DER, or base64 of the 32 raw bytes. */
 export function parsePublicKey(input: string | Uint8Array): Uint8Array {
   let raw: Uint8Array;
   if (typeof input !== 'string') {
-    raw = input.length === 44 && Buffer.from(input).subarray(0, 12).equals(SPKI_PREFIX) ? input.subarray(12) : input;
+    raw = input.length === 44 && bytesEqual(input.subarray(0, 12), SPKI_PREFIX) ? input.subarray(12) : input;
   } else {
     const pem = /-----BEGIN PUBLIC KEY-----([\s\S]*?)-----END PUBLIC KEY-----/.exec(input);
-    const der = Buffer.from((pem ? pem[1]! : input).replace(/\s+/g, ''), 'base64');
-    if (der.length === 44 && der.subarray(0, 12).equals(SPKI_PREFIX)) raw = new Uint8Array(der.subarray(12));
-    else if (der.length === 32 && !pem) raw = new Uint8Array(der);
+    const der = base64Lenient((pem ? pem[1]! : input).replace(/\s+/g, ''));
+    if (der.length === 44 && bytesEqual(der.subarray(0, 12), SPKI_PREFIX)) raw = der.slice(12);
+    else if (der.length === 32 && !pem) raw = der;
     else throw new EnvelopeError(`expected an Ed25519 public key (PEM PUBLIC KEY or base64 of 32 bytes), found ${pem ? 'a PEM key of another type' : `${der.length} bytes`}`);
   }
   if (raw.length !== 32) throw new EnvelopeError(`expected an Ed25519 public key of 32 bytes, found ${raw.length}`);
@@ -38,8 +39,17 @@ export function parsePublicKey(input: string | Uint8Array): Uint8Array {
 }
 
 export function publicKeyPem(raw: Uint8Array): string {
-  const b64 = Buffer.concat([SPKI_PREFIX, raw]).toString('base64');
+  const b64 = base64Encode(concatBytes(SPKI_PREFIX, raw));
   return `-----BEGIN PUBLIC KEY-----\n${b64}\n-----END PUBLIC KEY-----\n`;
+}
+
+/**
+ * Keys typed or pasted by people: base64 or base64url, with or without padding; anything else decodes to no
+ * bytes (the length check then names what was found). The bytes, not the text, are then checked.
+ */
+function base64Lenient(text: string): Uint8Array {
+  const body = text.replace(/=+$/, '').replace(/-/g, '+').replace(/_/g, '/'); // base64url too, as Buffer took it
+  return base64DecodeStrict(body + '='.repeat((4 - (body.length % 4)) % 4)) ?? new Uint8Array(0);
 }
 
 /** The keys an app embeds: version 0, threshold 1 (SPEC §4). */

@@ -2,9 +2,8 @@
  * Payload rules (SPEC §3): decode, validate every member with an error naming its path, and build
  * payloads for the signing side. Unknown members are rejected (§3).
  */
-import { createHash } from 'node:crypto';
 import { certificateSpki } from '../core/x509-structure.js';
-import { spkiSha256 } from '../core/pin.js';
+import { base64DecodeStrict, base64Encode, sha256, toHex, utf8Encode } from './bytes.js';
 import { PayloadError } from './errors.js';
 import { isPin } from '../vocab/pin.js';
 import { isHostName } from '../vocab/hostname.js';
@@ -140,7 +139,7 @@ function validateDomains(v: unknown): PinsDomain[] {
 /** The pin of a DER certificate's exact SPKI bytes (the same rule as every other pin in pinctl). */
 export function spkiSha256OfCertificate(der: Uint8Array): string | null {
   try {
-    return spkiSha256(certificateSpki(der));
+    return base64Encode(sha256(certificateSpki(der)));
   } catch {
     return null;
   }
@@ -155,9 +154,9 @@ function validateRoots(v: unknown): TrustRoot[] {
     const spki = string(o.spkiSha256, `${p}.spkiSha256`);
     if (!isPinValue(spki)) fail(`${p}.spkiSha256`, 'base64 of 32 bytes', spki);
     const certB64 = string(o.certificate, `${p}.certificate`);
-    const der = Buffer.from(certB64, 'base64');
-    if (der.toString('base64') !== certB64) fail(`${p}.certificate`, 'standard base64 of a DER certificate', certB64);
-    const actual = spkiSha256OfCertificate(der);
+    const der = base64DecodeStrict(certB64);
+    if (der === null) fail(`${p}.certificate`, 'standard base64 of a DER certificate', certB64);
+    const actual = spkiSha256OfCertificate(der!);
     if (actual === null) fail(`${p}.certificate`, 'a DER X.509 certificate', 'bytes that do not parse');
     if (actual !== spki) fail(`${p}.spkiSha256`, `the SPKI SHA-256 of its certificate (${actual})`, spki);
     if (seen.has(spki)) fail(`${p}.spkiSha256`, 'each root once', spki);
@@ -174,9 +173,9 @@ function validateKeys(v: unknown): KeysetKey[] {
     const keyid = string(o.keyid, `${p}.keyid`);
     if (!HEX64.test(keyid)) fail(`${p}.keyid`, '64 lower-case hex characters', keyid);
     const pk = string(o.publicKey, `${p}.publicKey`);
-    const raw = Buffer.from(pk, 'base64');
-    if (raw.length !== 32 || raw.toString('base64') !== pk) fail(`${p}.publicKey`, 'base64 of 32 bytes', pk);
-    const expected = createHash('sha256').update(raw).digest('hex');
+    const raw = base64DecodeStrict(pk);
+    if (raw?.length !== 32) fail(`${p}.publicKey`, 'base64 of 32 bytes', pk);
+    const expected = toHex(sha256(raw!));
     if (keyid !== expected) fail(`${p}.keyid`, `the SHA-256 of its key (${expected})`, keyid);
     if (seen.has(keyid)) fail(`${p}.keyid`, 'each key once', keyid);
     seen.add(keyid);
@@ -186,7 +185,7 @@ function validateKeys(v: unknown): KeysetKey[] {
 
 /** Signing side: serialise a payload deterministically (member order as in the spec). */
 export function encodePayload(p: Payload): Uint8Array {
-  return new Uint8Array(Buffer.from(JSON.stringify(p), 'utf8'));
+  return utf8Encode(JSON.stringify(p));
 }
 
 export type { PinsPayload, TrustRootsPayload, KeysetPayload };

@@ -3,13 +3,15 @@
  * with the same member twice — JSON.parse keeps the last, other parsers the first, so a payload
  * with "version" twice could mean 1 to one client and 2 to another.
  */
+import { utf8Decode } from './bytes.js';
+
 export class StrictJsonError extends Error {}
 
 export function parseStrictJson(bytes: Uint8Array): unknown {
   let text: string;
   try {
-    // ignoreBOM: a BOM stays in the text and fails JSON.parse instead of being silently dropped.
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+    // A BOM stays in the text and fails JSON.parse instead of being silently dropped.
+    text = utf8Decode(bytes);
   } catch {
     throw new StrictJsonError('expected UTF-8');
   }

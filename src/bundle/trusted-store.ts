@@ -19,6 +19,7 @@ import { TrustedKeyset, signingKeys } from './keys.js';
 import { decodePayload, payloadHeader, readTimestamp } from './payload.js';
 import { BundleType, KeysetPayload, PAYLOAD_TYPES, PayloadFor, typeOfPayloadType } from './types.js';
 import { checkPublicKey } from './ed25519.js';
+import { base64DecodeStrict, bytesEqual } from './bytes.js';
 
 export type ContentType = Exclude<BundleType, 'keyset'>;
 
@@ -82,7 +83,7 @@ export class TrustedStore {
         throw new RollbackError(`version ${String(header.version)} is older than the applied version ${last.payload.version}`);
       }
       if (header.version === last.payload.version) {
-        if (Buffer.from(env.payload).equals(Buffer.from(last.payloadBytes))) {
+        if (bytesEqual(env.payload, last.payloadBytes)) {
           // A freeze (the same bytes served forever) must still surface once they expire (step 8).
           this.assertFresh(type, now);
           return { status: 'unchanged', bundle: last as AppliedBundle<T> };
@@ -135,7 +136,7 @@ export class TrustedStore {
     }
     const keys = new Map<string, Uint8Array>();
     for (const k of next.keys) {
-      const raw = new Uint8Array(Buffer.from(k.publicKey, 'base64'));
+      const raw = base64DecodeStrict(k.publicKey)!; // decodePayload checked it is 32 bytes of base64
       const check = checkPublicKey(raw);
       if (!check.ok) throw new KeysetError(`keyset version ${next.version}: key ${k.keyid} is unsafe: ${check.reason}`);
       keys.set(k.keyid, raw);

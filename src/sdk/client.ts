@@ -1,27 +1,32 @@
 /**
- * PinClient: downloads signed bundles, has TrustedStore verify them (every trust rule lives
- * there), persists the last good ones and enforces the pins in force on TLS connections.
+ * PinClient, the Node adapter over the runtime-neutral PinEngine (src/sdk/core): files for the
+ * last good bundles, node:http(s) downloads, report POSTs, and https.Agent / undici dispatcher
+ * enforcement. Every trust rule and the state machine live in the core.
  */
 import type https from 'node:https';
 import type { Agent as UndiciAgent } from 'undici';
-import { DEFAULT_MAX_BYTES, MAX_ROTATIONS, TrustedStore, type AppliedBundle, type ContentType } from '../bundle/trusted-store.js';
-import { embeddedKeyset } from '../bundle/keys.js';
-import { ExpiredError, FetchError } from '../bundle/errors.js';
-import { InputError, PinctlError, describeError } from '../errors.js';
+import '../bundle/node-hashes.js';
+import { InputError } from '../errors.js';
+import { PinEngine, type ClientStatus, type ReactNativePinningOptions, type RefreshResult, type StalePolicy } from './core/engine.js';
+import type { Baseline } from './core/pinset.js';
 import { BundleStorage } from './storage.js';
-import { download, type Download } from './download.js';
-import { PinTable, parseBaseline, type Baseline } from './pinset.js';
+import { download } from './download.js';
 import { Reporter, type PinReport } from './report.js';
 import { PinningDispatcher, PinningHttpsAgent } from './agents.js';
 import type { Enforcer } from './enforce.js';
 
-export type StalePolicy = 'enforce-last-good' | 'fail-open';
+export { DEFAULT_GRACE_MS, DEFAULT_TIMEOUT_MS } from './core/engine.js';
+export type { BundleStatus, ClientStatus, Phase, ReactNativePinningOptions, RefreshResult, StalePolicy } from './core/engine.js';
 
 export interface PinClientOptions {
   /** Service base URL (`https://pins.example.com`, or a static-hosting prefix); a URL ending in `/v1/bundles/pins` is accepted too. */
   url: string;
   /** The app's embedded signing keys: PEM `PUBLIC KEY` or base64 of the 32 raw bytes. */
-  publicKeys: (string | Uint8Array)[];
+  publicKeys?: (string | Uint8Array)[];
+  /** Same as publicKeys (the core's name); give one of the two. */
+  rootKeys?: (string | Uint8Array)[];
+  /** Distinct embedded keys that must sign a bundle or keyset (1 to the number of keys); default 1. */
+  threshold?: number;
   audience: string;
   /** Where the last good bundles and the trusted keyset chain are kept. */
   storageDir: string;
@@ -42,88 +47,48 @@ export interface PinClientOptions {
   onReport?: (report: PinReport) => void;
 }
 
-export interface RefreshResult {
-  pins: 'applied' | 'unchanged';
-  /** 'none': the service has no trust-root bundle (404) and none was applied before. */
-  trustRoots: 'applied' | 'unchanged' | 'none';
-  version: number;
-  keysetVersion: number;
-}
-
-/** fresh: before expiresAt (+ skew); grace: expired but still enforced; lapsed: not enforced. */
-export type Phase = 'fresh' | 'grace' | 'lapsed';
-export interface BundleStatus {
-  version: number;
-  expiresAt: string;
-  phase: Phase;
-}
-export interface ClientStatus {
-  /** null: no bundle applied, the baseline is in force. */
-  pins: BundleStatus | null;
-  trustRoots: BundleStatus | null;
-  keysetVersion: number;
-  /** Stored files that failed re-verification at start-up. */
-  restoreErrors: string[];
-}
-
-/** The argument of react-native-ssl-public-key-pinning's initializeSslPinning. */
-export type ReactNativePinningOptions = Record<string, { includeSubdomains: boolean; publicKeyHashes: string[]; expirationDate?: string }>;
-
-export const DEFAULT_TIMEOUT_MS = 10_000;
-export const DEFAULT_GRACE_MS = 30 * 24 * 60 * 60_000;
-const PATHS: Record<ContentType, string> = { pins: '/v1/bundles/pins', 'trust-roots': '/v1/bundles/trust-roots' };
-
 export class PinClient {
   /** The normalised service base URL. */
   readonly url: string;
-  private readonly store: TrustedStore;
+  private readonly engine: PinEngine;
   private readonly storage: BundleStorage;
   private readonly reporter: Reporter;
   private readonly enforcer: Enforcer;
-  private readonly now: () => Date;
-  private readonly timeoutMs: number;
-  private readonly maxBytes: number;
-  private readonly policy: StalePolicy;
-  private readonly graceMs: number;
-  private readonly baseline: PinTable;
-  private readonly etags: Partial<Record<ContentType, string>> = {};
-  private readonly tables = new WeakMap<object, PinTable>();
-  private readonly rootSets = new WeakMap<object, Set<string>>();
-  private readonly unsaved = new Map<string, Uint8Array>();
-  private readonly lapsedReported = new Set<string>();
   private readonly watchers = new Set<WeakRef<{ dropIdle(): void }>>();
-  private readonly restoreErrors: string[] = [];
   private generation = 0;
-  private inFlight?: Promise<RefreshResult>;
 
   constructor(opts: PinClientOptions) {
-    this.url = serviceBase(opts.url);
-    if (typeof opts.audience !== 'string' || !opts.audience) throw new InputError('CONFIG_MALFORMED', 'audience: expected a non-empty string');
     if (typeof opts.storageDir !== 'string' || !opts.storageDir) throw new InputError('CONFIG_MALFORMED', 'storageDir: expected a directory path');
-    this.policy = opts.stalePolicy ?? 'enforce-last-good';
-    if (this.policy !== 'enforce-last-good' && this.policy !== 'fail-open') throw new InputError('CONFIG_MALFORMED', `stalePolicy: expected 'enforce-last-good' or 'fail-open'`);
-    this.graceMs = atLeast(opts.graceMs, DEFAULT_GRACE_MS, 0, 'graceMs');
-    this.timeoutMs = atLeast(opts.timeoutMs, DEFAULT_TIMEOUT_MS, 1, 'timeoutMs');
-    this.maxBytes = atLeast(opts.maxBytes, DEFAULT_MAX_BYTES, 1, 'maxBytes');
-    this.now = opts.now ?? (() => new Date());
-    this.baseline = new PinTable(parseBaseline(opts.baseline));
-    this.store = new TrustedStore({ audience: opts.audience, keyset: embeddedKeyset(opts.publicKeys), maxBytes: this.maxBytes, skewMs: opts.skewMs });
-    this.storage = new BundleStorage(opts.storageDir, this.maxBytes);
+    if (opts.rootKeys && opts.publicKeys) throw new InputError('CONFIG_MALFORMED', 'give publicKeys or rootKeys, not both');
+    const now = opts.now ?? (() => new Date());
+    let storage: BundleStorage | undefined;
+    this.engine = new PinEngine(
+      { ...opts, rootKeys: opts.rootKeys ?? opts.publicKeys ?? [], now },
+      {
+        transport: (url, o) => download(new URL(url), o),
+        persist: (name, bytes) => storage!.write(name, bytes),
+        report: (r) => this.reporter.send({ ...r, audience: this.engine.audience, time: now().toISOString() }),
+        changed: () => this.changed(),
+        storageName: opts.storageDir,
+      },
+    );
+    this.url = this.engine.url;
+    this.storage = storage = new BundleStorage(opts.storageDir, this.engine.maxBytes);
     const reportUri = opts.reportUri === true ? new URL(`${this.url}/v1/reports`) : typeof opts.reportUri === 'string' ? new URL(opts.reportUri) : undefined;
-    this.reporter = new Reporter(reportUri, opts.onReport, this.now);
+    this.reporter = new Reporter(reportUri, opts.onReport, now);
     this.enforcer = {
       generation: () => this.generation,
-      pinsFor: (host) => this.pinsFor(host),
-      trustRootPins: () => this.trustRootPins(this.now().getTime()),
-      report: (r) => this.report({ ...r, bundle: info(this.store.current('pins')) }),
+      pinsFor: (host) => this.engine.pinsFor(host),
+      trustRootPins: () => this.engine.trustRootPins(),
+      report: (r) => this.reporter.send({ ...r, bundle: this.engine.bundleInfo('pins'), audience: this.engine.audience, time: now().toISOString() }),
       watch: (agent) => void this.watchers.add(new WeakRef(agent)),
     };
-    this.restore();
+    this.engine.restore((name) => this.storage.read(name));
   }
 
   /** The applied pins version; 0 before any bundle. */
   get version(): number {
-    return this.store.current('pins')?.payload.version ?? 0;
+    return this.engine.version;
   }
 
   /**
@@ -131,16 +96,12 @@ export class PinClient {
    * is unchanged; rejects with the typed error of the first failure, keeping the last good bundle.
    */
   refresh(): Promise<RefreshResult> {
-    this.inFlight ??= this.update().finally(() => (this.inFlight = undefined));
-    return this.inFlight;
+    return this.engine.refresh();
   }
 
   /** The base64 pins that apply to `host` now; empty when it is not pinned. */
   pinsFor(host: string): string[] {
-    const t = this.now().getTime();
-    const rule = this.activePins(t)?.lookup(host);
-    if (!rule || (rule.expiresAt !== undefined && t >= rule.expiresAt)) return [];
-    return [...rule.pins];
+    return this.engine.pinsFor(host);
   }
 
   /** A Node https.Agent enforcing the pins and trust roots in force. Create once and reuse. */
@@ -155,170 +116,11 @@ export class PinClient {
 
   /** The pins in force, for react-native-ssl-public-key-pinning (which has no trust-root check). */
   reactNativeConfig(): ReactNativePinningOptions {
-    const t = this.now().getTime();
-    const out: ReactNativePinningOptions = {};
-    const b = this.store.current('pins');
-    if (!b) {
-      for (const r of this.baseline.rules) {
-        if (r.expiresAt !== undefined && t >= r.expiresAt) continue;
-        out[r.domain] = { includeSubdomains: r.includeSubdomains, publicKeyHashes: [...r.pins], ...(r.expiresAt !== undefined ? { expirationDate: day(r.expiresAt) } : {}) };
-      }
-      return out;
-    }
-    if (this.phase(b, t) === 'lapsed') return out;
-    // The native side cannot refresh, so hand it the date our own policy stops enforcing.
-    const exp = Date.parse(b.payload.expiresAt);
-    const until = this.policy === 'fail-open' ? exp : exp + this.graceMs;
-    for (const d of b.payload.domains) {
-      out[d.domain] = { includeSubdomains: d.includeSubdomains, publicKeyHashes: [...d.pins], ...(Number.isFinite(until) ? { expirationDate: day(until) } : {}) };
-    }
-    return out;
+    return this.engine.reactNativeConfig();
   }
 
   status(): ClientStatus {
-    const t = this.now().getTime();
-    const of = (b: AppliedBundle<ContentType> | undefined) => (b ? { version: b.payload.version, expiresAt: b.payload.expiresAt, phase: this.phase(b, t) } : null);
-    return { pins: of(this.store.current('pins')), trustRoots: of(this.store.current('trust-roots')), keysetVersion: this.store.keyset.version, restoreErrors: [...this.restoreErrors] };
-  }
-
-  private async update(): Promise<RefreshResult> {
-    await this.flush().catch(() => {}); // retry an earlier failed save; a new failure surfaces below
-    await this.rotate();
-    const pins = (await this.fetchBundle('pins')) as RefreshResult['pins'];
-    const trustRoots = await this.fetchBundle('trust-roots');
-    return { pins, trustRoots, version: this.version, keysetVersion: this.store.keyset.version };
-  }
-
-  /** SPEC §5: follow keysets v+1, v+2, ... until 404 (or 403/410), at most MAX_ROTATIONS per refresh. */
-  private async rotate(): Promise<void> {
-    for (let i = 0; i < MAX_ROTATIONS; i++) {
-      const next = this.store.keyset.version + 1;
-      // SPEC §5.1: 404, 403 (S3 and other static hosts for a missing object) or 410 end the rotation.
-      const r = await this.get(`/v1/keyset/${next}`, undefined, [403, 404, 410]);
-      if (r.status === 404) return;
-      if (r.status !== 200) throw new FetchError(`GET ${this.url}/v1/keyset/${next}: unexpected HTTP ${r.status}`);
-      this.store.rotate(r.body);
-      await this.persist(`keyset-${next}`, r.body);
-    }
-  }
-
-  private async fetchBundle(type: ContentType): Promise<RefreshResult['trustRoots']> {
-    const current = this.store.current(type);
-    const r = await this.get(PATHS[type], current && this.etags[type]);
-    if (r.status === 304) {
-      if (current) {
-        this.store.assertFresh(type, this.now()); // a 304 forever is a freeze: report it once stale
-        return 'unchanged';
-      }
-      throw new FetchError(`GET ${this.url}${PATHS[type]}: 304 Not Modified, but no ${type} bundle is applied`);
-    }
-    if (r.status === 404) {
-      // A 404 never removes an applied bundle: on plain http anyone on the path can forge one.
-      if (type === 'trust-roots') return current ? 'unchanged' : 'none';
-      throw new FetchError(`GET ${this.url}${PATHS[type]}: HTTP 404, no ${type} bundle is published`);
-    }
-    const { status } = this.store.verify(type, r.body, this.now());
-    if (r.etag) this.etags[type] = r.etag;
-    else delete this.etags[type];
-    if (status === 'applied') {
-      this.changed();
-      await this.persist(type, r.body);
-    }
-    return status;
-  }
-
-  private get(path: string, etag?: string, notFound?: number[]): Promise<Download> {
-    return download(new URL(this.url + path), { timeoutMs: this.timeoutMs, maxBytes: this.maxBytes, etag, notFound });
-  }
-
-  private async persist(name: string, bytes: Uint8Array): Promise<void> {
-    this.unsaved.set(name, bytes);
-    await this.flush();
-  }
-
-  private async flush(): Promise<void> {
-    for (const [name, bytes] of this.unsaved) {
-      try {
-        await this.storage.write(name, bytes);
-        this.unsaved.delete(name);
-      } catch (e) {
-        throw new PinctlError('OUTPUT_UNWRITABLE', `could not save ${name} in ${this.storage.dir}: ${describeError(e)}; it is in force until restart only`, { exitCode: 1, cause: e });
-      }
-    }
-  }
-
-  /**
-   * Start-up: replay the stored keyset chain from the embedded keys and restore each stored bundle
-   * under the first keyset of that chain that verifies it (the one in force when it was applied).
-   */
-  private restore(): void {
-    const pending = new Map<ContentType, Uint8Array>();
-    const errors = new Map<ContentType, unknown>();
-    for (const type of ['pins', 'trust-roots'] as const) {
-      const bytes = this.storage.read(type);
-      if (bytes) pending.set(type, bytes);
-    }
-    const attempt = () => {
-      for (const [type, bytes] of pending) {
-        try {
-          this.store.restore(type, bytes);
-          pending.delete(type);
-        } catch (e) {
-          errors.set(type, e);
-        }
-      }
-    };
-    attempt();
-    for (let v = 1; ; v++) {
-      const bytes = this.storage.read(`keyset-${v}`);
-      if (!bytes) break;
-      try {
-        this.store.rotate(bytes);
-      } catch (e) {
-        this.restoreErrors.push(`keyset-${v}: ${describeError(e)}`);
-        break;
-      }
-      attempt();
-    }
-    for (const type of pending.keys()) this.restoreErrors.push(`${type}: ${describeError(errors.get(type))}`);
-  }
-
-  private phase(b: AppliedBundle<ContentType>, t: number): Phase {
-    const exp = Date.parse(b.payload.expiresAt);
-    if (t < exp + this.store.skewMs) return 'fresh';
-    return this.policy === 'enforce-last-good' && t < exp + this.graceMs ? 'grace' : 'lapsed';
-  }
-
-  private activePins(t: number): PinTable | null {
-    const b = this.store.current('pins');
-    if (!b) return this.baseline;
-    if (this.phase(b, t) === 'lapsed') return this.lapsed(b);
-    let table = this.tables.get(b);
-    if (!table) this.tables.set(b, (table = new PinTable(b.payload.domains)));
-    return table;
-  }
-
-  private trustRootPins(t: number): ReadonlySet<string> | null {
-    const b = this.store.current('trust-roots');
-    if (!b) return null;
-    if (this.phase(b, t) === 'lapsed') return this.lapsed(b);
-    let set = this.rootSets.get(b);
-    if (!set) this.rootSets.set(b, (set = new Set(b.payload.roots.map((r) => r.spkiSha256))));
-    return set;
-  }
-
-  /** Falling back to platform trust is reported once per bundle version. */
-  private lapsed(b: AppliedBundle<ContentType>): null {
-    const key = `${b.type}:${b.payload.version}`;
-    if (!this.lapsedReported.has(key)) {
-      this.lapsedReported.add(key);
-      this.report({ type: 'stale-bundle', bundle: info(b) });
-    }
-    return null;
-  }
-
-  private report(r: Omit<PinReport, 'audience' | 'time'>): void {
-    this.reporter.send({ ...r, audience: this.store.audience, time: this.now().toISOString() });
+    return this.engine.status();
   }
 
   private changed(): void {
@@ -329,32 +131,4 @@ export class PinClient {
       else this.watchers.delete(ref);
     }
   }
-}
-
-function info(b: AppliedBundle<ContentType> | undefined): PinReport['bundle'] {
-  return b && { type: b.type, version: b.payload.version, expiresAt: b.payload.expiresAt };
-}
-
-function day(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 10);
-}
-
-function atLeast(v: number | undefined, dflt: number, min: number, name: string): number {
-  if (v === undefined) return dflt;
-  if (typeof v !== 'number' || Number.isNaN(v) || v < min) throw new InputError('CONFIG_MALFORMED', `${name}: expected a number ≥ ${min}`);
-  return v;
-}
-
-/** The service base: query and fragment dropped, a trailing `/v1/bundles/pins` tolerated. */
-function serviceBase(url: string): string {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new InputError('CONFIG_MALFORMED', `url: expected an http(s) URL, found ${JSON.stringify(url)}`);
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new InputError('CONFIG_MALFORMED', `url: expected http: or https:, found ${u.protocol}`);
-  u.search = '';
-  u.hash = '';
-  return u.href.replace(/\/+$/, '').replace(/\/v1\/bundles\/pins$/, '');
 }

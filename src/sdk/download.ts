@@ -7,15 +7,9 @@ import http from 'node:http';
 import https from 'node:https';
 import { FetchError, TooLargeError } from '../bundle/errors.js';
 
-export type Download = { status: 200; body: Uint8Array; etag?: string } | { status: 304 } | { status: 404 };
+import type { Download, DownloadOptions } from './core/transport.js';
 
-export interface DownloadOptions {
-  timeoutMs: number;
-  maxBytes: number;
-  etag?: string;
-  /** Statuses that mean "nothing here" (reported as 404); default 404 and 410. */
-  notFound?: number[];
-}
+export type { Download, DownloadOptions } from './core/transport.js';
 
 export function download(url: URL, opts: DownloadOptions): Promise<Download> {
   return new Promise((resolve, reject) => {

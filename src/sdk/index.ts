@@ -4,7 +4,7 @@
  */
 export { PinClient, DEFAULT_GRACE_MS, DEFAULT_TIMEOUT_MS } from './client.js';
 export type { BundleStatus, ClientStatus, Phase, PinClientOptions, ReactNativePinningOptions, RefreshResult, StalePolicy } from './client.js';
-export type { Baseline, BaselineDomain } from './pinset.js';
+export type { Baseline, BaselineDomain } from './core/pinset.js';
 export type { PinReport } from './report.js';
 export { PinningDispatcher } from './agents.js';
 export { verifySignature } from '../bundle/ed25519.js';

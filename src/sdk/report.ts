@@ -6,46 +6,30 @@
 import http from 'node:http';
 import https from 'node:https';
 
-export interface PinReport {
-  type: 'pin-mismatch' | 'untrusted-root' | 'stale-bundle';
-  audience: string;
-  /** ISO 8601 */
-  time: string;
-  domain?: string;
-  port?: number;
-  /** SPKI SHA-256 of the verified chain, leaf first. */
-  chainPins?: string[];
-  expectedPins?: string[];
-  /** The bundle involved: the one in force, or (stale-bundle) the one that lapsed. */
-  bundle?: { type: 'pins' | 'trust-roots'; version: number; expiresAt: string };
-}
+import { ReportThrottle, type PinReport } from './core/report.js';
+
+export type { PinReport } from './core/report.js';
 
 const MAX_IN_FLIGHT = 4;
 const TIMEOUT_MS = 5_000;
-const THROTTLE_MS = 60_000;
 
 export class Reporter {
   private inFlight = 0;
-  private readonly recent = new Map<string, number>();
+  private readonly throttle: ReportThrottle;
 
-  constructor(
-    private readonly uri: URL | undefined,
-    private readonly onReport: ((r: PinReport) => void) | undefined,
-    private readonly now: () => Date,
-  ) {}
+  constructor(uri: URL | undefined, onReport: ((r: PinReport) => void) | undefined, now: () => Date) {
+    this.throttle = new ReportThrottle(now, (report) => {
+      try {
+        onReport?.(report);
+      } catch {
+        /* a throwing callback must not break the connection check that called us */
+      }
+      if (uri && this.inFlight < MAX_IN_FLIGHT) this.post(uri, JSON.stringify(report));
+    });
+  }
 
   send(report: PinReport): void {
-    const key = JSON.stringify([report.type, report.domain, report.port, report.chainPins, report.bundle?.version]);
-    const t = this.now().getTime();
-    if (t - (this.recent.get(key) ?? -Infinity) < THROTTLE_MS) return;
-    if (this.recent.size > 256) this.recent.clear();
-    this.recent.set(key, t);
-    try {
-      this.onReport?.(report);
-    } catch {
-      /* a throwing callback must not break the connection check that called us */
-    }
-    if (this.uri && this.inFlight < MAX_IN_FLIGHT) this.post(this.uri, JSON.stringify(report));
+    this.throttle.send(report);
   }
 
   private post(uri: URL, body: string): void {

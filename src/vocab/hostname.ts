@@ -12,10 +12,11 @@
  *   dials an address can only pin it that way. Per-client warnings say which clients refuse them
  *   (TrustKit, OkHttp 3 for IPv6). IPv6 is held in its canonical compressed lower-case form.
  * - Lower case, no trailing dot, no wildcard: "*.example.com" is includeSubdomains.
+ * Pure JavaScript (no node:net, no URL, no regex lookbehind): the SDK core runs it on Hermes.
  */
-import { isIP } from 'node:net';
+import { canonicalIpv6, ipVersion } from './ip.js';
 
-const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 export const MAX_HOST_NAME = 253;
 
 /** The compared form: trimmed, lower case, IPv6 brackets and one trailing dot removed. */
@@ -25,25 +26,17 @@ export function normalizeHostName(raw: string): string {
     .toLowerCase()
     .replace(/^\[(.*)\]$/, '$1')
     .replace(/\.$/, '');
-  return isIP(h) === 6 ? canonicalIpv6(h) : h;
-}
-
-function canonicalIpv6(h: string): string {
-  try {
-    return new URL(`https://[${h}]/`).hostname.slice(1, -1);
-  } catch {
-    return h;
-  }
+  return ipVersion(h) === 6 ? (canonicalIpv6(h) ?? h) : h;
 }
 
 /** An IP literal (v4 or v6), as opposed to a DNS name. */
 export function isIpLiteral(name: string): boolean {
-  return isIP(name) !== 0;
+  return ipVersion(name) !== 0;
 }
 
 /** True for a host name already in normal form (see normalizeHostName). */
 export function isHostName(name: string): boolean {
-  if (isIP(name) === 6) return canonicalIpv6(name) === name;
+  if (ipVersion(name) === 6) return canonicalIpv6(name) === name;
   if (name.length === 0 || name.length > MAX_HOST_NAME) return false;
   return name.split('.').every((l) => LABEL.test(l));
 }

@@ -3,13 +3,14 @@
  * canonical standard base64 (43 characters and one "="). Where a user types a pin, OkHttp's
  * "sha256/" prefix is accepted and removed (normalizePin); stored forms never carry it.
  */
-const PIN = /^[A-Za-z0-9+/]{43}=$/;
+// 32 bytes are 43 base64 digits and "="; the 43rd digit carries 4 bits and 2 unused ones, which
+// must be zero in the canonical form ("…AB=" and "…AA=" decode alike; only "…AA=" is a pin). A
+// regular expression, not a decoder: this module runs in the SDK core on Hermes too (no Buffer).
+const PIN = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
 
-/** Canonical base64 of 32 bytes ("…AB=" and "…AA=" decode alike; only the canonical one is a pin). */
+/** Canonical base64 of 32 bytes. */
 export function isPin(value: string): boolean {
-  if (!PIN.test(value)) return false;
-  const bytes = Buffer.from(value, 'base64');
-  return bytes.length === 32 && bytes.toString('base64') === value;
+  return PIN.test(value);
 }
 
 /** A typed pin: trimmed, "sha256/" removed; the bare pin or null. */

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import nacl from 'tweetnacl';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   activeBackend,
   checkPublicKey,
@@ -17,7 +17,7 @@ import {
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const vectorDir = join(repoRoot, '..', 'shared', 'vectors', 'ed25519');
-const BACKENDS: readonly Ed25519Backend[] = ['node', 'tweetnacl'];
+const BACKENDS: readonly Ed25519Backend[] = ['noble'];
 
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'hex'));
 const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -303,7 +303,6 @@ describe('signatures made by node:crypto', () => {
   it('verify, and flipping any bit of message, signature or key makes them fail', () => {
     let positives = 0;
     let negatives = 0;
-    let naclNegatives = 0;
     for (let k = 0; k < 3; k++) {
       const { priv, pk } = seededKey(`key-${k}`);
       const msg = deterministicBytes(`msg-${k}`, 8 + 12 * k);
@@ -317,19 +316,12 @@ describe('signatures made by node:crypto', () => {
       for (let bit = 0; bit < 256; bit++) mutants.push([flipBit(pk, bit), msg, sig]);
       for (let bit = 0; bit < msg.length * 8; bit++) mutants.push([pk, flipBit(msg, bit), sig]);
       mutants.forEach(([p, m, s], i) => {
-        expect(verifySignatureWith('node', p, m, s)).toBe(false);
-        expect(verifySignature(p, m, s)).toBe(false);
+        expect(verifySignature(p, m, s), `mutant ${i}`).toBe(false);
         negatives++;
-        // tweetnacl is ~100x slower than node:crypto: give it a deterministic ninth of the mutants.
-        if (i % 9 === k) {
-          expect(verifySignatureWith('tweetnacl', p, m, s)).toBe(false);
-          naclNegatives++;
-        }
       });
     }
     expect(positives).toBe(3);
     expect(negatives).toBe(3 * 768 + (8 + 20 + 32) * 8);
-    expect(naclNegatives).toBeGreaterThan(300);
   });
 
   it('verify over random-looking messages of many lengths (both backends)', () => {
@@ -360,32 +352,8 @@ describe('robustness', () => {
     expect(verifySignature(Buffer.from(pk), Buffer.from(msg), Buffer.from(sig))).toBe(true);
   });
 
-  it('uses node:crypto on this runtime', () => {
-    expect(activeBackend()).toBe('node');
-  });
-
-  it('falls back to tweetnacl, still strict, when node:crypto cannot verify Ed25519', async () => {
-    vi.resetModules();
-    vi.doMock('node:crypto', async (importOriginal) => ({
-      ...(await importOriginal<typeof import('node:crypto')>()),
-      verify: () => {
-        throw new Error('Ed25519 not supported');
-      },
-    }));
-    try {
-      const fallback = await import('../../src/bundle/ed25519.js');
-      expect(fallback.activeBackend()).toBe('tweetnacl');
-      expect(wycheproofCases.map((t) => fallback.verifySignature(hex(t.pk), hex(t.msg), hex(t.sig)))).toEqual(
-        wycheproofCases.map((t) => t.result === 'valid'),
-      );
-      const forgery = new Uint8Array(64);
-      forgery[0] = 1;
-      expect(fallback.verifySignature(encode(1n, 0), new Uint8Array([7]), forgery)).toBe(false);
-      expect(fallback.verifySignatureWith('node', hex(wycheproofCases[0]!.pk), hex(wycheproofCases[0]!.msg), hex(wycheproofCases[0]!.sig))).toBe(false);
-    } finally {
-      vi.doUnmock('node:crypto');
-      vi.resetModules();
-    }
+  it('has one backend, pure JS (the same code runs on Hermes); unknown backends verify nothing', () => {
+    expect(activeBackend()).toBe('noble');
   });
 });
 

@@ -1,35 +1,19 @@
 /**
  * pinctl/sdk must load on its own: nothing from the CLI, src/net, src/formats, and no package but
- * undici and tweetnacl. Checked on the sources (import graph) and on the build (a fresh node
+ * undici and @noble (Ed25519, SHA-2). Checked on the sources (import graph) and on the build (a fresh node
  * process importing `pinctl/sdk` by package name, recording every module it loads).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
+import { importGraph } from './import-graph.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
-// src/vocab/hostname and pin: the shared grammar, pure (node:net only), reached through src/bundle/payload.
-const ALLOWED_FILES = /^src\/(sdk\/[^/]+|bundle\/[^/]+|core\/(pin|x509-structure|der|model)|vocab\/(hostname|pin)|errors)\.(ts|js)$/;
-const ALLOWED_PACKAGES = ['undici', 'tweetnacl'];
-
-function importGraph(entry: string): { files: string[]; packages: Set<string> } {
-  const files = new Set<string>();
-  const packages = new Set<string>();
-  const queue = [entry];
-  while (queue.length) {
-    const file = queue.pop()!;
-    if (files.has(file)) continue;
-    files.add(file);
-    for (const { fileName: spec } of ts.preProcessFile(readFileSync(file, 'utf8'), true, true).importedFiles) {
-      if (spec.startsWith('.')) queue.push(resolve(dirname(file), spec.replace(/\.js$/, '.ts')));
-      else if (!spec.startsWith('node:')) packages.add(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!);
-    }
-  }
-  return { files: [...files].map((f) => relative(ROOT, f)), packages };
-}
+// src/vocab/hostname, ip and pin: the shared grammar, pure JavaScript, reached through src/bundle/payload.
+const ALLOWED_FILES = /^src\/(sdk\/[^/]+|sdk\/core\/[^/]+|bundle\/[^/]+|core\/(pin|x509-structure|der|model)|vocab\/(hostname|ip|pin)|errors)\.(ts|js)$/;
+const ALLOWED_PACKAGES = ['undici', '@noble/curves', '@noble/hashes'];
 
 /** Why the build cannot be used, or null. CI builds in `npm ci` (prepare), so it is fresh there. */
 function distProblem(): string | null {
@@ -56,7 +40,7 @@ console.log(JSON.stringify({ exports: Object.keys(sdk), urls: [...urls, ...cjs] 
 `;
 
 describe('pinctl/sdk stands alone', () => {
-  it('imports only src/sdk, src/bundle, pure src/core code, undici and tweetnacl (source graph)', () => {
+  it('imports only src/sdk, src/bundle, pure src/core code, undici and @noble (source graph)', () => {
     const { files, packages } = importGraph(join(ROOT, 'src/sdk/index.ts'));
     expect(files.filter((f) => !ALLOWED_FILES.test(f))).toEqual([]);
     expect([...packages].filter((p) => !ALLOWED_PACKAGES.includes(p))).toEqual([]);

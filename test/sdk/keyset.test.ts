@@ -113,3 +113,17 @@ describe('keyset rotation (SPEC §5)', () => {
     await expect(c.refresh()).resolves.toMatchObject({ keysetVersion: 2, pins: 'applied' });
   });
 });
+
+describe('embedded keys with a threshold', () => {
+  const twoOfTwo = () =>
+    new PinClient({ url: svc.url, rootKeys: [b64(oldKey.publicKey), b64(newKey.publicKey)], threshold: 2, audience: AUDIENCE, storageDir: dir, now: () => NOW });
+  it('threshold 2 of two embedded keys: one signature is refused, both are applied', async () => {
+    route('/v1/bundles/pins', pins(1, [oldKey]));
+    await expect(twoOfTwo().refresh()).rejects.toBeInstanceOf(SignatureError);
+    route('/v1/bundles/pins', pins(1, [oldKey, newKey]));
+    await expect(twoOfTwo().refresh()).resolves.toMatchObject({ pins: 'applied', version: 1 });
+  });
+  it('a threshold above the number of keys is a configuration error, not silently lowered', () => {
+    expect(() => new PinClient({ url: svc.url, publicKeys: [b64(oldKey.publicKey)], threshold: 2, audience: AUDIENCE, storageDir: dir })).toThrow(/threshold: expected an integer from 1 to 1/);
+  });
+});
