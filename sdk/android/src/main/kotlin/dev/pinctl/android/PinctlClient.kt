@@ -47,7 +47,7 @@ class PinctlClient(val config: Config) {
         if (config.timeoutMs < 1) throw ConfigError("timeoutMs: expected a number ≥ 1")
         if (config.maxBytes < 1) throw ConfigError("maxBytes: expected a number ≥ 1")
         if (config.graceMs < 0) throw ConfigError("graceMs: expected a number ≥ 0")
-        store = TrustedStore(config.audience, Keys.embedded(config.publicKeys), config.skewMs, config.maxBytes)
+        store = trustedStore(config)
         storage = BundleStorage(config.storageDir, config.maxBytes)
         val base = config.httpClient ?: OkHttpClient()
         downloader = Downloader(base, config.timeoutMs, config.maxBytes)
@@ -280,6 +280,29 @@ class PinctlClient(val config: Config) {
     private fun info(b: AppliedBundle?) = b?.let { ReportBundle(it.type.wire, it.payload.version, it.payload.expiresAtText) }
 
     companion object {
+        /** SPEC 1.0 keys mode (`publicKeys`) or §7 roles mode (`rootKeys`): exactly one of the two. */
+        internal fun trustedStore(c: Config): TrustedStore {
+            if (c.publicKeys.isNotEmpty() == c.rootKeys.isNotEmpty()) {
+                throw ConfigError("expected exactly one of publicKeys (SPEC 1.0) and rootKeys (SPEC §7 roles), found " +
+                    if (c.rootKeys.isEmpty()) "neither" else "both")
+            }
+            if (c.publicKeys.isNotEmpty()) {
+                if (c.trustExpires != null) throw ConfigError("trustExpires: only with rootKeys (roles mode)")
+                val keys = Keys.embedded(c.publicKeys)
+                if (c.threshold < 1 || c.threshold > keys.keys.size) {
+                    throw ConfigError("threshold: expected an integer from 1 to ${keys.keys.size} (the distinct publicKeys), found ${c.threshold}")
+                }
+                return TrustedStore(c.audience, TrustedKeyset(0, c.threshold, keys.keys), c.skewMs, c.maxBytes)
+            }
+            val text = c.trustExpires
+                ?: throw ConfigError("trustExpires: expected the date the embedded root keys stop being trusted (YYYY-MM-DD), found nothing")
+            val expires = Codec.parseTime(if (DATE.matches(text)) "${text}T00:00:00Z" else text)
+                ?: throw ConfigError("trustExpires: expected YYYY-MM-DD or an RFC 3339 UTC timestamp, found \"$text\"")
+            return TrustedStore.roles(c.audience, Keys.rootRole(c.rootKeys, c.threshold, expires), c.skewMs, c.maxBytes)
+        }
+
+        private val DATE = Regex("^\\d{4}-\\d{2}-\\d{2}$")
+
         /** The service base: query and fragment dropped, a trailing `/v1/bundles/pins` tolerated. */
         fun serviceBase(url: String): String {
             val u = url.toHttpUrlOrNull() ?: throw ConfigError("url: expected an http(s) URL, found \"$url\"")
