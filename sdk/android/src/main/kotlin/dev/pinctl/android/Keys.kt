@@ -41,7 +41,9 @@ object Keys {
         val keys = parseAll(rootKeys)
         if (keys.isEmpty()) throw ConfigError("rootKeys: expected at least one root public key")
         if (threshold < 1 || threshold > keys.size) {
-            throw ConfigError("threshold: expected an integer from 1 to ${keys.size} (the distinct root keys), found $threshold")
+            throw ConfigError(
+                "threshold: expected an integer from 1 to ${keys.size} (the distinct root keys), found $threshold",
+            )
         }
         return TrustedKeyset(0, threshold, keys, expiresAt)
     }

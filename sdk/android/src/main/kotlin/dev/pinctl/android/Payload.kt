@@ -109,7 +109,8 @@ object Payloads {
                 val threshold = safeInteger(o["threshold"], ".threshold", 1)
                 if (threshold > keys.size) fail(".threshold", "an integer from 1 to ${keys.size}", o["threshold"])
                 val root = if (o.containsKey("root")) root(o["root"]) else null
-                Payload(type, audience, version, issued, expires, expText, threshold = threshold.toInt(), keys = keys, root = root)
+                val t = threshold.toInt()
+                Payload(type, audience, version, issued, expires, expText, threshold = t, keys = keys, root = root)
             }
         }
     }
@@ -117,7 +118,8 @@ object Payloads {
     /** SPEC §7.4, every mode: at most 366 days between issuedAt and expiresAt. */
     private fun checkLifetime(type: BundleType, issued: Long, expires: Long, o: Map<*, *>) {
         if (expires - issued <= MAX_LIFETIME_MS) return
-        val msg = "payload .expiresAt: expected at most 366 days after issuedAt (${o["issuedAt"]}), found ${o["expiresAt"]}"
+        val msg = "payload .expiresAt: expected at most 366 days after issuedAt (${o["issuedAt"]}), " +
+            "found ${o["expiresAt"]}"
         if (type == BundleType.KEYSET) throw KeysetError("keyset $msg (SPEC §7.4)")
         throw PayloadError("$msg (SPEC §7.4: a bundle claiming a longer life is refused)")
     }
@@ -157,7 +159,9 @@ object Payloads {
     private fun obj(v: Any?, path: String, keys: List<String>, optional: List<String> = emptyList()): Map<*, *> {
         val o = v as? Map<*, *> ?: fail(path, "an object", v)
         val allowed = keys + optional
-        for (k in o.keys) if (k !in allowed) fail("$path.$k", "no such member (allowed: ${allowed.joinToString(", ")})", o[k])
+        for (k in o.keys) {
+            if (k !in allowed) fail("$path.$k", "no such member (allowed: ${allowed.joinToString(", ")})", o[k])
+        }
         for (k in keys) if (!o.containsKey(k)) throw PayloadError("payload $path.$k: expected a value, found nothing")
         return o
     }

@@ -182,7 +182,8 @@ class PinctlClient(val config: Config) {
                 if (current != null && current.payload.expiresAt + store.skewMs <= config.clock()) { // SPEC §7.5
                     throw ExpiredError(
                         "GET $url$p: HTTP 404 or 410, and the applied ${type.wire} bundle version " +
-                            "${current.payload.version} expired at ${current.payload.expiresAtText}: it is no longer served",
+                            "${current.payload.version} expired at ${current.payload.expiresAtText}: " +
+                            "it is no longer served",
                     )
                 }
                 if (type == BundleType.TRUST_ROOTS) return if (current != null) "unchanged" else "none"
@@ -215,7 +216,8 @@ class PinctlClient(val config: Config) {
     private fun reportTrustExpired() {
         val exp = store.root?.expiresAt ?: return
         val first = synchronized(lapsedReported) { lapsedReported.add("trust-expired:$exp") }
-        if (first) report(PinReport("trust-expired", config.audience, now(), bundle = info(store.current(BundleType.PINS))))
+        if (!first) return
+        report(PinReport("trust-expired", config.audience, now(), bundle = info(store.current(BundleType.PINS))))
     }
 
     private fun path(p: String): HttpUrl = "$url$p".toHttpUrlOrNull() ?: throw ConfigError("url: cannot append $p to $url")
@@ -327,19 +329,26 @@ class PinctlClient(val config: Config) {
         /** SPEC 1.0 keys mode (`publicKeys`) or §7 roles mode (`rootKeys`): exactly one of the two. */
         internal fun trustedStore(c: Config): TrustedStore {
             if (c.publicKeys.isNotEmpty() == c.rootKeys.isNotEmpty()) {
-                throw ConfigError("expected exactly one of publicKeys (SPEC 1.0) and rootKeys (SPEC §7 roles), found " +
-                    if (c.rootKeys.isEmpty()) "neither" else "both")
+                throw ConfigError(
+                    "expected exactly one of publicKeys (SPEC 1.0) and rootKeys (SPEC §7 roles), found " +
+                        if (c.rootKeys.isEmpty()) "neither" else "both",
+                )
             }
             if (c.publicKeys.isNotEmpty()) {
                 if (c.trustExpires != null) throw ConfigError("trustExpires: only with rootKeys (roles mode)")
                 val keys = Keys.embedded(c.publicKeys)
                 if (c.threshold < 1 || c.threshold > keys.keys.size) {
-                    throw ConfigError("threshold: expected an integer from 1 to ${keys.keys.size} (the distinct publicKeys), found ${c.threshold}")
+                    throw ConfigError(
+                        "threshold: expected an integer from 1 to ${keys.keys.size} (the distinct publicKeys), " +
+                            "found ${c.threshold}",
+                    )
                 }
                 return TrustedStore(c.audience, TrustedKeyset(0, c.threshold, keys.keys), c.skewMs, c.maxBytes)
             }
             val text = c.trustExpires
-                ?: throw ConfigError("trustExpires: expected the date the embedded root keys stop being trusted (YYYY-MM-DD), found nothing")
+                ?: throw ConfigError(
+                    "trustExpires: expected the date the root keys stop being trusted (YYYY-MM-DD), found nothing",
+                )
             val expires = Codec.parseTime(if (DATE.matches(text)) "${text}T00:00:00Z" else text)
                 ?: throw ConfigError("trustExpires: expected YYYY-MM-DD or an RFC 3339 UTC timestamp, found \"$text\"")
             return TrustedStore.roles(c.audience, Keys.rootRole(c.rootKeys, c.threshold, expires), c.skewMs, c.maxBytes)

@@ -40,7 +40,8 @@ internal object StorageSafety {
         val open = perms.filter { it == PosixFilePermission.GROUP_WRITE || it == PosixFilePermission.OTHERS_WRITE }
         if (open.isNotEmpty()) {
             throw InsecureStorageError(
-                "storage directory $dir: expected writable by its owner only, found ${open.joinToString { it.name.lowercase() }}",
+                "storage directory $dir: expected writable by its owner only, " +
+                    "found ${open.joinToString { it.name.lowercase() }}",
                 "another user could plant or replace stored bundles; use an owner-only directory (chmod 700 $dir)",
             )
         }
@@ -48,7 +49,8 @@ internal object StorageSafety {
         val me = processUser(dir)
         if (owner != me) {
             throw InsecureStorageError(
-                "storage directory $dir: expected owned by the process user ${me?.name ?: "(unknown)"}, found ${owner.name}",
+                "storage directory $dir: expected owned by the process user ${me?.name ?: "(unknown)"}, " +
+                    "found ${owner.name}",
                 "use a directory this process created (on Android: File(context.filesDir, \"pinctl\"))",
             )
         }
@@ -71,10 +73,16 @@ internal object StorageSafety {
             return null
         }
         if (!attrs.isRegularFile) {
-            val kind = if (attrs.isSymbolicLink) "a symlink" else if (attrs.isDirectory) "a directory" else "a special file"
+            val kind = when {
+                attrs.isSymbolicLink -> "a symlink"
+                attrs.isDirectory -> "a directory"
+                else -> "a special file"
+            }
             throw IOException("$file: refused, expected a regular file, found $kind")
         }
-        if (attrs.size() > maxBytes) throw IOException("$file: refused, ${attrs.size()} bytes exceed the $maxBytes-byte limit")
+        if (attrs.size() > maxBytes) {
+            throw IOException("$file: refused, ${attrs.size()} bytes exceed the $maxBytes-byte limit")
+        }
         // NOFOLLOW_LINKS opens with O_NOFOLLOW: a symlink swapped in after the check fails here.
         return Files.newByteChannel(path, setOf(StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)).use { ch ->
             val out = Channels.newInputStream(ch).readNBytesCompat(maxBytes + 1)

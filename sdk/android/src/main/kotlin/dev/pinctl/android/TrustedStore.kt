@@ -101,7 +101,8 @@ class TrustedStore(
         if (next.version != keyset.version + 1) {
             throw KeysetError("keyset version ${next.version}: expected exactly ${keyset.version + 1} (one rotation at a time)")
         }
-        val candidate = TrustedKeyset(next.version, next.threshold, safeKeys(next.keys, next.version, "key"), next.expiresAt)
+        val signing = safeKeys(next.keys, next.version, "key")
+        val candidate = TrustedKeyset(next.version, next.threshold, signing, next.expiresAt)
         if (root == null) {
             checkSignatures(env, candidate, "new keyset") // §5.5
             keyset = candidate // §5.6
@@ -112,7 +113,9 @@ class TrustedStore(
         }
         for (r in listOfNotNull(root, newRoot)) { // §7.2: an online key is never an offline one
             candidate.keys.keys.firstOrNull { it in r.keys }?.let {
-                throw KeysetError("keyset version ${next.version} names root key $it as a signing key; root keys sign only keysets")
+                throw KeysetError(
+                    "keyset version ${next.version} names root key $it as a signing key; root keys sign only keysets",
+                )
             }
         }
         if (newRoot != null) checkSignatures(env, newRoot, "new root") // §7.3.4
@@ -215,7 +218,11 @@ class TrustedStore(
         const val MAX_ROTATIONS = 8
 
         /** SPEC §7: roles mode; no signing keys until keyset 1 (signed by the root) is trusted. */
-        fun roles(audience: String, root: TrustedKeyset, skewMs: Long = DEFAULT_SKEW_MS, maxBytes: Int = DEFAULT_MAX_BYTES) =
-            TrustedStore(audience, TrustedKeyset(0, 1, emptyMap()), skewMs, maxBytes, root)
+        fun roles(
+            audience: String,
+            root: TrustedKeyset,
+            skewMs: Long = DEFAULT_SKEW_MS,
+            maxBytes: Int = DEFAULT_MAX_BYTES,
+        ) = TrustedStore(audience, TrustedKeyset(0, 1, emptyMap()), skewMs, maxBytes, root)
     }
 }

@@ -54,7 +54,8 @@ abstract class ConformanceRunner(file: String, private val minCases: Int) {
         val threshold = g["threshold"].int().toInt()
         if (g["mode"] == "roles") {
             val expires = Codec.parseTime(g["trustExpires"] as String)!!
-            return TrustedStore.roles(audience, Keys.rootRole(pems(g["rootKeys"]), threshold, expires), g["skewMs"].int(), g["maxBytes"].int().toInt())
+            val root = Keys.rootRole(pems(g["rootKeys"]), threshold, expires)
+            return TrustedStore.roles(audience, root, g["skewMs"].int(), g["maxBytes"].int().toInt())
         }
         val embedded = Keys.embedded(pems(g["trustedKeys"]), threshold)
         val keyset = TrustedKeyset(g["keysetVersion"].int(), embedded.threshold, embedded.keys)
