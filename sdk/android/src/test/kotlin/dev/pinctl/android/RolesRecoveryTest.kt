@@ -102,6 +102,22 @@ class RolesRecoveryTest {
     }
 
     @Test
+    fun `a rotated root role, its signer and its expiry survive a restart`() {
+        val april = Codec.parseTime("2026-04-01T00:00:00Z")!!
+        host.serve("/v1/keyset/1", vector("roles-keyset-v1.json"))
+        host.serve("/v1/keyset/2", vector("roles-keyset-v2-root-rotation.json")) // root1 -> root2, expires 2027-06-01
+        host.pins(vector("pins-v5.json"))
+        assertEquals(RefreshResult("applied", "none", 5, 2), PinctlClient(config("2026-05-01", april)).refresh())
+        // June: the embedded trustExpires has passed, the rotated root's has not; only root2 signs keyset 3.
+        host.serve("/v1/keyset/3", vector("roles-keyset-v3-by-root2.json")) // names key2: key1's pins are dropped
+        host.pins(vector("pins-v10-by-key2.json"))
+        val restarted = PinctlClient(config("2026-05-01"))
+        assertEquals(5L, restarted.version)
+        assertEquals(RefreshResult("applied", "none", 10, 3), restarted.refresh())
+        assertEquals(emptyList<PinReport>(), reports.toList())
+    }
+
+    @Test
     fun `expired embedded trust is a TrustExpiredError, reported once`() {
         host.serve("/v1/keyset/1", vector("roles-keyset-v1.json"))
         val client = PinctlClient(config(trustExpires = "2026-05-01"))
