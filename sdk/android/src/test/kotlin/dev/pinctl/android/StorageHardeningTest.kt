@@ -89,7 +89,12 @@ class StorageHardeningTest {
     fun `a storage directory owned by another user is refused`() {
         assumeTrue(System.getProperty("user.name") == "root", "chown needs root")
         sdkDir.mkdirs()
-        val nobody = sdkDir.toPath().fileSystem.userPrincipalLookupService.lookupPrincipalByName("nobody")
+        val nobody = try {
+            sdkDir.toPath().fileSystem.userPrincipalLookupService.lookupPrincipalByName("nobody")
+        } catch (e: java.io.IOException) {
+            null
+        }
+        assumeTrue(nobody != null, "no user named nobody")
         Files.setOwner(sdkDir.toPath(), nobody)
         val e = assertThrows<InsecureStorageError> { PinctlClient(config()) }
         assertTrue(e.message!!.contains("found nobody"), e.message)
