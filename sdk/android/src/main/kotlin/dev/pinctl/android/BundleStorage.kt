@@ -16,7 +16,11 @@ class BundleStorage(val dir: File, private val maxBytes: Int) {
     private val random = SecureRandom()
 
     init {
-        if (!dir.isDirectory && !dir.mkdirs()) throw StorageError("cannot create the storage directory $dir", null)
+        if (!dir.isDirectory) {
+            if (!dir.mkdirs()) throw StorageError("cannot create the storage directory $dir", null)
+        } else {
+            StorageSafety.checkDirectory(dir) // issue 9 item 7: refused, never repaired, when another user could write
+        }
         // Owner only (mode 0700), as the Node SDK creates it.
         dir.setReadable(false, false); dir.setReadable(true, true)
         dir.setWritable(false, false); dir.setWritable(true, true)
@@ -25,19 +29,36 @@ class BundleStorage(val dir: File, private val maxBytes: Int) {
         dir.listFiles()?.filter { TEMP.matches(it.name) }?.forEach { it.delete() }
     }
 
-    /** The stored bytes, or null when absent, not a regular file (a symlink), or larger than maxBytes. */
+    /**
+     * The stored bytes, or null when absent. A file that is not a regular file (a symlink, a FIFO),
+     * or larger than maxBytes, is refused with an IOException saying why. Opened without following
+     * symlinks where java.nio.file exists (Android 26+, every server JVM).
+     */
     fun read(name: String): ByteArray? {
         val file = File(dir, "$name.json")
-        return try {
-            if (!file.isFile || file.canonicalFile != File(dir.canonicalFile, file.name)) return null
-            if (file.length() > maxBytes) return null
-            FileInputStream(file).use { input ->
-                val out = input.readNBytesCompat(maxBytes + 1)
-                if (out.size > maxBytes) null else out
-            }
-        } catch (e: IOException) {
-            null
+        return if (StorageSafety.NIO) StorageSafety.readNoFollow(file, maxBytes) else readLegacy(file)
+    }
+
+    /** Android < 26: java.io only; a symlink is told apart by its canonical path. */
+    private fun readLegacy(file: File): ByteArray? {
+        if (!file.exists()) return null
+        if (!file.isFile || file.canonicalFile != File(dir.canonicalFile, file.name)) {
+            throw IOException("$file: refused, not a regular file (a symlink or special file)")
         }
+        if (file.length() > maxBytes) throw IOException("$file: refused, larger than $maxBytes bytes")
+        return FileInputStream(file).use { input ->
+            val out = input.readNBytesCompat(maxBytes + 1)
+            if (out.size > maxBytes) throw IOException("$file: refused, larger than $maxBytes bytes")
+            out
+        }
+    }
+
+    /** Removes a stored file (SPEC §7.6 recovery); false when it could not be removed. */
+    fun delete(name: String): Boolean {
+        val file = File(dir, "$name.json")
+        val ok = file.delete() || !file.exists()
+        syncDir()
+        return ok
     }
 
     fun write(name: String, bytes: ByteArray) {

@@ -17,8 +17,8 @@ enum class StalePolicy {
 data class Config(
     /** Service base URL (`https://pins.example.com` or a static-hosting prefix); a trailing `/v1/bundles/pins` is trimmed. */
     val url: String,
-    /** The app's embedded signing keys: PEM `PUBLIC KEY` or base64 of the 32 raw bytes (keyset version 0). */
-    val publicKeys: List<String>,
+    /** SPEC 1.0: the app's embedded signing keys, PEM `PUBLIC KEY` or base64 of 32 bytes (keyset version 0). */
+    val publicKeys: List<String> = emptyList(),
     val audience: String,
     /** Last good bundles and the keyset chain (Android: `File(context.filesDir, "pinctl")`). One client per directory. */
     val storageDir: File,
@@ -45,6 +45,12 @@ data class Config(
     val platformTrustManager: X509TrustManager? = null,
     /** Base client for downloads and reports (proxy, DNS, TLS to the service). Never the pinned one. */
     val httpClient: OkHttpClient? = null,
+    /** SPEC §7 (roles mode, in place of publicKeys): the offline root keys, which sign only keysets. */
+    val rootKeys: List<String> = emptyList(),
+    /** Distinct root keys that must sign a keyset (roles mode), or embedded keys that must sign a bundle. */
+    val threshold: Int = 1,
+    /** Roles mode, required: when the embedded root role expires, `YYYY-MM-DD` or RFC 3339 (SPEC §7.5). */
+    val trustExpires: String? = null,
     /** Milliseconds since the epoch; for tests. */
     val clock: () -> Long = { System.currentTimeMillis() },
 )

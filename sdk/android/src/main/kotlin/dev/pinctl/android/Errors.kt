@@ -41,8 +41,16 @@ class ExpiredError(message: String) : BundleError("BUNDLE_EXPIRED", message)
 /** SPEC §4.8 */
 class NotYetValidError(message: String) : BundleError("BUNDLE_NOT_YET_VALID", message)
 
-/** SPEC §5 */
+/** SPEC §5, §7.2, §7.4 */
 class KeysetError(message: String) : BundleError("BUNDLE_KEYSET", message)
+
+/** SPEC §7.5: the root role (the app's `trustExpires`, or a rotated root's `expiresAt`) has expired. */
+class TrustExpiredError(message: String) : BundleError(
+    "BUNDLE_TRUST_EXPIRED",
+    message,
+    "the embedded root keys are frozen: ship an app update with a later trustExpires, or publish a keyset " +
+        "rotating the root role before it expires",
+)
 
 /** The bundle never arrived: network, timeout, HTTP status, redirect. */
 class FetchError(message: String, hint: String? = null, cause: Throwable? = null) :
@@ -50,6 +58,9 @@ class FetchError(message: String, hint: String? = null, cause: Throwable? = null
 
 /** The app's configuration is unusable (bad URL, key, baseline). */
 class ConfigError(message: String) : PinctlException("CONFIG_MALFORMED", message)
+
+/** The storage directory is unsafe to trust (another owner, group/world writable): refused at start-up. */
+class InsecureStorageError(message: String, hint: String) : PinctlException("STORAGE_INSECURE", message, hint)
 
 /** A verified bundle could not be saved: it is in force until the process ends, and saved again on the next refresh. */
 class StorageError(message: String, cause: Throwable?) : PinctlException("OUTPUT_UNWRITABLE", message, null, cause)

@@ -28,10 +28,30 @@ object Keys {
 
     /** The keys an app embeds: version 0, threshold 1 (SPEC §4). */
     fun embedded(publicKeys: List<String>, threshold: Int = 1): TrustedKeyset {
-        val keys = LinkedHashMap<String, ByteArray>()
-        for (k in publicKeys) parsePublicKey(k).let { keys[Ed25519Strict.keyIdOf(it)] = it }
+        val keys = parseAll(publicKeys)
         if (keys.isEmpty()) throw KeysetError("expected at least one trusted public key")
         return TrustedKeyset(0, minOf(threshold, keys.size), keys)
+    }
+
+    /**
+     * SPEC §7.1: the root role an app embeds, version 0; 1 ≤ threshold ≤ distinct keys (never
+     * lowered silently: an app asking for 2 of 2 must not get 1 of 1).
+     */
+    fun rootRole(rootKeys: List<String>, threshold: Int, expiresAt: Long): TrustedKeyset {
+        val keys = parseAll(rootKeys)
+        if (keys.isEmpty()) throw ConfigError("rootKeys: expected at least one root public key")
+        if (threshold < 1 || threshold > keys.size) {
+            throw ConfigError(
+                "threshold: expected an integer from 1 to ${keys.size} (the distinct root keys), found $threshold",
+            )
+        }
+        return TrustedKeyset(0, threshold, keys, expiresAt)
+    }
+
+    private fun parseAll(publicKeys: List<String>): LinkedHashMap<String, ByteArray> {
+        val keys = LinkedHashMap<String, ByteArray>()
+        for (k in publicKeys) parsePublicKey(k).let { keys[Ed25519Strict.keyIdOf(it)] = it }
+        return keys
     }
 
     /**

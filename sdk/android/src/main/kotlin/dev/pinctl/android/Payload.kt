@@ -18,6 +18,9 @@ data class PinsDomain(val domain: String, val includeSubdomains: Boolean, val pi
 data class TrustRoot(val name: String, val spkiSha256: String, val certificate: String)
 data class KeysetKey(val keyid: String, val publicKey: ByteArray)
 
+/** SPEC §7.3.4: a keyset's optional `root` member, the next root role. */
+class RootSpec(val threshold: Int, val keys: List<KeysetKey>, val expiresAt: Long)
+
 /** A decoded payload (SPEC §3); times in ms since the epoch, as written in `issuedAtText`/`expiresAtText`. */
 class Payload(
     val type: BundleType,
@@ -30,6 +33,8 @@ class Payload(
     val roots: List<TrustRoot> = emptyList(),
     val threshold: Int = 0,
     val keys: List<KeysetKey> = emptyList(),
+    /** Keysets only (SPEC §7.3.4): the rotated root role, or null. */
+    val root: RootSpec? = null,
 )
 
 /** The common members only, for SPEC §4 steps 5–8, which run before the shape check of step 9. */
@@ -43,6 +48,8 @@ object Payloads {
     const val MAX_KEYS = 16
     private val MAX_SAFE = BigDecimal(9007199254740991L)
     private val HEX64 = Regex("^[0-9a-f]{64}$")
+    /** SPEC §7.4: a yearly signing ceremony, leap years included. */
+    const val MAX_LIFETIME_MS = 366L * 24 * 60 * 60_000
 
     /** A lower-case host name: labels of a-z, 0-9 and inner hyphens, 1 to 63 characters each. */
     fun isHostname(s: String): Boolean {
@@ -84,7 +91,8 @@ object Payloads {
 
     /** SPEC §4.9 on a document header() already parsed. */
     fun decodeDocument(doc: Any?, type: BundleType): Payload {
-        val o = obj(doc, "", COMMON + EXTRA.getValue(type))
+        val optional = if (type == BundleType.KEYSET) listOf("root") else emptyList() // SPEC §7.3.4, keysets only
+        val o = obj(doc, "", COMMON + EXTRA.getValue(type), optional)
         if (o["type"] != type.wire) fail(".type", "\"${type.wire}\"", o["type"])
         val audience = string(o["audience"], ".audience")
         val version = safeInteger(o["version"], ".version", 1)
@@ -92,6 +100,7 @@ object Payloads {
         val expires = timestamp(o["expiresAt"], ".expiresAt")
         if (expires <= issued) fail(".expiresAt", "a time after issuedAt (${o["issuedAt"]})", o["expiresAt"])
         val expText = o["expiresAt"] as String
+        checkLifetime(type, issued, expires, o)
         return when (type) {
             BundleType.PINS -> Payload(type, audience, version, issued, expires, expText, domains = domains(o["domains"]))
             BundleType.TRUST_ROOTS -> Payload(type, audience, version, issued, expires, expText, roots = roots(o["roots"]))
@@ -99,9 +108,28 @@ object Payloads {
                 val keys = keys(o["keys"])
                 val threshold = safeInteger(o["threshold"], ".threshold", 1)
                 if (threshold > keys.size) fail(".threshold", "an integer from 1 to ${keys.size}", o["threshold"])
-                Payload(type, audience, version, issued, expires, expText, threshold = threshold.toInt(), keys = keys)
+                val root = if (o.containsKey("root")) root(o["root"]) else null
+                val t = threshold.toInt()
+                Payload(type, audience, version, issued, expires, expText, threshold = t, keys = keys, root = root)
             }
         }
+    }
+
+    /** SPEC §7.4, every mode: at most 366 days between issuedAt and expiresAt. */
+    private fun checkLifetime(type: BundleType, issued: Long, expires: Long, o: Map<*, *>) {
+        if (expires - issued <= MAX_LIFETIME_MS) return
+        val msg = "payload .expiresAt: expected at most 366 days after issuedAt (${o["issuedAt"]}), " +
+            "found ${o["expiresAt"]}"
+        if (type == BundleType.KEYSET) throw KeysetError("keyset $msg (SPEC §7.4)")
+        throw PayloadError("$msg (SPEC §7.4: a bundle claiming a longer life is refused)")
+    }
+
+    private fun root(v: Any?): RootSpec {
+        val o = obj(v, ".root", listOf("keys", "threshold", "expiresAt"))
+        val keys = keys(o["keys"], ".root.keys")
+        val threshold = safeInteger(o["threshold"], ".root.threshold", 1)
+        if (threshold > keys.size) fail(".root.threshold", "an integer from 1 to ${keys.size}", o["threshold"])
+        return RootSpec(threshold.toInt(), keys, timestamp(o["expiresAt"], ".root.expiresAt"))
     }
 
     /** An RFC 3339 UTC timestamp, or PayloadError naming the member. */
@@ -128,9 +156,12 @@ object Payloads {
         throw PayloadError("payload $path: expected $expected, found $shown")
     }
 
-    private fun obj(v: Any?, path: String, keys: List<String>): Map<*, *> {
+    private fun obj(v: Any?, path: String, keys: List<String>, optional: List<String> = emptyList()): Map<*, *> {
         val o = v as? Map<*, *> ?: fail(path, "an object", v)
-        for (k in o.keys) if (k !in keys) fail("$path.$k", "no such member (allowed: ${keys.joinToString(", ")})", o[k])
+        val allowed = keys + optional
+        for (k in o.keys) {
+            if (k !in allowed) fail("$path.$k", "no such member (allowed: ${allowed.joinToString(", ")})", o[k])
+        }
         for (k in keys) if (!o.containsKey(k)) throw PayloadError("payload $path.$k: expected a value, found nothing")
         return o
     }
@@ -185,10 +216,10 @@ object Payloads {
         }
     }
 
-    private fun keys(v: Any?): List<KeysetKey> {
+    private fun keys(v: Any?, path: String = ".keys"): List<KeysetKey> {
         val seen = HashSet<String>()
-        return array(v, ".keys", 1, MAX_KEYS).mapIndexed { i, k ->
-            val p = ".keys[$i]"
+        return array(v, path, 1, MAX_KEYS).mapIndexed { i, k ->
+            val p = "$path[$i]"
             val o = obj(k, p, listOf("keyid", "publicKey"))
             val keyid = string(o["keyid"], "$p.keyid")
             if (!HEX64.matches(keyid)) fail("$p.keyid", "64 lower-case hex characters", keyid)

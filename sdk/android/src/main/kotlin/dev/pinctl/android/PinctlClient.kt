@@ -47,7 +47,7 @@ class PinctlClient(val config: Config) {
         if (config.timeoutMs < 1) throw ConfigError("timeoutMs: expected a number ≥ 1")
         if (config.maxBytes < 1) throw ConfigError("maxBytes: expected a number ≥ 1")
         if (config.graceMs < 0) throw ConfigError("graceMs: expected a number ≥ 0")
-        store = TrustedStore(config.audience, Keys.embedded(config.publicKeys), config.skewMs, config.maxBytes)
+        store = trustedStore(config)
         storage = BundleStorage(config.storageDir, config.maxBytes)
         val base = config.httpClient ?: OkHttpClient()
         downloader = Downloader(base, config.timeoutMs, config.maxBytes)
@@ -69,10 +69,16 @@ class PinctlClient(val config: Config) {
     @Synchronized
     fun refresh(): RefreshResult {
         try { flush() } catch (e: StorageError) { /* retried now; a new failure surfaces below */ }
-        rotate()
-        val pins = fetchBundle(BundleType.PINS)
-        val roots = fetchBundle(BundleType.TRUST_ROOTS)
-        return RefreshResult(pins, roots, version, store.keyset.version)
+        try {
+            rotate()
+            // A type recovery dropped (SPEC §7.6) has no bundle now: fetched again here, in the same refresh.
+            val pins = fetchBundle(BundleType.PINS)
+            val roots = fetchBundle(BundleType.TRUST_ROOTS)
+            return RefreshResult(pins, roots, version, store.keyset.version)
+        } catch (e: TrustExpiredError) {
+            reportTrustExpired()
+            throw e
+        }
     }
 
     /** The base64 pins that apply to `host` now; empty when it is not pinned. */
@@ -153,7 +159,8 @@ class PinctlClient(val config: Config) {
             val next = store.keyset.version + 1
             when (val r = downloader.get(path("/v1/keyset/$next"), null, setOf(403, 404, 410))) {
                 is Download.Body -> {
-                    store.rotate(r.bytes)
+                    val rotation = store.rotate(r.bytes, config.clock())
+                    for (b in rotation.dropped) drop(b) // SPEC §7.6, before the keyset is persisted
                     persist("keyset-$next", r.bytes)
                 }
                 else -> return
@@ -172,6 +179,13 @@ class PinctlClient(val config: Config) {
             }
             // A 404 never removes an applied bundle: on plain http anyone on the path can forge one.
             is Download.NotFound -> {
+                if (current != null && current.payload.expiresAt + store.skewMs <= config.clock()) { // SPEC §7.5
+                    throw ExpiredError(
+                        "GET $url$p: HTTP 404 or 410, and the applied ${type.wire} bundle version " +
+                            "${current.payload.version} expired at ${current.payload.expiresAtText}: " +
+                            "it is no longer served",
+                    )
+                }
                 if (type == BundleType.TRUST_ROOTS) return if (current != null) "unchanged" else "none"
                 throw FetchError("GET $url$p: HTTP 404, no pins bundle is published")
             }
@@ -184,6 +198,26 @@ class PinctlClient(val config: Config) {
                 return "applied"
             }
         }
+    }
+
+    /**
+     * SPEC §7.6: a bundle signed by a key the rotation removed is no longer in force (baseline pins
+     * apply until the next bundle), its file is deleted, and its type's rollback floor is gone.
+     */
+    private fun drop(b: AppliedBundle) {
+        etags.remove(b.type)
+        synchronized(unsaved) { unsaved.remove(b.type.wire) }
+        // A file left by a failed delete is refused at restart anyway: restore uses the newest keyset.
+        storage.delete(b.type.wire)
+        changed()
+    }
+
+    /** SPEC §7.5: a frozen client says so, once per root role. */
+    private fun reportTrustExpired() {
+        val exp = store.root?.expiresAt ?: return
+        val first = synchronized(lapsedReported) { lapsedReported.add("trust-expired:$exp") }
+        if (!first) return
+        report(PinReport("trust-expired", config.audience, now(), bundle = info(store.current(BundleType.PINS))))
     }
 
     private fun path(p: String): HttpUrl = "$url$p".toHttpUrlOrNull() ?: throw ConfigError("url: cannot append $p to $url")
@@ -207,13 +241,21 @@ class PinctlClient(val config: Config) {
     }
 
     /**
-     * Start-up: replay the stored keyset chain from the embedded keys and restore each stored bundle
-     * under the first keyset of that chain that verifies it (the one in force when it was applied).
+     * Start-up: replay the stored keyset chain from the embedded keys and restore each stored bundle.
+     * SPEC 1.0: under the first keyset of that chain that verifies it (the one in force when it was
+     * applied). Roles mode (§7.6): under the newest keyset only, so a dropped bundle never comes back.
      */
     private fun restore() {
         val pending = LinkedHashMap<BundleType, ByteArray>()
         val errors = HashMap<BundleType, Exception>()
-        for (type in listOf(BundleType.PINS, BundleType.TRUST_ROOTS)) storage.read(type.wire)?.let { pending[type] = it }
+        for (type in listOf(BundleType.PINS, BundleType.TRUST_ROOTS)) {
+            try {
+                storage.read(type.wire)?.let { pending[type] = it }
+            } catch (e: IOException) {
+                restoreErrors += "${type.wire}: ${e.message}"
+            }
+        }
+        val roles = store.root != null
         fun attempt() {
             val it = pending.entries.iterator()
             while (it.hasNext()) {
@@ -226,19 +268,23 @@ class PinctlClient(val config: Config) {
                 }
             }
         }
-        attempt()
+        if (!roles) attempt()
         var v = 1
         while (true) {
-            val bytes = storage.read("keyset-$v") ?: break
             try {
+                val bytes = storage.read("keyset-$v") ?: break
                 store.rotate(bytes)
             } catch (e: PinctlException) {
                 restoreErrors += "keyset-$v: ${e.message}"
                 break
+            } catch (e: IOException) {
+                restoreErrors += "keyset-$v: ${e.message}"
+                break
             }
-            attempt()
+            if (!roles) attempt()
             v++
         }
+        if (roles) attempt()
         for (type in pending.keys) restoreErrors += "${type.wire}: ${errors[type]?.message}"
     }
 
@@ -280,6 +326,36 @@ class PinctlClient(val config: Config) {
     private fun info(b: AppliedBundle?) = b?.let { ReportBundle(it.type.wire, it.payload.version, it.payload.expiresAtText) }
 
     companion object {
+        /** SPEC 1.0 keys mode (`publicKeys`) or §7 roles mode (`rootKeys`): exactly one of the two. */
+        internal fun trustedStore(c: Config): TrustedStore {
+            if (c.publicKeys.isNotEmpty() == c.rootKeys.isNotEmpty()) {
+                throw ConfigError(
+                    "expected exactly one of publicKeys (SPEC 1.0) and rootKeys (SPEC §7 roles), found " +
+                        if (c.rootKeys.isEmpty()) "neither" else "both",
+                )
+            }
+            if (c.publicKeys.isNotEmpty()) {
+                if (c.trustExpires != null) throw ConfigError("trustExpires: only with rootKeys (roles mode)")
+                val keys = Keys.embedded(c.publicKeys)
+                if (c.threshold < 1 || c.threshold > keys.keys.size) {
+                    throw ConfigError(
+                        "threshold: expected an integer from 1 to ${keys.keys.size} (the distinct publicKeys), " +
+                            "found ${c.threshold}",
+                    )
+                }
+                return TrustedStore(c.audience, TrustedKeyset(0, c.threshold, keys.keys), c.skewMs, c.maxBytes)
+            }
+            val text = c.trustExpires
+                ?: throw ConfigError(
+                    "trustExpires: expected the date the root keys stop being trusted (YYYY-MM-DD), found nothing",
+                )
+            val expires = Codec.parseTime(if (DATE.matches(text)) "${text}T00:00:00Z" else text)
+                ?: throw ConfigError("trustExpires: expected YYYY-MM-DD or an RFC 3339 UTC timestamp, found \"$text\"")
+            return TrustedStore.roles(c.audience, Keys.rootRole(c.rootKeys, c.threshold, expires), c.skewMs, c.maxBytes)
+        }
+
+        private val DATE = Regex("^\\d{4}-\\d{2}-\\d{2}$")
+
         /** The service base: query and fragment dropped, a trailing `/v1/bundles/pins` tolerated. */
         fun serviceBase(url: String): String {
             val u = url.toHttpUrlOrNull() ?: throw ConfigError("url: expected an http(s) URL, found \"$url\"")
