@@ -19,7 +19,7 @@ import { addrKey } from './findings.js';
 import type { CertRecord, Observation, StoredFinding } from './types.js';
 import type { AddressState, EventWrite, HistoryEvent, MonitorState, OutboxRow, SweepLease, SweepRecord, SweepWrite } from './state.js';
 import { stateOf } from './state.js';
-import { FINDING_COLUMNS, Row, eventArgs, eventFromRow, findingArgs, findingFromRow, observationOf, outboxFromRow, retireLink, sweepRows } from './state-rows.js';
+import { FINDING_COLUMNS, Row, addressStatesOf, eventArgs, eventFromRow, findingArgs, findingFromRow, observationOf, outboxFromRow, retireLink, sweepRows } from './state-rows.js';
 
 export const PG_SCHEMA_VERSION = 1;
 const T = 'TEXT COLLATE "C"';
@@ -183,20 +183,13 @@ export class PgState implements MonitorState {
   }
 
   async previousStates(endpoints: string[]): Promise<Map<string, AddressState>> {
-    const out = new Map<string, AddressState>();
-    if (endpoints.length === 0) return out;
+    if (endpoints.length === 0) return new Map();
     const rows = await this.all(
       `SELECT l.data, l.chain_data, c.key AS chain_key, c.data AS chain FROM latest l LEFT JOIN chains c ON c.key = l.chain_key
        WHERE l.endpoint = ANY($1::text[])`,
       [endpoints],
     );
-    const chains = new Map<string, CertRecord[]>();
-    for (const r of rows) {
-      const last = observationOf(r, chains);
-      const lastWithChain = r.chain_data !== null ? (JSON.parse(String(r.chain_data)) as Observation) : last.chain.length > 0 ? last : null;
-      out.set(addrKey(last.endpoint, last.address), { last, lastWithChain });
-    }
-    return out;
+    return addressStatesOf(rows);
   }
 
   async latestObservations(): Promise<Observation[]> {

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { addrKey } from './findings.js';
 import { AlertType, CertRecord, Finding, Observation, Severity, StoredFinding } from './types.js';
-import { AlertMessage, EventWrite, HistoryEvent, OutboxRow, SweepWrite, stateOf } from './state.js';
+import { AddressState, AlertMessage, EventWrite, HistoryEvent, OutboxRow, SweepWrite, stateOf } from './state.js';
 
 /** A row: column name → value. */
 export type Row = Record<string, unknown>;
@@ -27,6 +27,22 @@ export function observationOf(r: Row, chains: Map<string, CertRecord[]>): Observ
     o.chain = chain;
   }
   return o;
+}
+
+/**
+ * previousStates() rows (data, chain_data, chain_key, chain) as what each address served last, and
+ * last with a chain. chain_data is NULL while data itself has a chain (older stores wrote data
+ * twice: the same thing).
+ */
+export function addressStatesOf(rows: Row[]): Map<string, AddressState> {
+  const out = new Map<string, AddressState>();
+  const chains = new Map<string, CertRecord[]>();
+  for (const r of rows) {
+    const last = observationOf(r, chains);
+    const lastWithChain = r.chain_data !== null ? (JSON.parse(String(r.chain_data)) as Observation) : last.chain.length > 0 ? last : null;
+    out.set(addrKey(last.endpoint, last.address), { last, lastWithChain });
+  }
+  return out;
 }
 
 export function findingFromRow(r: Row): StoredFinding {

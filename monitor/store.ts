@@ -24,11 +24,11 @@ type Statement = Database.Statement;
 import { makeDirs } from '../src/make-dirs.js';
 import { InputError, describeError } from '../src/errors.js';
 import { CertRecord, Observation, StoredFinding } from './types.js';
-import { addrKey } from './findings.js';
 import type { AddressState, EventWrite, HistoryEvent, MonitorState, OutboxRow, SweepLease, SweepRecord, SweepWrite } from './state.js';
 import {
   Arg,
   FINDING_COLUMNS,
+  addressStatesOf,
   Row,
   eventArgs,
   eventFromRow,
@@ -233,22 +233,14 @@ export class Store implements MonitorState {
 
   /** What each address of these endpoints served at the last sweep, and last served with a chain. */
   async previousStates(endpoints: string[]): Promise<Map<string, AddressState>> {
-    const out = new Map<string, AddressState>();
-    if (endpoints.length === 0) return out;
+    if (endpoints.length === 0) return new Map();
     // The ids as one JSON argument: one prepared statement whatever the number of endpoints.
     const rows = this.all(
       `SELECT l.data, l.chain_data, c.key AS chain_key, c.data AS chain FROM latest l LEFT JOIN chains c ON c.key = l.chain_key
        WHERE l.endpoint IN (SELECT value FROM json_each(?))`,
       [JSON.stringify(endpoints)],
     );
-    const chains = new Map<string, CertRecord[]>();
-    for (const r of rows) {
-      const last = observationOf(r, chains);
-      // chain_data is NULL while data itself has a chain (older stores wrote data twice: same thing).
-      const lastWithChain = r.chain_data !== null ? (JSON.parse(String(r.chain_data)) as Observation) : last.chain.length > 0 ? last : null;
-      out.set(addrKey(last.endpoint, last.address), { last, lastWithChain });
-    }
-    return out;
+    return addressStatesOf(rows);
   }
 
   /** Every address of the last sweep that probed each endpoint. */

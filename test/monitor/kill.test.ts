@@ -14,22 +14,12 @@ import { freePort, pkiFile, tempDir, writeConfig } from './helpers.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 // Under node_modules so the compiled files resolve the project's packages.
-const OUT = join(ROOT, 'node_modules', '.cache', `pinctl-monitor-kill-${process.pid}`);
+const OUT = compiledDir('monitor-kill');
 
 let server: Running & { server: import('node:tls').Server };
 beforeAll(async () => {
   server = await tlsServer('chain-intermediate2.pem', 'leaf.key');
-  mkdirSync(OUT, { recursive: true });
-  const tsconfig = join(OUT, 'tsconfig.json');
-  writeFileSync(
-    tsconfig,
-    JSON.stringify({
-      extends: join(ROOT, 'tsconfig.json'),
-      compilerOptions: { outDir: OUT, rootDir: ROOT, declaration: false, sourceMap: false, typeRoots: [join(ROOT, 'node_modules', '@types')] },
-      include: [join(ROOT, 'monitor', '**', '*.ts')],
-    }),
-  );
-  execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', tsconfig], { stdio: 'pipe' });
+  compileForChildren('monitor-kill', ['monitor']);
 }, 120_000);
 afterAll(async () => {
   await server.close();
@@ -41,6 +31,7 @@ import { loadConfig } from '${OUT}/monitor/config.js';
 import { runCycle } from '${OUT}/monitor/cycle.js';
 import { Store } from '${OUT}/monitor/store.js';
 import { trustStores } from '${OUT}/monitor/sweep.js';
+import { compileForChildren, compiledDir } from '../helpers/compile.js';
 const cfg = loadConfig('${join(dir, 'monitor.yaml')}', { env: {}, cwd: '${dir}', now: new Date() });
 const store = await Store.open(cfg.state);
 const stores = trustStores(cfg, {});

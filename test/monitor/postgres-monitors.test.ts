@@ -5,17 +5,17 @@
  * receiver exactly once.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
 import { tlsServer, Running } from '../helpers/servers.js';
 import { opensslPin, readPki } from '../helpers/fixtures.js';
 import { pkiFile, tempDir, webhookReceiver, WebhookReceiver, writeConfig } from './helpers.js';
 import { PG_SKIP, TestDatabase, createTestDatabase } from './pg.js';
+import { Compiled, compileForChildren } from '../helpers/compile.js';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
-const OUT = join(ROOT, 'node_modules', '.cache', `pinctl-monitor-pg-${process.pid}`);
+let compiled: Compiled;
 let server: Running & { server: import('node:tls').Server };
 let hook: WebhookReceiver;
 let db: TestDatabase;
@@ -25,22 +25,18 @@ beforeAll(async () => {
   server = await tlsServer('chain.pem', 'leaf.key');
   hook = await webhookReceiver();
   db = await createTestDatabase();
-  mkdirSync(OUT, { recursive: true });
-  const tsconfig = join(OUT, 'tsconfig.json');
-  const compilerOptions = { outDir: OUT, rootDir: ROOT, declaration: false, sourceMap: false, typeRoots: [join(ROOT, 'node_modules', '@types')] };
-  writeFileSync(tsconfig, JSON.stringify({ extends: join(ROOT, 'tsconfig.json'), compilerOptions, include: [join(ROOT, 'monitor', '**', '*.ts')] }));
-  execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', tsconfig], { stdio: 'pipe' });
+  compiled = compileForChildren('monitor-pg', ['monitor']);
 }, 180_000);
 afterAll(async () => {
   if (PG_SKIP) return;
   await server.close();
   await hook.close();
   await db.drop();
-  rmSync(OUT, { recursive: true, force: true });
+  compiled.remove();
 });
 
 const CHILD = (config: string, dir: string) => `
-import { startRunner } from '${OUT}/monitor/runner.js';
+import { startRunner } from '${compiled.out}/monitor/runner.js';
 const runner = await startRunner({ configPath: '${config}', env: { PINCTL_TEST_PG_PASSWORD: process.env.PINCTL_TEST_PG_PASSWORD },
   cwd: '${dir}', now: () => new Date(), log: (l) => process.stdout.write(Date.now() + ' ' + l + '\\n'), sweepAtStart: false, deliveryIntervalMs: 200 });
 process.stdout.write('ready\\n');

@@ -12,13 +12,14 @@ import { join, resolve } from 'node:path';
 import { tlsServer, Running } from '../helpers/servers.js';
 import { opensslPin } from '../helpers/fixtures.js';
 import { pkiFile, tempDir, writeConfig } from './helpers.js';
+import { compileForChildren, compiledDir } from '../helpers/compile.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const HAVE_TMUX = spawnSync('sh', ['-c', 'command -v tmux']).status === 0;
 if (!HAVE_TMUX) console.warn('--watch tmux test skipped: tmux is missing (apt-get install tmux; .ci/run does)');
 // Compiled from the sources under test (not dist/, which may be stale), under node_modules so the
 // compiled files resolve the project's packages.
-const OUT = join(ROOT, 'node_modules', '.cache', `pinctl-watch-tmux-${process.pid}`);
+const OUT = compiledDir('watch-tmux');
 const SOCKET = `pinctl-watch-${process.pid}`;
 const SESSION = 'watch';
 
@@ -49,25 +50,7 @@ describe.skipIf(!HAVE_TMUX)('monitor run --watch in tmux', () => {
   beforeAll(async () => {
     api = await tlsServer('chain.pem', 'leaf.key');
     rsa = await tlsServer('chain-rsa.pem', 'leaf-rsa.key');
-    mkdirSync(OUT, { recursive: true });
-    const tsconfig = join(OUT, 'tsconfig.json');
-    writeFileSync(
-      tsconfig,
-      JSON.stringify({
-        extends: join(ROOT, 'tsconfig.json'),
-        compilerOptions: {
-          outDir: OUT,
-          rootDir: ROOT,
-          declaration: false,
-          sourceMap: false,
-          typeRoots: [join(ROOT, 'node_modules', '@types')],
-        },
-        include: [join(ROOT, 'cli', '**', '*'), join(ROOT, 'monitor', '**', '*'), join(ROOT, 'src', '**', '*')],
-      }),
-    );
-    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', tsconfig], {
-      stdio: 'pipe',
-    });
+    compileForChildren('watch-tmux', ['cli', 'monitor', 'src']);
   }, 240_000);
   afterAll(async () => {
     spawnSync('tmux', ['-L', SOCKET, 'kill-server']);

@@ -13,24 +13,15 @@ import { join, resolve } from 'node:path';
 import { pkiFile, readPki } from '../helpers/fixtures.js';
 import { startServe } from '../../cli/commands/serve.js';
 import { keyPair, pinsJson, PIN, tempDir, testIO } from './helpers.js';
+import { compileForChildren, compiledDir } from '../helpers/compile.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 // Under node_modules so the compiled files resolve the project's packages.
-const OUT = join(ROOT, 'node_modules', '.cache', `pinctl-serve-process-${process.pid}`);
+const OUT = compiledDir('serve-process');
 const TOKEN = 'process-admin-token-0123456789abcdef';
 
 beforeAll(() => {
-  mkdirSync(OUT, { recursive: true });
-  const tsconfig = join(OUT, 'tsconfig.json');
-  writeFileSync(
-    tsconfig,
-    JSON.stringify({
-      extends: join(ROOT, 'tsconfig.json'),
-      compilerOptions: { outDir: OUT, rootDir: ROOT, declaration: false, sourceMap: false, typeRoots: [join(ROOT, 'node_modules', '@types')] },
-      include: [join(ROOT, 'cli', '**', '*'), join(ROOT, 'src', '**', '*'), join(ROOT, 'monitor', '**', '*')],
-    }),
-  );
-  execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', tsconfig], { stdio: 'pipe' });
+  compileForChildren('serve-process', ['cli', 'src', 'monitor']);
 }, 240_000);
 
 const children = new Set<ChildProcess>();
