@@ -21,8 +21,12 @@ export interface KeyDescription {
 export interface CertInfo extends KeyDescription {
   der: Uint8Array;
   x509: X509Certificate;
+  /** "CN=a, O=b"; '' for an empty Name (valid in a subject when a critical SAN names the entity). */
   subject: string;
   issuer: string;
+  /** The Names in node's one-attribute-per-line form, '' when empty: keys for issuer look-ups. */
+  subjectKey: string;
+  issuerKey: string;
   serialNumber: string;
   notBefore: Date;
   notAfter: Date;
@@ -55,9 +59,9 @@ export function describeKey(key: KeyObject | undefined): KeyDescription {
   return { keyType: type, keyBits: null, curve: null };
 }
 
-/** "CN=a\nO=b" (node's form) → "CN=a, O=b". */
-export function formatName(name: string): string {
-  return name.split('\n').filter(Boolean).join(', ');
+/** "CN=a\nO=b" (node's form) → "CN=a, O=b". Node gives undefined for an empty Name. */
+export function formatName(name: string | undefined): string {
+  return (name ?? '').split('\n').filter(Boolean).join(', ');
 }
 
 const cache = new Map<string, CertInfo>();
@@ -98,6 +102,8 @@ export function parseCertificate(der: Uint8Array, source = 'certificate'): CertI
     x509,
     subject: formatName(x509.subject),
     issuer: formatName(x509.issuer),
+    subjectKey: x509.subject ?? '',
+    issuerKey: x509.issuer ?? '',
     serialNumber: x509.serialNumber.toLowerCase(),
     notBefore,
     notAfter,
@@ -105,7 +111,7 @@ export function parseCertificate(der: Uint8Array, source = 'certificate'): CertI
     spkiSha256: spkiSha256(spkiDer),
     sha256Fingerprint: fingerprint,
     isCA: x509.ca,
-    selfIssued: x509.subject === x509.issuer,
+    selfIssued: (x509.subject ?? '') === (x509.issuer ?? ''),
     subjectAltNames: (x509.subjectAltName ?? '').split(', ').filter(Boolean),
     ...describeKey(key),
   };

@@ -107,7 +107,7 @@ export function buildChain(served: CertInfo[], store: TrustStore, opts: ChainOpt
       path.push({ cert: remaining.splice(fromServed, 1)[0]!, position: 'intermediate', source: 'served' });
       continue;
     }
-    const anchor = (store.bySubject.get(current.x509.issuer) ?? []).find((a) => issued(a, current));
+    const anchor = (store.bySubject.get(current.issuerKey) ?? []).find((a) => issued(a, current));
     if (anchor) {
       path.push({ cert: anchor, position: 'intermediate', source: 'trust-store' });
       trusted = true;
@@ -151,7 +151,7 @@ function validate(path: ChainEntry[], trusted: boolean, store: TrustStore, opts:
     } else {
       problems.push({
         code: 'incomplete',
-        message: `no issuer found for "${shortName(last.cert)}" (issuer "${last.cert.issuer}") among the served certificates or in the trust store (${store.label})`,
+        message: `no issuer found for "${shortName(last.cert)}" (issuer "${last.cert.issuer || '(empty)'}") among the served certificates or in the trust store (${store.label})`,
       });
     }
   }
@@ -161,7 +161,7 @@ function validate(path: ChainEntry[], trusted: boolean, store: TrustStore, opts:
     if (!ok) {
       problems.push({
         code: 'hostname-mismatch',
-        message: `the leaf is for ${leaf.subjectAltNames.join(', ') || leaf.subject}, not ${h}`,
+        message: `the leaf is for ${leaf.subjectAltNames.join(', ') || leaf.subject || 'an empty subject'}, not ${h}`,
       });
     }
   }
