@@ -41,6 +41,11 @@ export function readTlv(buf: Uint8Array, offset: number, limit = buf.length): Tl
     const n = first & 0x7f;
     if (n > 4) throw new DerError(`DER length of ${n} bytes at byte ${pos - 1} is too large`);
     if (pos + n > limit) throw new DerError(`truncated DER length at byte ${pos}`);
+    // DER (X.690 10.1): the shortest form. A padded length is BER, and OpenSSL's re-encoding of
+    // such an element differs from its bytes: hashing them would give a pin no client computes.
+    if (buf[pos] === 0 || (n === 1 && buf[pos]! < 0x80)) {
+      throw new DerError(`non-minimal DER length at byte ${pos - 1} (${n} length bytes where fewer suffice): BER, not DER`);
+    }
     length = 0;
     for (let i = 0; i < n; i++) length = length * 256 + buf[pos++]!;
   }

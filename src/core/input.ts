@@ -5,7 +5,7 @@
  */
 import { KeyObject, createPrivateKey, createPublicKey } from 'node:crypto';
 import { ParseError } from '../errors.js';
-import { CertInfo, KeyDescription, describeKey, parseCertificate } from './certificate.js';
+import { CertInfo, KeyDescription, REENCODED_HINT, REENCODED_WHY, describeKey, parseCertificate, sameAsReencoded } from './certificate.js';
 import { DerError, leadingElement, readTlv } from './der.js';
 import { hasPem, parsePem, PemBlock } from './pem.js';
 import { spkiSha256 } from './pin.js';
@@ -122,7 +122,11 @@ function certItem(der: Uint8Array, where: string): Partial {
   };
 }
 
-function keyPartial(kind: ItemKind, key: KeyObject, spkiDer?: Uint8Array): Partial {
+function keyPartial(kind: ItemKind, key: KeyObject, spkiDer?: Uint8Array, where = ''): Partial {
+  if (spkiDer && !sameAsReencoded(spkiDer, key)) {
+    const code = kind === 'csr' ? 'CSR_MALFORMED' : 'KEY_MALFORMED';
+    throw new ParseError(code, `${where}: the SubjectPublicKeyInfo is not in canonical DER: ${REENCODED_WHY}`, { hint: REENCODED_HINT });
+  }
   const der = spkiDer ?? new Uint8Array(key.export({ type: 'spki', format: 'der' }));
   return { kind, spkiDer: der, spkiSha256: spkiSha256(der), ...describeKey(key) };
 }
@@ -135,7 +139,7 @@ function publicKeyItem(der: Uint8Array, type: 'spki' | 'pkcs1', where: string): 
     throw new ParseError('KEY_MALFORMED', `${where}: not a valid ${type === 'spki' ? 'SubjectPublicKeyInfo' : 'PKCS#1 RSA'} public key`);
   }
   // A SubjectPublicKeyInfo is pinned as given; PKCS#1 must be wrapped into one first.
-  return keyPartial('public-key', key, type === 'spki' ? checkedWhole(der, where) : undefined);
+  return keyPartial('public-key', key, type === 'spki' ? checkedWhole(der, where) : undefined, where);
 }
 
 function checkedWhole(der: Uint8Array, where: string): Uint8Array {
@@ -144,7 +148,7 @@ function checkedWhole(der: Uint8Array, where: string): Uint8Array {
     if (t.end !== der.length) throw new DerError(`${der.length - t.end} unexpected bytes after the key`);
     return der;
   } catch (e) {
-    throw new ParseError('KEY_MALFORMED', `${where}: ${(e as Error).message}`);
+    throw new ParseError('KEY_MALFORMED', `${where}: ${(e as Error).message}`, { hint: REENCODED_HINT });
   }
 }
 
@@ -168,7 +172,7 @@ function csrItem(der: Uint8Array, where: string): Partial {
     const why = e instanceof DerError ? `: ${e.message}` : '';
     throw new ParseError('CSR_MALFORMED', `${where}: not a valid PKCS#10 certificate request${why}`);
   }
-  return keyPartial('csr', key, spki);
+  return keyPartial('csr', key, spki, where);
 }
 
 function pkcs7Items(der: Uint8Array, where: string): Partial[] {
@@ -180,6 +184,8 @@ function pkcs7Items(der: Uint8Array, where: string): Partial[] {
   }
   return certs.map((c, i) => certItem(c, `${where}, certificate ${i + 1}`));
 }
+
+const ENCODING_REFUSAL = /BER, not DER|not in canonical DER/;
 
 /** Binary input: try each DER structure a user is likely to have, most common first. */
 function fromDer(der: Uint8Array, source: string): Partial[] {
@@ -193,13 +199,16 @@ function fromDer(der: Uint8Array, source: string): Partial[] {
     () => privateKeyItem(der, 'pkcs1', source),
     () => publicKeyItem(der, 'pkcs1', source),
   ];
+  let encodingRefusal: unknown;
   for (const attempt of attempts) {
     try {
       return [attempt()];
-    } catch {
-      /* try the next structure */
+    } catch (e) {
+      // The right structure in a wrong (BER) encoding: that reason beats "none of these".
+      if (!encodingRefusal && e instanceof ParseError && ENCODING_REFUSAL.test(e.message)) encodingRefusal = e;
     }
   }
+  if (encodingRefusal) throw encodingRefusal;
   throw new ParseError('DER_MALFORMED', `${source}: expected a DER certificate, key, CSR or PKCS#7 bundle, found ${der.length} bytes that are none of these`, {
     hint: 'a truncated or corrupted file? `openssl asn1parse -inform DER -in FILE` shows where it breaks',
   });
