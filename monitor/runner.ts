@@ -1,7 +1,8 @@
 /**
  * `monitor run`: the long-running monitor. node-cron runs the sweeps (`createTask` + `start()`,
- * with `noOverlap` so a slow sweep is never run twice at once; one sweep also runs at start), a
- * timer delivers queued alerts between sweeps (retries with backoff do not wait for the next sweep),
+ * with `noOverlap` so a slow sweep is never run twice at once; one sweep also runs at start).
+ * Alerts are delivered outside the sweep, right after it and by a timer (retries with backoff do
+ * not wait for the next sweep): a slow mail server never holds a sweep, and stop() aborts them,
  * and the metrics server answers /metrics and /healthz. reload() re-reads the config (SIGHUP): a
  * config that does not validate is reported and the running one is kept.
  */
@@ -39,7 +40,7 @@ export interface RunnerOptions {
 export interface Runner {
   config(): MonitorConfig;
   metricsAddress(): { host: string; port: number } | null;
-  /** Runs a sweep now unless one is running (then resolves null). */
+  /** Runs a sweep now unless one is running (then resolves null), then delivers its alerts. */
   sweepNow(): Promise<CycleResult | null>;
   /** Re-reads the config; false (and the old config kept) when the new one is invalid. */
   reload(): Promise<boolean>;
@@ -87,18 +88,20 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
     }
     running = (async () => {
       try {
-        const r = await runCycle(cfg, store, { now: opts.now, stores, probe: opts.probe, resolve: opts.resolve, sleep: opts.sleep, senders: senders(), log: opts.log, deliveryLock: lock });
+        // Delivery is not part of the sweep: a slow mail server never keeps the next sweep waiting.
+        const r = await runCycle(cfg, store, { now: opts.now, stores, probe: opts.probe, resolve: opts.resolve, sleep: opts.sleep, senders: senders(), log: opts.log, noDelivery: true });
         last = r;
         lastError = null;
         const failures = r.sweep.observations.filter((o) => o.error).length;
         opts.log(
           `sweep ${r.sweepId}: ${cfg.endpoints.length} endpoint(s), ${r.sweep.observations.length} address(es), ${failures} failed, ${Math.round(r.sweep.durationMs)} ms; ` +
-            `${r.opened.length} new, ${r.changed.length} changed, ${r.resolved.length} resolved, ${r.open.length} open; alerts ${r.delivery.sent.length} sent, ${r.delivery.failed.length} failed`,
+            `${r.opened.length} new, ${r.changed.length} changed, ${r.resolved.length} resolved, ${r.open.length} open; ${r.queued} alert(s) queued`,
         );
         for (const f of r.opened) opts.log(`  new ${f.severity} ${f.kind}: ${f.title}`);
         for (const f of r.changed) opts.log(`  changed ${f.severity} ${f.kind}: ${f.title}`);
         for (const f of r.resolved) opts.log(`  recovered ${f.kind}: ${f.title} (${f.resolution})`);
         await update();
+        void deliver();
         return r;
       } catch (e) {
         lastError = describeError(e);
@@ -113,9 +116,10 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
     }
   };
 
+  const stopping = new AbortController();
   const deliver = async () => {
-    if (delivering || running || stopped || lock.busy) return;
-    delivering = deliverDue(store, cfg.alerts, senders(), opts.now, opts.log, { lock })
+    if (delivering || stopped || lock.busy) return;
+    delivering = deliverDue(store, cfg.alerts, senders(), opts.now, opts.log, { lock, signal: stopping.signal })
       .then(() => undefined)
       .catch((e) => opts.log(`error: alert delivery: ${describeError(e)}`));
     await delivering;
@@ -182,7 +186,13 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   return {
     config: () => cfg,
     metricsAddress: () => (metrics ? { host: metrics.host, port: metrics.port } : null),
-    sweepNow: sweepOnce,
+    async sweepNow() {
+      const r = await sweepOnce();
+      // The API (tests, one-off triggers) waits for that sweep's alerts; the schedule never does.
+      while (delivering) await delivering;
+      await deliver();
+      return r;
+    },
     async reload() {
       // Transactional: everything the new config needs (trust stores, state store, metrics
       // listener) is built first, next to the running ones; the switch happens only when all of it
@@ -244,6 +254,7 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
     },
     async stop() {
       stopped = true;
+      stopping.abort(); // deliveries in flight end now; their rows are retried after a restart
       clearInterval(timer);
       await task?.destroy();
       if (running) await running;
