@@ -277,6 +277,8 @@ export async function deliverDue(
     return lock.run(() => deliverDue(store, cfg, senders, now, log, { ...opts, lock: undefined }));
   }
   const result: DeliveryResult = { sent: [], failed: [] };
+  const rebased = await store.rebaseFutureAlerts(now(), cfg.retryMaxMs + LEASE_MS);
+  if (rebased > 0) log?.(`${rebased} alert(s) were due later than any retry can be (the clock was ahead when they were scheduled): due now`);
   const deadline = now().getTime() + (opts.deadlineMs ?? 60_000);
   const extra = (await store.channels()).filter((c) => !(CHANNELS as readonly string[]).includes(c));
   const attemptMs = opts.attemptMs ?? ((channel: string) => attemptDeadlineMs(cfg, channel));

@@ -502,6 +502,23 @@ export class Store {
     return this.whileLeased(id, leaseToken, { sql: `UPDATE outbox SET status = 'sent', sent_at = ?, last_error = NULL, lease_token = NULL WHERE id = ?`, args: [now.toISOString(), id] }, ['alerts_sent', channel]);
   }
 
+  /**
+   * Alert times further ahead than `maxAheadMs` cannot come from this clock (backoff and leases are
+   * bounded): they were set while the clock was ahead and it has been corrected since. Those rows
+   * become due now instead of waiting out the error. Returns how many were re-based.
+   */
+  async rebaseFutureAlerts(now: Date, maxAheadMs: number): Promise<number> {
+    const limit = new Date(now.getTime() + maxAheadMs).toISOString();
+    return this.transaction(
+      () =>
+        this.all(
+          `UPDATE outbox SET next_attempt_at = ?, status = 'pending', lease_token = NULL
+           WHERE status IN ('pending', 'sending') AND next_attempt_at > ? RETURNING id`,
+          [now.toISOString(), limit],
+        ).length,
+    );
+  }
+
   async markFailed(id: string, channel: string, error: string, nextAttemptAt: Date | null, leaseToken?: string): Promise<boolean> {
     return this.whileLeased(
       id,
