@@ -40,7 +40,7 @@ export async function observeTargets(targets: Target[], deps: ObserveDeps): Prom
       observations.push(obs);
       const override = deps.overrides.find((o) => o.host === target.host && o.port === target.port);
       try {
-        obs.endpoint.addresses = override ? override.addresses : await resolve(target.host);
+        obs.endpoint.addresses = override ? override.addresses : await resolve(target.host, { timeoutMs: deps.timeoutMs });
       } catch (e) {
         obs.failures.push(toFailure(target.host, e));
         return;
