@@ -255,7 +255,7 @@ export async function statusCommand(opts: ConfigOption & { json?: boolean; watch
   try {
     await ready();
     cfg = load(opts, io);
-    store = await M.Store.open(cfg.state);
+    store = await M.Store.open(cfg.state, { readOnly: true }); // status writes nothing: works on a full disk
   } catch (e) {
     return fail(io, e);
   }
