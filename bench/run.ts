@@ -18,12 +18,15 @@ import { benchServe } from './serve.js';
 import { benchMonitor } from './monitor.js';
 import { benchKotlinSdk } from './android.js';
 import { benchSdkCore } from './sdk-core.js';
+import { benchSoak } from './soak.js';
 
 const ROOT = packageRoot();
 const PKI = join(ROOT, 'fixtures', 'pki');
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
 const ENDPOINTS = Number(args.get('endpoints') ?? 1000);
 const CONCURRENCY = Number(args.get('concurrency') ?? 64);
+/** Handshakes of the RSS soak (`--soak=6000` for a quick look; the target is stated at 30,000). */
+const SOAK = Number(args.get('soak') ?? 30_000);
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
@@ -123,7 +126,7 @@ async function benchProbe(): Promise<void> {
   }
 }
 
-/** `--only=monitor` (or pins, probe, bundle, serve, sdk-core, android; comma-separated) runs just those sections. */
+/** `--only=monitor` (or pins, probe, soak, bundle, serve, sdk-core, android; comma-separated) runs just those sections. */
 const only = args.get('only')?.split(',');
 const wanted = (section: string) => !only || only.includes(section);
 
@@ -139,6 +142,7 @@ async function main(): Promise<void> {
     }
   }
   if (wanted('probe')) await benchProbe();
+  if (wanted('soak')) await benchSoak(line, join(PKI, 'chain.pem'), join(PKI, 'leaf.key'), SOAK);
   if (wanted('monitor') && !args.has('skip-monitor')) await benchMonitor(line);
   if (wanted('bundle')) benchBundleVerify(line);
   if (wanted('serve')) await benchServe(line);

@@ -12,7 +12,8 @@ type StateConfig = Pick<MonitorConfig, 'state' | 'localDir'> & { statePassword?:
 export interface StateBackend {
   id: 'sqlite' | 'postgres';
   matches(state: string): boolean;
-  open(cfg: StateConfig): Promise<MonitorState>;
+  /** readOnly: for commands that write nothing (status), so they answer on a full disk. */
+  open(cfg: StateConfig, opts?: { readOnly?: boolean }): Promise<MonitorState>;
 }
 
 export const isPostgresUrl = (state: string) => /^postgres(ql)?:\/\//i.test(state);
@@ -29,15 +30,15 @@ export const STATE_BACKENDS: StateBackend[] = [
   {
     id: 'sqlite',
     matches: () => true,
-    open: async (cfg) => {
+    open: async (cfg, opts) => {
       const { Store } = await import('./store.js');
-      return Store.open(cfg.state);
+      return Store.open(cfg.state, opts);
     },
   },
 ];
 
-export async function openState(cfg: StateConfig): Promise<MonitorState> {
-  return STATE_BACKENDS.find((b) => b.matches(cfg.state))!.open(cfg);
+export async function openState(cfg: StateConfig, opts?: { readOnly?: boolean }): Promise<MonitorState> {
+  return STATE_BACKENDS.find((b) => b.matches(cfg.state))!.open(cfg, opts);
 }
 
 /** The state as printed: a PostgreSQL URL without its password. */

@@ -1,11 +1,13 @@
 /**
- * `monitor run`: the long-running monitor. node-cron runs the sweeps (`createTask` + `start()`,
- * with `noOverlap` so a slow sweep is never run twice at once; one sweep also runs at start), a
- * timer delivers queued alerts between sweeps (retries with backoff do not wait for the next sweep),
- * and the metrics server answers /metrics and /healthz. reload() re-reads the config (SIGHUP): a
+ * `monitor run`: the long-running monitor. Sweeps run on the config's cron schedule (matched by
+ * node-cron, timed by monitor/schedule.ts on the monotonic clock; a sweep still running makes the
+ * next one skip; one sweep also runs at start).
+ * Alerts are delivered outside the sweep, right after it and by a timer (retries with backoff do
+ * not wait for the next sweep): a slow mail server never holds a sweep, and stop() aborts them.
+ * The metrics server answers /metrics and /healthz. reload() re-reads the config (SIGHUP): a
  * config that does not validate is reported and the running one is kept.
  */
-import { createTask, ScheduledTask } from 'node-cron';
+import { createTask } from 'node-cron';
 import { describeError } from '../src/errors.js';
 import { Prober } from '../src/net/probe.js';
 import { Resolver } from '../src/net/resolve.js';
@@ -21,6 +23,7 @@ import { openState, stateLabel } from './open-state.js';
 import { trustStores } from './sweep.js';
 import { cachedBundleInfo, FetchLike, readStatus } from './status-page/source.js';
 import { renderStatusPage } from './status-page/html.js';
+import { ScheduleClock, startSchedule, systemClock } from './schedule.js';
 
 export interface RunnerOptions {
   configPath: string;
@@ -36,6 +39,8 @@ export interface RunnerOptions {
   onUpdate?: (rows: EndpointRow[], last: CycleResult | null) => void;
   /** Interval of the delivery timer; default 5 s. */
   deliveryIntervalMs?: number;
+  /** Wall and monotonic clocks and timers of the schedule (tests step the wall clock); default: real ones over `now`. */
+  clock?: ScheduleClock;
   /** Run a sweep at start (default true). */
   sweepAtStart?: boolean;
   /** How the status page reads the signing service's bundle (tests); default: global fetch. */
@@ -45,7 +50,7 @@ export interface RunnerOptions {
 export interface Runner {
   config(): MonitorConfig;
   metricsAddress(): { host: string; port: number } | null;
-  /** Runs a sweep now unless one is running (then resolves null). */
+  /** Runs a sweep now unless one is running (then resolves null), then delivers its alerts. */
   sweepNow(): Promise<CycleResult | null>;
   /** Re-reads the config; false (and the old config kept) when the new one is invalid. */
   reload(): Promise<boolean>;
@@ -57,13 +62,16 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   let stores = trustStores(cfg, opts.env);
   let store = await openState(cfg);
   let metrics: MetricsServer | null = null;
-  let task: ScheduledTask | null = null;
+  let task: { stop(): void } | null = null;
   let running: Promise<CycleResult | null> | null = null;
   let delivering: Promise<void> | null = null;
   let last: CycleResult | null = null;
   let lastError: string | null = null;
   let stopped = false;
   const startedAt = opts.now();
+  const clock = opts.clock ?? systemClock(() => opts.now().getTime());
+  const startedMono = clock.monoNow();
+  let lastSweepMono: number | null = null;
   const reloads = { ok: 0, failed: 0 };
   const lock = new DeliveryLock();
   const senders = () => (opts.senders ? opts.senders(cfg) : defaultSenders(cfg.alerts));
@@ -103,18 +111,21 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
       try {
         // Half the schedule's interval: a sweep another monitor on this state made in this slot counts.
         const minSweepGapMs = scheduled ? scheduleIntervalMs(cfg.schedule, cfg.timezone) / 2 : 0;
-        const r = await runCycle(cfg, store, { now: opts.now, stores, probe: opts.probe, resolve: opts.resolve, sleep: opts.sleep, senders: senders(), log: opts.log, deliveryLock: lock, servedBundles: servedBundles(), minSweepGapMs });
+        // Delivery is not part of the sweep: a slow mail server never keeps the next sweep waiting.
+        const r = await runCycle(cfg, store, { now: opts.now, stores, probe: opts.probe, resolve: opts.resolve, sleep: opts.sleep, senders: senders(), log: opts.log, noDelivery: true, servedBundles: servedBundles(), minSweepGapMs });
         last = r;
         lastError = null;
+        lastSweepMono = clock.monoNow();
         const failures = r.sweep.observations.filter((o) => o.error).length;
         opts.log(
           `sweep ${r.sweepId}: ${cfg.endpoints.length} endpoint(s), ${r.sweep.observations.length} address(es), ${failures} failed, ${Math.round(r.sweep.durationMs)} ms; ` +
-            `${r.opened.length} new, ${r.changed.length} changed, ${r.resolved.length} resolved, ${r.open.length} open; alerts ${r.delivery.sent.length} sent, ${r.delivery.failed.length} failed`,
+            `${r.opened.length} new, ${r.changed.length} changed, ${r.resolved.length} resolved, ${r.open.length} open; ${r.queued} alert(s) queued`,
         );
         for (const f of r.opened) opts.log(`  new ${f.severity} ${f.kind}: ${f.title}`);
         for (const f of r.changed) opts.log(`  changed ${f.severity} ${f.kind}: ${f.title}`);
         for (const f of r.resolved) opts.log(`  recovered ${f.kind}: ${f.title} (${f.resolution})`);
         await update();
+        void deliver();
         return r;
       } catch (e) {
         if (e instanceof SweepSkipped) {
@@ -133,28 +144,27 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
     }
   };
 
+  const stopping = new AbortController();
   const deliver = async () => {
-    if (delivering || running || stopped || lock.busy) return;
-    delivering = deliverDue(store, cfg.alerts, senders(), opts.now, opts.log, { lock })
+    if (delivering || stopped || lock.busy) return;
+    delivering = deliverDue(store, cfg.alerts, senders(), opts.now, opts.log, { lock, signal: stopping.signal })
       .then(() => undefined)
       .catch((e) => opts.log(`error: alert delivery: ${describeError(e)}`));
     await delivering;
     delivering = null;
   };
 
-  // node-cron's own logger writes to the console, through the --watch table: its messages go to
-  // the monitor's log instead, except the overlap warning (sweepOnce says that already).
-  const cronLogger = {
-    info: () => undefined,
-    debug: () => undefined,
-    warn: (m: string) => {
-      if (!/overlap prevention/.test(m)) opts.log(`node-cron: ${m}`);
-    },
-    error: (m: string | Error, e?: Error) => opts.log(`error: node-cron: ${describeError(m)}${e ? `: ${describeError(e)}` : ''}`),
+  // node-cron parses the expression and matches times (with the timezone); the timing is ours
+  // (monitor/schedule.ts), on the monotonic clock, so wall-clock steps neither stop nor flood it.
+  const onStep = (deltaMs: number) => {
+    const days = Math.abs(deltaMs) / 86_400_000;
+    const size = days >= 1 ? `${days.toFixed(1)} days` : `${Math.round(Math.abs(deltaMs) / 1000)} s`;
+    opts.log(`the wall clock stepped ${deltaMs > 0 ? 'forward' : 'back'} by ${size}: the schedule follows the new time (missed runs are not replayed)`);
+    if (deltaMs < 0) void deliver(); // re-bases alert times left in the future by the old clock
   };
   const schedule = () => {
-    task = createTask(cfg.schedule, () => sweepOnce(true), { noOverlap: true, timezone: cfg.timezone ?? undefined, name: 'pinctl-monitor', logger: cronLogger });
-    void task.start();
+    const matcher = createTask(cfg.schedule, () => undefined, { timezone: cfg.timezone ?? undefined, name: 'pinctl-monitor' });
+    task = startSchedule({ matches: (at) => matcher.match(at), fire: () => void sweepOnce(true), clock, onStep });
   };
 
   const bundleInfo = cachedBundleInfo(() => cfg.dynamicPinning?.service ?? null, opts.now, 60_000, opts.fetch);
@@ -166,13 +176,17 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
       health: async () => {
         const lastSweep = await store.lastSweep();
         // Before the first sweep the process start counts: a monitor that never sweeps goes stale too.
-        const fresh = freshness(cfg, lastSweep?.finishedAt ?? null, opts.now(), startedAt);
+        // Measured on the monotonic clock once this process has swept (a wall-clock step cannot make
+        // it negative or hide a stalled monitor); before that, from the stored sweep or the start.
+        const monoAge = lastSweepMono !== null ? clock.monoNow() - lastSweepMono : lastSweep ? undefined : clock.monoNow() - startedMono;
+        const fresh = freshness(cfg, lastSweep?.finishedAt ?? null, opts.now(), startedAt, monoAge);
         const ok = lastError === null && fresh.state !== 'stale';
         return {
           ok,
           body: {
             status: lastError !== null ? 'error' : fresh.state === 'stale' ? 'stale' : 'ok',
             lastSweep: lastSweep?.finishedAt ?? null,
+            ageMs: fresh.ageMs === null ? null : Math.round(fresh.ageMs),
             error: lastError ?? fresh.message,
             staleAfterMs: fresh.limitMs,
             endpoints: cfg.endpoints.length,
@@ -208,7 +222,13 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   return {
     config: () => cfg,
     metricsAddress: () => (metrics ? { host: metrics.host, port: metrics.port } : null),
-    sweepNow: () => sweepOnce(),
+    async sweepNow() {
+      const r = await sweepOnce();
+      // The API (tests, one-off triggers) waits for that sweep's alerts; the schedule never does.
+      while (delivering) await delivering;
+      await deliver();
+      return r;
+    },
     async reload() {
       // Transactional: everything the new config needs (trust stores, state store, metrics
       // listener) is built first, next to the running ones; the switch happens only when all of it
@@ -254,7 +274,7 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
         oldStore.close();
       }
       if (next.schedule !== old.schedule || next.timezone !== old.timezone) {
-        await task?.destroy();
+        task?.stop();
         schedule();
       }
       if (metricsChanged) {
@@ -270,8 +290,9 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
     },
     async stop() {
       stopped = true;
+      stopping.abort(); // deliveries in flight end now; their rows are retried after a restart
       clearInterval(timer);
-      await task?.destroy();
+      task?.stop();
       if (running) await running;
       if (delivering) await delivering;
       await metrics?.close();

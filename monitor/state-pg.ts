@@ -297,6 +297,15 @@ export class PgState implements MonitorState {
       : this.whileLeased(id, leaseToken, `UPDATE outbox SET status = 'dead', last_error = $2, lease_token = NULL WHERE id = $1`, [error], ['alerts_failed', channel]);
   }
 
+  async rebaseFutureAlerts(now: Date, maxAheadMs: number): Promise<number> {
+    const r = await this.pool.query(
+      `UPDATE outbox SET next_attempt_at = $1, status = 'pending', lease_token = NULL
+       WHERE status IN ('pending', 'sending') AND next_attempt_at > $2`,
+      [now.toISOString(), new Date(now.getTime() + maxAheadMs).toISOString()],
+    );
+    return r.rowCount ?? 0;
+  }
+
   private async whileLeased(id: string, leaseToken: string | undefined, sql: string, args: unknown[], counter: [string, string]): Promise<boolean> {
     return this.tx(async (c) => {
       if (leaseToken !== undefined) {

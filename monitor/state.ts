@@ -109,6 +109,8 @@ export interface MonitorState {
   channels(): Promise<string[]>;
   markSent(id: string, channel: string, now: Date, leaseToken?: string): Promise<boolean>;
   markFailed(id: string, channel: string, error: string, nextAttemptAt: Date | null, leaseToken?: string): Promise<boolean>;
+  /** Rows due later than `maxAheadMs` from now (set while the clock was ahead) become due now; returns how many. */
+  rebaseFutureAlerts(now: Date, maxAheadMs: number): Promise<number>;
   outbox(status?: OutboxRow['status']): Promise<OutboxRow[]>;
   counters(): Promise<{ name: string; label: string; value: number }[]>;
   pendingByChannel(): Promise<Map<string, number>>;

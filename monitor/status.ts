@@ -74,18 +74,31 @@ export interface Freshness {
 }
 
 /** Whether the last sweep is recent enough: `staleAfter`, else 3× the schedule's interval. */
-export function freshness(cfg: Pick<MonitorConfig, 'schedule' | 'timezone' | 'staleAfterMs'>, lastSweepAt: string | null, now: Date, since?: Date): Freshness {
+export function freshness(
+  cfg: Pick<MonitorConfig, 'schedule' | 'timezone' | 'staleAfterMs'>,
+  lastSweepAt: string | null,
+  now: Date,
+  since?: Date,
+  /** The age measured on the monotonic clock (monitor run knows it): wall-clock steps cannot skew it. */
+  measuredAgeMs?: number,
+): Freshness {
   const limitMs = cfg.staleAfterMs ?? 3 * scheduleIntervalMs(cfg.schedule, cfg.timezone);
   const ref = lastSweepAt ?? since?.toISOString() ?? null;
-  if (ref === null) return { state: 'none', ageMs: null, limitMs, message: 'no sweep recorded yet' };
-  const ageMs = now.getTime() - Date.parse(ref);
+  if (ref === null && measuredAgeMs === undefined) return { state: 'none', ageMs: null, limitMs, message: 'no sweep recorded yet' };
+  // A sweep dated after "now" means the clock stepped back since: its age is unknown, not negative.
+  const ageMs = Math.max(0, measuredAgeMs ?? now.getTime() - Date.parse(ref!));
   if (ageMs > limitMs) {
     return {
       state: 'stale',
       ageMs,
       limitMs,
-      message: `${lastSweepAt ? `the last sweep (${lastSweepAt})` : 'no sweep since the monitor started'} is ${Math.round(ageMs / 60_000)} min old, more than ${Math.round(limitMs / 60_000)} min (${cfg.staleAfterMs ? 'staleAfter' : '3× the schedule interval'}): is pinctl monitor run still running?`,
+      message: `${lastSweepAt ? `the last sweep (${lastSweepAt})` : 'no sweep since the monitor started'} is ${formatAge(ageMs)} old, more than ${formatAge(limitMs)} (${cfg.staleAfterMs ? 'staleAfter' : '3× the schedule interval'}): is pinctl monitor run still running?`,
     };
   }
   return { state: 'fresh', ageMs, limitMs, message: null };
+}
+
+/** Seconds below a minute ("45 s"), whole minutes above ("15 min"): never "0 min". */
+export function formatAge(ms: number): string {
+  return ms < 60_000 ? `${Math.round(ms / 1000)} s` : `${Math.round(ms / 60_000)} min`;
 }

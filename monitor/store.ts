@@ -17,6 +17,7 @@
 import { existsSync } from 'node:fs';
 import { writeFileAtomic } from '../src/durable-write.js';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import Database from 'libsql';
 
@@ -113,17 +114,27 @@ export class Store implements MonitorState {
     private readonly db: Database.Database,
   ) {}
 
-  static async open(dir: string): Promise<Store> {
+  /**
+   * Opens (creating or upgrading) the state in `dir`. `readOnly` (monitor status) writes nothing:
+   * no directory, schema or journal change, so it works on a full or read-only disk (a state not
+   * created yet is created as usual).
+   */
+  static async open(dir: string, opts: { readOnly?: boolean } = {}): Promise<Store> {
+    const file = join(dir, 'monitor.db');
+    if (opts.readOnly && existsSync(file)) return Store.openReadOnly(dir, file);
     try {
       makeDirs(join(dir, 'certs'));
     } catch (e) {
-      throw new InputError('OUTPUT_UNWRITABLE', `state ${dir}: cannot create the state directory (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+      const code = (e as NodeJS.ErrnoException).code ?? 'error';
+      throw new InputError('OUTPUT_UNWRITABLE', `state ${dir}: cannot create the state directory (${code})`, {
+        hint: code === 'ENOSPC' ? `free space on the disk holding ${dir}` : `check that ${dir} can be created and written by this user`,
+      });
     }
     let db: Database.Database;
     try {
-      db = new Database(join(dir, 'monitor.db'), { timeout: 10_000 });
+      db = new Database(file, { timeout: 10_000 });
     } catch (e) {
-      throw new InputError('INPUT_UNREADABLE', `state ${dir}: cannot open monitor.db: ${describeError(e)}`);
+      throw stateError(file, e);
     }
     const store = new Store(dir, db);
     try {
@@ -149,9 +160,38 @@ export class Store implements MonitorState {
     } catch (e) {
       store.close();
       if (e instanceof InputError) throw e;
-      throw new InputError('INPUT_UNREADABLE', `state ${dir}: cannot open monitor.db: ${describeError(e)}`);
+      throw stateError(file, e);
     }
     return store;
+  }
+
+  /**
+   * Read-only. A WAL database still needs its -shm file, which a full disk cannot give: then the
+   * file is read as immutable (no locks, no WAL; what the last checkpoint holds, at most a sweep old).
+   */
+  private static openReadOnly(dir: string, file: string): Store {
+    const open = (name: string) => {
+      const db = new Database(name, { readonly: true, fileMustExist: true, timeout: 10_000 } as Database.Options);
+      try {
+        db.prepare(`SELECT value FROM meta LIMIT 1`).all();
+        return db;
+      } catch (e) {
+        db.close();
+        throw e;
+      }
+    };
+    try {
+      return new Store(dir, open(file));
+    } catch (first) {
+      if (!/disk I\/O|full|readonly|read-only|unable to open|IOERR|CANTOPEN/i.test(`${describeError(first)} ${String((first as { code?: unknown }).code ?? '')}`)) {
+        throw stateError(file, first);
+      }
+      try {
+        return new Store(dir, open(`${pathToFileURL(file).href}?immutable=1`));
+      } catch {
+        throw stateError(file, first);
+      }
+    }
   }
 
   close(): void {
@@ -169,11 +209,19 @@ export class Store implements MonitorState {
   }
 
   private all(sql: string, args: Arg[] = []): Row[] {
-    return this.statement(sql).all(args) as Row[];
+    try {
+      return this.statement(sql).all(args) as Row[];
+    } catch (e) {
+      throw stateError(join(this.dir, 'monitor.db'), e);
+    }
   }
 
   private run(sql: string, args: Arg[] = []): { changes: number; lastInsertRowid: number | bigint } {
-    return this.statement(sql).run(args) as { changes: number; lastInsertRowid: number | bigint };
+    try {
+      return this.statement(sql).run(args) as { changes: number; lastInsertRowid: number | bigint };
+    } catch (e) {
+      throw stateError(join(this.dir, 'monitor.db'), e);
+    }
   }
 
   private hasColumn(table: string, column: string): boolean {
@@ -455,6 +503,23 @@ export class Store implements MonitorState {
     return this.whileLeased(id, leaseToken, { sql: `UPDATE outbox SET status = 'sent', sent_at = ?, last_error = NULL, lease_token = NULL WHERE id = ?`, args: [now.toISOString(), id] }, ['alerts_sent', channel]);
   }
 
+  /**
+   * Alert times further ahead than `maxAheadMs` cannot come from this clock (backoff and leases are
+   * bounded): they were set while the clock was ahead and it has been corrected since. Those rows
+   * become due now instead of waiting out the error. Returns how many were re-based.
+   */
+  async rebaseFutureAlerts(now: Date, maxAheadMs: number): Promise<number> {
+    const limit = new Date(now.getTime() + maxAheadMs).toISOString();
+    return this.transaction(
+      () =>
+        this.all(
+          `UPDATE outbox SET next_attempt_at = ?, status = 'pending', lease_token = NULL
+           WHERE status IN ('pending', 'sending') AND next_attempt_at > ? RETURNING id`,
+          [now.toISOString(), limit],
+        ).length,
+    );
+  }
+
   async markFailed(id: string, channel: string, error: string, nextAttemptAt: Date | null, leaseToken?: string): Promise<boolean> {
     return this.whileLeased(
       id,
@@ -522,3 +587,41 @@ const UPSERT_LATEST = `INSERT INTO latest (endpoint, address, seq, data, chain_k
       CASE WHEN latest.chain_key IS NOT NULL THEN json_set(latest.data, '$.chain', json((SELECT data FROM chains WHERE key = latest.chain_key)))
            WHEN json_array_length(latest.data, '$.chain') > 0 THEN latest.data END) END`;
 
+/**
+ * A state-file failure as the operator can act on it: the file, the cause in words, what to do.
+ * SQLite reports "database disk image is malformed", "database or disk is full", or a bare result
+ * code (14: cannot open) through libsql's ConnectionFailed.
+ */
+export function stateError(file: string, e: unknown): InputError {
+  const raw = describeError(e);
+  const code = String((e as { code?: unknown }).code ?? '');
+  const is = (re: RegExp) => re.test(raw) || re.test(code);
+  let cause: string;
+  let hint: string;
+  if (is(/malformed|not a database|SQLITE_CORRUPT|SQLITE_NOTADB|file is (?:encrypted|not a database)/i)) {
+    cause = 'the file is corrupt (not a readable SQLite database)';
+    hint = `stop the monitor, move it aside (mv ${file} ${file}.corrupt) and start again with an empty state; \`sqlite3 ${file}.corrupt .recover\` may save the history`;
+  } else if (is(/disk is full|SQLITE_FULL|ENOSPC/i)) {
+    cause = 'the disk is full';
+    hint = `free space on the disk holding ${file}; nothing was lost (the last complete sweep is kept)`;
+  } else if (is(/disk I\/O error|SQLITE_IOERR/i)) {
+    cause = 'the disk refused a read or write (full, read-only or failing)';
+    hint = `check free space (df) and the health of the disk holding ${file}`;
+  } else if (is(/readonly|read-only|SQLITE_READONLY|EROFS/i)) {
+    cause = 'the file or its disk is read-only';
+    hint = `make ${file} and its directory writable by this user, or point state: at a writable directory`;
+  } else if (is(/unable to open|SQLITE_CANTOPEN|: 14\)|ENOENT|EACCES|EPERM/i)) {
+    cause = 'it cannot be opened (missing, or no permission on the file or its directory)';
+    hint = `check that ${file} exists (run \`pinctl monitor once\` to create it) and that this user can read and write it and its directory`;
+  } else if (is(/busy|locked|SQLITE_BUSY/i)) {
+    cause = 'another process holds it locked';
+    hint = 'wait for the other pinctl monitor to finish, or stop it';
+  } else if (e instanceof SyntaxError) {
+    cause = 'a stored row is not valid JSON (the file was edited or is damaged)';
+    hint = `move ${file} aside and start with an empty state`;
+  } else {
+    cause = 'SQLite failed';
+    hint = `check the file and its disk; \`sqlite3 ${file} 'PRAGMA integrity_check'\` tells whether it is damaged`;
+  }
+  return new InputError('INPUT_UNREADABLE', `state file ${file}: ${cause} (${raw})`, { hint, cause: e });
+}

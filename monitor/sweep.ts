@@ -63,7 +63,9 @@ export async function sweep(cfg: MonitorConfig, deps: SweepDeps): Promise<SweepR
   const records = new Map<string, CertRecord>();
   const jobs: Job[] = [];
 
-  await runBounded(cfg.endpoints, Math.min(cfg.concurrency, 64), async (endpoint) => {
+  // Lookups run with the sweep's concurrency, each bounded by the probe's deadline: a silent
+  // resolver costs one timeout per name and attempt, never a sweep.
+  await runBounded(cfg.endpoints, cfg.concurrency, async (endpoint) => {
     if (endpoint.addresses) {
       for (const address of endpoint.addresses) jobs.push({ endpoint, address });
       return;
@@ -72,7 +74,7 @@ export async function sweep(cfg: MonitorConfig, deps: SweepDeps): Promise<SweepR
     let lastError: unknown;
     for (let attempt = 1; attempt <= cfg.retries + 1; attempt++) {
       try {
-        const addresses = await resolve(endpoint.host);
+        const addresses = await resolve(endpoint.host, { timeoutMs: cfg.timeoutMs });
         for (const address of addresses) jobs.push({ endpoint, address });
         return;
       } catch (e) {

@@ -283,7 +283,7 @@ export async function statusCommand(opts: ConfigOption & { json?: boolean; watch
   try {
     await ready();
     cfg = load(opts, io, true);
-    store = await M.openState(cfg);
+    store = await M.openState(cfg, { readOnly: true }); // status writes nothing: works on a full disk
   } catch (e) {
     return fail(io, e);
   }

@@ -53,7 +53,7 @@ export async function pinsCommand(files: string[], opts: PinsOptions, io: CliIO)
       const c = i.cert;
       const lines = [`${s.bold(`${i.source} #${i.index + 1}`)} ${i.kind}${c?.isCA ? ' (CA)' : ''}`];
       if (c) {
-        lines.push(`  subject      ${c.subject}`, `  issuer       ${c.issuer}`, `  validity     ${isoDate(c.notBefore)} → ${isoDate(c.notAfter)}`);
+        lines.push(`  subject      ${c.subject || '(empty)'}`, `  issuer       ${c.issuer || '(empty)'}`, `  validity     ${isoDate(c.notBefore)} → ${isoDate(c.notAfter)}`);
       }
       lines.push(`  key          ${keyLabel(i)}`, `  spki-sha256  ${i.spkiSha256}`);
       if (c) lines.push(`  sha256       ${c.sha256Fingerprint}`);

@@ -21,8 +21,12 @@ export interface KeyDescription {
 export interface CertInfo extends KeyDescription {
   der: Uint8Array;
   x509: X509Certificate;
+  /** "CN=a, O=b"; '' for an empty Name (valid in a subject when a critical SAN names the entity). */
   subject: string;
   issuer: string;
+  /** The Names in node's one-attribute-per-line form, '' when empty: keys for issuer look-ups. */
+  subjectKey: string;
+  issuerKey: string;
   serialNumber: string;
   notBefore: Date;
   notAfter: Date;
@@ -55,9 +59,27 @@ export function describeKey(key: KeyObject | undefined): KeyDescription {
   return { keyType: type, keyBits: null, curve: null };
 }
 
-/** "CN=a\nO=b" (node's form) → "CN=a, O=b". */
-export function formatName(name: string): string {
-  return name.split('\n').filter(Boolean).join(', ');
+/** "CN=a\nO=b" (node's form) → "CN=a, O=b". Node gives undefined for an empty Name. */
+export function formatName(name: string | undefined): string {
+  return (name ?? '').split('\n').filter(Boolean).join(', ');
+}
+
+export const REENCODED_WHY = 'OpenSSL re-encodes it to different bytes, so the pin of the bytes as sent would differ from openssl\'s and from what apps compute';
+export const REENCODED_HINT = 'ask the issuer for a correctly encoded certificate; `openssl asn1parse -i` shows the encoding';
+
+/**
+ * The cross-check behind every pin of a stored SPKI: its bytes must be what the platform writes
+ * back for the key it loads from them. A key OpenSSL cannot load has no re-encoding to compare.
+ */
+export function sameAsReencoded(spkiDer: Uint8Array, key: KeyObject | undefined): boolean {
+  if (!key) return true;
+  let again: Buffer;
+  try {
+    again = key.export({ type: 'spki', format: 'der' });
+  } catch {
+    return true;
+  }
+  return Buffer.compare(again, spkiDer) === 0;
 }
 
 const cache = new Map<string, CertInfo>();
@@ -78,8 +100,9 @@ export function parseCertificate(der: Uint8Array, source = 'certificate'): CertI
     x509 = new X509Certificate(der);
   } catch (e) {
     const why = e instanceof DerError ? e.message : 'OpenSSL could not decode it';
+    const ber = e instanceof DerError && /BER, not DER/.test(why);
     throw new ParseError('CERT_MALFORMED', `${source}: not a valid X.509 certificate: ${why}`, {
-      hint: 'check the file is a complete certificate (openssl x509 -in FILE -noout -text)',
+      hint: ber ? REENCODED_HINT : 'check the file is a complete certificate (openssl x509 -in FILE -noout -text)',
     });
   }
   let key: KeyObject | undefined;
@@ -87,6 +110,11 @@ export function parseCertificate(der: Uint8Array, source = 'certificate'): CertI
     key = x509.publicKey;
   } catch {
     key = undefined; // an algorithm OpenSSL cannot load: still pinnable from the raw SPKI bytes
+  }
+  if (!sameAsReencoded(spkiDer, key)) {
+    throw new ParseError('CERT_MALFORMED', `${source}: the certificate's SubjectPublicKeyInfo is not in canonical DER: ${REENCODED_WHY}`, {
+      hint: REENCODED_HINT,
+    });
   }
   const notBefore = new Date(x509.validFrom);
   const notAfter = new Date(x509.validTo);
@@ -98,6 +126,8 @@ export function parseCertificate(der: Uint8Array, source = 'certificate'): CertI
     x509,
     subject: formatName(x509.subject),
     issuer: formatName(x509.issuer),
+    subjectKey: x509.subject ?? '',
+    issuerKey: x509.issuer ?? '',
     serialNumber: x509.serialNumber.toLowerCase(),
     notBefore,
     notAfter,
@@ -105,7 +135,7 @@ export function parseCertificate(der: Uint8Array, source = 'certificate'): CertI
     spkiSha256: spkiSha256(spkiDer),
     sha256Fingerprint: fingerprint,
     isCA: x509.ca,
-    selfIssued: x509.subject === x509.issuer,
+    selfIssued: (x509.subject ?? '') === (x509.issuer ?? ''),
     subjectAltNames: (x509.subjectAltName ?? '').split(', ').filter(Boolean),
     ...describeKey(key),
   };

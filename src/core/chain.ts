@@ -107,7 +107,7 @@ export function buildChain(served: CertInfo[], store: TrustStore, opts: ChainOpt
       path.push({ cert: remaining.splice(fromServed, 1)[0]!, position: 'intermediate', source: 'served' });
       continue;
     }
-    const anchor = (store.bySubject.get(current.x509.issuer) ?? []).find((a) => issued(a, current));
+    const anchor = (store.bySubject.get(current.issuerKey) ?? []).find((a) => issued(a, current));
     if (anchor) {
       path.push({ cert: anchor, position: 'intermediate', source: 'trust-store' });
       trusted = true;
@@ -121,11 +121,13 @@ export function buildChain(served: CertInfo[], store: TrustStore, opts: ChainOpt
   const pathServed = path.filter((e) => e.source === 'served').map((e) => e.cert.sha256Fingerprint);
   const reordered = pathServed.some((fp, i) => served0[i] !== fp);
 
-  const problems = validate(path, trusted, store, opts);
+  // The walk stopped at the depth limit, not for want of an issuer.
+  const depthLimited = !trusted && path.length > MAX_DEPTH && !selfSigned(last.cert);
+  const problems = validate(path, trusted, store, opts, depthLimited);
   return { entries: path, reordered, unused: remaining, trusted, problems, valid: problems.length === 0 };
 }
 
-function validate(path: ChainEntry[], trusted: boolean, store: TrustStore, opts: ChainOptions): ChainProblem[] {
+function validate(path: ChainEntry[], trusted: boolean, store: TrustStore, opts: ChainOptions, depthLimited: boolean): ChainProblem[] {
   const problems: ChainProblem[] = [];
   const now = opts.now.getTime();
   for (const e of path) {
@@ -148,10 +150,15 @@ function validate(path: ChainEntry[], trusted: boolean, store: TrustStore, opts:
       problems.push({ code: 'self-signed-leaf', message: `the leaf "${shortName(leaf)}" is self-signed and not in the trust store (${store.label})` });
     } else if (selfSigned(last.cert)) {
       problems.push({ code: 'untrusted-root', message: `the root "${shortName(last.cert)}" is not in the trust store (${store.label})` });
+    } else if (depthLimited) {
+      problems.push({
+        code: 'incomplete',
+        message: `the path from the leaf reached the depth limit of ${MAX_DEPTH + 1} certificates at "${shortName(last.cert)}" before any trust anchor: chains that long are not real PKI (clients stop at a similar depth)`,
+      });
     } else {
       problems.push({
         code: 'incomplete',
-        message: `no issuer found for "${shortName(last.cert)}" (issuer "${last.cert.issuer}") among the served certificates or in the trust store (${store.label})`,
+        message: `no issuer found for "${shortName(last.cert)}" (issuer "${last.cert.issuer || '(empty)'}") among the served certificates or in the trust store (${store.label})`,
       });
     }
   }
@@ -161,7 +168,7 @@ function validate(path: ChainEntry[], trusted: boolean, store: TrustStore, opts:
     if (!ok) {
       problems.push({
         code: 'hostname-mismatch',
-        message: `the leaf is for ${leaf.subjectAltNames.join(', ') || leaf.subject}, not ${h}`,
+        message: `the leaf is for ${leaf.subjectAltNames.join(', ') || leaf.subject || 'an empty subject'}, not ${h}`,
       });
     }
   }

@@ -41,6 +41,11 @@ export function readTlv(buf: Uint8Array, offset: number, limit = buf.length): Tl
     const n = first & 0x7f;
     if (n > 4) throw new DerError(`DER length of ${n} bytes at byte ${pos - 1} is too large`);
     if (pos + n > limit) throw new DerError(`truncated DER length at byte ${pos}`);
+    // DER (X.690 10.1): the shortest form. A padded length is BER, and OpenSSL's re-encoding of
+    // such an element differs from its bytes: hashing them would give a pin no client computes.
+    if (buf[pos] === 0 || (n === 1 && buf[pos]! < 0x80)) {
+      throw new DerError(`non-minimal DER length at byte ${pos - 1} (${n} length bytes where fewer suffice): BER, not DER`);
+    }
     length = 0;
     for (let i = 0; i < n; i++) length = length * 256 + buf[pos++]!;
   }
@@ -109,4 +114,81 @@ export function oidToString(buf: Uint8Array, t: Tlv): string {
     }
   }
   return parts.join('.');
+}
+
+/** Does the outermost element (or the first below it) use BER's indefinite length? A cheap sniff. */
+export function hasIndefiniteLength(buf: Uint8Array): boolean {
+  return buf.length > 4 && buf[0] === TAG.SEQUENCE && (buf[1] === 0x80 || buf.subarray(2, 6).includes(0x80));
+}
+
+const MAX_BER_DEPTH = 64;
+
+/**
+ * BER → DER for what PKCS#7 exporters produce: the outer indefinite lengths (0x80 … 00 00) become
+ * definite; definite-length elements inside are copied as they are (certificates are DER already).
+ * Null when the bytes are not well-formed BER.
+ */
+export function berToDer(buf: Uint8Array): Uint8Array | null {
+  try {
+    const [out, end] = reencode(buf, 0, 0);
+    return end === buf.length ? out : null;
+  } catch {
+    return null;
+  }
+}
+
+function reencode(buf: Uint8Array, offset: number, depth: number): [Uint8Array, number] {
+  if (depth > MAX_BER_DEPTH) throw new DerError('BER nesting too deep');
+  if (offset + 2 > buf.length) throw new DerError('truncated BER');
+  const tag = buf[offset]!;
+  if ((tag & 0x1f) === 0x1f) throw new DerError('multi-byte tag');
+  if (buf[offset + 1] !== 0x80) {
+    // A definite-length element is kept byte for byte: a certificate's bytes are what was signed.
+    const t = readTlvLoose(buf, offset);
+    return [buf.subarray(offset, t.end), t.end];
+  }
+  if ((tag & 0x20) === 0) throw new DerError('indefinite length on a primitive element');
+  const parts: Uint8Array[] = [];
+  let pos = offset + 2;
+  for (;;) {
+    if (pos + 2 > buf.length) throw new DerError('indefinite length without end-of-contents');
+    if (buf[pos] === 0 && buf[pos + 1] === 0) return [encodeTlv(tag, parts), pos + 2];
+    const [child, next] = reencode(buf, pos, depth + 1);
+    parts.push(child);
+    pos = next;
+  }
+}
+
+/** readTlv without the DER minimality rule (BER input may pad its lengths). */
+function readTlvLoose(buf: Uint8Array, offset: number): Tlv {
+  let pos = offset + 1;
+  const first = buf[pos++]!;
+  let length = first;
+  if (first > 0x80) {
+    const n = first & 0x7f;
+    if (n > 4 || pos + n > buf.length) throw new DerError('bad BER length');
+    length = 0;
+    for (let i = 0; i < n; i++) length = length * 256 + buf[pos++]!;
+  }
+  if (pos + length > buf.length) throw new DerError('truncated BER element');
+  return { tag: buf[offset]!, start: offset, contentStart: pos, end: pos + length };
+}
+
+function encodeTlv(tag: number, parts: Uint8Array[]): Uint8Array {
+  const len = parts.reduce((n, p) => n + p.length, 0);
+  const lenBytes: number[] = [];
+  if (len < 0x80) lenBytes.push(len);
+  else {
+    for (let v = len; v > 0; v = Math.floor(v / 256)) lenBytes.unshift(v % 256);
+    lenBytes.unshift(0x80 | lenBytes.length);
+  }
+  const out = new Uint8Array(1 + lenBytes.length + len);
+  out[0] = tag;
+  out.set(lenBytes, 1);
+  let pos = 1 + lenBytes.length;
+  for (const p of parts) {
+    out.set(p, pos);
+    pos += p.length;
+  }
+  return out;
 }

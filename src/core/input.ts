@@ -5,11 +5,11 @@
  */
 import { KeyObject, createPrivateKey, createPublicKey } from 'node:crypto';
 import { ParseError } from '../errors.js';
-import { CertInfo, KeyDescription, describeKey, parseCertificate } from './certificate.js';
-import { DerError, leadingElement, readTlv } from './der.js';
+import { CertInfo, KeyDescription, REENCODED_HINT, REENCODED_WHY, describeKey, parseCertificate, sameAsReencoded } from './certificate.js';
+import { DerError, berToDer, hasIndefiniteLength, leadingElement, readTlv } from './der.js';
 import { hasPem, parsePem, PemBlock } from './pem.js';
 import { spkiSha256 } from './pin.js';
-import { csrSpki, looksLikePkcs7, pkcs7Certificates } from './x509-structure.js';
+import { csrSpki, looksLikePkcs12, looksLikePkcs7, pkcs7Certificates } from './x509-structure.js';
 
 export type ItemKind = 'certificate' | 'public-key' | 'private-key' | 'csr';
 
@@ -33,7 +33,8 @@ export function parseInput(bytes: Uint8Array, source: string): InputItem[] {
     throw new ParseError('TOO_LARGE', `${source}: ${bytes.length} bytes is larger than the ${MAX_INPUT_BYTES}-byte limit for certificate files`);
   }
   if (bytes.length === 0) throw new ParseError('NOTHING_FOUND', `${source}: the file is empty`);
-  const text = isProbablyText(bytes) ? Buffer.from(bytes).toString('latin1') : null;
+  const utf16 = utf16Text(bytes);
+  const text = utf16 ?? (isProbablyText(bytes) ? Buffer.from(bytes).toString('latin1') : null);
   let partials: Partial[];
   if (text !== null && hasPem(text)) {
     partials = parsePem(text, source).flatMap((b) => fromPemBlock(b, source));
@@ -48,6 +49,15 @@ export function parseInput(bytes: Uint8Array, source: string): InputItem[] {
     throw new ParseError('NOTHING_FOUND', `${source}: no certificate, key or CSR found`);
   }
   return partials.map((p, index) => ({ ...p, source, index }));
+}
+
+/** PEM saved as UTF-16 (Windows editors, PowerShell's `>`): a byte-order mark, or every other byte zero. */
+function utf16Text(bytes: Uint8Array): string | null {
+  const le = (bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0x2d && bytes[1] === 0 && bytes[2] === 0x2d && bytes[3] === 0);
+  const be = (bytes[0] === 0xfe && bytes[1] === 0xff) || (bytes[0] === 0 && bytes[1] === 0x2d && bytes[2] === 0 && bytes[3] === 0x2d);
+  if (!le && !be) return null;
+  const text = new TextDecoder(le ? 'utf-16le' : 'utf-16be').decode(bytes);
+  return hasPem(text) ? text : null;
 }
 
 function isProbablyText(bytes: Uint8Array): boolean {
@@ -87,6 +97,8 @@ function fromPemBlock(block: PemBlock, source: string): Partial[] {
       return [privateKeyItem(block.der, 'sec1', where)];
     case 'RSA PRIVATE KEY':
       return [privateKeyItem(block.der, 'pkcs1', where)];
+    case 'DSA PRIVATE KEY':
+      return [dsaPrivateKeyItem(block.der, where)];
     case 'CERTIFICATE REQUEST':
     case 'NEW CERTIFICATE REQUEST':
       return [csrItem(block.der, where)];
@@ -96,7 +108,7 @@ function fromPemBlock(block: PemBlock, source: string): Partial[] {
     default:
       if (SKIPPED_LABELS.has(block.label)) return [];
       throw new ParseError('PEM_MALFORMED', `${where}: unsupported PEM block type`, {
-        hint: 'pinctl reads CERTIFICATE, TRUSTED CERTIFICATE, PUBLIC KEY, PRIVATE KEY, EC/RSA PRIVATE KEY, CERTIFICATE REQUEST and PKCS7 blocks',
+        hint: 'pinctl reads CERTIFICATE, TRUSTED CERTIFICATE, PUBLIC KEY, PRIVATE KEY, EC/RSA/DSA PRIVATE KEY, CERTIFICATE REQUEST and PKCS7 blocks',
       });
   }
 }
@@ -122,7 +134,11 @@ function certItem(der: Uint8Array, where: string): Partial {
   };
 }
 
-function keyPartial(kind: ItemKind, key: KeyObject, spkiDer?: Uint8Array): Partial {
+function keyPartial(kind: ItemKind, key: KeyObject, spkiDer?: Uint8Array, where = ''): Partial {
+  if (spkiDer && !sameAsReencoded(spkiDer, key)) {
+    const code = kind === 'csr' ? 'CSR_MALFORMED' : 'KEY_MALFORMED';
+    throw new ParseError(code, `${where}: the SubjectPublicKeyInfo is not in canonical DER: ${REENCODED_WHY}`, { hint: REENCODED_HINT });
+  }
   const der = spkiDer ?? new Uint8Array(key.export({ type: 'spki', format: 'der' }));
   return { kind, spkiDer: der, spkiSha256: spkiSha256(der), ...describeKey(key) };
 }
@@ -135,7 +151,7 @@ function publicKeyItem(der: Uint8Array, type: 'spki' | 'pkcs1', where: string): 
     throw new ParseError('KEY_MALFORMED', `${where}: not a valid ${type === 'spki' ? 'SubjectPublicKeyInfo' : 'PKCS#1 RSA'} public key`);
   }
   // A SubjectPublicKeyInfo is pinned as given; PKCS#1 must be wrapped into one first.
-  return keyPartial('public-key', key, type === 'spki' ? checkedWhole(der, where) : undefined);
+  return keyPartial('public-key', key, type === 'spki' ? checkedWhole(der, where) : undefined, where);
 }
 
 function checkedWhole(der: Uint8Array, where: string): Uint8Array {
@@ -144,7 +160,7 @@ function checkedWhole(der: Uint8Array, where: string): Uint8Array {
     if (t.end !== der.length) throw new DerError(`${der.length - t.end} unexpected bytes after the key`);
     return der;
   } catch (e) {
-    throw new ParseError('KEY_MALFORMED', `${where}: ${(e as Error).message}`);
+    throw new ParseError('KEY_MALFORMED', `${where}: ${(e as Error).message}`, { hint: REENCODED_HINT });
   }
 }
 
@@ -154,6 +170,21 @@ function privateKeyItem(der: Uint8Array, type: 'pkcs8' | 'sec1' | 'pkcs1', where
     key = createPublicKey(createPrivateKey({ key: Buffer.from(der), format: 'der', type }));
   } catch {
     throw new ParseError('KEY_MALFORMED', `${where}: not a valid ${type.toUpperCase()} private key`);
+  }
+  return keyPartial('private-key', key);
+}
+
+/**
+ * OpenSSL's traditional DSA key (SEQUENCE of version, p, q, g, y, x): node:crypto has no DER type
+ * name for it, but reads it as PEM, which is what it is.
+ */
+function dsaPrivateKeyItem(der: Uint8Array, where: string): Partial {
+  const pem = `-----BEGIN DSA PRIVATE KEY-----\n${Buffer.from(der).toString('base64').replace(/(.{64})/g, '$1\n')}\n-----END DSA PRIVATE KEY-----\n`;
+  let key: KeyObject;
+  try {
+    key = createPublicKey(createPrivateKey(pem));
+  } catch {
+    throw new ParseError('KEY_MALFORMED', `${where}: not a valid DSA private key`);
   }
   return keyPartial('private-key', key);
 }
@@ -168,7 +199,7 @@ function csrItem(der: Uint8Array, where: string): Partial {
     const why = e instanceof DerError ? `: ${e.message}` : '';
     throw new ParseError('CSR_MALFORMED', `${where}: not a valid PKCS#10 certificate request${why}`);
   }
-  return keyPartial('csr', key, spki);
+  return keyPartial('csr', key, spki, where);
 }
 
 function pkcs7Items(der: Uint8Array, where: string): Partial[] {
@@ -181,8 +212,17 @@ function pkcs7Items(der: Uint8Array, where: string): Partial[] {
   return certs.map((c, i) => certItem(c, `${where}, certificate ${i + 1}`));
 }
 
+const ENCODING_REFUSAL = /BER, not DER|not in canonical DER/;
+
 /** Binary input: try each DER structure a user is likely to have, most common first. */
-function fromDer(der: Uint8Array, source: string): Partial[] {
+function fromDer(bytes: Uint8Array, source: string): Partial[] {
+  if (looksLikePkcs12(bytes)) {
+    throw new ParseError('NOTHING_FOUND', `${source}: this is a PKCS#12 (.p12/.pfx) bundle; pinctl does not read PKCS#12 (it is usually password-protected)`, {
+      hint: `extract the certificates first: openssl pkcs12 -in ${source} -nokeys -out certs.pem (add -legacy for old RC2-encrypted files), then run pinctl on certs.pem`,
+    });
+  }
+  // PKCS#7 from Windows and Java tools is often BER (indefinite lengths): re-encoded as DER first.
+  const der = hasIndefiniteLength(bytes) ? berToDer(bytes) ?? bytes : bytes;
   if (looksLikePkcs7(der)) return pkcs7Items(der, source);
   const attempts: Array<() => Partial> = [
     () => certItem(der, source),
@@ -191,15 +231,19 @@ function fromDer(der: Uint8Array, source: string): Partial[] {
     () => privateKeyItem(der, 'pkcs8', source),
     () => privateKeyItem(der, 'sec1', source),
     () => privateKeyItem(der, 'pkcs1', source),
+    () => dsaPrivateKeyItem(der, source),
     () => publicKeyItem(der, 'pkcs1', source),
   ];
+  let encodingRefusal: unknown;
   for (const attempt of attempts) {
     try {
       return [attempt()];
-    } catch {
-      /* try the next structure */
+    } catch (e) {
+      // The right structure in a wrong (BER) encoding: that reason beats "none of these".
+      if (!encodingRefusal && e instanceof ParseError && ENCODING_REFUSAL.test(e.message)) encodingRefusal = e;
     }
   }
+  if (encodingRefusal) throw encodingRefusal;
   throw new ParseError('DER_MALFORMED', `${source}: expected a DER certificate, key, CSR or PKCS#7 bundle, found ${der.length} bytes that are none of these`, {
     hint: 'a truncated or corrupted file? `openssl asn1parse -inform DER -in FILE` shows where it breaks',
   });

@@ -17,14 +17,14 @@ export interface TrustStore {
 export function makeTrustStore(certs: CertInfo[], label: string): TrustStore {
   const bySubject = new Map<string, CertInfo[]>();
   for (const c of certs) {
-    const list = bySubject.get(c.x509.subject) ?? [];
+    const list = bySubject.get(c.subjectKey) ?? [];
     list.push(c);
-    bySubject.set(c.x509.subject, list);
+    bySubject.set(c.subjectKey, list);
   }
   return { label, certs, bySubject, spkiPins: new Set(certs.map((c) => c.spkiSha256)) };
 }
 
 /** Is this certificate itself an anchor (same subject and same key as one in the store)? */
 export function isAnchor(store: TrustStore, cert: CertInfo): boolean {
-  return (store.bySubject.get(cert.x509.subject) ?? []).some((a) => a.spkiSha256 === cert.spkiSha256);
+  return (store.bySubject.get(cert.subjectKey) ?? []).some((a) => a.spkiSha256 === cert.spkiSha256);
 }

@@ -3,7 +3,7 @@
  * SubjectPublicKeyInfo bytes of a certificate or CSR (pins are a hash of these bytes as encoded by
  * the issuer, not a re-encoding) and the certificates carried by a PKCS#7 SignedData.
  */
-import { DerError, TAG, children, expectTag, oidToString, readWhole, slice } from './der.js';
+import { DerError, TAG, berToDer, children, expectTag, hasIndefiniteLength, oidToString, readWhole, slice } from './der.js';
 
 /** Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signature } (RFC 5280 4.1). */
 export function certificateSpki(der: Uint8Array): Uint8Array {
@@ -62,6 +62,24 @@ export function looksLikePkcs7(der: Uint8Array): boolean {
     const ci = readWhole(der);
     const [type] = children(der, ci);
     return type?.tag === TAG.OID && oidToString(der, type) === OID_SIGNED_DATA;
+  } catch {
+    return false;
+  }
+}
+
+const OID_DATA = '1.2.840.113549.1.7.1';
+
+/** PFX ::= SEQUENCE { version INTEGER (3), authSafe ContentInfo (data or signedData), macData OPTIONAL } (RFC 7292 4). */
+export function looksLikePkcs12(der: Uint8Array): boolean {
+  try {
+    const whole = hasIndefiniteLength(der) ? berToDer(der) : der;
+    if (!whole) return false;
+    const pfx = readWhole(whole);
+    const [version, authSafe] = children(whole, pfx);
+    if (version?.tag !== TAG.INTEGER || version.end - version.contentStart !== 1 || whole[version.contentStart] !== 3) return false;
+    const [type] = children(whole, expectTag(authSafe, TAG.SEQUENCE, 'AuthenticatedSafe ContentInfo'));
+    const oid = type?.tag === TAG.OID ? oidToString(whole, type) : '';
+    return oid === OID_DATA || oid === OID_SIGNED_DATA;
   } catch {
     return false;
   }

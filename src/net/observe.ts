@@ -40,7 +40,7 @@ export async function observeTargets(targets: Target[], deps: ObserveDeps): Prom
       observations.push(obs);
       const override = deps.overrides.find((o) => o.host === target.host && o.port === target.port);
       try {
-        obs.endpoint.addresses = override ? override.addresses : await resolve(target.host);
+        obs.endpoint.addresses = override ? override.addresses : await resolve(target.host, { timeoutMs: deps.timeoutMs });
       } catch (e) {
         obs.failures.push(toFailure(target.host, e));
         return;
@@ -53,7 +53,8 @@ export async function observeTargets(targets: Target[], deps: ObserveDeps): Prom
   let done = 0;
   await runBounded(jobs, deps.concurrency ?? 64, async (job) => {
     const label = formatAddress(job.address, job.target.port);
-    const r = await probe({ host: job.target.host, port: job.target.port, address: job.address, timeoutMs: deps.timeoutMs });
+    // One-shot: the chain as sent, so a reordered chain or extra certificates can be reported.
+    const r = await probe({ host: job.target.host, port: job.target.port, address: job.address, timeoutMs: deps.timeoutMs, asSent: true });
     if (!r.ok) {
       job.obs.failures.push(toFailure(label, r.error));
     } else {

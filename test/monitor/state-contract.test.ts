@@ -211,6 +211,18 @@ describe.each(STATE_BACKENDS.map((b) => [b.id, b] as const))('MonitorState contr
     });
   });
 
+  test('alerts scheduled while the clock was ahead become due now, others keep their time', async () => {
+    await withState(async (s) => {
+      const now = new Date('2026-06-01T00:00:00.000Z');
+      await s.commitSweep(write([], new Map(), 's1', { outbox: [alert('far', 'email', '2026-06-02T00:00:00.000Z'), alert('near', 'email', '2026-06-01T00:10:00.000Z')] }));
+      expect(await s.rebaseFutureAlerts(now, 3_600_000)).toBe(1);
+      expect((await s.outbox('pending')).map((r) => [r.id, r.nextAttemptAt])).toEqual([
+        ['near', '2026-06-01T00:10:00.000Z'],
+        ['far', '2026-06-01T00:00:00.000Z'],
+      ]);
+    });
+  });
+
   test('two deliverers claiming at once never get the same row', async () => {
     await withState(async (a, open) => {
       const b = await open();

@@ -85,9 +85,45 @@ describe('probeTls against real servers on 127.0.0.1', () => {
     ];
     for (const [what, sent, expected] of cases) {
       const s = keep(await tlsServer('chain.pem', 'leaf.key', { cert: sent.map(pem).join('') }));
+      const r = await probeTls({ host: 'api.pinctl.test', port: s.port, address: '127.0.0.1', timeoutMs: 3000, asSent: true });
+      expect(r.ok, what).toBe(true);
+      expect(r.ok && pinsOf(r.served), what).toEqual(expected.map((f) => opensslPin(f)));
+    }
+  });
+  it('by default reads the issuer-linked chain: leaf then each issuer sent, duplicates and unrelated certificates left out', async () => {
+    const pem = (f: string) => readFileSync(pkiFile(f), 'utf8');
+    const cases: [string, string[], string[]][] = [
+      ['in order with the root', ['leaf.pem', 'intermediate.pem', 'root.pem'], ['leaf.pem', 'intermediate.pem', 'root.pem']],
+      ['intermediate sent twice', ['leaf.pem', 'intermediate.pem', 'intermediate.pem', 'root.pem'], ['leaf.pem', 'intermediate.pem', 'root.pem']],
+      // Node's issuer walk stops once it has taken the last-listed certificate: a root sent before
+      // its intermediate is not returned (src/core/chain.ts completes it from the trust store).
+      ['root before intermediate', ['leaf.pem', 'root.pem', 'intermediate.pem'], ['leaf.pem', 'intermediate.pem']],
+      ['an unrelated certificate in between', ['leaf.pem', 'intermediate2.pem', 'intermediate.pem'], ['leaf.pem', 'intermediate.pem']],
+      ['the leaf alone', ['leaf.pem'], ['leaf.pem']],
+    ];
+    for (const [what, sent, expected] of cases) {
+      const s = keep(await tlsServer('chain.pem', 'leaf.key', { cert: sent.map(pem).join('') }));
       const r = await probeTls({ host: 'api.pinctl.test', port: s.port, address: '127.0.0.1', timeoutMs: 3000 });
       expect(r.ok, what).toBe(true);
       expect(r.ok && pinsOf(r.served), what).toEqual(expected.map((f) => opensslPin(f)));
+    }
+  });
+  it('by default never calls getPeerX509Certificate (it leaks the issuer certificates natively in Node 20)', async () => {
+    const s = keep(await tlsServer('fullchain.pem', 'leaf.key'));
+    const original = tls.TLSSocket.prototype.getPeerX509Certificate;
+    let calls = 0;
+    tls.TLSSocket.prototype.getPeerX509Certificate = function (this: tls.TLSSocket) {
+      calls++;
+      return original.call(this);
+    };
+    try {
+      const r = await probeTls({ host: 'api.pinctl.test', port: s.port, address: '127.0.0.1', timeoutMs: 3000 });
+      expect(r.ok && r.served.length).toBe(3);
+      expect(calls).toBe(0);
+      await probeTls({ host: 'api.pinctl.test', port: s.port, address: '127.0.0.1', timeoutMs: 3000, asSent: true });
+      expect(calls).toBe(1); // the spy works
+    } finally {
+      tls.TLSSocket.prototype.getPeerX509Certificate = original;
     }
   });
   it('a server sending 500 certificates fails cleanly', async () => {
