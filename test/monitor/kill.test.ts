@@ -11,6 +11,7 @@ import Database from 'libsql';
 import { tlsServer, Running } from '../helpers/servers.js';
 import { opensslPin } from '../helpers/fixtures.js';
 import { freePort, pkiFile, tempDir, writeConfig } from './helpers.js';
+import { compileForChildren, compiledDir } from '../helpers/compile.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 // Under node_modules so the compiled files resolve the project's packages.
@@ -31,7 +32,6 @@ import { loadConfig } from '${OUT}/monitor/config.js';
 import { runCycle } from '${OUT}/monitor/cycle.js';
 import { Store } from '${OUT}/monitor/store.js';
 import { trustStores } from '${OUT}/monitor/sweep.js';
-import { compileForChildren, compiledDir } from '../helpers/compile.js';
 const cfg = loadConfig('${join(dir, 'monitor.yaml')}', { env: {}, cwd: '${dir}', now: new Date() });
 const store = await Store.open(cfg.state);
 const stores = trustStores(cfg, {});
