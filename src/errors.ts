@@ -44,6 +44,7 @@ export type ErrorCode =
   | 'BUNDLE_EXPIRED'
   | 'BUNDLE_NOT_YET_VALID'
   | 'BUNDLE_KEYSET'
+  | 'BUNDLE_TRUST_EXPIRED'
   | 'BUNDLE_FETCH';
 
 export class PinctlError extends Error {

@@ -277,7 +277,7 @@ async function verifyBundleOrThrow(file: string, opts: BundleVerifyOptions, io: 
       } else {
         if (record && v <= record.version) throw new RollbackError(`keyset version ${v} is not above the accepted version ${record.version}`);
         // SPEC §5: one rotation from the accepted version (or, without --state, to this version).
-        payload = new TrustedStore({ audience, keyset: { ...keyset, version: record ? record.version : v - 1 } }).rotate(src.bytes);
+        payload = new TrustedStore({ audience, keyset: { ...keyset, version: record ? record.version : v - 1 } }).rotate(src.bytes).payload;
       }
       version = payload.version;
     } else {

@@ -487,7 +487,7 @@ export class PinService {
     return this.serial(async () => {
       let next: KeysetPayload;
       try {
-        next = new TrustedStore({ audience: this.audience, keyset: this.trustedKeyset() }).rotate(body);
+        next = new TrustedStore({ audience: this.audience, keyset: this.trustedKeyset() }).rotate(body).payload;
       } catch (e) {
         const status = e instanceof EnvelopeError || !(e instanceof BundleError) ? 400 : 409;
         return { ok: false, status, body: { ...errorBody(e), hint: e instanceof PinctlError && e.hint ? e.hint : 'a keyset must be version (current + 1), for this audience, and signed by the current keys and by the new keys (pinctl bundle create --keyset ... --key OLD --key NEW)' } };
