@@ -13,6 +13,7 @@ import { AUDIENCE, NOW, PIN, b64, domain, newSigner, pinsPayload, sign, startSer
 
 const ED25519 = join(import.meta.dirname, '..', '..', '..', 'shared', 'vectors', 'ed25519');
 const manifest = loadManifest();
+const rolesManifest = loadManifest('vectors-roles.json');
 const files: Record<string, Uint8Array> = {};
 for (const f of readdirSync(join(BUNDLES_DIR, manifest.directory))) files[f] = new Uint8Array(readFileSync(join(BUNDLES_DIR, manifest.directory, f)));
 
@@ -20,10 +21,12 @@ describe('vectors on the core (node)', () => {
   it('every conformance case and every Ed25519 vector agree', () => {
     const wycheproof = JSON.parse(readFileSync(join(ED25519, 'wycheproof_ed25519_test.json'), 'utf8'));
     const speccheck = JSON.parse(readFileSync(join(ED25519, 'speccheck_cases.json'), 'utf8'));
-    const r = runVectors({ manifest, files, wycheproof, speccheck });
+    const r = runVectors({ manifest, rolesManifest, files, wycheproof, speccheck });
     expect(r.failures).toEqual([]);
-    expect(r.counts).toEqual({ manifest: manifest.cases.length, wycheproof: wycheproof.numberOfTests, speccheck: speccheck.length });
-    expect(r.passed).toBe(manifest.cases.length + 163);
+    const counts = { manifest: manifest.cases.length, roles: rolesManifest.cases.length, wycheproof: wycheproof.numberOfTests, speccheck: speccheck.length };
+    expect(r.counts).toEqual(counts);
+    expect(rolesManifest.cases.length).toBe(18);
+    expect(r.passed).toBe(manifest.cases.length + rolesManifest.cases.length + 163);
   });
   it('the createClient scenario passes', async () => {
     const checks = await runClientScenario(files, new Date(manifest.defaults.now));
