@@ -167,16 +167,16 @@ export class TrustedStore {
     if (next.version !== this.trusted.version + 1) {
       throw new KeysetError(`keyset version ${next.version}: expected exactly ${this.trusted.version + 1} (one rotation at a time)`);
     }
+    if (next.root && !this.rootRole) {
+      throw new KeysetError(`keyset version ${next.version} rotates a root role, but this client embeds signing keys (SPEC 1.0), not root keys`);
+    }
     const lifetime = Date.parse(next.expiresAt) - Date.parse(next.issuedAt);
     if (lifetime > MAX_LIFETIME_MS) {
       throw new KeysetError(`keyset version ${next.version} is valid for ${Math.ceil(lifetime / 86_400_000)} days: expected at most 366 (SPEC §7.4)`);
     }
     const candidate: TrustedKeyset = { version: next.version, threshold: next.threshold, keys: checkedKeys(next.keys, next.version), expiresAt: Date.parse(next.expiresAt) };
     const newRoot = this.rootRole ? this.nextRoot(env, next) : undefined;
-    if (!this.rootRole) {
-      if (next.root) throw new KeysetError(`keyset version ${next.version} rotates a root role, but this client embeds signing keys (SPEC 1.0), not root keys`);
-      this.checkSignatures(env, candidate, 'new keyset'); // §5.5
-    }
+    if (!this.rootRole) this.checkSignatures(env, candidate, 'new keyset'); // §5.5
     this.trusted = candidate;
     if (newRoot) this.rootRole = newRoot;
     return { payload: next, version: next.version, dropped: this.recover() };
