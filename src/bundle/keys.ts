@@ -78,7 +78,7 @@ export function embeddedRootRole(rootKeys: (string | Uint8Array)[], threshold: n
   if (!Number.isSafeInteger(threshold) || threshold < 1 || threshold > keys.size) {
     throw new KeysetError(`root threshold: expected an integer from 1 to ${keys.size} (the distinct root keys), found ${String(threshold)}`);
   }
-  if (!Number.isFinite(expiresAt)) throw new KeysetError('trustExpires: expected a date (SPEC §7.1)');
+  if (Number.isNaN(expiresAt)) throw new KeysetError('trustExpires: expected a date (SPEC §7.1)');
   return { threshold, keys, expiresAt };
 }
 

@@ -197,9 +197,13 @@ export class TrustedStore {
     return root;
   }
 
-  /** SPEC §7.6: applied bundles that no longer reach the new keyset's threshold are dropped, floor and all. */
+  /**
+   * SPEC §7.6 (roles mode): applied bundles that no longer reach the new keyset's threshold are
+   * dropped, floor and all. SPEC 1.0 keeps them (§5; a 1.0 client cannot tell a theft from a rotation).
+   */
   private recover(): ContentType[] {
     const dropped: ContentType[] = [];
+    if (!this.rootRole) return dropped;
     for (const type of ['pins', 'trust-roots'] as const) {
       const cur = this.applied[type];
       if (!cur) continue;

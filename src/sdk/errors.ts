@@ -15,6 +15,7 @@ export {
   RollbackError,
   SignatureError,
   TooLargeError,
+  TrustExpiredError,
 } from '../bundle/errors.js';
 
 export type PinningFailure = 'pin-mismatch' | 'untrusted-root';

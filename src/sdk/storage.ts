@@ -30,6 +30,16 @@ export class BundleStorage {
     }
   }
 
+  /** SPEC §7.6: a dropped bundle's file goes; a missing one is fine. */
+  async remove(name: string): Promise<void> {
+    try {
+      await unlink(join(this.dir, `${name}.json`));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    await syncDir(this.dir);
+  }
+
   async write(name: string, bytes: Uint8Array): Promise<void> {
     const file = join(this.dir, `${name}.json`);
     const temp = join(this.dir, `.${name}.${randomBytes(6).toString('hex')}.tmp`);

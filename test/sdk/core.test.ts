@@ -41,7 +41,7 @@ describe('createClient with global fetch against a service on 127.0.0.1', () => 
   const second = newSigner();
   const saved = new Map<string, string>();
   const storage = { get: async (k: string) => saved.get(k) ?? null, set: async (k: string, v: string) => void saved.set(k, v) };
-  const opts = (o: Partial<CoreClientOptions> = {}): CoreClientOptions => ({ url: svc.url, rootKeys: [b64(signer.publicKey)], audience: AUDIENCE, storage, now: () => NOW, ...o });
+  const opts = (o: Partial<CoreClientOptions> = {}): CoreClientOptions => ({ url: svc.url, publicKeys: [b64(signer.publicKey)], audience: AUDIENCE, storage, now: () => NOW, ...o });
   const pins = (version: number, signers = [signer]) => sign(pinsPayload({ version, domains: [domain('api.example.com', [PIN.leaf, PIN.backup], true)] }), signers);
 
   beforeAll(async () => {
@@ -60,14 +60,15 @@ describe('createClient with global fetch against a service on 127.0.0.1', () => 
     expect(saved.get('pinctl:pins')).toBe(pins(3).toString('utf8'));
   });
 
-  it('a threshold of 2 root keys needs both signatures; publicKeys is accepted as the same option', async () => {
+  it('publicKeys (SPEC 1.0) with a threshold of 2 needs both signatures', async () => {
     const keys = [b64(signer.publicKey), b64(second.publicKey)];
     svc.routes.set('/v1/bundles/pins', { body: pins(4) });
     const storage2 = { get: async () => null, set: async () => {} };
-    await expect(createClient(opts({ rootKeys: keys, threshold: 2, storage: storage2 })).refresh()).rejects.toBeInstanceOf(SignatureError);
+    await expect(createClient(opts({ publicKeys: keys, threshold: 2, storage: storage2 })).refresh()).rejects.toBeInstanceOf(SignatureError);
     svc.routes.set('/v1/bundles/pins', { body: pins(4, [signer, second]) });
-    await expect(createClient(opts({ rootKeys: undefined, publicKeys: keys, threshold: 2, storage: storage2 })).refresh()).resolves.toMatchObject({ version: 4 });
-    expect(() => createClient(opts({ rootKeys: keys, threshold: 3 }))).toThrow(/threshold: expected an integer from 1 to 2/);
+    await expect(createClient(opts({ publicKeys: keys, threshold: 2, storage: storage2 })).refresh()).resolves.toMatchObject({ version: 4 });
+    expect(() => createClient(opts({ publicKeys: keys, threshold: 3 }))).toThrow(/threshold: expected an integer from 1 to 2/);
+    expect(() => createClient(opts({ rootKeys: keys }))).toThrow(/rootKeys .* or publicKeys .*, not both/);
   });
 
   it('size cap while streaming, timeout, redirects refused', async () => {
