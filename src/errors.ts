@@ -34,6 +34,7 @@ export type ErrorCode =
   | 'KEY_UNSAFE'
   | 'PIN_MISMATCH'
   | 'STATE_BUSY'
+  | 'STORAGE_UNSAFE'
   | 'BUNDLE_TOO_LARGE'
   | 'BUNDLE_ENVELOPE'
   | 'BUNDLE_PAYLOAD_TYPE'

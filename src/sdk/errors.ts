@@ -18,6 +18,13 @@ export {
   TrustExpiredError,
 } from '../bundle/errors.js';
 
+/** The SDK's storage directory could be written by someone else, or is not a directory of ours. */
+export class StorageUnsafeError extends PinctlError {
+  constructor(message: string, hint: string) {
+    super('STORAGE_UNSAFE', message, { exitCode: 2, hint });
+  }
+}
+
 export type PinningFailure = 'pin-mismatch' | 'untrusted-root';
 
 /** A TLS connection whose verified chain failed the applied pins or trust roots. */
