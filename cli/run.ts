@@ -126,7 +126,8 @@ ${REGISTRY.map((e) => `  ${e.id.padEnd(14)} ${e.fileName.padEnd(30)} ${e.summary
     .command('generate')
     .description('make an Ed25519 key pair in DIR and print its key id (SHA-256 of the raw public key)')
     .requiredOption('--out <dir>', 'writes pinctl-signing.key (PKCS#8, mode 0600; never overwritten), pinctl-signing.pub.pem, pinctl-signing.pub')
-    .option('--json', 'print {keyid, publicKey, files} on stdout')
+    .option('--role <role>', 'signing (default: signs pins and trust roots online) or root (SPEC §7: offline, signs keysets; writes pinctl-root.key, .pub.pem, .pub)')
+    .option('--json', 'print {keyid, role, publicKey, files} on stdout')
     .action(async (opts) => {
       const { keysGenerateCommand } = await import('./commands/keys.js');
       exitCode = await keysGenerateCommand(opts, io);
