@@ -207,6 +207,7 @@ Examples:
     .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate chain (with --tls-key; re-read on SIGHUP)')
     .option('--tls-key <file>', 'the private key of --tls-cert (PEM)')
     .option('--ca-file <file>', 'trust store published trust roots must be in (default: the system store)')
+    .option('--root-keyset <file>', 'SPEC §7: the current keyset signed by the offline root keys; served at /v1/keyset/N, must name a --key')
     .addHelpText(
       'after',
       `
