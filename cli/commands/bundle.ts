@@ -108,7 +108,7 @@ export function bundleCreateCommand(opts: BundleCreateOptions, io: CliIO): Promi
       const newIds = new Set(payload.keys.map((k) => k.keyid));
       const signedByNew = signers.filter((s) => newIds.has(s.keyid)).length;
       if (signedByNew < payload.threshold) {
-        io.stderr.write(`${style(io).yellow('warning:')} ${signedByNew} of the new keys signed, clients need ${payload.threshold} (SPEC §5 step 5); add --key NEW.key now or later with pinctl bundle sign\n`);
+        io.stderr.write(`${style(io).yellow('warning:')} ${signedByNew} of the new keys signed, clients need ${payload.threshold} (SPEC §5 step 5); add --key NEW.key now or later with pinctl bundle sign (clients with rootKeys, SPEC §7, need the root keys only)\n`);
       }
     }
     const bytes = signPayload(payload, signers);
