@@ -126,7 +126,8 @@ ${REGISTRY.map((e) => `  ${e.id.padEnd(14)} ${e.fileName.padEnd(30)} ${e.summary
     .command('generate')
     .description('make an Ed25519 key pair in DIR and print its key id (SHA-256 of the raw public key)')
     .requiredOption('--out <dir>', 'writes pinctl-signing.key (PKCS#8, mode 0600; never overwritten), pinctl-signing.pub.pem, pinctl-signing.pub')
-    .option('--json', 'print {keyid, publicKey, files} on stdout')
+    .option('--role <role>', 'signing (default: signs pins and trust roots online) or root (SPEC §7: offline, signs keysets; writes pinctl-root.key, .pub.pem, .pub)')
+    .option('--json', 'print {keyid, role, publicKey, files} on stdout')
     .action(async (opts) => {
       const { keysGenerateCommand } = await import('./commands/keys.js');
       exitCode = await keysGenerateCommand(opts, io);
@@ -206,6 +207,7 @@ Examples:
     .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate chain (with --tls-key; re-read on SIGHUP)')
     .option('--tls-key <file>', 'the private key of --tls-cert (PEM)')
     .option('--ca-file <file>', 'trust store published trust roots must be in (default: the system store)')
+    .option('--root-keyset <file>', 'SPEC §7: the current keyset signed by the offline root keys; served at /v1/keyset/N, must name a --key')
     .addHelpText(
       'after',
       `

@@ -40,13 +40,14 @@ function vectorsPlugin() {
       b.onLoad({ filter: /.*/, namespace: 'pinctl-vectors' }, () => {
         const bundles = join(ROOT, 'fixtures', 'bundles');
         const manifest = JSON.parse(readFileSync(join(bundles, 'vectors.json'), 'utf8'));
+        const rolesManifest = JSON.parse(readFileSync(join(bundles, 'vectors-roles.json'), 'utf8'));
         const dir = join(bundles, manifest.directory);
         const files = {};
         for (const f of readdirSync(dir)) if (!f.endsWith('.pae') && !/^key\d\.pem$/.test(f)) files[f] = readFileSync(join(dir, f)).toString('base64');
         const wycheproof = JSON.parse(readFileSync(join(ED25519_DIR, 'wycheproof_ed25519_test.json'), 'utf8'));
         const speccheck = JSON.parse(readFileSync(join(ED25519_DIR, 'speccheck_cases.json'), 'utf8'));
         const slim = { testGroups: wycheproof.testGroups.map((g) => ({ publicKey: { pk: g.publicKey.pk }, tests: g.tests.map(({ tcId, msg, sig, result }) => ({ tcId, msg, sig, result })) })) };
-        return { contents: JSON.stringify({ manifest, files, wycheproof: slim, speccheck }), loader: 'json' };
+        return { contents: JSON.stringify({ manifest, rolesManifest, files, wycheproof: slim, speccheck }), loader: 'json' };
       });
     },
   };

@@ -34,6 +34,7 @@ export type ErrorCode =
   | 'KEY_UNSAFE'
   | 'PIN_MISMATCH'
   | 'STATE_BUSY'
+  | 'STORAGE_UNSAFE'
   | 'BUNDLE_TOO_LARGE'
   | 'BUNDLE_ENVELOPE'
   | 'BUNDLE_PAYLOAD_TYPE'
@@ -44,6 +45,7 @@ export type ErrorCode =
   | 'BUNDLE_EXPIRED'
   | 'BUNDLE_NOT_YET_VALID'
   | 'BUNDLE_KEYSET'
+  | 'BUNDLE_TRUST_EXPIRED'
   | 'BUNDLE_FETCH';
 
 export class PinctlError extends Error {

@@ -108,7 +108,7 @@ export function bundleCreateCommand(opts: BundleCreateOptions, io: CliIO): Promi
       const newIds = new Set(payload.keys.map((k) => k.keyid));
       const signedByNew = signers.filter((s) => newIds.has(s.keyid)).length;
       if (signedByNew < payload.threshold) {
-        io.stderr.write(`${style(io).yellow('warning:')} ${signedByNew} of the new keys signed, clients need ${payload.threshold} (SPEC §5 step 5); add --key NEW.key now or later with pinctl bundle sign\n`);
+        io.stderr.write(`${style(io).yellow('warning:')} ${signedByNew} of the new keys signed, clients need ${payload.threshold} (SPEC §5 step 5); add --key NEW.key now or later with pinctl bundle sign (clients with rootKeys, SPEC §7, need the root keys only)\n`);
       }
     }
     const bytes = signPayload(payload, signers);
@@ -277,7 +277,7 @@ async function verifyBundleOrThrow(file: string, opts: BundleVerifyOptions, io: 
       } else {
         if (record && v <= record.version) throw new RollbackError(`keyset version ${v} is not above the accepted version ${record.version}`);
         // SPEC §5: one rotation from the accepted version (or, without --state, to this version).
-        payload = new TrustedStore({ audience, keyset: { ...keyset, version: record ? record.version : v - 1 } }).rotate(src.bytes);
+        payload = new TrustedStore({ audience, keyset: { ...keyset, version: record ? record.version : v - 1 } }).rotate(src.bytes).payload;
       }
       version = payload.version;
     } else {

@@ -38,6 +38,8 @@ export interface ServeOptions {
   tlsKey?: string;
   /** Trust store published trust roots must be anchors of (default: the system store). */
   caFile?: string;
+  /** SPEC §7.7: the current keyset signed offline by the root keys; it must name a --key. */
+  rootKeyset?: string;
 }
 
 /** Where shutdown requests come from: process signals by default, injectable for tests. */
@@ -182,6 +184,9 @@ export async function startServe(opts: ServeOptions, io: CliIO): Promise<Started
       trustStore: () => (trustStore ??= loadSystemStore(io.env)),
       log: (line) => io.stderr.write(`${line}\n`),
     });
+    if (opts.rootKeyset !== undefined) {
+      for (const n of await service.adoptRootKeyset(readRootKeyset(resolve(io.cwd, opts.rootKeyset), opts.rootKeyset), opts.rootKeyset)) io.stderr.write(`${s.dim('note:')} ${n}\n`);
+    }
     for (const w of service.startupWarnings()) io.stderr.write(`${s.yellow('warning:')} ${w}\n`);
     if (store.writable) store.writeKeysDocument(service.keys);
     const handler = createHandler({
@@ -263,4 +268,14 @@ export async function serveCommand(
   io.stderr.write(`${s.dim('note:')} ${name}: shutting down\n`);
   await started.stop();
   return 0;
+}
+
+function readRootKeyset(path: string, shown: string): Uint8Array {
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch (e) {
+    throw new InputError('INPUT_NOT_FOUND', `--root-keyset ${shown}: cannot read (${(e as NodeJS.ErrnoException).code ?? describeError(e)})`, {
+      hint: 'give the keyset file pinctl bundle create --keyset ... --key ROOT.key wrote',
+    });
+  }
 }

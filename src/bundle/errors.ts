@@ -71,6 +71,14 @@ export class KeysetError extends BundleError {
     super('BUNDLE_KEYSET', message);
   }
 }
+/** SPEC §7.5: the root role (embedded `trustExpires`, or the last rotated root) has expired. */
+export class TrustExpiredError extends BundleError {
+  constructor(message: string) {
+    super('BUNDLE_TRUST_EXPIRED', message, {
+      hint: 'the trust embedded in this app has expired: ship an app update with new root keys or a later trustExpires, or publish a keyset that rotates the root (SPEC §7.3.4)',
+    });
+  }
+}
 /** Download failures (network, HTTP status, timeout): the bundle never arrived. */
 export class FetchError extends BundleError {
   constructor(message: string, hint?: string) {

@@ -63,6 +63,25 @@ export function embeddedKeyset(publicKeys: (string | Uint8Array)[], threshold = 
   return { version: 0, threshold: Math.min(threshold, keys.size), keys };
 }
 
+/** SPEC §7.1: the root role, kept offline; it signs keysets only. */
+export interface RootRole {
+  threshold: number;
+  /** key id → 32 raw public-key bytes */
+  keys: Map<string, Uint8Array>;
+  /** ms; `trustExpires`, or the `expiresAt` of the last rotated root (SPEC §7.5). */
+  expiresAt: number;
+}
+
+/** SPEC §7.1: root keys as the app embeds them; threshold from 1 to the number of distinct keys. */
+export function embeddedRootRole(rootKeys: (string | Uint8Array)[], threshold: number, expiresAt: number): RootRole {
+  const { keys } = embeddedKeyset(rootKeys);
+  if (!Number.isSafeInteger(threshold) || threshold < 1 || threshold > keys.size) {
+    throw new KeysetError(`root threshold: expected an integer from 1 to ${keys.size} (the distinct root keys), found ${String(threshold)}`);
+  }
+  if (Number.isNaN(expiresAt)) throw new KeysetError('trustExpires: expected a date (SPEC §7.1)');
+  return { threshold, keys, expiresAt };
+}
+
 /**
  * SPEC §4.4: the distinct trusted keys with a valid strict signature over PAE. The keyid is only a
  * hint for which key to try first (§1.3): a wrong or empty keyid never hides a valid signature.

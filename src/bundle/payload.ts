@@ -8,7 +8,7 @@ import { PayloadError } from './errors.js';
 import { isPin } from '../vocab/pin.js';
 import { isHostName } from '../vocab/hostname.js';
 import { StrictJsonError, parseStrictJson } from './strict-json.js';
-import { BundleType, KeysetPayload, Payload, PayloadFor, PinsDomain, PinsPayload, TrustRoot, TrustRootsPayload, KeysetKey } from './types.js';
+import { BundleType, KeysetPayload, Payload, PayloadFor, PinsDomain, PinsPayload, TrustRoot, TrustRootsPayload, KeysetKey, RootRoleSpec } from './types.js';
 
 const HEX64 = /^[0-9a-f]{64}$/;
 const RFC3339_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z$/;
@@ -22,10 +22,11 @@ function fail(path: string, expected: string, found: unknown): never {
   throw new PayloadError(`payload ${path}: expected ${expected}, found ${f}`);
 }
 
-function object(v: unknown, path: string, keys: string[]): Obj {
+function object(v: unknown, path: string, keys: string[], optional: string[] = []): Obj {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(path, 'an object', v);
   const o = v as Obj;
-  for (const k of Object.keys(o)) if (!keys.includes(k)) fail(`${path}.${k}`, `no such member (allowed: ${keys.join(', ')})`, o[k]);
+  const allowed = [...keys, ...optional];
+  for (const k of Object.keys(o)) if (!allowed.includes(k)) fail(`${path}.${k}`, `no such member (allowed: ${allowed.join(', ')})`, o[k]);
   for (const k of keys) if (!(k in o)) fail(`${path}.${k}`, 'a value', undefined);
   return o;
 }
@@ -67,6 +68,9 @@ function timestamp(v: unknown, path: string): number {
   return t;
 }
 
+/** SPEC §7.4: a yearly signing ceremony; 366 days covers a leap year. */
+export const MAX_LIFETIME_MS = 366 * 24 * 3600_000;
+
 const COMMON = ['type', 'audience', 'version', 'issuedAt', 'expiresAt'];
 const EXTRA: Record<BundleType, string[]> = { pins: ['domains'], 'trust-roots': ['roots'], keyset: ['threshold', 'keys'] };
 
@@ -78,7 +82,8 @@ export function decodePayload<T extends BundleType>(bytes: Uint8Array, type: T):
   } catch (e) {
     throw new PayloadError(`payload: expected UTF-8 JSON without a byte-order mark or repeated members${e instanceof StrictJsonError ? ` (${e.message})` : ''}`);
   }
-  const o = object(doc, '', [...COMMON, ...EXTRA[type]]);
+  // SPEC §7.3.4: `root` is an optional member of keysets only.
+  const o = object(doc, '', [...COMMON, ...EXTRA[type]], type === 'keyset' ? ['root'] : []);
   if (o.type !== type) fail('.type', JSON.stringify(type), o.type);
   return validatePayload(o, type) as PayloadFor<T>;
 }
@@ -110,11 +115,27 @@ function validatePayload(o: Obj, type: BundleType): Payload {
   const expires = timestamp(o.expiresAt, '.expiresAt');
   if (expires <= issued) fail('.expiresAt', `a time after issuedAt (${o.issuedAt})`, o.expiresAt);
   const common = { audience, version: o.version as number, issuedAt: o.issuedAt as string, expiresAt: o.expiresAt as string };
+  // SPEC §7.4 for pins and trust roots (keysets: KeysetError, checked where keysets are trusted).
+  if (type !== 'keyset' && expires - issued > MAX_LIFETIME_MS) {
+    fail('.expiresAt', `at most 366 days after issuedAt (${o.issuedAt}), SPEC §7.4`, o.expiresAt);
+  }
   if (type === 'pins') return { type, ...common, domains: validateDomains(o.domains) };
   if (type === 'trust-roots') return { type, ...common, roots: validateRoots(o.roots) };
   const keys = validateKeys(o.keys);
   if (!Number.isSafeInteger(o.threshold) || (o.threshold as number) < 1 || (o.threshold as number) > keys.length) fail('.threshold', `an integer from 1 to ${keys.length}`, o.threshold);
-  return { type, ...common, threshold: o.threshold as number, keys };
+  const keyset = { type, ...common, threshold: o.threshold as number, keys };
+  return 'root' in o ? { ...keyset, root: validateRoot(o.root) } : keyset;
+}
+
+/** SPEC §7.3.4: `{ keys, threshold, expiresAt }`, the next root role. */
+function validateRoot(v: unknown): RootRoleSpec {
+  const o = object(v, '.root', ['keys', 'threshold', 'expiresAt']);
+  const keys = validateKeys(o.keys, '.root.keys');
+  if (!Number.isSafeInteger(o.threshold) || (o.threshold as number) < 1 || (o.threshold as number) > keys.length) {
+    fail('.root.threshold', `an integer from 1 to ${keys.length}`, o.threshold);
+  }
+  timestamp(o.expiresAt, '.root.expiresAt');
+  return { keys, threshold: o.threshold as number, expiresAt: o.expiresAt as string };
 }
 
 function validateDomains(v: unknown): PinsDomain[] {
@@ -165,10 +186,10 @@ function validateRoots(v: unknown): TrustRoot[] {
   });
 }
 
-function validateKeys(v: unknown): KeysetKey[] {
+function validateKeys(v: unknown, path = '.keys'): KeysetKey[] {
   const seen = new Set<string>();
-  return array(v, '.keys', 1, LIMITS.keys).map((k, i) => {
-    const p = `.keys[${i}]`;
+  return array(v, path, 1, LIMITS.keys).map((k, i) => {
+    const p = `${path}[${i}]`;
     const o = object(k, p, ['keyid', 'publicKey']);
     const keyid = string(o.keyid, `${p}.keyid`);
     if (!HEX64.test(keyid)) fail(`${p}.keyid`, '64 lower-case hex characters', keyid);

@@ -1,5 +1,5 @@
 /**
- * TrustedStore holds every trust rule of docs/SPEC.md §4–5 and takes bytes only (as tuf-js's
+ * TrustedStore holds every trust rule of docs/SPEC.md §4–5 and §7 (roles mode) and takes bytes only (as tuf-js's
  * TrustedMetadataStore does): no network, no files, the clock passed in. It changes state only
  * after a bundle passed every step, so a failure always leaves the last good bundle in force.
  */
@@ -14,10 +14,11 @@ import {
   RollbackError,
   SignatureError,
   TooLargeError,
+  TrustExpiredError,
 } from './errors.js';
-import { TrustedKeyset, signingKeys } from './keys.js';
-import { decodePayload, payloadHeader, readTimestamp } from './payload.js';
-import { BundleType, KeysetPayload, PAYLOAD_TYPES, PayloadFor, typeOfPayloadType } from './types.js';
+import { RootRole, TrustedKeyset, signingKeys } from './keys.js';
+import { MAX_LIFETIME_MS, decodePayload, payloadHeader, readTimestamp } from './payload.js';
+import { BundleType, KeysetKey, KeysetPayload, PAYLOAD_TYPES, PayloadFor, typeOfPayloadType } from './types.js';
 import { checkPublicKey } from './ed25519.js';
 import { base64DecodeStrict, bytesEqual } from './bytes.js';
 
@@ -33,7 +34,10 @@ export interface AppliedBundle<T extends BundleType = BundleType> {
 
 export interface StoreOptions {
   audience: string;
-  keyset: TrustedKeyset;
+  /** SPEC 1.0 (§4–5): the app embeds the signing keys themselves. */
+  keyset?: TrustedKeyset;
+  /** SPEC §7 roles mode: the app embeds the root role; signing keys come from root-signed keysets. */
+  root?: RootRole;
   /** SPEC §4.8 tolerance; default 5 minutes. */
   skewMs?: number;
   /** SPEC §4.1; default 1 MiB. */
@@ -47,22 +51,39 @@ export const MAX_ROTATIONS = 8;
 
 export type VerifyResult<T extends ContentType> = { status: 'applied' | 'unchanged'; bundle: AppliedBundle<T> };
 
+/** One accepted keyset rotation; `dropped`: the types whose applied bundle recovery removed (SPEC §7.6). */
+export interface Rotation {
+  payload: KeysetPayload;
+  version: number;
+  dropped: ContentType[];
+}
+
 export class TrustedStore {
   readonly audience: string;
   readonly skewMs: number;
   readonly maxBytes: number;
   private trusted: TrustedKeyset;
+  private rootRole?: RootRole;
   private readonly applied: { pins?: AppliedBundle<'pins'>; 'trust-roots'?: AppliedBundle<'trust-roots'> } = {};
 
   constructor(opts: StoreOptions) {
     this.audience = opts.audience;
-    this.trusted = opts.keyset;
+    if (opts.root && opts.keyset) throw new KeysetError('expected root keys (SPEC §7) or signing keys (SPEC 1.0), not both');
+    if (!opts.root && !opts.keyset) throw new KeysetError('expected root keys (SPEC §7) or signing keys (SPEC 1.0)');
+    this.rootRole = opts.root;
+    // SPEC §7.2: until a root-signed keyset is trusted there are no signing keys.
+    this.trusted = opts.keyset ?? { version: 0, threshold: 1, keys: new Map() };
     this.skewMs = opts.skewMs ?? DEFAULT_SKEW_MS;
     this.maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
   }
 
   get keyset(): TrustedKeyset {
     return this.trusted;
+  }
+
+  /** SPEC §7.1: the root role in force (roles mode), or undefined (SPEC 1.0). */
+  get root(): RootRole | undefined {
+    return this.rootRole;
   }
 
   current<T extends ContentType>(type: T): AppliedBundle<T> | undefined {
@@ -72,7 +93,8 @@ export class TrustedStore {
   /** SPEC §4 steps 1–9, then step 10's in-memory half (persisting is the caller's I/O). */
   verify<T extends ContentType>(type: T, bytes: Uint8Array, now: Date): VerifyResult<T> {
     const env = this.checkEnvelope(type, bytes); // steps 1–3
-    this.checkSignatures(env, this.trusted, 'trusted'); // step 4
+    this.checkTrustFresh(now); // SPEC §7.5
+    this.checkSignatures(env, this.trusted, this.rootRole ? 'signing' : 'trusted'); // step 4 (§7.2: signing keys only)
     const header = payloadHeader(env.payload); // step 5
     if (header.type !== type) throw new PayloadError(`payload .type: expected "${type}" (the payloadType says so), found ${JSON.stringify(header.type)}`);
     this.checkAudience(header.audience); // step 6
@@ -123,28 +145,85 @@ export class TrustedStore {
     if (!cur) return;
     this.checkFreshness(Date.parse(cur.payload.issuedAt), Date.parse(cur.payload.expiresAt), now);
     this.checkKeysetFresh(now);
+    this.checkTrustFresh(now);
   }
 
-  /** SPEC §5 steps 2–6: one rotation to exactly version v+1, signed by the old and the new keys. */
-  rotate(bytes: Uint8Array): KeysetPayload {
+  /**
+   * One rotation to exactly version v+1. SPEC 1.0 (§5 steps 2–6): signed by the old and the new
+   * keys. Roles mode (§7.3): signed by the root threshold, and by the new root when `root` rotates
+   * it. Then recovery (§7.6). `now` checks the root's expiry (§7.5); it is omitted only when stored
+   * keysets are replayed at start-up, which a freeze must not undo.
+   */
+  rotate(bytes: Uint8Array, now?: Date): Rotation {
     const env = this.checkEnvelope('keyset', bytes);
-    this.checkSignatures(env, this.trusted, 'currently trusted');
+    if (this.rootRole) {
+      if (now) this.checkTrustFresh(now);
+      this.checkSignatures(env, this.rootAsKeyset(this.rootRole), 'root'); // §7.3.2
+    } else {
+      this.checkSignatures(env, this.trusted, 'currently trusted');
+    }
     const next = decodePayload(env.payload, 'keyset');
     this.checkAudience(next.audience);
     if (next.version !== this.trusted.version + 1) {
       throw new KeysetError(`keyset version ${next.version}: expected exactly ${this.trusted.version + 1} (one rotation at a time)`);
     }
-    const keys = new Map<string, Uint8Array>();
-    for (const k of next.keys) {
-      const raw = base64DecodeStrict(k.publicKey)!; // decodePayload checked it is 32 bytes of base64
-      const check = checkPublicKey(raw);
-      if (!check.ok) throw new KeysetError(`keyset version ${next.version}: key ${k.keyid} is unsafe: ${check.reason}`);
-      keys.set(k.keyid, raw);
+    if (next.root && !this.rootRole) {
+      throw new KeysetError(`keyset version ${next.version} rotates a root role, but this client embeds signing keys (SPEC 1.0), not root keys`);
     }
-    const candidate: TrustedKeyset = { version: next.version, threshold: next.threshold, keys, expiresAt: Date.parse(next.expiresAt) };
-    this.checkSignatures(env, candidate, 'new keyset');
+    const lifetime = Date.parse(next.expiresAt) - Date.parse(next.issuedAt);
+    if (lifetime > MAX_LIFETIME_MS) {
+      throw new KeysetError(`keyset version ${next.version} is valid for ${Math.ceil(lifetime / 86_400_000)} days: expected at most 366 (SPEC §7.4)`);
+    }
+    const candidate: TrustedKeyset = { version: next.version, threshold: next.threshold, keys: checkedKeys(next.keys, next.version), expiresAt: Date.parse(next.expiresAt) };
+    const newRoot = this.rootRole ? this.nextRoot(env, next) : undefined;
+    if (!this.rootRole) this.checkSignatures(env, candidate, 'new keyset'); // §5.5
     this.trusted = candidate;
-    return next;
+    if (newRoot) this.rootRole = newRoot;
+    return { payload: next, version: next.version, dropped: this.recover() };
+  }
+
+  /** SPEC §7.2 and §7.3.4: no root key signs bundles; a `root` member must be signed by the new root too. */
+  private nextRoot(env: Envelope, next: KeysetPayload): RootRole {
+    const current = this.rootRole!;
+    const root: RootRole = next.root
+      ? { keys: checkedKeys(next.root.keys, next.version), threshold: next.root.threshold, expiresAt: Date.parse(next.root.expiresAt) }
+      : current;
+    for (const k of next.keys) {
+      if (current.keys.has(k.keyid) || root.keys.has(k.keyid)) {
+        throw new KeysetError(`keyset version ${next.version} names root key ${k.keyid.slice(0, 16)} as a signing key: an online key must never be an offline one (SPEC §7.2)`);
+      }
+    }
+    if (next.root) this.checkSignatures(env, this.rootAsKeyset(root), 'new root');
+    return root;
+  }
+
+  /**
+   * SPEC §7.6 (roles mode): applied bundles that no longer reach the new keyset's threshold are
+   * dropped, floor and all. SPEC 1.0 keeps them (§5; a 1.0 client cannot tell a theft from a rotation).
+   */
+  private recover(): ContentType[] {
+    const dropped: ContentType[] = [];
+    if (!this.rootRole) return dropped;
+    for (const type of ['pins', 'trust-roots'] as const) {
+      const cur = this.applied[type];
+      if (!cur) continue;
+      if (signingKeys(parseEnvelope(cur.envelope), this.trusted).size >= this.trusted.threshold) continue;
+      delete this.applied[type];
+      dropped.push(type);
+    }
+    return dropped;
+  }
+
+  private rootAsKeyset(root: RootRole): TrustedKeyset {
+    return { version: this.trusted.version, threshold: root.threshold, keys: root.keys };
+  }
+
+  /** SPEC §7.5: an expired root role refuses keysets and bundles. */
+  private checkTrustFresh(now: Date): void {
+    const exp = this.rootRole?.expiresAt;
+    if (exp !== undefined && exp + this.skewMs <= now.getTime()) {
+      throw new TrustExpiredError(`the trusted root keys expired at ${new Date(exp).toISOString()} (trustExpires, or the last rotated root); new keysets and bundles are refused`);
+    }
   }
 
   /** Steps 1–3. */
@@ -185,4 +264,16 @@ export class TrustedStore {
     if (expiresAt + this.skewMs <= t) throw new ExpiredError(`bundle expired at ${new Date(expiresAt).toISOString()}`);
     if (issuedAt - this.skewMs > t) throw new NotYetValidError(`bundle is issued in the future (${new Date(issuedAt).toISOString()}); check the clock`);
   }
+}
+
+/** SPEC §2.3 and §5.4: every key of a keyset (or of a rotated root) is safe to trust. */
+function checkedKeys(list: KeysetKey[], version: number): Map<string, Uint8Array> {
+  const keys = new Map<string, Uint8Array>();
+  for (const k of list) {
+    const raw = base64DecodeStrict(k.publicKey)!; // decodePayload checked it is 32 bytes of base64
+    const check = checkPublicKey(raw);
+    if (!check.ok) throw new KeysetError(`keyset version ${version}: key ${k.keyid} is unsafe: ${check.reason}`);
+    keys.set(k.keyid, raw);
+  }
+  return keys;
 }

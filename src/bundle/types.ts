@@ -48,10 +48,18 @@ export interface KeysetKey {
   publicKey: string;
 }
 
+/** SPEC §7.3.4: a keyset may rotate the root role (roles mode). */
+export interface RootRoleSpec {
+  keys: KeysetKey[];
+  threshold: number;
+  expiresAt: string;
+}
+
 export interface KeysetPayload extends Common {
   type: 'keyset';
   threshold: number;
   keys: KeysetKey[];
+  root?: RootRoleSpec;
 }
 
 export type Payload = PinsPayload | TrustRootsPayload | KeysetPayload;

@@ -21,12 +21,17 @@ export type { BundleStatus, ClientStatus, Phase, ReactNativePinningOptions, Refr
 export interface PinClientOptions {
   /** Service base URL (`https://pins.example.com`, or a static-hosting prefix); a URL ending in `/v1/bundles/pins` is accepted too. */
   url: string;
-  /** The app's embedded signing keys: PEM `PUBLIC KEY` or base64 of the 32 raw bytes. */
-  publicKeys?: (string | Uint8Array)[];
-  /** Same as publicKeys (the core's name); give one of the two. */
+  /**
+   * SPEC §7 roles mode: the app's offline root keys (PEM `PUBLIC KEY` or base64 of the 32 raw
+   * bytes). They sign keysets only; the newest keyset names the keys that sign pins.
+   */
   rootKeys?: (string | Uint8Array)[];
-  /** Distinct embedded keys that must sign a bundle or keyset (1 to the number of keys); default 1. */
+  /** SPEC 1.0: the app embeds the signing keys themselves. Give rootKeys or publicKeys. */
+  publicKeys?: (string | Uint8Array)[];
+  /** rootKeys: distinct root keys that must sign a keyset; publicKeys: distinct keys per bundle. Default 1. */
   threshold?: number;
+  /** rootKeys only: when the embedded root keys stop being trusted, 'YYYY-MM-DD' or RFC 3339 (SPEC §7.5). */
+  trustExpires?: string;
   audience: string;
   /** Where the last good bundles and the trusted keyset chain are kept. */
   storageDir: string;
@@ -59,14 +64,14 @@ export class PinClient {
 
   constructor(opts: PinClientOptions) {
     if (typeof opts.storageDir !== 'string' || !opts.storageDir) throw new InputError('CONFIG_MALFORMED', 'storageDir: expected a directory path');
-    if (opts.rootKeys && opts.publicKeys) throw new InputError('CONFIG_MALFORMED', 'give publicKeys or rootKeys, not both');
     const now = opts.now ?? (() => new Date());
     let storage: BundleStorage | undefined;
     this.engine = new PinEngine(
-      { ...opts, rootKeys: opts.rootKeys ?? opts.publicKeys ?? [], now },
+      { ...opts, now },
       {
         transport: (url, o) => download(new URL(url), o),
         persist: (name, bytes) => storage!.write(name, bytes),
+        remove: (name) => storage!.remove(name),
         report: (r) => this.reporter.send({ ...r, audience: this.engine.audience, time: now().toISOString() }),
         changed: () => this.changed(),
         storageName: opts.storageDir,

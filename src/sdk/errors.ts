@@ -15,7 +15,15 @@ export {
   RollbackError,
   SignatureError,
   TooLargeError,
+  TrustExpiredError,
 } from '../bundle/errors.js';
+
+/** The SDK's storage directory could be written by someone else, or is not a directory of ours. */
+export class StorageUnsafeError extends PinctlError {
+  constructor(message: string, hint: string) {
+    super('STORAGE_UNSAFE', message, { exitCode: 2, hint });
+  }
+}
 
 export type PinningFailure = 'pin-mismatch' | 'untrusted-root';
 

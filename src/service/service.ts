@@ -10,7 +10,9 @@ import { PinSet } from '../core/model.js';
 import { BundleError, EnvelopeError } from '../bundle/errors.js';
 import { decodePayload, encodePayload } from '../bundle/payload.js';
 import { parseEnvelope } from '../bundle/envelope.js';
-import { TrustedKeyset } from '../bundle/keys.js';
+import { TrustedKeyset, signingKeys } from '../bundle/keys.js';
+import { InputError } from '../errors.js';
+import { checkRootKeyset } from './root-keyset.js';
 import { Signer } from '../bundle/sign.js';
 import { TrustedStore } from '../bundle/trusted-store.js';
 import { KeysetPayload, Payload, PinsPayload } from '../bundle/types.js';
@@ -487,7 +489,7 @@ export class PinService {
     return this.serial(async () => {
       let next: KeysetPayload;
       try {
-        next = new TrustedStore({ audience: this.audience, keyset: this.trustedKeyset() }).rotate(body);
+        next = new TrustedStore({ audience: this.audience, keyset: this.trustedKeyset() }).rotate(body).payload;
       } catch (e) {
         const status = e instanceof EnvelopeError || !(e instanceof BundleError) ? 400 : 409;
         return { ok: false, status, body: { ...errorBody(e), hint: e instanceof PinctlError && e.hint ? e.hint : 'a keyset must be version (current + 1), for this audience, and signed by the current keys and by the new keys (pinctl bundle create --keyset ... --key OLD --key NEW)' } };
@@ -538,6 +540,40 @@ export class PinService {
         status: 200,
         body: { type: 'keyset', version: next.version, audience: this.audience, threshold: next.threshold, keyids: next.keys.map((k) => k.keyid), etag, forced: Boolean(req.force) },
       };
+    });
+  }
+
+  /**
+   * `--root-keyset FILE` at start-up (SPEC §7.7 step 3): store the root-signed keyset as the next
+   * version (or accept the stored one again), then re-sign at once every served bundle its keys did
+   * not sign, so recovering clients (§7.6) find bundles by the new key. Throws InputError (exit 2).
+   */
+  adoptRootKeyset(bytes: Uint8Array, file: string): Promise<string[]> {
+    return this.serial(async () => {
+      const ks = checkRootKeyset(bytes, { audience: this.audience, signers: this.signers, now: this.now(), file });
+      const cur = this.store.current('keyset');
+      const curVersion = this.latestKeyset()?.version ?? 0;
+      const same = cur !== undefined && Buffer.compare(Buffer.from(cur.bytes), Buffer.from(bytes)) === 0;
+      if (!same) {
+        if (ks.version !== curVersion + 1) {
+          throw new InputError('USAGE', `--root-keyset ${file}: keyset v${ks.version}, expected v${curVersion + 1} (the data directory holds keysets up to v${curVersion}; clients rotate one version at a time)`, {
+            hint: `sign the keyset with --version ${curVersion + 1}`,
+          });
+        }
+        if (!this.store.writable) throw new InputError('USAGE', `--root-keyset ${file}: the data directory is read-only; cannot store keyset v${ks.version}`);
+        const line = { time: this.now().toISOString(), type: 'keyset', version: ks.version, audience: this.audience, domains: [], remote: 'root-keyset', forced: false, expiresAt: ks.expiresAt, etag: etagOf(bytes), keyids: parseEnvelope(bytes).signatures.map((x) => x.keyid) };
+        this.store.commit('keyset', ks.version, bytes, () => this.store.appendDurably(this.store.publishLogPath, `${JSON.stringify(line)}\n`));
+        this.rebuild();
+      }
+      const trusted = { version: ks.version, threshold: ks.threshold, keys: new Map(ks.keys.map((k) => [k.keyid, new Uint8Array(Buffer.from(k.publicKey, 'base64'))])) };
+      const notes = same ? [] : [`keyset v${ks.version} stored and served at /v1/keyset/${ks.version}`];
+      for (const type of ['pins', 'trust-roots'] as const) {
+        const b = this.store.current(type);
+        if (!b || signingKeys(parseEnvelope(b.bytes), trusted).size >= ks.threshold) continue;
+        const outcome = this.resign(type);
+        notes.push(outcome.ok ? `${type} re-signed with the keyset's key (SPEC §7.7 step 3)` : `${type} could not be re-signed: ${JSON.stringify(outcome.body)}`);
+      }
+      return notes;
     });
   }
 

@@ -3,6 +3,9 @@
  * No file access, no node: import: the same runner runs under vitest and inside the Hermes
  * harness, where the vectors are bundled in at build time.
  */
+import { TrustedStore } from '../../src/bundle/trusted-store.js';
+import { embeddedKeyset, embeddedRootRole } from '../../src/bundle/keys.js';
+
 export type BundleKind = 'pins' | 'trust-roots';
 export interface Step {
   op: 'verify' | 'rotate';
@@ -98,4 +101,26 @@ export function runCase(m: Manifest, c: Case, target: ConformanceTarget, readVec
     wrong.push(`after: keyset version: expected ${after.keysetVersion}, got ${target.keysetVersion()}`);
   }
   return wrong;
+}
+
+/**
+ * A TrustedStore started from a case's `given`: roles mode (SPEC §7: rootKeys, threshold as the root
+ * threshold, trustExpires) or keys mode (SPEC 1.0: trustedKeys). `pemOf` reads a key's PEM.
+ */
+export function storeTarget(m: Manifest, c: Case, pemOf: (key: string) => string): ConformanceTarget {
+  const given = givenOf(m, c);
+  const common = { audience: given.audience, skewMs: given.skewMs, maxBytes: given.maxBytes };
+  const store =
+    given.mode === 'roles'
+      ? new TrustedStore({ ...common, root: embeddedRootRole(given.rootKeys!.map(pemOf), given.threshold, Date.parse(given.trustExpires!)) })
+      : new TrustedStore({ ...common, keyset: { ...embeddedKeyset(given.trustedKeys.map(pemOf), given.threshold), version: given.keysetVersion } });
+  return {
+    verify: (type, bytes, now) => {
+      const r = store.verify(type, bytes, now);
+      return { status: r.status, version: r.bundle.payload.version };
+    },
+    rotate: (bytes, now) => ({ version: store.rotate(bytes, now).version }),
+    applied: (type) => store.current(type)?.payload.version ?? null,
+    keysetVersion: () => store.keyset.version,
+  };
 }

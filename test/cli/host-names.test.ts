@@ -47,7 +47,7 @@ async function byServe(name: string): Promise<boolean> {
 /** The SDK side: a correctly signed bundle naming the host, verified by TrustedStore. */
 function bySdk(name: string): boolean {
   const payload: PinsPayload = {
-    type: 'pins', audience: 'com.example.app', version: 1, issuedAt: '2026-01-01T00:00:00Z', expiresAt: '2030-01-01T00:00:00Z',
+    type: 'pins', audience: 'com.example.app', version: 1, issuedAt: '2026-01-01T00:00:00Z', expiresAt: '2026-12-31T00:00:00Z', // SPEC §7.4: at most 366 days
     domains: [{ domain: name, includeSubdomains: false, pins: [PIN.intermediate, PIN.backup] }],
   };
   const bytes = signPayload(payload, [signerFromPem(readFileSync(key.key))]);

@@ -29,7 +29,7 @@ export async function runClientScenario(files: Record<string, Uint8Array>, now: 
   };
   const saved = new Map<string, string>();
   const storage = { get: async (k: string) => saved.get(k) ?? null, set: async (k: string, v: string) => void saved.set(k, v) };
-  const options = { url: 'https://pins.example.test', rootKeys: [utf8Decode(files['key1.pub.pem']!)], audience: 'com.example.app', storage, fetch, now: () => now };
+  const options = { url: 'https://pins.example.test', publicKeys: [utf8Decode(files['key1.pub.pem']!)], audience: 'com.example.app', storage, fetch, now: () => now };
 
   const client = createClient(options);
   const r = await client.refresh();

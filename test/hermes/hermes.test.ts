@@ -23,7 +23,8 @@ const lastLine = (out: string) => out.trim().split('\n').at(-1);
 const expectedVectors = (() => {
   const wycheproof = JSON.parse(readFileSync(join(ED25519, 'wycheproof_ed25519_test.json'), 'utf8')) as { numberOfTests: number };
   const speccheck = JSON.parse(readFileSync(join(ED25519, 'speccheck_cases.json'), 'utf8')) as unknown[];
-  return { ed25519: wycheproof.numberOfTests + speccheck.length, manifest: loadManifest().cases.length };
+  // Both conformance manifests: SPEC 1.0 (vectors.json) and SPEC §7 roles (vectors-roles.json).
+  return { ed25519: wycheproof.numberOfTests + speccheck.length, manifest: loadManifest().cases.length + loadManifest('vectors-roles.json').cases.length };
 })();
 
 beforeAll(() => {
@@ -37,6 +38,7 @@ describe('npm run build:hermes', () => {
       expect(code, f).not.toMatch(/\brequire\(|^\s*import\s|\bclass\s+\w+\s*(extends\b|\{)/m);
     }
     expect(expectedVectors.ed25519).toBe(163);
+    expect(expectedVectors.manifest).toBe(loadManifest().cases.length + 18);
   });
 });
 

@@ -1,14 +1,16 @@
 /**
- * Every conformance case of fixtures/bundles/vectors.json and every Ed25519 vector of
+ * Every conformance case of fixtures/bundles/vectors.json and vectors-roles.json (SPEC §7), and every Ed25519 vector of
  * shared/vectors/ed25519, run on pinctl/sdk/core. No file access and no node: import: vitest
  * feeds it files read from disk, the Hermes harness the same files bundled in at build time.
  */
-import { TrustedStore, rootKeyset, verifySignature } from '../../src/sdk/core/index.js';
+import { verifySignature } from '../../src/sdk/core/index.js';
 import { fromHex, utf8Decode } from '../../src/bundle/bytes.js';
-import { givenOf, runCase, type Case, type ConformanceTarget, type Manifest } from '../bundle/conformance-cases.js';
+import { runCase, storeTarget, type Case, type ConformanceTarget, type Manifest } from '../bundle/conformance-cases.js';
 
 export interface VectorInput {
   manifest: Manifest;
+  /** fixtures/bundles/vectors-roles.json (same vector directory) */
+  rolesManifest: Manifest;
   /** vector directory file name → bytes */
   files: Record<string, Uint8Array>;
   wycheproof: { testGroups: { publicKey: { pk: string }; tests: { tcId: number; msg: string; sig: string; result: string }[] }[] };
@@ -19,22 +21,11 @@ export interface VectorOutcome {
   passed: number;
   failed: number;
   failures: string[];
-  counts: { manifest: number; wycheproof: number; speccheck: number };
+  counts: { manifest: number; roles: number; wycheproof: number; speccheck: number };
 }
 
-function coreTarget(input: VectorInput, c: Case): ConformanceTarget {
-  const given = givenOf(input.manifest, c);
-  const keys = given.trustedKeys.map((k) => utf8Decode(file(input, input.manifest.keys[k]!.publicKeyPem)));
-  const store = new TrustedStore({ audience: given.audience, keyset: rootKeyset(keys, given.threshold), skewMs: given.skewMs, maxBytes: given.maxBytes });
-  return {
-    verify: (type, bytes, now) => {
-      const r = store.verify(type, bytes, now);
-      return { status: r.status, version: r.bundle.payload.version };
-    },
-    rotate: (bytes) => ({ version: store.rotate(bytes).version }),
-    applied: (type) => store.current(type)?.payload.version ?? null,
-    keysetVersion: () => store.keyset.version,
-  };
+function coreTarget(input: VectorInput, m: Manifest, c: Case): ConformanceTarget {
+  return storeTarget(m, c, (k) => utf8Decode(file(input, m.keys[k]!.publicKeyPem)));
 }
 
 function file(input: VectorInput, name: string): Uint8Array {
@@ -50,14 +41,16 @@ export function runVectors(input: VectorInput): VectorOutcome {
     if (wrong.length === 0) passed++;
     else failures.push(`${name}: ${wrong.join('; ')}`);
   };
-  for (const c of input.manifest.cases) {
-    let wrong: string[];
-    try {
-      wrong = runCase(input.manifest, c, coreTarget(input, c), (name) => file(input, name));
-    } catch (e) {
-      wrong = [`threw ${e instanceof Error ? e.message : String(e)}`];
+  for (const [label, m] of [['manifest', input.manifest], ['roles', input.rolesManifest]] as const) {
+    for (const c of m.cases) {
+      let wrong: string[];
+      try {
+        wrong = runCase(m, c, coreTarget(input, m, c), (name) => file(input, name));
+      } catch (e) {
+        wrong = [`threw ${e instanceof Error ? e.message : String(e)}`];
+      }
+      record(`${label} ${c.name}`, wrong);
     }
-    record(`manifest ${c.name}`, wrong);
   }
   let wycheproof = 0;
   for (const g of input.wycheproof.testGroups) {
@@ -72,6 +65,6 @@ export function runVectors(input: VectorInput): VectorOutcome {
     const got = verifySignature(fromHex(c.pub_key), fromHex(c.message), fromHex(c.signature));
     record(`speccheck case ${i}`, got === (i === 3) ? [] : [`expected ${i === 3 ? 'accept' : 'reject'}, got ${got ? 'accept' : 'reject'}`]);
   });
-  const counts = { manifest: input.manifest.cases.length, wycheproof, speccheck: input.speccheck.length };
+  const counts = { manifest: input.manifest.cases.length, roles: input.rolesManifest.cases.length, wycheproof, speccheck: input.speccheck.length };
   return { passed, failed: failures.length, failures, counts };
 }

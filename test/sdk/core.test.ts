@@ -13,6 +13,7 @@ import { AUDIENCE, NOW, PIN, b64, domain, newSigner, pinsPayload, sign, startSer
 
 const ED25519 = join(import.meta.dirname, '..', '..', '..', 'shared', 'vectors', 'ed25519');
 const manifest = loadManifest();
+const rolesManifest = loadManifest('vectors-roles.json');
 const files: Record<string, Uint8Array> = {};
 for (const f of readdirSync(join(BUNDLES_DIR, manifest.directory))) files[f] = new Uint8Array(readFileSync(join(BUNDLES_DIR, manifest.directory, f)));
 
@@ -20,10 +21,12 @@ describe('vectors on the core (node)', () => {
   it('every conformance case and every Ed25519 vector agree', () => {
     const wycheproof = JSON.parse(readFileSync(join(ED25519, 'wycheproof_ed25519_test.json'), 'utf8'));
     const speccheck = JSON.parse(readFileSync(join(ED25519, 'speccheck_cases.json'), 'utf8'));
-    const r = runVectors({ manifest, files, wycheproof, speccheck });
+    const r = runVectors({ manifest, rolesManifest, files, wycheproof, speccheck });
     expect(r.failures).toEqual([]);
-    expect(r.counts).toEqual({ manifest: manifest.cases.length, wycheproof: wycheproof.numberOfTests, speccheck: speccheck.length });
-    expect(r.passed).toBe(manifest.cases.length + 163);
+    const counts = { manifest: manifest.cases.length, roles: rolesManifest.cases.length, wycheproof: wycheproof.numberOfTests, speccheck: speccheck.length };
+    expect(r.counts).toEqual(counts);
+    expect(rolesManifest.cases.length).toBe(18);
+    expect(r.passed).toBe(manifest.cases.length + rolesManifest.cases.length + 163);
   });
   it('the createClient scenario passes', async () => {
     const checks = await runClientScenario(files, new Date(manifest.defaults.now));
@@ -38,7 +41,7 @@ describe('createClient with global fetch against a service on 127.0.0.1', () => 
   const second = newSigner();
   const saved = new Map<string, string>();
   const storage = { get: async (k: string) => saved.get(k) ?? null, set: async (k: string, v: string) => void saved.set(k, v) };
-  const opts = (o: Partial<CoreClientOptions> = {}): CoreClientOptions => ({ url: svc.url, rootKeys: [b64(signer.publicKey)], audience: AUDIENCE, storage, now: () => NOW, ...o });
+  const opts = (o: Partial<CoreClientOptions> = {}): CoreClientOptions => ({ url: svc.url, publicKeys: [b64(signer.publicKey)], audience: AUDIENCE, storage, now: () => NOW, ...o });
   const pins = (version: number, signers = [signer]) => sign(pinsPayload({ version, domains: [domain('api.example.com', [PIN.leaf, PIN.backup], true)] }), signers);
 
   beforeAll(async () => {
@@ -57,14 +60,15 @@ describe('createClient with global fetch against a service on 127.0.0.1', () => 
     expect(saved.get('pinctl:pins')).toBe(pins(3).toString('utf8'));
   });
 
-  it('a threshold of 2 root keys needs both signatures; publicKeys is accepted as the same option', async () => {
+  it('publicKeys (SPEC 1.0) with a threshold of 2 needs both signatures', async () => {
     const keys = [b64(signer.publicKey), b64(second.publicKey)];
     svc.routes.set('/v1/bundles/pins', { body: pins(4) });
     const storage2 = { get: async () => null, set: async () => {} };
-    await expect(createClient(opts({ rootKeys: keys, threshold: 2, storage: storage2 })).refresh()).rejects.toBeInstanceOf(SignatureError);
+    await expect(createClient(opts({ publicKeys: keys, threshold: 2, storage: storage2 })).refresh()).rejects.toBeInstanceOf(SignatureError);
     svc.routes.set('/v1/bundles/pins', { body: pins(4, [signer, second]) });
-    await expect(createClient(opts({ rootKeys: undefined, publicKeys: keys, threshold: 2, storage: storage2 })).refresh()).resolves.toMatchObject({ version: 4 });
-    expect(() => createClient(opts({ rootKeys: keys, threshold: 3 }))).toThrow(/threshold: expected an integer from 1 to 2/);
+    await expect(createClient(opts({ publicKeys: keys, threshold: 2, storage: storage2 })).refresh()).resolves.toMatchObject({ version: 4 });
+    expect(() => createClient(opts({ publicKeys: keys, threshold: 3 }))).toThrow(/threshold: expected an integer from 1 to 2/);
+    expect(() => createClient(opts({ rootKeys: keys }))).toThrow(/rootKeys .* or publicKeys .*, not both/);
   });
 
   it('size cap while streaming, timeout, redirects refused', async () => {

@@ -116,7 +116,7 @@ describe('keyset rotation (SPEC §5)', () => {
 
 describe('embedded keys with a threshold', () => {
   const twoOfTwo = () =>
-    new PinClient({ url: svc.url, rootKeys: [b64(oldKey.publicKey), b64(newKey.publicKey)], threshold: 2, audience: AUDIENCE, storageDir: dir, now: () => NOW });
+    new PinClient({ url: svc.url, publicKeys: [b64(oldKey.publicKey), b64(newKey.publicKey)], threshold: 2, audience: AUDIENCE, storageDir: dir, now: () => NOW });
   it('threshold 2 of two embedded keys: one signature is refused, both are applied', async () => {
     route('/v1/bundles/pins', pins(1, [oldKey]));
     await expect(twoOfTwo().refresh()).rejects.toBeInstanceOf(SignatureError);

@@ -143,7 +143,7 @@ describe('end to end against pinctl serve', () => {
     const items = new Map<string, string>();
     const asyncStorage = { getItem: async (key: string) => items.get(key) ?? null, setItem: async (key: string, v: string) => void items.set(key, v) };
     let clock = NOW; // the clock testIO gives the service
-    const client = createClient({ url: serve.url, rootKeys: [k.publicKey], audience: 'com.example.app', storage: storageFrom(asyncStorage), stalePolicy: 'fail-open', now: () => clock });
+    const client = createClient({ url: serve.url, publicKeys: [k.publicKey], audience: 'com.example.app', storage: storageFrom(asyncStorage), stalePolicy: 'fail-open', now: () => clock });
     await expect(client.refresh()).resolves.toMatchObject({ pins: 'applied', version: 1 });
     const { lib, calls } = fakeLibrary();
     const first = await applyPins(client, lib);
@@ -163,7 +163,7 @@ describe('end to end against pinctl serve', () => {
   it('MMKV-shaped storage restores the last good bundle in a new client', async () => {
     const values = new Map<string, string>();
     const mmkv = { getString: (key: string) => values.get(key), set: (key: string, v: string) => void values.set(key, v) };
-    const opts = { url: serve.url, rootKeys: [k.publicKey], audience: 'com.example.app', storage: storageFrom(mmkv), now: () => NOW };
+    const opts = { url: serve.url, publicKeys: [k.publicKey], audience: 'com.example.app', storage: storageFrom(mmkv), now: () => NOW };
     await createClient(opts).refresh();
     const again = createClient(opts);
     await again.ready();

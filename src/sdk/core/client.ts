@@ -9,17 +9,19 @@ import { PinEngine, type ClientStatus, type EngineOptions, type ReactNativePinni
 import { ReportThrottle, type PinReport } from './report.js';
 import { fetchTransport, type FetchLike } from './transport.js';
 
-/** get resolves null for a missing key; set stores a string (a verified envelope, UTF-8 JSON). */
+/**
+ * get resolves null for a missing key; set stores a string (a verified envelope, UTF-8 JSON);
+ * remove (AsyncStorage's removeItem, MMKV's delete) deletes a bundle recovery dropped (SPEC §7.6).
+ * Without remove, a dropped bundle is overwritten with an empty string, read back as missing.
+ */
 export interface KeyValueStorage {
   get(key: string): Promise<string | null> | string | null;
   set(key: string, value: string): Promise<void> | void;
+  remove?(key: string): Promise<void> | void;
 }
 
-export interface CoreClientOptions extends Omit<EngineOptions, 'rootKeys'> {
-  /** The app's embedded Ed25519 root keys (PEM `PUBLIC KEY` or base64 of 32 raw bytes). */
-  rootKeys?: (string | Uint8Array)[];
-  /** Same as rootKeys (the Node SDK's name); give one of the two. */
-  publicKeys?: (string | Uint8Array)[];
+/** `rootKeys` (+ `threshold`, `trustExpires`): SPEC §7 roles mode; `publicKeys`: SPEC 1.0. */
+export interface CoreClientOptions extends EngineOptions {
   storage: KeyValueStorage;
   /** Prefix of every storage key; default `pinctl:` (then `pinctl:pins`, `pinctl:keyset-1`, ...). */
   storagePrefix?: string;
@@ -47,8 +49,6 @@ const MAX_STORED_KEYSETS = 1000;
 
 export function createClient(opts: CoreClientOptions): CoreClient {
   if (opts === null || typeof opts !== 'object') throw new InputError('CONFIG_MALFORMED', 'createClient: expected an options object');
-  const rootKeys = opts.rootKeys ?? opts.publicKeys;
-  if (opts.rootKeys && opts.publicKeys) throw new InputError('CONFIG_MALFORMED', 'give rootKeys or publicKeys, not both');
   const storage = opts.storage;
   if (!storage || typeof storage.get !== 'function' || typeof storage.set !== 'function') {
     throw new InputError('CONFIG_MALFORMED', 'storage: expected { get(key), set(key, value) } (AsyncStorage, MMKV or a Map-backed object)');
@@ -59,10 +59,11 @@ export function createClient(opts: CoreClientOptions): CoreClient {
   const now = opts.now ?? (() => new Date());
   const throttle = new ReportThrottle(now, (r) => opts.onReport?.(r));
   const engine: PinEngine = new PinEngine(
-    { ...opts, rootKeys: rootKeys ?? [], now },
+    { ...opts, now },
     {
       transport: fetchTransport(fetchImpl),
       persist: async (name, bytes) => void (await storage.set(prefix + name, utf8Decode(bytes))),
+      remove: async (name) => void (await (storage.remove ? storage.remove(prefix + name) : storage.set(prefix + name, ''))),
       report: (r) => throttle.send({ ...r, audience: engine.audience, time: now().toISOString() }),
       changed: opts.onChange,
       storageName: `storage (${prefix}*)`,
@@ -94,7 +95,7 @@ async function load(engine: PinEngine, storage: KeyValueStorage, prefix: string)
     } catch {
       return false;
     }
-    if (typeof text !== 'string') return false;
+    if (typeof text !== 'string' || text === '') return false; // '': dropped (SPEC §7.6) by a storage without remove
     values.set(name, utf8Encode(text));
     return true;
   };

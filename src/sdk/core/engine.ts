@@ -4,9 +4,9 @@
  * keyset rotation over the network, the last good bundles, the baseline and the stale policy.
  * Runtime-neutral: the Node SDK and the React Native adapter both drive this one class.
  */
-import { DEFAULT_MAX_BYTES, MAX_ROTATIONS, TrustedStore, type AppliedBundle, type ContentType } from '../../bundle/trusted-store.js';
-import { embeddedKeyset } from '../../bundle/keys.js';
-import { FetchError } from '../../bundle/errors.js';
+import { DEFAULT_MAX_BYTES, MAX_ROTATIONS, TrustedStore, type AppliedBundle, type ContentType, type StoreOptions } from '../../bundle/trusted-store.js';
+import { embeddedKeyset, embeddedRootRole } from '../../bundle/keys.js';
+import { FetchError, TrustExpiredError } from '../../bundle/errors.js';
 import { InputError, PinctlError, describeError } from '../../errors.js';
 import { PinTable, parseBaseline, type Baseline } from './pinset.js';
 import type { PinReport } from './report.js';
@@ -18,10 +18,17 @@ export type StalePolicy = 'enforce-last-good' | 'fail-open';
 export interface EngineOptions {
   /** Service base URL; a URL ending in `/v1/bundles/pins` is accepted too. */
   url: string;
-  /** The app's trust roots: PEM `PUBLIC KEY` or base64 of the 32 raw bytes (keyset version 0). */
-  rootKeys: (string | Uint8Array)[];
-  /** How many distinct root keys must sign (1 to rootKeys.length); default 1. */
+  /**
+   * SPEC §7 roles mode: the offline root keys (PEM `PUBLIC KEY` or base64 of the 32 raw bytes). They
+   * sign only keysets; pins come from the signing keys the newest keyset names.
+   */
+  rootKeys?: (string | Uint8Array)[];
+  /** SPEC 1.0: the signing keys themselves (keyset version 0). Give rootKeys or publicKeys. */
+  publicKeys?: (string | Uint8Array)[];
+  /** Distinct keys that must sign: root keys for a keyset (roles mode), else embedded keys; default 1. */
   threshold?: number;
+  /** Roles mode: when the embedded root keys stop being trusted, 'YYYY-MM-DD' or RFC 3339 (SPEC §7.1, §7.5). */
+  trustExpires?: string;
   audience: string;
   baseline?: Baseline;
   timeoutMs?: number;
@@ -36,6 +43,8 @@ export interface EngineEffects {
   transport: Transport;
   /** Saves a verified bundle or keyset as the named last good one (`pins`, `trust-roots`, `keyset-N`). */
   persist(name: string, bytes: Uint8Array): Promise<void>;
+  /** Deletes a stored bundle recovery dropped (SPEC §7.6); a missing one is not an error. */
+  remove(name: string): Promise<void>;
   /** Where reports go (already throttled by the caller if it wants). */
   report(r: Omit<PinReport, 'audience' | 'time'>): void;
   /** Called when the pins or trust roots in force change. */
@@ -64,6 +73,8 @@ export interface ClientStatus {
   pins: BundleStatus | null;
   trustRoots: BundleStatus | null;
   keysetVersion: number;
+  /** Roles mode: when the root role in force expires (null: the app set no trustExpires). */
+  trustExpires?: string | null;
   /** Stored bundles that failed re-verification at start-up. */
   restoreErrors: string[];
 }
@@ -105,8 +116,7 @@ export class PinEngine {
     this.maxBytes = atLeast(opts.maxBytes, DEFAULT_MAX_BYTES, 1, 'maxBytes');
     this.now = opts.now ?? (() => new Date());
     this.baseline = new PinTable(parseBaseline(opts.baseline));
-    const keyset = rootKeyset(opts.rootKeys, opts.threshold);
-    this.store = new TrustedStore({ audience: opts.audience, keyset, maxBytes: this.maxBytes, skewMs: opts.skewMs });
+    this.store = new TrustedStore({ audience: opts.audience, ...embeddedTrust(opts), maxBytes: this.maxBytes, skewMs: opts.skewMs });
   }
 
   get audience(): string {
@@ -171,7 +181,14 @@ export class PinEngine {
   status(): ClientStatus {
     const t = this.now().getTime();
     const of = (b: AppliedBundle<ContentType> | undefined) => (b ? { version: b.payload.version, expiresAt: b.payload.expiresAt, phase: this.phase(b, t) } : null);
-    return { pins: of(this.store.current('pins')), trustRoots: of(this.store.current('trust-roots')), keysetVersion: this.store.keyset.version, restoreErrors: [...this.restoreErrors] };
+    const root = this.store.root;
+    return {
+      pins: of(this.store.current('pins')),
+      trustRoots: of(this.store.current('trust-roots')),
+      keysetVersion: this.store.keyset.version,
+      ...(root ? { trustExpires: Number.isFinite(root.expiresAt) ? new Date(root.expiresAt).toISOString() : null } : {}),
+      restoreErrors: [...this.restoreErrors],
+    };
   }
 
   /** The bundle in force, for reports. */
@@ -180,9 +197,11 @@ export class PinEngine {
   }
 
   /**
-   * Start-up: replay the stored keyset chain from the root keys and restore each stored bundle
+   * Start-up: replay the stored keyset chain from the embedded trust and restore each stored bundle
    * under the first keyset of that chain that verifies it (the one in force when it was applied).
-   * `read` is synchronous: an asynchronous store is read in full first.
+   * Roles mode: a later keyset's recovery (SPEC §7.6) drops a bundle signed by a key it removed, and
+   * its file is deleted, so it never comes back. The root's expiry is not checked while replaying:
+   * the next refresh reports a freeze. `read` is synchronous: an asynchronous store is read in full first.
    */
   restore(read: (name: string) => Uint8Array | undefined): void {
     const pending = new Map<ContentType, Uint8Array>();
@@ -206,7 +225,7 @@ export class PinEngine {
       const bytes = read(`keyset-${v}`);
       if (!bytes) break;
       try {
-        this.store.rotate(bytes);
+        for (const type of this.store.rotate(bytes).dropped) void this.fx.remove(type).catch(() => {});
       } catch (e) {
         this.restoreErrors.push(`keyset-${v}: ${describeError(e)}`);
         break;
@@ -219,7 +238,12 @@ export class PinEngine {
 
   private async update(): Promise<RefreshResult> {
     await this.flush().catch(() => {}); // retry an earlier failed save; a new failure surfaces below
-    await this.rotate();
+    try {
+      await this.rotate();
+    } catch (e) {
+      throw this.reportFreeze(e);
+    }
+    // Types recovery dropped (SPEC §7.6) have no bundle now, so both fetches below bring them again.
     const pins = (await this.fetchBundle('pins')) as RefreshResult['pins'];
     const trustRoots = await this.fetchBundle('trust-roots');
     return { pins, trustRoots, version: this.version, keysetVersion: this.store.keyset.version };
@@ -233,14 +257,41 @@ export class PinEngine {
       const r = await this.get(`/v1/keyset/${next}`, undefined, [403, 404, 410]);
       if (r.status === 404) return;
       if (r.status !== 200) throw new FetchError(`GET ${this.url}/v1/keyset/${next}: unexpected HTTP ${r.status}`);
-      this.store.rotate(r.body);
+      const { dropped } = this.store.rotate(r.body, this.now());
       await this.persist(`keyset-${next}`, r.body);
+      for (const type of dropped) await this.drop(type);
     }
   }
 
+  /** SPEC §7.6: a bundle recovery dropped is no longer in force, nor stored. */
+  private async drop(type: ContentType): Promise<void> {
+    delete this.etags[type];
+    this.unsaved.delete(type);
+    this.fx.changed?.();
+    try {
+      await this.fx.remove(type);
+    } catch (e) {
+      throw new PinctlError('OUTPUT_UNWRITABLE', `could not delete the dropped ${type} bundle in ${this.fx.storageName}: ${describeError(e)}`, { exitCode: 1, cause: e });
+    }
+  }
+
+  /** SPEC §7.5: a frozen client says so through the report sink too (the throttle keeps it to one a minute). */
+  private reportFreeze(e: unknown): unknown {
+    if (e instanceof TrustExpiredError) this.fx.report({ type: 'trust-expired', bundle: info(this.store.current('pins')) });
+    return e;
+  }
+
   private async fetchBundle(type: ContentType): Promise<RefreshResult['trustRoots']> {
+    try {
+      return await this.fetchOne(type);
+    } catch (e) {
+      throw this.reportFreeze(e);
+    }
+  }
+
+  private async fetchOne(type: ContentType): Promise<RefreshResult['trustRoots']> {
     const current = this.store.current(type);
-    const r = await this.get(PATHS[type], current && this.etags[type]);
+    const r = await this.get(PATHS[type], current && this.etags[type], [403, 404, 410]);
     if (r.status === 304) {
       if (current) {
         this.store.assertFresh(type, this.now()); // a 304 forever is a freeze: report it once stale
@@ -249,6 +300,8 @@ export class PinEngine {
       throw new FetchError(`GET ${this.url}${PATHS[type]}: 304 Not Modified, but no ${type} bundle is applied`);
     }
     if (r.status === 404) {
+      // SPEC §7.5: "no longer served" while the applied bundle has expired is a freeze, not "unchanged".
+      if (current) this.store.assertFresh(type, this.now());
       // A 404 never removes an applied bundle: on plain http anyone on the path can forge one.
       if (type === 'trust-roots') return current ? 'unchanged' : 'none';
       throw new FetchError(`GET ${this.url}${PATHS[type]}: HTTP 404, no ${type} bundle is published`);
@@ -310,17 +363,38 @@ export class PinEngine {
 }
 
 /**
- * The embedded trust: root keys at keyset version 0 with a threshold of distinct signers. Today
- * that is the SPEC §4 embedded keyset; a recovery scheme (issue 9) replaces this one function.
+ * The embedded trust: SPEC §7 root role (`rootKeys`, root `threshold`, `trustExpires`), or SPEC 1.0
+ * signing keys (`publicKeys`) at keyset version 0 with a threshold of distinct signers.
  */
-export function rootKeyset(rootKeys: (string | Uint8Array)[], threshold: number | undefined) {
-  if (!Array.isArray(rootKeys) || rootKeys.length === 0) throw new InputError('CONFIG_MALFORMED', 'rootKeys: expected at least one Ed25519 public key');
-  const keyset = embeddedKeyset(rootKeys, threshold ?? 1);
-  const t = threshold ?? 1;
-  if (!Number.isSafeInteger(t) || t < 1 || t > keyset.keys.size) {
-    throw new InputError('CONFIG_MALFORMED', `threshold: expected an integer from 1 to ${keyset.keys.size} (the distinct root keys given), found ${String(threshold)}`);
+export function embeddedTrust(opts: Pick<EngineOptions, 'rootKeys' | 'publicKeys' | 'threshold' | 'trustExpires'>): Pick<StoreOptions, 'keyset' | 'root'> {
+  if (opts.rootKeys && opts.publicKeys) throw new InputError('CONFIG_MALFORMED', 'give rootKeys (SPEC §7 roles) or publicKeys (SPEC 1.0), not both');
+  const roles = opts.rootKeys !== undefined;
+  const name = roles ? 'rootKeys' : 'publicKeys';
+  const list = opts.rootKeys ?? opts.publicKeys;
+  if (!Array.isArray(list) || list.length === 0) throw new InputError('CONFIG_MALFORMED', `${name}: expected at least one Ed25519 public key`);
+  if (!roles && opts.trustExpires !== undefined) {
+    throw new InputError('CONFIG_MALFORMED', 'trustExpires: only with rootKeys (SPEC §7); publicKeys are SPEC 1.0 signing keys');
   }
-  return { ...keyset, threshold: t };
+  const keyset = embeddedKeyset(list);
+  const t = opts.threshold ?? 1;
+  if (!Number.isSafeInteger(t) || t < 1 || t > keyset.keys.size) {
+    throw new InputError('CONFIG_MALFORMED', `threshold: expected an integer from 1 to ${keyset.keys.size} (the distinct ${name} given), found ${String(opts.threshold)}`);
+  }
+  if (!roles) return { keyset: { ...keyset, threshold: t } };
+  return { root: embeddedRootRole(list, t, parseTrustExpires(opts.trustExpires)) };
+}
+
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/i;
+
+/** 'YYYY-MM-DD' (midnight UTC that day) or RFC 3339; absent: the root never expires (not recommended). */
+export function parseTrustExpires(v: string | undefined): number {
+  if (v === undefined) return Infinity;
+  const t = typeof v === 'string' && (DAY.test(v) || RFC3339.test(v)) ? Date.parse(v) : NaN;
+  if (Number.isNaN(t) || (DAY.test(v) && new Date(t).toISOString().slice(0, 10) !== v)) {
+    throw new InputError('CONFIG_MALFORMED', `trustExpires: expected 'YYYY-MM-DD' or an RFC 3339 time such as 2027-06-01T00:00:00Z, found ${JSON.stringify(v)}`);
+  }
+  return t;
 }
 
 function info(b: AppliedBundle<ContentType> | undefined): PinReport['bundle'] {

@@ -4,7 +4,7 @@
  */
 export { createClient } from './client.js';
 export type { CoreClient, CoreClientOptions, KeyValueStorage } from './client.js';
-export { PinEngine, DEFAULT_GRACE_MS, DEFAULT_TIMEOUT_MS, rootKeyset } from './engine.js';
+export { PinEngine, DEFAULT_GRACE_MS, DEFAULT_TIMEOUT_MS, embeddedTrust, parseTrustExpires } from './engine.js';
 export type { BundleStatus, ClientStatus, EngineEffects, EngineOptions, Phase, ReactNativePinningOptions, RefreshResult, StalePolicy } from './engine.js';
 export type { Baseline, BaselineDomain } from './pinset.js';
 export { PinTable, normalizeHost } from './pinset.js';
@@ -28,5 +28,6 @@ export {
   RollbackError,
   SignatureError,
   TooLargeError,
+  TrustExpiredError,
 } from '../../bundle/errors.js';
 export { PinctlError, InputError } from '../../errors.js';

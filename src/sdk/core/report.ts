@@ -1,6 +1,6 @@
 /** Failure reports: the shape, and the throttle every sink goes through (one per kind a minute). */
 export interface PinReport {
-  type: 'pin-mismatch' | 'untrusted-root' | 'stale-bundle';
+  type: 'pin-mismatch' | 'untrusted-root' | 'stale-bundle' | 'trust-expired';
   audience: string;
   /** ISO 8601 */
   time: string;
