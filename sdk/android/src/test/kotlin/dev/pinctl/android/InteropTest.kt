@@ -103,13 +103,14 @@ class InteropTest {
         // With a fifth argument: one request through the enforcing client, {status}, then {error} after a key change.
         val ca = File(dir, "root.pem").apply { writeText(root.certificatePem()) }
         val env = mapOf("PINCTL_PROBE_CA" to ca.path, "PINCTL_PROBE_RESOLVE" to "${TestPki.HOST}:127.0.0.1")
-        val args = listOf(serve.url, File(dir, "keys/pinctl-signing.pub.pem").path, File(dir, "probe").path, TestPki.HOST, app.url)
+        // app.url is read after each restart: the server may come back on another port (the old one lingering).
+        val args = { listOf(serve.url, File(dir, "keys/pinctl-signing.pub.pem").path, File(dir, "probe").path, TestPki.HOST, app.url) }
         out.clear()
-        assertEquals(0, probe(args, env) { out += it }, out.joinToString())
+        assertEquals(0, probe(args(), env) { out += it }, out.joinToString())
         assertEquals(200L, StrictJson.parse(out.single().toByteArray()).obj()["status"].int())
         app.restart(leafA, intermediate)
         out.clear()
-        assertEquals(1, probe(args, env) { out += it }, out.joinToString())
+        assertEquals(1, probe(args(), env) { out += it }, out.joinToString())
         val failed = StrictJson.parse(out.single().toByteArray()).obj()
         assertEquals(listOf(false, "PinningError", "PIN_MISMATCH", 2L), listOf(failed["ok"], failed["error"], failed["code"], failed["version"].int()))
     }
