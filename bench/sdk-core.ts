@@ -29,8 +29,9 @@ function bundles(): { pubPem: string; envelopes: Map<number, string> } {
       type: 'pins',
       audience: 'com.example.app',
       version: 1,
-      issuedAt: '2026-01-01T00:00:00Z',
-      expiresAt: '2099-01-01T00:00:00Z',
+      // Valid now, for 30 days: SPEC §7.4 refuses more than 366 days.
+      issuedAt: new Date(Date.now() - 86_400_000).toISOString().replace(/\.\d+Z$/, 'Z'),
+      expiresAt: new Date(Date.now() + 30 * 86_400_000).toISOString().replace(/\.\d+Z$/, 'Z'),
       domains: Array.from({ length: n }, (_, i) => ({ domain: `api${i}.example.com`, includeSubdomains: i % 2 === 0, pins: [pin(`a${i}`), pin(`b${i}`)] })),
     };
     envelopes.set(n, serializeEnvelope(signEnvelope(PAYLOAD_TYPES.pins, encodePayload(payload), [signer])));

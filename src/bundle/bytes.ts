@@ -97,36 +97,46 @@ export function utf8DecodePortable(bytes: Uint8Array): string {
 // ---- base64 (RFC 4648 §4, standard alphabet, padded) -----------------------------------------
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-// Only looked up after CANONICAL_B64 accepted the text, so every character is in the alphabet.
-const DECODE = new Uint8Array(128);
+// 255 for every code that is not in the alphabet: the decode loop validates as it goes (a regular
+// expression over a 2.8 MB payload string cost more than the decoding itself).
+const DECODE = new Uint8Array(256).fill(255);
 for (let i = 0; i < ALPHABET.length; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
-const CANONICAL_B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const digit = (text: string, i: number) => {
+  const c = text.charCodeAt(i);
+  return c < 256 ? DECODE[c]! : 255;
+};
 
 /**
- * Standard base64 with canonical padding and zero unused bits, else null: exactly one byte
- * string has each accepted text (Buffer.from would skip bad characters and accept `QR==` for `QQ==`).
+ * Standard base64 with canonical padding: length a multiple of 4, "=" only as the last one or two
+ * characters, and zero unused bits before the padding. null for anything else.
  */
 export function base64DecodeStrict(text: string): Uint8Array | null {
-  if (typeof text !== 'string' || !CANONICAL_B64.test(text)) return null;
+  if (typeof text !== 'string' || text.length % 4 !== 0) return null;
   const pad = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
   const out = new Uint8Array((text.length / 4) * 3 - pad);
   const full = pad ? text.length - 4 : text.length;
   let o = 0;
   for (let i = 0; i < full; i += 4) {
-    const n = (DECODE[text.charCodeAt(i)]! << 18) | (DECODE[text.charCodeAt(i + 1)]! << 12) | (DECODE[text.charCodeAt(i + 2)]! << 6) | DECODE[text.charCodeAt(i + 3)]!;
+    const a = digit(text, i);
+    const b = digit(text, i + 1);
+    const c = digit(text, i + 2);
+    const d = digit(text, i + 3);
+    if ((a | b | c | d) > 63) return null; // outside the alphabet ("=" included)
+    const n = (a << 18) | (b << 12) | (c << 6) | d;
     out[o++] = n >> 16;
     out[o++] = (n >> 8) & 0xff;
     out[o++] = n & 0xff;
   }
-  let acc = 0;
-  if (pad) {
-    // The last group: 2 or 3 characters carry 1 or 2 bytes and 4 or 2 unused bits.
-    const n = (DECODE[text.charCodeAt(full)]! << 18) | (DECODE[text.charCodeAt(full + 1)]! << 12) | (pad === 1 ? DECODE[text.charCodeAt(full + 2)]! << 6 : 0);
-    out[o++] = n >> 16;
-    if (pad === 1) out[o++] = (n >> 8) & 0xff;
-    acc = pad === 1 ? n & 0xff : n & 0xffff;
-  }
-  if (acc !== 0) return null; // the unused bits before the padding must be zero
+  if (!pad) return out;
+  // The last group: 2 or 3 characters carry 1 or 2 bytes and 4 or 2 unused bits, which must be zero.
+  const a = digit(text, full);
+  const b = digit(text, full + 1);
+  const c = pad === 1 ? digit(text, full + 2) : 0;
+  if ((a | b | c) > 63) return null;
+  const n = (a << 18) | (b << 12) | (c << 6);
+  out[o++] = n >> 16;
+  if (pad === 1) out[o++] = (n >> 8) & 0xff;
+  if ((pad === 1 ? n & 0xff : n & 0xffff) !== 0) return null;
   return out;
 }
 

@@ -15,8 +15,11 @@ fun main() {
         val domains = (0 until n).joinToString(",") { i ->
             "{\"domain\":\"api$i.example.com\",\"includeSubdomains\":${i % 2 == 0},\"pins\":[\"${pin("a$i")}\",\"${pin("b$i")}\"]}"
         }
-        val payload = "{\"type\":\"pins\",\"audience\":\"com.example.app\",\"version\":1,\"issuedAt\":\"2026-01-01T00:00:00Z\"," +
-            "\"expiresAt\":\"2099-01-01T00:00:00Z\",\"domains\":[$domains]}"
+        // Valid now, for 30 days: SPEC §7.4 refuses more than 366 days.
+        val issued = java.time.Instant.ofEpochMilli(now - 86_400_000L).truncatedTo(java.time.temporal.ChronoUnit.SECONDS)
+        val expires = java.time.Instant.ofEpochMilli(now + 30 * 86_400_000L).truncatedTo(java.time.temporal.ChronoUnit.SECONDS)
+        val payload = "{\"type\":\"pins\",\"audience\":\"com.example.app\",\"version\":1,\"issuedAt\":\"$issued\"," +
+            "\"expiresAt\":\"$expires\",\"domains\":[$domains]}"
         val bytes = key.envelope(payload)
         val pae = Envelope.pae(BundleType.PINS.payloadType, payload.toByteArray())
         val sig = key.sign(pae)
