@@ -7,8 +7,7 @@ import type https from 'node:https';
 import type { Agent as UndiciAgent } from 'undici';
 import '../bundle/node-hashes.js';
 import { InputError } from '../errors.js';
-import { PinEngine, type ClientStatus, type ReactNativePinningOptions, type RefreshResult, type StalePolicy } from './core/engine.js';
-import type { Baseline } from './core/pinset.js';
+import { PinEngine, type ClientStatus, type EngineOptions, type ReactNativePinningOptions, type RefreshResult } from './core/engine.js';
 import { BundleStorage } from './storage.js';
 import { download } from './download.js';
 import { Reporter, type PinReport } from './report.js';
@@ -18,35 +17,10 @@ import type { Enforcer } from './enforce.js';
 export { DEFAULT_GRACE_MS, DEFAULT_TIMEOUT_MS } from './core/engine.js';
 export type { BundleStatus, ClientStatus, Phase, ReactNativePinningOptions, RefreshResult, StalePolicy } from './core/engine.js';
 
-export interface PinClientOptions {
-  /** Service base URL (`https://pins.example.com`, or a static-hosting prefix); a URL ending in `/v1/bundles/pins` is accepted too. */
-  url: string;
-  /**
-   * SPEC §7 roles mode: the app's offline root keys (PEM `PUBLIC KEY` or base64 of the 32 raw
-   * bytes). They sign keysets only; the newest keyset names the keys that sign pins.
-   */
-  rootKeys?: (string | Uint8Array)[];
-  /** SPEC 1.0: the app embeds the signing keys themselves. Give rootKeys or publicKeys. */
-  publicKeys?: (string | Uint8Array)[];
-  /** rootKeys: distinct root keys that must sign a keyset; publicKeys: distinct keys per bundle. Default 1. */
-  threshold?: number;
-  /** rootKeys only: when the embedded root keys stop being trusted, 'YYYY-MM-DD' or RFC 3339 (SPEC §7.5). */
-  trustExpires?: string;
-  audience: string;
+/** The engine's options (service, keys, policy, clock: src/sdk/core/engine.ts) and the Node adapter's own. */
+export interface PinClientOptions extends EngineOptions {
   /** Where the last good bundles and the trusted keyset chain are kept. */
   storageDir: string;
-  baseline?: Baseline;
-  /** Whole-download deadline per request; default 10 s. */
-  timeoutMs?: number;
-  /** Response size cap, enforced while reading; default 1 MiB (SPEC §4.1). */
-  maxBytes?: number;
-  /** What an expired bundle means; default 'enforce-last-good'. */
-  stalePolicy?: StalePolicy;
-  /** enforce-last-good: how long after expiresAt the last good pins stay enforced; default 30 days. */
-  graceMs?: number;
-  /** Clock tolerance of SPEC §4.8; default 5 minutes. */
-  skewMs?: number;
-  now?: () => Date;
   /** POST failure reports: `true` for `${url}/v1/reports`, or a URL. Default off. */
   reportUri?: string | boolean;
   onReport?: (report: PinReport) => void;

@@ -3,30 +3,16 @@ import { describe, expect, it } from 'vitest';
 import { AlertsConfig } from '../../monitor/config.js';
 import { DeliveryLock, Senders, deliverDue } from '../../monitor/alerts.js';
 import { OutboxRow, Store } from '../../monitor/store.js';
-import { NOW, tempDir } from './helpers.js';
+import { NOW, queueAlerts, tempDir } from './helpers.js';
 
 const alerts: AlertsConfig = { email: null, webhook: null, reminderMs: 86_400_000, minSeverity: 'warning', retryInitialMs: 60_000, retryMaxMs: 3_600_000 };
-
-async function queue(store: Store, rows: { id: string; channel: 'email' | 'webhook' }[]) {
-  const at = NOW.toISOString();
-  await store.commitSweep({
-    sweep: { id: `s-${rows[0]!.id}`, startedAt: at, finishedAt: at, durationMs: 1, configHash: 'x' },
-    observations: [],
-    previous: new Map(),
-    opened: [],
-    updated: [],
-    resolved: [],
-    events: [],
-    outbox: rows.map((r, i) => ({ id: r.id, channel: r.channel, findingId: 'f', type: 'new' as const, createdAt: new Date(NOW.getTime() + i).toISOString(), message: { subject: r.id, text: r.id, webhook: {} }, nextAttemptAt: at })),
-  });
-}
 
 describe('alert delivery', () => {
   it('a second deliverer never re-claims rows the first has not reached yet (slow sends, no crash)', async () => {
     const dir = tempDir();
     const a = await Store.open(dir);
     const b = await Store.open(dir);
-    await queue(a, ['r1', 'r2', 'r3', 'r4', 'r5'].map((id) => ({ id, channel: 'webhook' as const })));
+    await queueAlerts(a, ['r1', 'r2', 'r3', 'r4', 'r5'].map((id) => ({ id, channel: 'webhook' as const })));
     let t = NOW.getTime();
     const now = () => new Date(t);
     const sends: string[] = [];
@@ -52,7 +38,7 @@ describe('alert delivery', () => {
   it('a channel that keeps failing does not starve the other one', async () => {
     const dir = tempDir();
     const store = await Store.open(dir);
-    await queue(store, [...['e1', 'e2', 'e3', 'e4'].map((id) => ({ id, channel: 'email' as const })), { id: 'w1', channel: 'webhook' as const }]);
+    await queueAlerts(store, [...['e1', 'e2', 'e3', 'e4'].map((id) => ({ id, channel: 'email' as const })), { id: 'w1', channel: 'webhook' as const }]);
     let t = NOW.getTime();
     const senders: Senders = {
       email: async () => {
@@ -69,7 +55,7 @@ describe('alert delivery', () => {
   it('deliveries sharing a DeliveryLock never run at once (sweep vs delivery timer)', async () => {
     const dir = tempDir();
     const store = await Store.open(dir);
-    await queue(store, ['a1', 'a2', 'a3', 'a4'].map((id) => ({ id, channel: 'webhook' as const })));
+    await queueAlerts(store, ['a1', 'a2', 'a3', 'a4'].map((id) => ({ id, channel: 'webhook' as const })));
     let inFlight = 0;
     let max = 0;
     const senders: Senders = {

@@ -13,7 +13,7 @@ import { startRunner } from '../../monitor/runner.js';
 import { tlsServer, Running } from '../helpers/servers.js';
 import { opensslPin } from '../helpers/fixtures.js';
 import { noNetworkResolver } from '../helpers/cli.js';
-import { NOW, pkiFile, tempDir, webhookReceiver, WebhookReceiver, writeConfig } from './helpers.js';
+import { NOW, pkiFile, queueAlerts, tempDir, webhookReceiver, WebhookReceiver, writeConfig } from './helpers.js';
 
 interface Tarpit {
   port: number;
@@ -80,25 +80,11 @@ function alertsConfig(): AlertsConfig {
   } as AlertsConfig;
 }
 
-async function queue(store: Store, rows: { id: string; channel: 'email' | 'webhook' }[]) {
-  const at = NOW.toISOString();
-  await store.commitSweep({
-    sweep: { id: `s-${rows[0]!.id}`, startedAt: at, finishedAt: at, durationMs: 1, configHash: 'x' },
-    observations: [],
-    previous: new Map(),
-    opened: [],
-    updated: [],
-    resolved: [],
-    events: [],
-    outbox: rows.map((r, i) => ({ id: r.id, channel: r.channel, findingId: 'f', type: 'new' as const, createdAt: new Date(NOW.getTime() + i).toISOString(), message: { subject: r.id, text: r.id, webhook: { id: r.id } }, nextAttemptAt: at })),
-  });
-}
-
 describe('a tarpit SMTP server', () => {
   it('each email attempt ends at its total deadline, and the webhook is delivered at once, not after the email', async () => {
     const store = await Store.open(tempDir());
     hook.requests.length = 0;
-    await queue(store, [
+    await queueAlerts(store, [
       { id: 'e1', channel: 'email' },
       { id: 'w1', channel: 'webhook' },
     ]);

@@ -16,25 +16,30 @@ import { serviceBase } from './url.js';
 export type StalePolicy = 'enforce-last-good' | 'fail-open';
 
 export interface EngineOptions {
-  /** Service base URL; a URL ending in `/v1/bundles/pins` is accepted too. */
+  /** Service base URL (`https://pins.example.com`, or a static-hosting prefix); a URL ending in `/v1/bundles/pins` is accepted too. */
   url: string;
   /**
-   * SPEC §7 roles mode: the offline root keys (PEM `PUBLIC KEY` or base64 of the 32 raw bytes). They
-   * sign only keysets; pins come from the signing keys the newest keyset names.
+   * SPEC §7 roles mode: the app's offline root keys (PEM `PUBLIC KEY` or base64 of the 32 raw
+   * bytes). They sign keysets only; the newest keyset names the keys that sign pins.
    */
   rootKeys?: (string | Uint8Array)[];
-  /** SPEC 1.0: the signing keys themselves (keyset version 0). Give rootKeys or publicKeys. */
+  /** SPEC 1.0: the app embeds the signing keys themselves. Give rootKeys or publicKeys. */
   publicKeys?: (string | Uint8Array)[];
-  /** Distinct keys that must sign: root keys for a keyset (roles mode), else embedded keys; default 1. */
+  /** rootKeys: distinct root keys that must sign a keyset; publicKeys: distinct keys per bundle. Default 1. */
   threshold?: number;
-  /** Roles mode: when the embedded root keys stop being trusted, 'YYYY-MM-DD' or RFC 3339 (SPEC §7.1, §7.5). */
+  /** rootKeys only: when the embedded root keys stop being trusted, 'YYYY-MM-DD' or RFC 3339 (SPEC §7.5). */
   trustExpires?: string;
   audience: string;
   baseline?: Baseline;
+  /** Whole-download deadline per request; default 10 s. */
   timeoutMs?: number;
+  /** Response size cap, enforced while reading; default 1 MiB (SPEC §4.1). */
   maxBytes?: number;
+  /** What an expired bundle means; default 'enforce-last-good'. */
   stalePolicy?: StalePolicy;
+  /** enforce-last-good: how long after expiresAt the last good pins stay enforced; default 30 days. */
   graceMs?: number;
+  /** Clock tolerance of SPEC §4.8; default 5 minutes. */
   skewMs?: number;
   now?: () => Date;
 }
