@@ -50,7 +50,7 @@ async function nodeRun(pubPem: string, envelope: string): Promise<number> {
   const storage = { get: () => null, set: () => {} };
   const lib = { initializeSslPinning: async () => {}, disableSslPinning: async () => {} };
   const t = performance.now();
-  const client = createClient({ url: 'https://pins.example.test', rootKeys: [pubPem], audience: 'com.example.app', storage, fetch, maxBytes: 16 << 20 });
+  const client = createClient({ url: 'https://pins.example.test', publicKeys: [pubPem], audience: 'com.example.app', storage, fetch, maxBytes: 16 << 20 });
   await client.refresh();
   const r = await applyPins(client, lib);
   const ms = performance.now() - t;
@@ -67,7 +67,7 @@ function run(n, envelope) {
       arrayBuffer: function () { return Promise.resolve(bytes.buffer); } });
   };
   var t = Date.now();
-  var client = pinctlReactNative.createClient({ url: 'https://pins.example.test', rootKeys: [PUB], audience: 'com.example.app',
+  var client = pinctlReactNative.createClient({ url: 'https://pins.example.test', publicKeys: [PUB], audience: 'com.example.app',
     storage: { get: function () { return null; }, set: function () {} }, fetch: fetch, maxBytes: 16777216 });
   return client.refresh().then(function () { return pinctlReactNative.applyPins(client, lib); }).then(function (r) {
     print('hermes ' + n + ' ' + (Date.now() - t) + ' ' + r.domains.length);
