@@ -175,11 +175,23 @@ Examples:
     .description('verify a bundle as a client would (SPEC §4, §5): exit 0 valid, 1 invalid, 2 bad input')
     .argument('<bundle>', 'the envelope JSON, or - for stdin')
     .option('--public-key <file>', 'trusted public key (repeatable)', collect, [])
-    .option('--threshold <n>', 'valid signatures required from the trusted keys (default 1)')
+    .option('--root-key <file>', 'roles mode (SPEC §7): a root public key the app embeds (repeatable)', collect, [])
+    .option('--keyset <file|dir>', 'roles mode: keysets to rotate through first, oldest first (repeatable; a directory: its *.json)', collect, [])
+    .option('--trust-expires <date>', "roles mode: the app's trustExpires, YYYY-MM-DD")
+    .option('--threshold <n>', 'valid signatures required from the trusted (or root) keys (default 1)')
     .option('--audience <app>', 'require this audience')
     .option('--type <type>', 'require pins, trust-roots or keyset (default: from payloadType)')
     .option('--state <file>', 'JSON file of the last accepted versions: refuses rollbacks, updated on success')
     .option('--json', 'print the verdict as JSON on stdout')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  pinctl bundle verify pins.bundle --public-key pinctl-signing.pub.pem --audience com.example.app
+  pinctl bundle verify keyset-3.json --root-key root/pinctl-root.pub.pem          # signed by the root keys? (SPEC §7.3)
+  pinctl bundle verify pins.bundle --root-key root/pinctl-root.pub.pem --keyset data/history/keyset
+                                                  # as a fresh app: every keyset from v1, then the bundle`,
+    )
     .action(async (file: string, opts) => {
       const { bundleVerifyCommand } = await import('./commands/bundle.js');
       exitCode = await bundleVerifyCommand(file, opts, io);

@@ -23,6 +23,7 @@ import { readPrivateKeyFile, readPublicKeyFile } from '../../src/service/keys.js
 import { Common, describePayload, keysetPayload, parseAudience, parsePinsJson, parseVersion, pinsPayload, signPayload, trustRootsFromCertificates, trustRootsPayload } from '../../src/service/payloads.js';
 import { parseExpiresIn, validity } from '../../src/service/time.js';
 import { writeFileAtomic } from '../../src/durable-write.js';
+import { verifyWithRootKeys } from './bundle-verify-roles.js';
 
 const TYPES: readonly BundleType[] = ['pins', 'trust-roots', 'keyset'];
 
@@ -158,6 +159,10 @@ export function bundleSignCommand(file: string, opts: BundleSignOptions, io: Cli
 
 export interface BundleVerifyOptions {
   publicKey: string[];
+  /** SPEC §7 roles mode (cli/commands/bundle-verify-roles.ts). */
+  rootKey?: string[];
+  keyset?: string[];
+  trustExpires?: string;
   threshold?: string;
   audience?: string;
   type?: string;
@@ -227,6 +232,7 @@ function verifyBundle(file: string, opts: BundleVerifyOptions, io: CliIO): Promi
 }
 
 async function verifyBundleOrThrow(file: string, opts: BundleVerifyOptions, io: CliIO): Promise<number> {
+  if (opts.rootKey?.length || opts.keyset?.length || opts.trustExpires !== undefined) return verifyRolesMode(file, opts, io);
   {
     // Exit 2 for anything that is not a usable input, before any verdict.
     if (opts.type !== undefined && !(TYPES as readonly string[]).includes(opts.type)) throw new InputError('USAGE', `--type ${opts.type}: expected pins, trust-roots or keyset`);
@@ -313,6 +319,16 @@ async function verifyBundleOrThrow(file: string, opts: BundleVerifyOptions, io: 
     if (type === 'keyset' && expired) io.stderr.write(`${s.dim('note:')} this keyset expired at ${payload.expiresAt}: clients still rotate through it (SPEC §5.7) but will not use it for bundles\n`);
     return 0;
   }
+}
+
+function verifyRolesMode(file: string, opts: BundleVerifyOptions, io: CliIO): Promise<number> {
+  if (opts.publicKey.length > 0) {
+    throw new InputError('USAGE', '--public-key and --root-key: expected one of them', {
+      hint: '--root-key for apps that embed root keys (SPEC §7), --public-key for apps that embed signing keys (SPEC 1.0)',
+    });
+  }
+  if (opts.state !== undefined) throw new InputError('USAGE', '--state: not with --root-key (roles mode checks a keyset chain from v1 each time)');
+  return verifyWithRootKeys(file, { ...opts, rootKey: opts.rootKey ?? [], keyset: opts.keyset ?? [] }, io);
 }
 
 function signingKeysOrThrow(env: Envelope, keyset: TrustedKeyset): void {

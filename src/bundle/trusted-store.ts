@@ -38,6 +38,11 @@ export interface StoreOptions {
   keyset?: TrustedKeyset;
   /** SPEC §7 roles mode: the app embeds the root role; signing keys come from root-signed keysets. */
   root?: RootRole;
+  /**
+   * Roles mode: the version of the keyset trusted before the first rotate() (default 0, a fresh
+   * client). A verifier that checks one keyset against the root keys alone starts at its version − 1.
+   */
+  keysetVersion?: number;
   /** SPEC §4.8 tolerance; default 5 minutes. */
   skewMs?: number;
   /** SPEC §4.1; default 1 MiB. */
@@ -72,7 +77,7 @@ export class TrustedStore {
     if (!opts.root && !opts.keyset) throw new KeysetError('expected root keys (SPEC §7) or signing keys (SPEC 1.0)');
     this.rootRole = opts.root;
     // SPEC §7.2: until a root-signed keyset is trusted there are no signing keys.
-    this.trusted = opts.keyset ?? { version: 0, threshold: 1, keys: new Map() };
+    this.trusted = opts.keyset ?? { version: opts.keysetVersion ?? 0, threshold: 1, keys: new Map() };
     this.skewMs = opts.skewMs ?? DEFAULT_SKEW_MS;
     this.maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
   }
