@@ -220,6 +220,8 @@ Examples:
     .option('--tls-key <file>', 'the private key of --tls-cert (PEM)')
     .option('--ca-file <file>', 'trust store published trust roots must be in (default: the system store)')
     .option('--root-keyset <file>', 'SPEC §7: the current keyset signed by the offline root keys; served at /v1/keyset/N, must name a --key')
+    .option('--root-key <file>', 'SPEC §7: a current root public key (repeatable); keysets are then checked against the root keys', collect, [])
+    .option('--root-threshold <n>', 'root signatures a keyset needs (default 1)')
     .addHelpText(
       'after',
       `

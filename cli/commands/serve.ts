@@ -22,6 +22,8 @@ import { readSigners } from './bundle.js';
 import { loadCaFile, loadSystemStore } from '../../src/net/trust-store-file.js';
 import type { TrustStore } from '../../src/core/trust-store.js';
 import { Resigner, startResigner } from '../../src/service/resigner.js';
+import { RootRole, embeddedRootRole } from '../../src/bundle/keys.js';
+import { readPublicKeyFile } from '../../src/service/keys.js';
 
 export const ADMIN_TOKEN_ENV = 'PINCTL_ADMIN_TOKEN';
 
@@ -40,6 +42,9 @@ export interface ServeOptions {
   caFile?: string;
   /** SPEC §7.7: the current keyset signed offline by the root keys; it must name a --key. */
   rootKeyset?: string;
+  /** SPEC §7: the current root public keys; keysets posted to the admin API are verified against them. */
+  rootKey?: string[];
+  rootThreshold?: string;
 }
 
 /** Where shutdown requests come from: process signals by default, injectable for tests. */
@@ -150,6 +155,7 @@ export async function startServe(opts: ServeOptions, io: CliIO): Promise<Started
     );
   }
   const signers = readSigners(opts.key, io);
+  const root = readRootRole(opts, io);
   // --ca-file is read now (a typo fails the start); the system store when first needed.
   let trustStore: TrustStore | undefined = opts.caFile !== undefined ? loadCaFile(resolve(io.cwd, opts.caFile)) : undefined;
   if (!opts.data) throw new InputError('USAGE', '--data: expected the data directory');
@@ -177,6 +183,7 @@ export async function startServe(opts: ServeOptions, io: CliIO): Promise<Started
     const service = new PinService({
       store,
       signers,
+      root,
       audience,
       validityMs,
       now: () => io.now(),
@@ -278,4 +285,21 @@ function readRootKeyset(path: string, shown: string): Uint8Array {
       hint: 'give the keyset file pinctl bundle create --keyset ... --key ROOT.key wrote',
     });
   }
+}
+
+/** `--root-key PUB... [--root-threshold N]`: the root role the service checks keysets against (SPEC §7.3). */
+function readRootRole(opts: ServeOptions, io: CliIO): RootRole | undefined {
+  const files = opts.rootKey ?? [];
+  if (files.length === 0) {
+    if (opts.rootThreshold !== undefined) throw new InputError('USAGE', '--root-threshold: expected with --root-key');
+    return undefined;
+  }
+  const keys = files.map((f) => readPublicKeyFile(resolve(io.cwd, f), f));
+  const threshold = opts.rootThreshold === undefined ? 1 : /^\d{1,2}$/.test(opts.rootThreshold) ? Number(opts.rootThreshold) : NaN;
+  const distinct = new Set(keys.map((k) => Buffer.from(k).toString('hex'))).size;
+  if (!(threshold >= 1 && threshold <= distinct)) {
+    throw new InputError('USAGE', `--root-threshold ${opts.rootThreshold}: expected 1 to ${distinct} (the distinct --root-key keys)`);
+  }
+  // The service does not freeze (SPEC §7.5 is the apps' rule): its root role does not expire.
+  return embeddedRootRole(keys, threshold, Number.POSITIVE_INFINITY);
 }

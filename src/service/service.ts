@@ -7,10 +7,10 @@ import { appendFile, stat } from 'node:fs/promises';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { PinctlError, describeError } from '../errors.js';
 import { PinSet } from '../core/model.js';
-import { BundleError, EnvelopeError } from '../bundle/errors.js';
+import { BundleError, EnvelopeError, SignatureError } from '../bundle/errors.js';
 import { decodePayload, encodePayload } from '../bundle/payload.js';
 import { parseEnvelope } from '../bundle/envelope.js';
-import { TrustedKeyset, signingKeys } from '../bundle/keys.js';
+import { RootRole, TrustedKeyset, signingKeys } from '../bundle/keys.js';
 import { InputError } from '../errors.js';
 import { checkRootKeyset } from './root-keyset.js';
 import { Signer } from '../bundle/sign.js';
@@ -38,6 +38,12 @@ export interface ServiceOptions {
   trustStore?: () => TrustStore;
   /** reports.log stops growing at this many bytes (default MAX_REPORTS_LOG_BYTES). */
   maxReportsLogBytes?: number;
+  /**
+   * SPEC §7 (`--root-key`): the current root public keys and threshold. With them, a keyset posted
+   * or given with --root-keyset is verified as a roles-mode app verifies it (§7.3); without them the
+   * admin API keeps SPEC 1.0's rule (signed by the current and the new keys).
+   */
+  root?: RootRole;
 }
 
 export interface PublishRequest {
@@ -108,6 +114,7 @@ export class PinService {
   private readonly trustStore?: () => TrustStore;
   private readonly log?: (line: string) => void;
   private readonly keysBytes: Uint8Array;
+  private readonly root?: RootRole;
   private queue: Promise<unknown> = Promise.resolve();
   /** "/v1/bundles/pins" → prepared response. Replaced as a whole on publish. */
   entries = new Map<string, Entry>();
@@ -126,6 +133,7 @@ export class PinService {
     this.trustStore = opts.trustStore;
     this.log = opts.log;
     this.maxReportsBytes = opts.maxReportsLogBytes ?? MAX_REPORTS_LOG_BYTES;
+    this.root = opts.root;
     this.keysBytes = keysDocument(this.signers.map((s) => s.publicKey));
     this.rebuild();
     this.loadLastPublish();
@@ -489,10 +497,10 @@ export class PinService {
     return this.serial(async () => {
       let next: KeysetPayload;
       try {
-        next = new TrustedStore({ audience: this.audience, keyset: this.trustedKeyset() }).rotate(body).payload;
+        next = this.verifyNextKeyset(body);
       } catch (e) {
         const status = e instanceof EnvelopeError || !(e instanceof BundleError) ? 400 : 409;
-        return { ok: false, status, body: { ...errorBody(e), hint: e instanceof PinctlError && e.hint ? e.hint : 'a keyset must be version (current + 1), for this audience, and signed by the current keys and by the new keys (pinctl bundle create --keyset ... --key OLD --key NEW)' } };
+        return { ok: false, status, body: { ...errorBody(e), hint: e instanceof PinctlError && e.hint && !(e instanceof SignatureError && !this.root) ? e.hint : this.keysetHint() } };
       }
       if (!req.force) {
         const missing = this.signers.filter((s) => !next.keys.some((k) => k.keyid === s.keyid));
@@ -535,12 +543,39 @@ export class PinService {
       }
       this.rebuild();
       this.record('keyset', true, false);
+      const resigned = this.root ? this.resignForKeyset(next) : [];
       return {
         ok: true,
         status: 200,
-        body: { type: 'keyset', version: next.version, audience: this.audience, threshold: next.threshold, keyids: next.keys.map((k) => k.keyid), etag, forced: Boolean(req.force) },
+        body: { type: 'keyset', version: next.version, audience: this.audience, threshold: next.threshold, keyids: next.keys.map((k) => k.keyid), etag, forced: Boolean(req.force), ...(this.root ? { resigned } : {}) },
       };
     });
+  }
+
+  /** SPEC §5 (1.0), or §7.3 against the configured root keys: exactly what an app will check. */
+  private verifyNextKeyset(body: Uint8Array): KeysetPayload {
+    if (!this.root) return new TrustedStore({ audience: this.audience, keyset: this.trustedKeyset() }).rotate(body).payload;
+    const keysetVersion = this.latestKeyset()?.version ?? 0;
+    return new TrustedStore({ audience: this.audience, root: this.root, keysetVersion }).rotate(body, this.now()).payload;
+  }
+
+  private keysetHint(): string {
+    return this.root
+      ? 'a keyset must be version (current + 1), for this audience, and signed by the root keys (pinctl bundle create --keyset NEW.pub.pem --key ROOT.key)'
+      : 'a keyset must be version (current + 1), for this audience, and signed by the current keys and by the new keys (pinctl bundle create --keyset ... --key OLD --key NEW); a keyset signed by root keys (SPEC §7) needs serve --root-key';
+  }
+
+  /** SPEC §7.7 step 3: every served bundle the new keyset's keys did not sign is signed again now. */
+  private resignForKeyset(ks: KeysetPayload): string[] {
+    const trusted = { version: ks.version, threshold: ks.threshold, keys: new Map(ks.keys.map((k) => [k.keyid, new Uint8Array(Buffer.from(k.publicKey, 'base64'))])) };
+    const notes: string[] = [];
+    for (const type of ['pins', 'trust-roots'] as const) {
+      const b = this.store.current(type);
+      if (!b || signingKeys(parseEnvelope(b.bytes), trusted).size >= ks.threshold) continue;
+      const outcome = this.resign(type);
+      notes.push(outcome.ok ? `${type} re-signed with the keyset's key (SPEC §7.7 step 3)` : `${type} could not be re-signed: ${JSON.stringify(outcome.body)}`);
+    }
+    return notes;
   }
 
   /**
@@ -551,6 +586,7 @@ export class PinService {
   adoptRootKeyset(bytes: Uint8Array, file: string): Promise<string[]> {
     return this.serial(async () => {
       const ks = checkRootKeyset(bytes, { audience: this.audience, signers: this.signers, now: this.now(), file });
+      if (this.root) this.checkRootSignatures(bytes, ks.version, file);
       const cur = this.store.current('keyset');
       const curVersion = this.latestKeyset()?.version ?? 0;
       const same = cur !== undefined && Buffer.compare(Buffer.from(cur.bytes), Buffer.from(bytes)) === 0;
@@ -565,16 +601,20 @@ export class PinService {
         this.store.commit('keyset', ks.version, bytes, () => this.store.appendDurably(this.store.publishLogPath, `${JSON.stringify(line)}\n`));
         this.rebuild();
       }
-      const trusted = { version: ks.version, threshold: ks.threshold, keys: new Map(ks.keys.map((k) => [k.keyid, new Uint8Array(Buffer.from(k.publicKey, 'base64'))])) };
       const notes = same ? [] : [`keyset v${ks.version} stored and served at /v1/keyset/${ks.version}`];
-      for (const type of ['pins', 'trust-roots'] as const) {
-        const b = this.store.current(type);
-        if (!b || signingKeys(parseEnvelope(b.bytes), trusted).size >= ks.threshold) continue;
-        const outcome = this.resign(type);
-        notes.push(outcome.ok ? `${type} re-signed with the keyset's key (SPEC §7.7 step 3)` : `${type} could not be re-signed: ${JSON.stringify(outcome.body)}`);
-      }
-      return notes;
+      return [...notes, ...this.resignForKeyset(ks)];
     });
+  }
+
+  /** --root-keyset with --root-key: the root signatures are checked too (SPEC §7.3 steps 2–4). */
+  private checkRootSignatures(bytes: Uint8Array, version: number, file: string): void {
+    try {
+      new TrustedStore({ audience: this.audience, root: this.root!, keysetVersion: version - 1 }).rotate(bytes, this.now());
+    } catch (e) {
+      throw new InputError('USAGE', `--root-keyset ${file}: ${e instanceof Error ? e.message : String(e)}`, {
+        hint: 'sign the keyset with the root keys given as --root-key (pinctl bundle create --keyset NEW.pub.pem --key ROOT.key)',
+      });
+    }
   }
 
   private reportsQueue: Promise<unknown> = Promise.resolve();

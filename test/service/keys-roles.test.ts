@@ -83,3 +83,55 @@ describe('pinctl serve --root-keyset', () => {
     await expect(startServe(opts(join(tempDir(), 'missing.json')), io)).rejects.toMatchObject({ code: 'INPUT_NOT_FOUND' });
   }, 60_000);
 });
+
+describe('pinctl serve --root-key: POST /v1/keyset in roles mode (SPEC §7.3)', () => {
+  const TOKEN = 'roles-admin-token-0123456789abcdef';
+  async function setup(rootKey: boolean) {
+    const dir = tempDir();
+    for (const [role, out] of [['root', 'root'], ['signing', 'signing'], ['signing', 'next']]) expect((await cli(['keys', 'generate', '--role', role, '--out', join(dir, out)])).code).toBe(0);
+    const make = async (file: string, args: string[]) => {
+      const r = await cli(['bundle', 'create', '--audience', 'com.example.app', '--expires-in', '365d', '--out', join(dir, file), ...args]);
+      expect(r.code, r.stderr).toBe(0);
+      return readFileSync(join(dir, file));
+    };
+    const io = { stdout: { write: () => true }, stderr: { write: () => true }, readStdin: async () => new Uint8Array(), env: { PINCTL_ADMIN_TOKEN: TOKEN }, cwd: dir, now: () => new Date() };
+    const v1 = await make('ks1.json', ['--keyset', join(dir, 'signing', 'pinctl-signing.pub.pem'), '--key', join(dir, 'root', 'pinctl-root.key'), '--version', '1']);
+    writeFileSync(join(dir, 'ks1-file.json'), v1);
+    const s = await startServe({
+      listen: '127.0.0.1:0', key: [join(dir, 'signing', 'pinctl-signing.key')], data: join(dir, 'data'), audience: 'com.example.app', expiresIn: '7d', reportsRate: '10/min',
+      rootKeyset: join(dir, 'ks1-file.json'), ...(rootKey ? { rootKey: [join(dir, 'root', 'pinctl-root.pub.pem')] } : {}),
+    }, io);
+    const post = (body: Uint8Array) => fetch(`${s.url}/v1/keyset`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body });
+    return { dir, make, s, post };
+  }
+
+  it('accepts keyset v2 signed by the root key (it names the current and a next key); refuses one signed by the signing key (409)', async () => {
+    const { dir, make, s, post } = await setup(true);
+    try {
+      const pub = (n: string) => join(dir, n, 'pinctl-signing.pub.pem');
+      const bySigner = await make('ks2-signer.json', ['--keyset', pub('signing'), pub('next'), '--key', join(dir, 'signing', 'pinctl-signing.key'), '--key', join(dir, 'next', 'pinctl-signing.key'), '--version', '2']);
+      const refused = await post(bySigner);
+      expect(refused.status).toBe(409);
+      expect(await refused.json()).toMatchObject({ code: 'BUNDLE_SIGNATURE' });
+      const byRoot = await make('ks2-root.json', ['--keyset', pub('signing'), pub('next'), '--key', join(dir, 'root', 'pinctl-root.key'), '--version', '2']);
+      const ok = await post(byRoot);
+      expect(ok.status, await ok.clone().text()).toBe(200);
+      expect(await ok.json()).toMatchObject({ type: 'keyset', version: 2, resigned: [] });
+      expect(Buffer.from(await (await fetch(`${s.url}/v1/keyset/2`)).arrayBuffer())).toEqual(byRoot);
+    } finally {
+      await s.stop();
+    }
+  }, 60_000);
+
+  it('without --root-key a root-signed keyset is refused with a hint naming --root-key', async () => {
+    const { dir, make, s, post } = await setup(false);
+    try {
+      const byRoot = await make('ks2-root.json', ['--keyset', join(dir, 'signing', 'pinctl-signing.pub.pem'), '--key', join(dir, 'root', 'pinctl-root.key'), '--version', '2']);
+      const r = await post(byRoot);
+      expect(r.status).toBe(409);
+      expect((await r.json()).hint).toMatch(/--root-key/);
+    } finally {
+      await s.stop();
+    }
+  }, 60_000);
+});
