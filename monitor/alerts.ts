@@ -26,6 +26,12 @@ import type { AlertMessage, MonitorState, OutboxRow } from './state.js';
 import { AlertType, StoredFinding } from './types.js';
 
 export const LEASE_MS = 120_000;
+/**
+ * A deliverer's lease on one row lasts its attempt's total deadline plus this: long enough that no
+ * other monitor takes a row whose send may still succeed (a duplicate), short enough that a row
+ * held by a monitor killed mid-send is delivered by another within seconds, not minutes.
+ */
+export const LEASE_MARGIN_MS = 5_000;
 
 export const alertId = (findingId: string, type: AlertType, at: string, channel: string) =>
   createHash('sha256').update(`${findingId}|${type}|${at}|${channel}`).digest('hex').slice(0, 32);
@@ -304,7 +310,7 @@ interface ChannelLoop {
 async function deliverChannel(c: ChannelLoop, channel: string): Promise<void> {
   const { store, now, log, result } = c;
   while (now().getTime() < c.deadline && !c.signal?.aborted) {
-    const row = await store.claimNext(now(), LEASE_MS, channel);
+    const row = await store.claimNext(now(), c.attemptMs(channel) + LEASE_MARGIN_MS, channel);
     if (!row) return;
     const send = c.senders[row.channel];
     if (!send) {
