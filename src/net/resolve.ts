@@ -97,9 +97,13 @@ export function defaultResolver(opts: DefaultResolverOptions = {}): Resolver {
 }
 
 function pick(opts: DefaultResolverOptions): Resolver {
-  let mode: ResolverMode | 'auto' = modeFromEnv(opts.env?.[RESOLVER_ENV]);
-  if (mode === 'auto') mode = modeFromNsswitch(readIfPresent(opts.nsswitchPath ?? '/etc/nsswitch.conf'));
-  return mode === 'dns' ? makeDnsResolver() : makeResolver();
+  return resolverMode(opts) === 'dns' ? makeDnsResolver() : makeResolver();
+}
+
+/** PINCTL_RESOLVER when set to dns or system, else what nsswitch.conf's hosts line allows. */
+export function resolverMode(opts: DefaultResolverOptions = {}): ResolverMode {
+  const mode = modeFromEnv(opts.env?.[RESOLVER_ENV]);
+  return mode !== 'auto' ? mode : modeFromNsswitch(readIfPresent(opts.nsswitchPath ?? '/etc/nsswitch.conf'));
 }
 
 function readIfPresent(path: string): string | undefined {

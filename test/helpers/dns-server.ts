@@ -28,7 +28,8 @@ export interface DnsServer {
 /** Starts the server; `answer` is called per question with the lower-cased name. */
 export function dnsServer(answer: (name: string, type: QType) => Answer, opts: { host?: string; port?: number } = {}): Promise<DnsServer> {
   const host = opts.host ?? '127.0.0.1';
-  const socket = createSocket(isIPv6(host) ? 'udp6' : 'udp4');
+  // A large receive buffer: hundreds of queries arrive in one burst before the event loop reads them.
+  const socket = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', recvBufferSize: 8 << 20 });
   const queries: Query[] = [];
   socket.on('message', (msg, peer) => {
     const q = parseQuery(msg);
