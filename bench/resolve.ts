@@ -19,7 +19,7 @@ export async function benchResolve(line: Line, deadlineMs = 1000): Promise<void>
   try {
     writeFileSync(join(dir, 'hosts'), '127.0.0.1 localhost\n');
     const resolve = makeDnsResolver({ servers: [server.address], hostsPath: join(dir, 'hosts') });
-    const names = [...Array.from({ length: 40 }, (_, i) => `silent${i}.bench.test`), ...Array.from({ length: 100 }, (_, i) => `ok${i}.bench.test`)];
+    const names = Array.from({ length: 140 }, (_, i) => (i < 40 ? `silent${i}.bench.test` : `ok${i}.bench.test`));
     let falseFailures = 0;
     const t = performance.now();
     await runBounded(names, 64, async (name) => {

@@ -44,26 +44,30 @@ function channelOptions(timeoutMs: number | undefined, servers: number): { timeo
 const PRIORITY = ['ENOTFOUND', 'ESERVFAIL', 'EREFUSED', 'ECONNREFUSED', 'ETIMEOUT', 'ECANCELLED', 'ENODATA'];
 
 function worstCode(...results: PromiseSettledResult<unknown>[]): string {
-  const codes = results.map((r) => (r.status === 'rejected' ? String((r.reason as NodeJS.ErrnoException).code ?? 'error') : 'ENODATA'));
+  const code = (r: PromiseSettledResult<unknown>) =>
+    r.status === 'rejected' ? ((r.reason as NodeJS.ErrnoException).code ?? 'error') : 'ENODATA';
+  const codes = results.map(code);
   const rank = (c: string) => (PRIORITY.includes(c) ? PRIORITY.indexOf(c) : PRIORITY.length);
   return codes.sort((x, y) => rank(x) - rank(y))[0]!;
 }
 
-const DIAL = 'or dial an address directly with --resolve HOST:PORT:ADDRESS (`addresses:` in a monitor config)';
+const DIAL = 'or dial an address directly: --resolve HOST:PORT:ADDRESS (`addresses:` in a monitor config)';
 
 const HINTS: Record<string, string> = {
   ENOTFOUND: `the name does not exist (NXDOMAIN): check its spelling, ${DIAL}`,
   ENODATA: `the name exists but has no A or AAAA record: check the DNS zone, ${DIAL}`,
-  ESERVFAIL: `the DNS server could not answer for this name (SERVFAIL: often a DNSSEC failure or an unreachable authoritative server); \`dig NAME\` shows more, ${DIAL}`,
-  ETIMEOUT: `no DNS server answered in time: check the servers in /etc/resolv.conf are reachable, ${DIAL}`,
-  EREFUSED: `the DNS server refused the query (REFUSED): check /etc/resolv.conf names a resolver that serves this machine, ${DIAL}`,
+  ESERVFAIL:
+    'the DNS server could not answer for this name (SERVFAIL: often a DNSSEC failure or an unreachable ' +
+    `authoritative server); \`dig NAME\` shows more, ${DIAL}`,
+  ETIMEOUT: `no DNS server answered in time: check the nameservers in /etc/resolv.conf are reachable, ${DIAL}`,
+  EREFUSED: `the DNS server refused the query (REFUSED): is it a resolver that serves this machine? ${DIAL}`,
 };
 
 function dnsError(host: string, code: string, timeoutMs: number | undefined, servers: string[]): ProbeError {
   const where = servers.length ? servers.join(', ') : 'none configured';
   if ((code === 'ETIMEOUT' || code === 'ECANCELLED') && timeoutMs !== undefined) {
     return new ProbeError('DNS', `${host}: DNS lookup failed (no answer within ${timeoutMs} ms)`, {
-      hint: `no DNS server answered (${where}; /etc/resolv.conf): check they are reachable, ${DIAL}`,
+      hint: `no DNS server answered (asked ${where}): check the nameservers in /etc/resolv.conf are reachable, ${DIAL}`,
     });
   }
   if (code === 'ECONNREFUSED') {
@@ -71,5 +75,6 @@ function dnsError(host: string, code: string, timeoutMs: number | undefined, ser
       hint: `nothing answers DNS at ${where} (connection refused): check /etc/resolv.conf, ${DIAL}`,
     });
   }
-  return new ProbeError('DNS', `${host}: DNS lookup failed (${code})`, { hint: HINTS[code] ?? `check the name, ${DIAL}` });
+  const hint = HINTS[code] ?? `check the name, ${DIAL}`;
+  return new ProbeError('DNS', `${host}: DNS lookup failed (${code})`, { hint });
 }

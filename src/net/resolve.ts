@@ -33,7 +33,8 @@ export function makeResolver(lookupFn: Lookup = lookup as Lookup): Resolver {
     } catch (e) {
       if (e instanceof DeadlineError) {
         throw new ProbeError('DNS', `${host}: DNS lookup failed (no answer within ${opts.timeoutMs} ms)`, {
-          hint: 'check the resolvers in /etc/resolv.conf answer, or dial an address directly with --resolve HOST:PORT:ADDRESS',
+          hint: 'check the resolvers in /etc/resolv.conf answer, ' +
+            'or dial an address directly with --resolve HOST:PORT:ADDRESS',
         });
       }
       const code = (e as NodeJS.ErrnoException).code ?? 'error';

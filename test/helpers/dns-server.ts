@@ -26,7 +26,10 @@ export interface DnsServer {
 }
 
 /** Starts the server; `answer` is called per question with the lower-cased name. */
-export function dnsServer(answer: (name: string, type: QType) => Answer, opts: { host?: string; port?: number } = {}): Promise<DnsServer> {
+export function dnsServer(
+  answer: (name: string, type: QType) => Answer,
+  opts: { host?: string; port?: number } = {},
+): Promise<DnsServer> {
   const host = opts.host ?? '127.0.0.1';
   // A large receive buffer: hundreds of queries arrive in one burst before the event loop reads them.
   const socket = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', recvBufferSize: 8 << 20 });
@@ -76,7 +79,8 @@ function parseQuery(msg: Buffer): Question | null {
 
 function encodeResponse(query: Buffer, q: Question, a: Answer): Buffer {
   const rcode = Array.isArray(a) ? RCODE.NOERROR : (a as { rcode: number }).rcode;
-  const rdatas = Array.isArray(a) ? a.filter((x) => (q.type === 'A' ? isIPv4(x) : q.type === 'AAAA' && isIPv6(x))).map(rdata) : [];
+  const ofType = (x: string) => (q.type === 'A' ? isIPv4(x) : q.type === 'AAAA' && isIPv6(x));
+  const rdatas = Array.isArray(a) ? a.filter(ofType).map(rdata) : [];
   const header = Buffer.alloc(12);
   header.writeUInt16BE(query.readUInt16BE(0), 0); // id
   header.writeUInt16BE(0x8000 | (query.readUInt16BE(2) & 0x0100) | 0x0080 | rcode, 2); // QR, RD echoed, RA
