@@ -19,6 +19,7 @@ import { benchMonitor } from './monitor.js';
 import { benchKotlinSdk } from './android.js';
 import { benchSdkCore } from './sdk-core.js';
 import { benchSoak } from './soak.js';
+import { benchResolve } from './resolve.js';
 
 const ROOT = packageRoot();
 const PKI = join(ROOT, 'fixtures', 'pki');
@@ -126,7 +127,7 @@ async function benchProbe(): Promise<void> {
   }
 }
 
-/** `--only=monitor` (or pins, probe, soak, bundle, serve, sdk-core, android; comma-separated) runs just those sections. */
+/** `--only=monitor` (or pins, probe, resolve, soak, bundle, serve, sdk-core, android; comma-separated) runs just those sections. */
 const only = args.get('only')?.split(',');
 const wanted = (section: string) => !only || only.includes(section);
 
@@ -142,6 +143,7 @@ async function main(): Promise<void> {
     }
   }
   if (wanted('probe')) await benchProbe();
+  if (wanted('probe') || wanted('resolve')) await benchResolve(line);
   if (wanted('soak')) await benchSoak(line, join(PKI, 'chain.pem'), join(PKI, 'leaf.key'), SOAK);
   if (wanted('monitor') && !args.has('skip-monitor')) await benchMonitor(line);
   if (wanted('bundle')) benchBundleVerify(line);

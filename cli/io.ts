@@ -1,6 +1,6 @@
 /** Everything the CLI touches outside itself, so tests can run it in-process with a fake terminal. */
 import type { Prober } from '../src/net/probe.js';
-import type { Resolver } from '../src/net/resolve.js';
+import { Resolver, defaultResolver } from '../src/net/resolve.js';
 
 export interface Output {
   write(chunk: string): unknown;
@@ -32,5 +32,6 @@ export function processIO(): CliIO {
     env: process.env,
     cwd: process.cwd(),
     now: () => new Date(),
+    resolve: defaultResolver({ env: process.env }), // PINCTL_RESOLVER=dns|system|auto
   };
 }
