@@ -102,11 +102,11 @@ const bareName = (h: string) => h.toLowerCase().replace(/\.$/, '');
  * name that resolves only to addresses the domain resolves to. Anything else the request names
  * is refused before a single probe (the admin API must not become a way to reach other hosts).
  */
-async function refusedTargets(targets: GuardTarget[], pinSet: PinSet, resolve: Resolver): Promise<string[]> {
+async function refusedTargets(targets: GuardTarget[], pinSet: PinSet, resolve: Resolver, timeoutMs: number): Promise<string[]> {
   const refused: string[] = [];
   const domainAddresses = new Map<string, Promise<string[]>>();
   const addressesOf = (name: string) => {
-    if (!domainAddresses.has(name)) domainAddresses.set(name, resolve(name).catch(() => []));
+    if (!domainAddresses.has(name)) domainAddresses.set(name, resolve(name, { timeoutMs }).catch(() => []));
     return domainAddresses.get(name)!;
   };
   for (const t of targets) {
@@ -130,7 +130,7 @@ export async function runGuard(pinSet: PinSet, opts: GuardOptions = {}): Promise
   const failures: GuardFailure[] = [];
   const jobs: { t: GuardTarget; address: string }[] = [];
   const targets = guardTargets(pinSet);
-  const refused = await refusedTargets(targets, pinSet, resolve);
+  const refused = await refusedTargets(targets, pinSet, resolve, timeoutMs);
   if (refused.length > 0) {
     throw new InputError('USAGE', `pre-publish guard: ${refused[0]}${refused.length > 1 ? ` (and ${refused.length - 1} more)` : ''}; nothing was probed or signed`, {
       hint: 'list endpoints under the domain they serve (host = the domain, or a subdomain when includeSubdomains); the guard probes nothing else',
@@ -140,7 +140,7 @@ export async function runGuard(pinSet: PinSet, opts: GuardOptions = {}): Promise
     let addresses = t.addresses;
     if (addresses.length === 0) {
       try {
-        addresses = await resolve(t.host);
+        addresses = await resolve(t.host, { timeoutMs }); // a silent resolver costs the guard's deadline, no more
       } catch (e) {
         failures.push({ domain: t.domain, host: t.host, port: t.port, address: null, served: [], error: describeError(e), code: 'DNS' });
         continue;
