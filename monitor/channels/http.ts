@@ -1,4 +1,6 @@
 /** One JSON POST for the HTTP channels (webhook, Slack, PagerDuty), bounded by the attempt's deadline. */
+import http from 'node:http';
+import https from 'node:https';
 import { DeliveryError } from './types.js';
 
 export interface HttpAnswer {
@@ -8,18 +10,36 @@ export interface HttpAnswer {
 }
 
 /**
- * POSTs `body` (already serialized: the stored bytes) and reads the whole answer. Aborts on the
- * attempt's signal or after `timeoutMs` (one wait), whichever comes first.
+ * POSTs `body` (already serialized: the stored bytes) and reads the answer (its first 64 KiB).
+ * node:http rather than fetch: an abort must destroy the socket (a tarpit that keeps sending
+ * header lines held fetch's connection open after the abort). Aborts on the attempt's signal or
+ * after `timeoutMs`, whichever comes first.
  */
-export async function postJson(url: string, body: string, headers: Record<string, string>, timeoutMs: number, signal: AbortSignal): Promise<HttpAnswer> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'user-agent': 'pinctl-monitor', ...headers },
-    body,
-    signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
+export function postJson(url: string, body: string, headers: Record<string, string>, timeoutMs: number, signal: AbortSignal): Promise<HttpAnswer> {
+  const u = new URL(url);
+  const send = u.protocol === 'https:' ? https.request : http.request;
+  return new Promise((resolve, reject) => {
+    const req = send(
+      u,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'user-agent': 'pinctl-monitor', 'content-length': String(Buffer.byteLength(body)), ...headers },
+        signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size <= 65_536) chunks.push(c);
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), retryAfterMs: retryAfter(res.headers['retry-after'] ?? null) }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
   });
-  const text = await res.text().catch(() => '');
-  return { status: res.status, body: text, retryAfterMs: retryAfter(res.headers.get('retry-after')) };
 }
 
 function retryAfter(v: string | null): number | undefined {
