@@ -69,10 +69,11 @@ function render(view: AlertView, alertId: string, cfg: SlackChannel): SlackPaylo
   if (type !== 'resolved' && view.proposal.length) blocks.push(codeSection('Proposed pins', view.proposal.map((l) => l.trim()).join('\n')));
   const since = type === 'reminder' ? ` · still open at ${view.at}` : '';
   blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: mrkdwn(`pinctl monitor · finding ${f.id} · alert ${alertId} · open since ${f.openedAt}${since}`, SLACK_LIMITS.context) }] });
-  return payload(`${icon} ${view.subject}`, blocks, cfg);
+  return slackPayload(`${icon} ${view.subject}`, blocks, cfg);
 }
 
-function payload(text: string, blocks: SlackBlock[], cfg: SlackChannel): SlackPayload {
+/** The message: fallback text and blocks within Slack's limits (exported for the limit test). */
+export function slackPayload(text: string, blocks: SlackBlock[], cfg: SlackChannel): SlackPayload {
   return { text: clip(text, SLACK_LIMITS.text), blocks: blocks.slice(0, SLACK_LIMITS.blocks), ...(cfg.channel ? { channel: cfg.channel } : {}) };
 }
 
@@ -115,7 +116,7 @@ export const slackChannel = {
   timeoutMs: (c) => c.timeoutMs,
   render,
   renderTest: (t, cfg) => [
-    payload(
+    slackPayload(
       'ℹ️ pinctl test alert',
       [
         { type: 'header', text: { type: 'plain_text', text: 'ℹ️ pinctl test alert', emoji: true } },
