@@ -1,6 +1,6 @@
 /**
- * Alerts: what the messages say (rendered once, when queued) and how they leave (email through
- * nodemailer, webhook through fetch), from a durable outbox in the state store.
+ * Alerts: which channels an alert goes to, its payload per channel (rendered once, when queued:
+ * monitor/channels), and how the rows leave a durable outbox in the state store.
  *
  * Delivery is at-least-once with an idempotency key, the outbox pattern:
  *  1. the sweep's transaction queues the alert rows together with the finding changes that caused
@@ -11,8 +11,9 @@
  *  3. the message is sent; 4. markSent() commits 'sent' right after the server accepted it, only
  *     while the lease token still matches (else the lease ran out and another deliverer owns it).
  * A crash between 3 and 4 (a window of one SMTP/HTTP round trip) is the only way a message can go
- * out twice: when the lease ends the row is sent again with the same Message-ID (email) or
- * Idempotency-Key header and `pinctl.alertId` field (webhook), so the receiver can drop the copy.
+ * out twice: when the lease ends the row is sent again with the same payload: the same Message-ID
+ * (email), Idempotency-Key header and `pinctl.alertId` field (webhook), alert id (Slack) or
+ * dedup_key (PagerDuty), so the receiver can drop or merge the copy.
  * A failed send is retried with exponential backoff (alerts.retry.initial doubling up to .max) and
  * survives restarts, since the queue is in the database.
  */
