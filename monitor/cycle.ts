@@ -12,6 +12,7 @@ import { MonitorConfig } from './config.js';
 import { ReconcilePlan, addrKey, diffObservations, reconcile } from './findings.js';
 import { DeliveryLock, DeliveryResult, Senders, alertId, channelsFor, defaultSenders, deliverDue, queuedMessage } from './alerts.js';
 import { alertView } from './channels/view.js';
+import { configuredChannels } from './channels/index.js';
 import type { EventWrite, MonitorState, SweepWrite } from './state.js';
 import { SweepResult, sweep } from './sweep.js';
 import { Observation, StoredFinding, atLeast } from './types.js';
@@ -164,7 +165,8 @@ async function leadCycle(configured: MonitorConfig, store: MonitorState, deps: C
   for (const u of plan.updated) byId.set(u.finding.id, u.finding);
   for (const r of plan.resolved) byId.set(r.finding.id, r.finding);
   const outbox: SweepWrite['outbox'] = [];
-  for (const a of plan.alerts) {
+  // No channel configured: nothing to render (the views are not free on a large sweep).
+  for (const a of configuredChannels({ ...cfg.alerts }).length ? plan.alerts : []) {
     const f = byId.get(a.findingId)!;
     const view = alertView(f, a.type, now);
     for (const { entry, cfg: channelCfg } of channelsFor(cfg.alerts, view)) {

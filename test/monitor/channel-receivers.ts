@@ -131,6 +131,7 @@ export function pagerdutyReceiver(): Promise<HttpReceiver> {
   return serve((r, req, raw, res) => {
     const json = (status: number, b: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(b));
     if (r.force === 400) return void json(400, { status: 'invalid event', message: 'Event object is invalid', errors: ["Length of 'routing_key' is incorrect (should be 32 characters)"] });
+    if (r.force === 429) res.setHeader('retry-after', '120');
     if (r.force !== null) return void json(r.force, { status: 'throttled', message: r.force === 429 ? 'Requests for this service are arriving too quickly' : 'internal error' });
     let body: unknown;
     try {

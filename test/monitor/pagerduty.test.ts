@@ -91,6 +91,9 @@ describe('pagerduty', () => {
       const rows = await store.outbox(state);
       expect(rows, String(status)).toHaveLength(1);
       expect(result.failed[0]!.retryAt === null, String(status)).toBe(state === 'dead');
+      // 429 with Retry-After: 120 s waits at least that long, though the backoff would retry after 30 s.
+      if (status === 429) expect(Date.parse(result.failed[0]!.retryAt!) - NOW.getTime()).toBe(120_000);
+      if (status === 500) expect(Date.parse(result.failed[0]!.retryAt!) - NOW.getTime()).toBe(alerts.retryInitialMs);
       if (status === 400) expect(rows[0]!.lastError).toMatch(/pagerduty answered HTTP 400: Event object is invalid; Length of 'routing_key' is incorrect/);
       store.close();
     }
