@@ -22,7 +22,15 @@ import { describeError } from '../src/errors.js';
 import { AlertsConfig } from './config.js';
 import type { AlertMessage, MonitorState, OutboxRow } from './state.js';
 import { AlertType, StoredFinding } from './types.js';
-import { AnyChannel, CHANNELS, CHANNEL_NAMES, channelNamed, configuredChannels, DeliveryError, isRetryable } from './channels/index.js';
+import {
+  AnyChannel,
+  CHANNELS,
+  CHANNEL_NAMES,
+  channelNamed,
+  configuredChannels,
+  DeliveryError,
+  isRetryable,
+} from './channels/index.js';
 import { alertText, alertView } from './channels/view.js';
 import type { AlertView, EmailChannel, TestAlert, WebhookChannel } from './channels/index.js';
 import { emailChannel } from './channels/email.js';
@@ -44,12 +52,18 @@ export function renderAlert(f: StoredFinding, type: AlertType, id: string, now: 
  * channel's payload, rendered now and stored, so a retry sends exactly these bytes.
  */
 export function queuedMessage(channel: AnyChannel, cfg: unknown, view: AlertView, id: string): AlertMessage {
-  return { subject: view.subject, text: alertText(view, id), payloads: { [channel.name]: channel.render(view, id, cfg) } };
+  return {
+    subject: view.subject,
+    text: alertText(view, id),
+    payloads: { [channel.name]: channel.render(view, id, cfg) },
+  };
 }
 
 /** The configured channels this alert goes to (a channel may take only some severities). */
 export function channelsFor(alerts: AlertsConfig, view: AlertView): { entry: AnyChannel; cfg: unknown }[] {
-  return configuredChannels(alerts as unknown as Record<string, unknown>).filter(({ entry, cfg }) => entry.accepts?.(cfg, view) ?? true);
+  return configuredChannels(alerts as unknown as Record<string, unknown>).filter(
+    ({ entry, cfg }) => entry.accepts?.(cfg, view) ?? true,
+  );
 }
 
 /** The stored payload of a row; rows queued before per-channel payloads carry subject/text/webhook. */
@@ -58,7 +72,9 @@ export function payloadOf(entry: AnyChannel, row: Pick<OutboxRow, 'id' | 'messag
   if (stored !== undefined) return stored;
   const legacy = entry.legacyPayload?.(row.message);
   if (legacy !== undefined) return legacy;
-  throw new DeliveryError(`alert ${row.id} has no ${entry.name} payload (queued by another version?)`, { retryable: false });
+  throw new DeliveryError(`alert ${row.id} has no ${entry.name} payload (queued by another version?)`, {
+    retryable: false,
+  });
 }
 
 /**
@@ -72,7 +88,12 @@ export type Senders = Partial<Record<string, Sender>>;
 
 /** A registry entry with its config, as a Sender of outbox rows. */
 export function senderFor(entry: AnyChannel, cfg: unknown): Sender {
-  return (row, signal) => entry.send(cfg, payloadOf(entry, row), { alertId: row.id, type: row.type, signal: signal ?? new AbortController().signal });
+  return (row, signal) =>
+    entry.send(cfg, payloadOf(entry, row), {
+      alertId: row.id,
+      type: row.type,
+      signal: signal ?? new AbortController().signal,
+    });
 }
 
 export const emailSender = (ch: EmailChannel): Sender => senderFor(emailChannel, ch);
@@ -80,7 +101,8 @@ export const webhookSender = (ch: WebhookChannel): Sender => senderFor(webhookCh
 
 export function defaultSenders(cfg: AlertsConfig): Senders {
   const out: Senders = {};
-  for (const { entry, cfg: c } of configuredChannels(cfg as unknown as Record<string, unknown>)) out[entry.name] = senderFor(entry, c);
+  for (const { entry, cfg: c } of configuredChannels(cfg as unknown as Record<string, unknown>))
+    out[entry.name] = senderFor(entry, c);
   return out;
 }
 
@@ -94,7 +116,11 @@ export interface TestResult {
  * `monitor test-alert`: each configured channel's test payloads (PagerDuty: a trigger and its
  * resolve), each send bounded by the channel's total attempt deadline.
  */
-export async function sendTestAlerts(cfg: AlertsConfig, t: Omit<TestAlert, 'id' | 'channel'>, signal?: AbortSignal): Promise<TestResult[]> {
+export async function sendTestAlerts(
+  cfg: AlertsConfig,
+  t: Omit<TestAlert, 'id' | 'channel'>,
+  signal?: AbortSignal,
+): Promise<TestResult[]> {
   const results: TestResult[] = [];
   for (const { entry, cfg: c } of configuredChannels(cfg as unknown as Record<string, unknown>)) {
     const test: TestAlert = { ...t, channel: entry.name, id: `test-${t.at.replace(/[^0-9]/g, '')}-${entry.name}` };
@@ -183,7 +209,10 @@ export async function deliverDue(
   }
   const result: DeliveryResult = { sent: [], failed: [] };
   const rebased = await store.rebaseFutureAlerts(now(), cfg.retryMaxMs + LEASE_MS);
-  if (rebased > 0) log?.(`${rebased} alert(s) were due later than any retry can be (the clock was ahead when they were scheduled): due now`);
+  if (rebased > 0)
+    log?.(
+      `${rebased} alert(s) were due later than any retry can be (the clock was ahead when they were scheduled): due now`,
+    );
   const deadline = now().getTime() + (opts.deadlineMs ?? 60_000);
   const extra = (await store.channels()).filter((c) => !CHANNEL_NAMES.includes(c));
   const attemptMs = opts.attemptMs ?? ((channel: string) => attemptDeadlineMs(cfg, channel));
@@ -211,7 +240,13 @@ async function deliverChannel(c: ChannelLoop, channel: string): Promise<void> {
     if (!row) return;
     const send = c.senders[row.channel];
     if (!send) {
-      await store.markFailed(row.id, row.channel, `the ${row.channel} channel is no longer configured`, null, row.leaseToken);
+      await store.markFailed(
+        row.id,
+        row.channel,
+        `the ${row.channel} channel is no longer configured`,
+        null,
+        row.leaseToken,
+      );
       result.failed.push({ row, error: `no ${row.channel} channel`, retryAt: null });
       continue;
     }
@@ -219,17 +254,24 @@ async function deliverChannel(c: ChannelLoop, channel: string): Promise<void> {
       await sendWithin(send, row, c.attemptMs(channel), c.signal);
     } catch (e) {
       const error = describeError(e);
-      const retryAt = isRetryable(e) ? new Date(now().getTime() + Math.max(backoffMs(row.attempts, c.cfg), (e as DeliveryError).retryAfterMs ?? 0)) : null;
+      const retryAt = isRetryable(e)
+        ? new Date(now().getTime() + Math.max(backoffMs(row.attempts, c.cfg), (e as DeliveryError).retryAfterMs ?? 0))
+        : null;
       if (await store.markFailed(row.id, row.channel, error, retryAt, row.leaseToken)) {
         result.failed.push({ row, error, retryAt: retryAt?.toISOString() ?? null });
-        log?.(`alert ${row.id} (${row.channel}, ${row.type}) failed, attempt ${row.attempts}: ${error}; ${retryAt ? `retry at ${retryAt.toISOString()}` : 'refused by the receiver: not retried'}`);
-      } else log?.(`alert ${row.id} (${row.channel}, ${row.type}) failed after its lease ended: ${error}; another deliverer holds it now`);
+        const next = retryAt ? `retry at ${retryAt.toISOString()}` : 'refused by the receiver: not retried';
+        log?.(`alert ${row.id} (${row.channel}, ${row.type}) failed, attempt ${row.attempts}: ${error}; ${next}`);
+      } else
+        log?.(
+          `alert ${row.id} (${row.channel}, ${row.type}) failed after its lease ended: ${error}; another deliverer holds it now`,
+        );
       continue;
     }
     if (await store.markSent(row.id, row.channel, now(), row.leaseToken)) {
       result.sent.push(row);
       log?.(`alert ${row.id} (${row.channel}, ${row.type}) sent: ${row.message.subject}`);
-    } else log?.(`alert ${row.id} (${row.channel}, ${row.type}) sent after its lease ended; another deliverer holds it now`);
+    } else
+      log?.(`alert ${row.id} (${row.channel}, ${row.type}) sent after its lease ended; another deliverer holds it now`);
   }
 }
 

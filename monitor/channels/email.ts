@@ -28,7 +28,8 @@ export interface EmailPayload {
 
 function address(kit: ChannelConfigKit, v: unknown, key: string): string | undefined {
   const s = kit.str(v, key, 'an email address');
-  if (s !== undefined && !/^[^\s@<>]+@[^\s@<>]+$/.test(s) && !/<[^\s@<>]+@[^\s@<>]+>\s*$/.test(s)) return kit.add(key, 'an email address', s);
+  if (s !== undefined && !/^[^\s@<>]+@[^\s@<>]+$/.test(s) && !/<[^\s@<>]+@[^\s@<>]+>\s*$/.test(s))
+    return kit.add(key, 'an email address', s);
   return s;
 }
 
@@ -40,7 +41,11 @@ function requireTlsOf(kit: ChannelConfigKit, v: unknown, smtp: string): boolean 
 }
 
 function parse(raw: unknown, kit: ChannelConfigKit): EmailChannel | undefined {
-  const e = kit.section(raw, ['smtp', 'from', 'to', 'passwordEnv', 'passwordFile', 'requireTLS', 'timeout'], ['smtp', 'from', 'to']);
+  const e = kit.section(
+    raw,
+    ['smtp', 'from', 'to', 'passwordEnv', 'passwordFile', 'requireTLS', 'timeout'],
+    ['smtp', 'from', 'to'],
+  );
   if (!e) return undefined;
   const smtp = e.smtp === undefined ? undefined : kit.url(e.smtp, 'smtp', ['smtp:', 'smtps:']);
   const from = e.from === undefined ? undefined : address(kit, e.from, 'from');
@@ -48,10 +53,11 @@ function parse(raw: unknown, kit: ChannelConfigKit): EmailChannel | undefined {
   const to: string[] = [];
   if (e.to !== undefined) {
     if (!Array.isArray(toList) || toList.length === 0) kit.add('to', 'an email address or a list of them', e.to);
-    else toList.forEach((t, i) => {
-      const r = address(kit, t, typeof e.to === 'string' ? 'to' : `to[${i}]`);
-      if (r) to.push(r);
-    });
+    else
+      toList.forEach((t, i) => {
+        const r = address(kit, t, typeof e.to === 'string' ? 'to' : `to[${i}]`);
+        if (r) to.push(r);
+      });
   }
   const password = kit.secret(e, 'password');
   const timeoutMs = kit.timeoutMs(e);
@@ -59,7 +65,11 @@ function parse(raw: unknown, kit: ChannelConfigKit): EmailChannel | undefined {
   return smtp && from && to.length ? { smtp, from, to, password, requireTLS, timeoutMs } : undefined;
 }
 
-async function send(ch: EmailChannel, payload: EmailPayload, attempt: { alertId: string; type: string; signal: AbortSignal }): Promise<void> {
+async function send(
+  ch: EmailChannel,
+  payload: EmailPayload,
+  attempt: { alertId: string; type: string; signal: AbortSignal },
+): Promise<void> {
   const u = new URL(ch.smtp);
   const user = decodeURIComponent(u.username);
   const pass = ch.password ?? (u.password ? decodeURIComponent(u.password) : '');

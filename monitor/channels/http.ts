@@ -15,7 +15,13 @@ export interface HttpAnswer {
  * header lines held fetch's connection open after the abort). Aborts on the attempt's signal or
  * after `timeoutMs`, whichever comes first.
  */
-export function postJson(url: string, body: string, headers: Record<string, string>, timeoutMs: number, signal: AbortSignal): Promise<HttpAnswer> {
+export function postJson(
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<HttpAnswer> {
   const u = new URL(url);
   const send = u.protocol === 'https:' ? https.request : http.request;
   return new Promise((resolve, reject) => {
@@ -23,7 +29,12 @@ export function postJson(url: string, body: string, headers: Record<string, stri
       u,
       {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'user-agent': 'pinctl-monitor', 'content-length': String(Buffer.byteLength(body)), ...headers },
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': 'pinctl-monitor',
+          'content-length': String(Buffer.byteLength(body)),
+          ...headers,
+        },
         signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
       },
       (res) => {
@@ -33,7 +44,13 @@ export function postJson(url: string, body: string, headers: Record<string, stri
           size += c.length;
           if (size <= 65_536) chunks.push(c);
         });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), retryAfterMs: retryAfter(res.headers['retry-after'] ?? null) }));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            body: Buffer.concat(chunks).toString('utf8'),
+            retryAfterMs: retryAfter(res.headers['retry-after'] ?? null),
+          }),
+        );
         res.on('error', reject);
       },
     );
@@ -56,5 +73,8 @@ export const retryableStatus = (status: number) => status === 408 || status === 
 export function requireSuccess(what: string, a: HttpAnswer, detail = a.body): void {
   if (a.status >= 200 && a.status <= 299) return;
   const said = detail.trim().replace(/\s+/g, ' ').slice(0, 300);
-  throw new DeliveryError(`${what} answered HTTP ${a.status}${said ? `: ${said}` : ''}`, { retryable: retryableStatus(a.status), retryAfterMs: a.retryAfterMs });
+  throw new DeliveryError(`${what} answered HTTP ${a.status}${said ? `: ${said}` : ''}`, {
+    retryable: retryableStatus(a.status),
+    retryAfterMs: a.retryAfterMs,
+  });
 }

@@ -74,16 +74,30 @@ function parse(raw: unknown, kit: ChannelConfigKit): PagerDutyChannel | undefine
   const s = kit.section(raw, ['routingKey', 'routingKeyFile', 'routingKeyEnv', 'url', 'severityMin', 'timeout']);
   if (!s) return undefined;
   const given = ['routingKey', 'routingKeyFile', 'routingKeyEnv'].filter((k) => s[k] !== undefined);
-  if (given.length === 0) return kit.say('routingKey', 'required: give routingKey, routingKeyFile or routingKeyEnv (the integration key of an Events API v2 service)');
-  if (given.length > 1) return kit.say(given[1]!, `give one of routingKey, routingKeyFile, routingKeyEnv, not ${given.join(' and ')}`);
-  let routingKey = s.routingKey !== undefined ? (kit.str(s.routingKey, 'routingKey', 'a 32-character integration key') ?? null) : kit.secret(s, 'routingKey');
+  if (given.length === 0)
+    return kit.say(
+      'routingKey',
+      'required: give routingKey, routingKeyFile or routingKeyEnv (the integration key of an Events API v2 service)',
+    );
+  if (given.length > 1)
+    return kit.say(given[1]!, `give one of routingKey, routingKeyFile, routingKeyEnv, not ${given.join(' and ')}`);
+  let routingKey =
+    s.routingKey !== undefined
+      ? (kit.str(s.routingKey, 'routingKey', 'a 32-character integration key') ?? null)
+      : kit.secret(s, 'routingKey');
   if (routingKey !== null && !/^[A-Za-z0-9]{32}$/.test(routingKey)) {
-    routingKey = kit.say(given[0]!, `expected a 32-character integration key (letters and digits), found ${routingKey.length} characters (value not shown: it is a secret)`) ?? null;
+    routingKey =
+      kit.say(
+        given[0]!,
+        `expected a 32-character integration key (letters and digits), found ${routingKey.length} characters` +
+          ' (value not shown: it is a secret)',
+      ) ?? null;
   }
   const url = s.url === undefined ? PAGERDUTY_URL : kit.url(s.url, 'url', ['https:', 'http:']);
   let severityMin: Severity = 'info';
   if (s.severityMin !== undefined) {
-    if (s.severityMin === 'info' || s.severityMin === 'warning' || s.severityMin === 'critical') severityMin = s.severityMin;
+    if (s.severityMin === 'info' || s.severityMin === 'warning' || s.severityMin === 'critical')
+      severityMin = s.severityMin;
     else kit.add('severityMin', '"info", "warning" or "critical"', s.severityMin);
   }
   const timeoutMs = kit.timeoutMs(s);
@@ -93,22 +107,34 @@ function parse(raw: unknown, kit: ChannelConfigKit): PagerDutyChannel | undefine
 /** 202 sent; 429 and 5xx retried; 400 (and any other 4xx) dead, with PagerDuty's own message. */
 async function send(ch: PagerDutyChannel, event: PagerDutyEvent, attempt: { signal: AbortSignal }): Promise<void> {
   if (!ch.routingKey) throw new Error('alerts.pagerduty: the routing key was not available when the config was loaded');
-  const answer = await postJson(ch.url, JSON.stringify({ routing_key: ch.routingKey, ...event }), {}, ch.timeoutMs, attempt.signal);
+  const answer = await postJson(
+    ch.url,
+    JSON.stringify({ routing_key: ch.routingKey, ...event }),
+    {},
+    ch.timeoutMs,
+    attempt.signal,
+  );
   if (answer.status >= 200 && answer.status <= 299) return;
   let said = answer.body.trim().slice(0, 300);
   try {
     const j = JSON.parse(answer.body) as { message?: unknown; errors?: unknown };
-    said = [j.message, ...(Array.isArray(j.errors) ? j.errors : [])].filter((x) => typeof x === 'string').join('; ') || said;
+    said =
+      [j.message, ...(Array.isArray(j.errors) ? j.errors : [])].filter((x) => typeof x === 'string').join('; ') || said;
   } catch {
     // not JSON: the raw text
   }
-  throw new DeliveryError(`pagerduty answered HTTP ${answer.status}${said ? `: ${said}` : ''}`, { retryable: retryableStatus(answer.status), retryAfterMs: answer.retryAfterMs });
+  throw new DeliveryError(`pagerduty answered HTTP ${answer.status}${said ? `: ${said}` : ''}`, {
+    retryable: retryableStatus(answer.status),
+    retryAfterMs: answer.retryAfterMs,
+  });
 }
 
 export const pagerdutyChannel = {
   name: 'pagerduty',
   keys: ['routingKey', 'routingKeyFile', 'routingKeyEnv', 'url', 'severityMin', 'timeout'],
-  hint: 'alerts.pagerduty needs the integration key of an Events API v2 service in routingKey, routingKeyFile (a file) or routingKeyEnv (a variable)',
+  hint:
+    'alerts.pagerduty needs the integration key of an Events API v2 service in routingKey, ' +
+    'routingKeyFile (a file) or routingKeyEnv (a variable)',
   parse,
   timeoutMs: (c) => c.timeoutMs,
   accepts: (c, view) => view.type === 'resolved' || atLeast(view.finding.severity, c.severityMin),
@@ -120,7 +146,16 @@ export const pagerdutyChannel = {
       {
         event_action: 'trigger',
         dedup_key: dedup,
-        payload: { summary, source: 'pinctl-monitor', severity: 'info', timestamp: t.at, component: 'alerts', group: 'pinctl', class: 'test', custom_details: { text: testText(t.file, t.at, t.channel) } },
+        payload: {
+          summary,
+          source: 'pinctl-monitor',
+          severity: 'info',
+          timestamp: t.at,
+          component: 'alerts',
+          group: 'pinctl',
+          class: 'test',
+          custom_details: { text: testText(t.file, t.at, t.channel) },
+        },
         client: 'pinctl monitor',
       },
       { event_action: 'resolve', dedup_key: dedup },

@@ -30,7 +30,15 @@ export interface SlackPayload {
   channel?: string;
 }
 
-export const SLACK_LIMITS = { header: 150, sectionText: 3000, field: 2000, fields: 10, blocks: 50, context: 2000, text: 3000 };
+export const SLACK_LIMITS = {
+  header: 150,
+  sectionText: 3000,
+  field: 2000,
+  fields: 10,
+  blocks: 50,
+  context: 2000,
+  text: 3000,
+};
 
 /** Slack mrkdwn control characters. */
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -48,46 +56,84 @@ function codeSection(title: string, body: string): SlackBlock {
   return { type: 'section', text: { type: 'mrkdwn', text: `${head}${inner}\n\`\`\`` } };
 }
 
-const field = (name: string, value: string): Text => ({ type: 'mrkdwn', text: `*${name}*\n${mrkdwn(value, SLACK_LIMITS.field - name.length - 3)}` });
+const field = (name: string, value: string): Text => ({
+  type: 'mrkdwn',
+  text: `*${name}*\n${mrkdwn(value, SLACK_LIMITS.field - name.length - 3)}`,
+});
 
 function render(view: AlertView, alertId: string, cfg: SlackChannel): SlackPayload {
   const { finding: f, type } = view;
   const icon = type === 'resolved' ? '✅' : f.severity === 'critical' ? '🚨' : f.severity === 'warning' ? '⚠️' : 'ℹ️';
-  const word = type === 'resolved' ? 'RESOLVED' : `${SEVERITY_WORD[f.severity]}${type === 'new' ? '' : ` ${type.toUpperCase()}`}`;
+  const word =
+    type === 'resolved' ? 'RESOLVED' : `${SEVERITY_WORD[f.severity]}${type === 'new' ? '' : ` ${type.toUpperCase()}`}`;
   const where = view.addresses.length ? `${f.endpoint} (${view.addresses.join(', ')})` : f.endpoint;
   const blocks: SlackBlock[] = [
-    { type: 'header', text: { type: 'plain_text', text: clip(`${icon} ${word}: ${f.kind} ${f.title}`.replace(/\s+/g, ' '), SLACK_LIMITS.header), emoji: true } },
+    {
+      type: 'header',
+      text: {
+        type: 'plain_text',
+        text: clip(`${icon} ${word}: ${f.kind} ${f.title}`.replace(/\s+/g, ' '), SLACK_LIMITS.header),
+        emoji: true,
+      },
+    },
     {
       type: 'section',
       text: { type: 'mrkdwn', text: mrkdwn(f.explanation, SLACK_LIMITS.sectionText) },
       fields: [field('Severity', f.severity), field('Endpoint', where), field('Kind', f.kind), field('Alert', type)],
     },
   ];
-  if (type === 'resolved') blocks.push({ type: 'section', text: { type: 'mrkdwn', text: mrkdwn(`Resolved: ${f.resolution ?? 'cleared'}`, SLACK_LIMITS.sectionText) } });
+  if (type === 'resolved')
+    blocks.push({
+      type: 'section',
+      text: { type: 'mrkdwn', text: mrkdwn(`Resolved: ${f.resolution ?? 'cleared'}`, SLACK_LIMITS.sectionText) },
+    });
   else blocks.push(codeSection('What to do', f.action));
   if (view.changed.length) blocks.push(codeSection('What changed', view.changed.join('\n')));
-  if (type !== 'resolved' && view.proposal.length) blocks.push(codeSection('Proposed pins', view.proposal.map((l) => l.trim()).join('\n')));
+  if (type !== 'resolved' && view.proposal.length)
+    blocks.push(codeSection('Proposed pins', view.proposal.map((l) => l.trim()).join('\n')));
   const since = type === 'reminder' ? ` · still open at ${view.at}` : '';
-  blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: mrkdwn(`pinctl monitor · finding ${f.id} · alert ${alertId} · open since ${f.openedAt}${since}`, SLACK_LIMITS.context) }] });
+  blocks.push({
+    type: 'context',
+    elements: [
+      {
+        type: 'mrkdwn',
+        text: mrkdwn(
+          `pinctl monitor · finding ${f.id} · alert ${alertId} · open since ${f.openedAt}${since}`,
+          SLACK_LIMITS.context,
+        ),
+      },
+    ],
+  });
   return slackPayload(`${icon} ${view.subject}`, blocks, cfg);
 }
 
 /** The message: fallback text and blocks within Slack's limits (exported for the limit test). */
 export function slackPayload(text: string, blocks: SlackBlock[], cfg: SlackChannel): SlackPayload {
-  return { text: clip(text, SLACK_LIMITS.text), blocks: blocks.slice(0, SLACK_LIMITS.blocks), ...(cfg.channel ? { channel: cfg.channel } : {}) };
+  return {
+    text: clip(text, SLACK_LIMITS.text),
+    blocks: blocks.slice(0, SLACK_LIMITS.blocks),
+    ...(cfg.channel ? { channel: cfg.channel } : {}),
+  };
 }
 
 function parse(raw: unknown, kit: ChannelConfigKit): SlackChannel | undefined {
   const s = kit.section(raw, ['webhookUrl', 'webhookUrlFile', 'webhookUrlEnv', 'channel', 'timeout']);
   if (!s) return undefined;
   const given = ['webhookUrl', 'webhookUrlFile', 'webhookUrlEnv'].filter((k) => s[k] !== undefined);
-  if (given.length === 0) return kit.say('webhookUrl', 'required: give webhookUrl, webhookUrlFile or webhookUrlEnv (the incoming-webhook URL)');
-  if (given.length > 1) return kit.say(given[1]!, `give one of webhookUrl, webhookUrlFile, webhookUrlEnv, not ${given.join(' and ')}`);
+  if (given.length === 0)
+    return kit.say(
+      'webhookUrl',
+      'required: give webhookUrl, webhookUrlFile or webhookUrlEnv (the incoming-webhook URL)',
+    );
+  if (given.length > 1)
+    return kit.say(given[1]!, `give one of webhookUrl, webhookUrlFile, webhookUrlEnv, not ${given.join(' and ')}`);
   let webhookUrl: string | null = null;
   if (s.webhookUrl !== undefined) webhookUrl = kit.url(s.webhookUrl, 'webhookUrl', ['https:', 'http:']) ?? null;
   else {
     webhookUrl = kit.secret(s, 'webhookUrl');
-    if (webhookUrl !== null && !isHttpUrl(webhookUrl)) webhookUrl = kit.say(given[0]!, 'holds something that is not an http(s) URL (value not shown: it is a secret)') ?? null;
+    if (webhookUrl !== null && !isHttpUrl(webhookUrl))
+      webhookUrl =
+        kit.say(given[0]!, 'holds something that is not an http(s) URL (value not shown: it is a secret)') ?? null;
   }
   let channel: string | null = null;
   if (s.channel !== undefined) {
@@ -120,8 +166,14 @@ export const slackChannel = {
       'ℹ️ pinctl test alert',
       [
         { type: 'header', text: { type: 'plain_text', text: 'ℹ️ pinctl test alert', emoji: true } },
-        { type: 'section', text: { type: 'mrkdwn', text: mrkdwn(testText(t.file, t.at, t.channel), SLACK_LIMITS.sectionText) } },
-        { type: 'context', elements: [{ type: 'mrkdwn', text: mrkdwn(`pinctl monitor · test ${t.id}`, SLACK_LIMITS.context) }] },
+        {
+          type: 'section',
+          text: { type: 'mrkdwn', text: mrkdwn(testText(t.file, t.at, t.channel), SLACK_LIMITS.sectionText) },
+        },
+        {
+          type: 'context',
+          elements: [{ type: 'mrkdwn', text: mrkdwn(`pinctl monitor · test ${t.id}`, SLACK_LIMITS.context) }],
+        },
       ],
       cfg,
     ),

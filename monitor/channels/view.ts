@@ -6,7 +6,12 @@ import { cn } from '../findings.js';
 import type { AlertType, StoredFinding } from '../types.js';
 import type { AlertView } from './types.js';
 
-const TYPE_WORD: Record<AlertType, string> = { new: 'NEW', changed: 'CHANGED', reminder: 'REMINDER', resolved: 'RESOLVED' };
+const TYPE_WORD: Record<AlertType, string> = {
+  new: 'NEW',
+  changed: 'CHANGED',
+  reminder: 'REMINDER',
+  resolved: 'RESOLVED',
+};
 
 interface ChainEntry {
   position: string;
@@ -20,7 +25,10 @@ function chainLines(label: string, chain: unknown): string[] {
   if (!Array.isArray(chain) || chain.length === 0) return [];
   return [
     `  ${label}:`,
-    ...(chain as ChainEntry[]).map((c) => `    ${c.position.padEnd(12)} "${cn(c.subject)}"  pin ${c.spkiSha256}${c.notAfter ? `  until ${c.notAfter.slice(0, 10)}` : ''}`),
+    ...(chain as ChainEntry[]).map(
+      (c) =>
+        `    ${c.position.padEnd(12)} "${cn(c.subject)}"  pin ${c.spkiSha256}${c.notAfter ? `  until ${c.notAfter.slice(0, 10)}` : ''}`,
+    ),
   ];
 }
 
@@ -39,11 +47,13 @@ function changedLines(f: StoredFinding): string[] {
   }
   lines.push(...chainLines('previous chain', d.previousChain));
   lines.push(...chainLines(f.kind === 'chain-drift' || d.previousChain ? 'new chain' : 'served chain', d.chain));
-  if (Array.isArray(d.pins)) lines.push(`  pins the app ships (${String(d.pinsSource)}): ${(d.pins as string[]).join(', ')}`);
+  if (Array.isArray(d.pins))
+    lines.push(`  pins the app ships (${String(d.pinsSource)}): ${(d.pins as string[]).join(', ')}`);
   if (Array.isArray(d.reasons)) lines.push(...(d.reasons as string[]).map((r) => `  ${r}`));
   if (d.certificate) lines.push(...chainLines('certificate', [d.certificate]));
   if (Array.isArray(d.groups)) {
-    for (const g of d.groups as { addresses: string[]; chain: ChainEntry[] }[]) lines.push(...chainLines(`served by ${g.addresses.join(', ')}`, g.chain));
+    for (const g of d.groups as { addresses: string[]; chain: ChainEntry[] }[])
+      lines.push(...chainLines(`served by ${g.addresses.join(', ')}`, g.chain));
   }
   if (typeof d.message === 'string') lines.push(`  ${d.message}`);
   return lines;
@@ -51,12 +61,26 @@ function changedLines(f: StoredFinding): string[] {
 
 /** The dynamic-pinning proposal attached to a chain-drift finding by the cycle: the file and how to publish it. */
 function proposalLines(f: StoredFinding): string[] {
-  const p = f.details.proposal as { file?: string; curl?: string; publish?: boolean; service?: string; domain?: string; keepBackupsUntil?: string; pins?: string[]; backups?: string[] } | undefined;
+  const p = f.details.proposal as
+    | {
+        file?: string;
+        curl?: string;
+        publish?: boolean;
+        service?: string;
+        domain?: string;
+        keepBackupsUntil?: string;
+        pins?: string[];
+        backups?: string[];
+      }
+    | undefined;
   if (!p || typeof p.file !== 'string') return [];
   return [
-    `  new pin set${p.domain ? ` for ${p.domain}` : ''} written to ${p.file}: ${(p.pins ?? []).join(', ')} plus ${(p.backups ?? []).length} backup pin(s) (shipped pins and the old chain's keys) kept until at least ${p.keepBackupsUntil ?? '?'}`,
+    `  new pin set${p.domain ? ` for ${p.domain}` : ''} written to ${p.file}: ${(p.pins ?? []).join(', ')}` +
+      ` plus ${(p.backups ?? []).length} backup pin(s) (shipped pins and the old chain's keys)` +
+      ` kept until at least ${p.keepBackupsUntil ?? '?'}`,
     p.publish
-      ? `  the monitor publishes it to ${p.service}/v1/bundles/pins?merge=1 (that entry replaced, other domains kept; the outcome is in the history); to publish by hand: ${p.curl}`
+      ? `  the monitor publishes it to ${p.service}/v1/bundles/pins?merge=1 (that entry replaced, other domains kept;` +
+        ` the outcome is in the history); to publish by hand: ${p.curl}`
       : `  publish it with: ${p.curl}`,
   ];
 }
@@ -65,8 +89,19 @@ function proposalLines(f: StoredFinding): string[] {
 export function alertView(f: StoredFinding, type: AlertType, now: Date): AlertView {
   const addresses = ((f.details.addresses as string[] | undefined) ?? (f.address ? [f.address] : [])).filter(Boolean);
   const sev = type === 'resolved' ? 'RESOLVED' : f.severity.toUpperCase();
-  const subject = `[pinctl] ${type === 'resolved' ? '' : `${sev} `}${type === 'new' ? '' : `${TYPE_WORD[type]}: `}${f.kind} ${f.title}`.replace(/\s+/g, ' ').slice(0, 200);
-  return { type, at: now.toISOString(), finding: f, addresses, subject, changed: changedLines(f), proposal: proposalLines(f) };
+  const subject =
+    `[pinctl] ${type === 'resolved' ? '' : `${sev} `}${type === 'new' ? '' : `${TYPE_WORD[type]}: `}${f.kind} ${f.title}`
+      .replace(/\s+/g, ' ')
+      .slice(0, 200);
+  return {
+    type,
+    at: now.toISOString(),
+    finding: f,
+    addresses,
+    subject,
+    changed: changedLines(f),
+    proposal: proposalLines(f),
+  };
 }
 
 /** The plain-text message (the email body; other channels' fallback). */
@@ -93,4 +128,5 @@ export function alertText(v: AlertView, alertId: string): string {
 
 /** The test-alert text every channel sends. */
 export const testText = (file: string, at: string, channel: string) =>
-  `This is a test message from pinctl monitor (${file}), sent at ${at} through the ${channel} channel.\nNothing is wrong: real alerts look like this one and say what to do.`;
+  `This is a test message from pinctl monitor (${file}), sent at ${at} through the ${channel} channel.\n` +
+  'Nothing is wrong: real alerts look like this one and say what to do.';

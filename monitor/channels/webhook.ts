@@ -35,10 +35,13 @@ export const webhookChannel = {
   render(view, alertId) {
     const { finding: f, type, proposal } = view;
     const sev = type === 'resolved' ? 'RESOLVED' : f.severity.toUpperCase();
-    const icon = type === 'resolved' ? ':white_check_mark:' : f.severity === 'critical' ? ':rotating_light:' : ':warning:';
-    const what = type === 'resolved' ? (f.resolution ?? '') : `${f.explanation}\n*What to do:* ${f.action}${proposal.length ? `\n*Proposed pins:* ${proposal.map((l) => l.trim()).join(' ')}` : ''}`;
+    const icon =
+      type === 'resolved' ? ':white_check_mark:' : f.severity === 'critical' ? ':rotating_light:' : ':warning:';
+    const pins = proposal.length ? `\n*Proposed pins:* ${proposal.map((l) => l.trim()).join(' ')}` : '';
+    const what = type === 'resolved' ? (f.resolution ?? '') : `${f.explanation}\n*What to do:* ${f.action}${pins}`;
+    const qualifier = type === 'reminder' ? ' (reminder)' : type === 'changed' ? ' (changed)' : '';
     return {
-      text: `${icon} *${sev}${type === 'reminder' ? ' (reminder)' : type === 'changed' ? ' (changed)' : ''}* ${f.kind}: ${f.title}\n${what}`,
+      text: `${icon} *${sev}${qualifier}* ${f.kind}: ${f.title}\n${what}`,
       pinctl: {
         alertId,
         type,
@@ -61,13 +64,22 @@ export const webhookChannel = {
       },
     };
   },
-  renderTest: (t) => [{ text: `:information_source: pinctl test alert: ${testText(t.file, t.at, t.channel)}`, pinctl: { alertId: t.id, type: 'test' } }],
+  renderTest: (t) => [
+    {
+      text: `:information_source: pinctl test alert: ${testText(t.file, t.at, t.channel)}`,
+      pinctl: { alertId: t.id, type: 'test' },
+    },
+  ],
   legacyPayload: (m) => m.webhook,
   async send(ch, payload, attempt) {
-    const headers: Record<string, string> = { 'idempotency-key': attempt.alertId, ...(ch.token ? { authorization: `Bearer ${ch.token}` } : {}) };
+    const headers: Record<string, string> = {
+      'idempotency-key': attempt.alertId,
+      ...(ch.token ? { authorization: `Bearer ${ch.token}` } : {}),
+    };
     const answer = await postJson(ch.url, JSON.stringify(payload), headers, ch.timeoutMs, attempt.signal);
     // Any non-2xx is retried with backoff (a generic receiver's 4xx may be a deploy in progress).
-    if (answer.status < 200 || answer.status > 299) throw new DeliveryError(`webhook answered HTTP ${answer.status}`, { retryable: true });
+    if (answer.status < 200 || answer.status > 299)
+      throw new DeliveryError(`webhook answered HTTP ${answer.status}`, { retryable: true });
   },
   describe: (c) => `webhook ${new URL(c.url).origin}`,
 } satisfies AlertChannel<'webhook', WebhookChannel, WebhookPayload>;

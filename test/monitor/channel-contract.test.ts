@@ -16,7 +16,16 @@ import { Store } from '../../monitor/store.js';
 import type { MonitorState, OutboxRow } from '../../monitor/state.js';
 import { InputError } from '../../src/errors.js';
 import { NOW, tempDir } from './helpers.js';
-import { HttpReceiver, RefusingSmtp, Tarpit, jsonReceiver, pagerdutyReceiver, refusingSmtp, slackReceiver, tarpit } from './channel-receivers.js';
+import {
+  HttpReceiver,
+  RefusingSmtp,
+  Tarpit,
+  jsonReceiver,
+  pagerdutyReceiver,
+  refusingSmtp,
+  slackReceiver,
+  tarpit,
+} from './channel-receivers.js';
 import { FINDING, TYPES, viewOf } from './channel-sample.js';
 
 interface Harness {
@@ -58,15 +67,27 @@ const FIXTURES: Record<string, Fixture> = {
         close: () => smtp.close(),
       };
     },
-    bad: { section: { smtp: 'http://mail.example.test', from: 'pinctl@example.test', to: ['ops@example.test'] }, path: 'alerts.email.smtp' },
+    bad: {
+      section: { smtp: 'http://mail.example.test', from: 'pinctl@example.test', to: ['ops@example.test'] },
+      path: 'alerts.email.smtp',
+    },
     tarpit: 'smtp',
-    tarpitSection: (t) => ({ smtp: `smtp://127.0.0.1:${t.port}`, from: 'pinctl@example.test', to: ['ops@example.test'], timeout: '60s' }),
+    tarpitSection: (t) => ({
+      smtp: `smtp://127.0.0.1:${t.port}`,
+      from: 'pinctl@example.test',
+      to: ['ops@example.test'],
+      timeout: '60s',
+    }),
     retryable: { temporary: true, permanent: true },
   },
   webhook: {
     async start() {
       const r = await jsonReceiver();
-      return { section: { url: r.url, tokenEnv: 'HOOK_TOKEN' }, env: { HOOK_TOKEN: 'tok' }, ...http(r, { temporary: 503, permanent: 400 }) };
+      return {
+        section: { url: r.url, tokenEnv: 'HOOK_TOKEN' },
+        env: { HOOK_TOKEN: 'tok' },
+        ...http(r, { temporary: 503, permanent: 400 }),
+      };
     },
     bad: { section: { url: 'ftp://hooks.example.test/x' }, path: 'alerts.webhook.url' },
     tarpit: 'http',
@@ -77,9 +98,15 @@ const FIXTURES: Record<string, Fixture> = {
     async start(dir) {
       const r = await slackReceiver();
       writeFileSync(join(dir, 'slack-url'), `${r.url}\n`);
-      return { section: { webhookUrlFile: './slack-url', channel: '#ops' }, ...http(r, { temporary: 500, permanent: 404 }) };
+      return {
+        section: { webhookUrlFile: './slack-url', channel: '#ops' },
+        ...http(r, { temporary: 500, permanent: 404 }),
+      };
     },
-    bad: { section: { webhookUrl: 'https://hooks.slack.test/x', webhookUrlEnv: 'SLACK_URL' }, path: 'alerts.slack.webhookUrlEnv' },
+    bad: {
+      section: { webhookUrl: 'https://hooks.slack.test/x', webhookUrlEnv: 'SLACK_URL' },
+      path: 'alerts.slack.webhookUrlEnv',
+    },
     tarpit: 'http',
     tarpitSection: (t) => ({ webhookUrl: t.url, timeout: '60s' }),
     retryable: { temporary: true, permanent: false },
@@ -87,9 +114,16 @@ const FIXTURES: Record<string, Fixture> = {
   pagerduty: {
     async start() {
       const r = await pagerdutyReceiver();
-      return { section: { routingKeyEnv: 'PD_KEY', url: r.url }, env: { PD_KEY: ROUTING_KEY }, ...http(r, { temporary: 429, permanent: 400 }) };
+      return {
+        section: { routingKeyEnv: 'PD_KEY', url: r.url },
+        env: { PD_KEY: ROUTING_KEY },
+        ...http(r, { temporary: 429, permanent: 400 }),
+      };
     },
-    bad: { section: { routingKey: 'short', url: 'https://events.pagerduty.test/v2/enqueue' }, path: 'alerts.pagerduty.routingKey' },
+    bad: {
+      section: { routingKey: 'short', url: 'https://events.pagerduty.test/v2/enqueue' },
+      path: 'alerts.pagerduty.routingKey',
+    },
     tarpit: 'http',
     tarpitSection: (t) => ({ routingKey: ROUTING_KEY, url: t.url, timeout: '60s' }),
     retryable: { temporary: true, permanent: false },
@@ -105,9 +139,26 @@ async function queue(store: MonitorState, entry: AnyChannel, cfg: unknown): Prom
   const at = NOW.toISOString();
   const outbox = TYPES.map((type, i) => {
     const id = alertId(FINDING.id, type, at, entry.name);
-    return { id, channel: entry.name, findingId: FINDING.id, type, createdAt: new Date(NOW.getTime() + i).toISOString(), message: queuedMessage(entry, cfg, viewOf(type), id), nextAttemptAt: at };
+    return {
+      id,
+      channel: entry.name,
+      findingId: FINDING.id,
+      type,
+      createdAt: new Date(NOW.getTime() + i).toISOString(),
+      message: queuedMessage(entry, cfg, viewOf(type), id),
+      nextAttemptAt: at,
+    };
   });
-  await store.commitSweep({ sweep: { id: `s-${entry.name}`, startedAt: at, finishedAt: at, durationMs: 1, configHash: 'x' }, observations: [], previous: new Map(), opened: [], updated: [], resolved: [], events: [], outbox });
+  await store.commitSweep({
+    sweep: { id: `s-${entry.name}`, startedAt: at, finishedAt: at, durationMs: 1, configHash: 'x' },
+    observations: [],
+    previous: new Map(),
+    opened: [],
+    updated: [],
+    resolved: [],
+    events: [],
+    outbox,
+  });
   return outbox.map((r) => r.id);
 }
 
@@ -173,7 +224,11 @@ describe.each(CHANNELS.map((c) => [c.name, c as AnyChannel] as const))('alert ch
     try {
       const cfg = load(dir, name, fx.tarpitSection(t), h.env)[name as keyof AlertsConfig];
       const started = performance.now();
-      const sent = entry.send(cfg, entry.render(viewOf('new'), 'alert-tarpit', cfg), { alertId: 'alert-tarpit', type: 'new', signal: AbortSignal.timeout(1500) });
+      const sent = entry.send(cfg, entry.render(viewOf('new'), 'alert-tarpit', cfg), {
+        alertId: 'alert-tarpit',
+        type: 'new',
+        signal: AbortSignal.timeout(1500),
+      });
       await expect(sent).rejects.toThrow();
       const took = performance.now() - started;
       expect(took).toBeGreaterThanOrEqual(1400);
@@ -191,17 +246,26 @@ describe.each(CHANNELS.map((c) => [c.name, c as AnyChannel] as const))('alert ch
     const c = cfg[name as keyof AlertsConfig];
     for (const mode of ['temporary', 'permanent'] as const) {
       h.refuse(mode);
-      const err = await entry.send(c, entry.render(viewOf('new'), `alert-${mode}`, c), { alertId: `alert-${mode}`, type: 'new', signal: AbortSignal.timeout(10_000) }).then(
-        () => null,
-        (e: unknown) => e,
-      );
+      const err = await entry
+        .send(c, entry.render(viewOf('new'), `alert-${mode}`, c), {
+          alertId: `alert-${mode}`,
+          type: 'new',
+          signal: AbortSignal.timeout(10_000),
+        })
+        .then(
+          () => null,
+          (e: unknown) => e,
+        );
       expect(err, mode).toBeInstanceOf(Error);
       expect(isRetryable(err), mode).toBe(fx.retryable[mode]);
       const store = await Store.open(tempDir());
       await queue(store, entry, c);
       const r = await deliverDue(store, cfg, defaultSenders(cfg), () => NOW);
       expect(r.sent).toEqual([]);
-      expect(r.failed.every((f) => (f.retryAt !== null) === fx.retryable[mode]), mode).toBe(true);
+      expect(
+        r.failed.every((f) => (f.retryAt !== null) === fx.retryable[mode]),
+        mode,
+      ).toBe(true);
       expect((await store.outbox(fx.retryable[mode] ? 'pending' : 'dead')).length, mode).toBe(4);
       store.close();
     }

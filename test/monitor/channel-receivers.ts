@@ -24,7 +24,10 @@ export interface HttpReceiver {
   close(): Promise<void>;
 }
 
-function serve(handle: (r: HttpReceiver, req: http.IncomingMessage, raw: string, res: http.ServerResponse) => void, path: string): Promise<HttpReceiver> {
+function serve(
+  handle: (r: HttpReceiver, req: http.IncomingMessage, raw: string, res: http.ServerResponse) => void,
+  path: string,
+): Promise<HttpReceiver> {
   const r: HttpReceiver = { url: '', requests: [], violations: [], force: null, close: async () => undefined };
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -71,11 +74,16 @@ export function slackViolations(body: unknown): string[] {
       if (b.text !== undefined) textObject(b.text, `${at}.text`, 3000, ['plain_text', 'mrkdwn'], out);
       if (b.fields !== undefined) {
         if (!Array.isArray(b.fields) || b.fields.length > 10) out.push(`${at}.fields: not a list of at most 10`);
-        else b.fields.forEach((f: unknown, j) => textObject(f, `${at}.fields[${j}]`, 2000, ['plain_text', 'mrkdwn'], out));
+        else
+          b.fields.forEach((f: unknown, j) => textObject(f, `${at}.fields[${j}]`, 2000, ['plain_text', 'mrkdwn'], out));
       }
     } else if (b.type === 'context') {
-      if (!Array.isArray(b.elements) || b.elements.length === 0 || b.elements.length > 10) out.push(`${at}.elements: not a list of 1 to 10`);
-      else b.elements.forEach((e: unknown, j) => textObject(e, `${at}.elements[${j}]`, 2000, ['plain_text', 'mrkdwn'], out));
+      if (!Array.isArray(b.elements) || b.elements.length === 0 || b.elements.length > 10)
+        out.push(`${at}.elements: not a list of 1 to 10`);
+      else
+        b.elements.forEach((e: unknown, j) =>
+          textObject(e, `${at}.elements[${j}]`, 2000, ['plain_text', 'mrkdwn'], out),
+        );
     } else out.push(`${at}.type: ${String(b.type)} is not a block pinctl sends`);
   });
   return out;
@@ -90,7 +98,10 @@ export function slackReceiver(): Promise<HttpReceiver> {
     } catch {
       return void res.writeHead(400).end('invalid_payload');
     }
-    if (r.force !== null) return void res.writeHead(r.force).end(r.force === 400 ? 'invalid_blocks' : r.force === 404 ? 'channel_not_found' : 'rollup_error');
+    if (r.force !== null)
+      return void res
+        .writeHead(r.force)
+        .end(r.force === 400 ? 'invalid_blocks' : r.force === 404 ? 'channel_not_found' : 'rollup_error');
     const v = slackViolations(body);
     if (v.length) {
       r.violations = v;
@@ -109,18 +120,29 @@ export function pagerdutyViolations(body: unknown): string[] {
   const out: string[] = [];
   if (!isObj(body)) return ['body: not a JSON object'];
   for (const k of Object.keys(body)) if (!PD_TOP.includes(k)) out.push(`${k}: not an Events API v2 field`);
-  if (typeof body.routing_key !== 'string' || body.routing_key.length !== 32) out.push('routing_key: not a 32-character integration key');
-  if (!['trigger', 'acknowledge', 'resolve'].includes(String(body.event_action))) out.push(`event_action: ${String(body.event_action)}`);
-  if (body.dedup_key !== undefined && (typeof body.dedup_key !== 'string' || body.dedup_key.length === 0 || body.dedup_key.length > 255)) out.push('dedup_key: not a string of 1 to 255 characters');
-  if (body.event_action !== 'trigger' && typeof body.dedup_key !== 'string') out.push('dedup_key: required to acknowledge or resolve');
+  if (typeof body.routing_key !== 'string' || body.routing_key.length !== 32)
+    out.push('routing_key: not a 32-character integration key');
+  if (!['trigger', 'acknowledge', 'resolve'].includes(String(body.event_action)))
+    out.push(`event_action: ${String(body.event_action)}`);
+  if (
+    body.dedup_key !== undefined &&
+    (typeof body.dedup_key !== 'string' || body.dedup_key.length === 0 || body.dedup_key.length > 255)
+  )
+    out.push('dedup_key: not a string of 1 to 255 characters');
+  if (body.event_action !== 'trigger' && typeof body.dedup_key !== 'string')
+    out.push('dedup_key: required to acknowledge or resolve');
   if (body.event_action === 'trigger') {
     const p = body.payload;
     if (!isObj(p)) return [...out, 'payload: required to trigger'];
-    if (typeof p.summary !== 'string' || p.summary.length === 0 || p.summary.length > 1024) out.push('payload.summary: not a string of 1 to 1024 characters');
+    if (typeof p.summary !== 'string' || p.summary.length === 0 || p.summary.length > 1024)
+      out.push('payload.summary: not a string of 1 to 1024 characters');
     if (typeof p.source !== 'string' || p.source.length === 0) out.push('payload.source: required');
-    if (!PD_SEVERITIES.includes(String(p.severity))) out.push(`payload.severity: ${String(p.severity)} not in ${PD_SEVERITIES.join('|')}`);
-    if (p.timestamp !== undefined && Number.isNaN(Date.parse(String(p.timestamp)))) out.push('payload.timestamp: not ISO 8601');
-    for (const k of ['component', 'group', 'class']) if (p[k] !== undefined && typeof p[k] !== 'string') out.push(`payload.${k}: not a string`);
+    if (!PD_SEVERITIES.includes(String(p.severity)))
+      out.push(`payload.severity: ${String(p.severity)} not in ${PD_SEVERITIES.join('|')}`);
+    if (p.timestamp !== undefined && Number.isNaN(Date.parse(String(p.timestamp))))
+      out.push('payload.timestamp: not ISO 8601');
+    for (const k of ['component', 'group', 'class'])
+      if (p[k] !== undefined && typeof p[k] !== 'string') out.push(`payload.${k}: not a string`);
     if (p.custom_details !== undefined && !isObj(p.custom_details)) out.push('payload.custom_details: not an object');
   }
   return out;
@@ -129,15 +151,29 @@ export function pagerdutyViolations(body: unknown): string[] {
 /** PagerDuty's enqueue endpoint: 202 and the dedup key, or 400 with its "invalid event" answer. */
 export function pagerdutyReceiver(): Promise<HttpReceiver> {
   return serve((r, req, raw, res) => {
-    const json = (status: number, b: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(b));
-    if (r.force === 400) return void json(400, { status: 'invalid event', message: 'Event object is invalid', errors: ["Length of 'routing_key' is incorrect (should be 32 characters)"] });
+    const json = (status: number, b: unknown) =>
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(b));
+    if (r.force === 400)
+      return void json(400, {
+        status: 'invalid event',
+        message: 'Event object is invalid',
+        errors: ["Length of 'routing_key' is incorrect (should be 32 characters)"],
+      });
     if (r.force === 429) res.setHeader('retry-after', '120');
-    if (r.force !== null) return void json(r.force, { status: 'throttled', message: r.force === 429 ? 'Requests for this service are arriving too quickly' : 'internal error' });
+    if (r.force !== null)
+      return void json(r.force, {
+        status: 'throttled',
+        message: r.force === 429 ? 'Requests for this service are arriving too quickly' : 'internal error',
+      });
     let body: unknown;
     try {
       body = JSON.parse(raw);
     } catch {
-      return void json(400, { status: 'invalid event', message: 'Event object is invalid', errors: ['Malformed JSON'] });
+      return void json(400, {
+        status: 'invalid event',
+        message: 'Event object is invalid',
+        errors: ['Malformed JSON'],
+      });
     }
     const v = pagerdutyViolations(body);
     if (v.length) {
@@ -145,7 +181,11 @@ export function pagerdutyReceiver(): Promise<HttpReceiver> {
       return void json(400, { status: 'invalid event', message: 'Event object is invalid', errors: v });
     }
     r.requests.push({ headers: req.headers, raw, body: body as Record<string, unknown> });
-    json(202, { status: 'success', message: 'Event processed', dedup_key: (body as Record<string, unknown>).dedup_key ?? 'generated' });
+    json(202, {
+      status: 'success',
+      message: 'Event processed',
+      dedup_key: (body as Record<string, unknown>).dedup_key ?? 'generated',
+    });
   }, '/v2/enqueue');
 }
 
@@ -167,7 +207,10 @@ export function tarpit(kind: 'smtp' | 'http'): Promise<Tarpit> {
     let timer: NodeJS.Timeout | undefined;
     s.on('data', () => {
       if (kind === 'http' && !timer) s.write('HTTP/1.1 200 OK\r\n');
-      timer ??= setInterval(() => s.write(kind === 'smtp' ? '250-still thinking\r\n' : 'x-still-thinking: 1\r\n'), 1000);
+      timer ??= setInterval(
+        () => s.write(kind === 'smtp' ? '250-still thinking\r\n' : 'x-still-thinking: 1\r\n'),
+        1000,
+      );
     });
     s.on('close', () => {
       clearInterval(timer);
@@ -208,7 +251,11 @@ export function refusingSmtp(): Promise<RefusingSmtp> {
     logger: false,
     onRcptTo(_address, _session, callback) {
       if (r.refuse === null) return callback();
-      callback(Object.assign(new Error(r.refuse >= 500 ? 'mailbox unavailable' : 'try again later'), { responseCode: r.refuse }));
+      callback(
+        Object.assign(new Error(r.refuse >= 500 ? 'mailbox unavailable' : 'try again later'), {
+          responseCode: r.refuse,
+        }),
+      );
     },
     onData(stream, _session, callback) {
       const chunks: Buffer[] = [];

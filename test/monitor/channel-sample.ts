@@ -13,15 +13,24 @@ export const FINDING: StoredFinding = {
   port: 443,
   address: '127.0.0.1',
   title: 'api.pinctl.test:443 serves no key the app pins',
-  explanation: 'Apps that pin these keys refuse every connection to api.pinctl.test: <all> requests fail & users see errors.',
+  explanation:
+    'Apps that pin these keys refuse every connection to api.pinctl.test: <all> requests fail & users see errors.',
   action: 'pinctl generate --from https://api.pinctl.test --backup backup.key > pins.json',
   signature: 'sig-1',
   details: {
     changes: [
       {
         text: 'leaf key changed',
-        from: { position: 'leaf', subject: 'CN=api.pinctl.test', spkiSha256: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=' },
-        to: { position: 'leaf', subject: 'CN=api.pinctl.test', spkiSha256: 'BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB=' },
+        from: {
+          position: 'leaf',
+          subject: 'CN=api.pinctl.test',
+          spkiSha256: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=',
+        },
+        to: {
+          position: 'leaf',
+          subject: 'CN=api.pinctl.test',
+          spkiSha256: 'BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB=',
+        },
       },
     ],
   },
@@ -32,8 +41,13 @@ export const FINDING: StoredFinding = {
   lastAlertAt: null,
 };
 
-export const RESOLVED: StoredFinding = { ...FINDING, resolvedAt: '2026-06-01T00:00:00.000Z', resolution: 'the pinned key is served again' };
+export const RESOLVED: StoredFinding = {
+  ...FINDING,
+  resolvedAt: '2026-06-01T00:00:00.000Z',
+  resolution: 'the pinned key is served again',
+};
 
 export const TYPES: AlertType[] = ['new', 'changed', 'reminder', 'resolved'];
 
-export const viewOf = (type: AlertType, f: StoredFinding = type === 'resolved' ? RESOLVED : FINDING) => alertView(f, type, NOW);
+export const viewOf = (type: AlertType, f: StoredFinding = type === 'resolved' ? RESOLVED : FINDING) =>
+  alertView(f, type, NOW);

@@ -8,7 +8,17 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { opensslPin } from '../helpers/fixtures.js';
 import { tlsServer, Running } from '../helpers/servers.js';
-import { NOW, monitorCli, pkiFile, smtpReceiver, SmtpReceiver, tempDir, webhookReceiver, WebhookReceiver, writeConfig } from './helpers.js';
+import {
+  NOW,
+  monitorCli,
+  pkiFile,
+  smtpReceiver,
+  SmtpReceiver,
+  tempDir,
+  webhookReceiver,
+  WebhookReceiver,
+  writeConfig,
+} from './helpers.js';
 import { HttpReceiver, pagerdutyReceiver, slackReceiver } from './channel-receivers.js';
 
 const KEY = 'abcdefghijklmnopqrstuvwxyz012345';
@@ -18,7 +28,13 @@ let pd: HttpReceiver;
 let smtp: SmtpReceiver;
 let hook: WebhookReceiver;
 beforeAll(async () => {
-  [tls, slack, pd, smtp, hook] = await Promise.all([tlsServer('chain.pem', 'leaf.key'), slackReceiver(), pagerdutyReceiver(), smtpReceiver(), webhookReceiver()]);
+  [tls, slack, pd, smtp, hook] = await Promise.all([
+    tlsServer('chain.pem', 'leaf.key'),
+    slackReceiver(),
+    pagerdutyReceiver(),
+    smtpReceiver(),
+    webhookReceiver(),
+  ]);
 });
 afterAll(async () => {
   await Promise.all([tls.close(), slack.close(), pd.close(), smtp.close(), hook.close()]);
@@ -48,13 +64,18 @@ const NEW_CHANNELS = `  slack: { webhookUrlFile: ./slack-url, channel: "#ops" }
   pagerduty: { routingKeyEnv: PD_KEY, url: "${'PD_URL'}" }`;
 
 describe('slack and pagerduty through the monitor', () => {
-  it('monitor once alerts both on a pin mismatch, and resolves PagerDuty\'s incident when the pin is served again', async () => {
+  it("monitor once alerts both on a pin mismatch, and resolves PagerDuty's incident when the pin is served again", async () => {
     const dir = tempDir();
     const channels = NEW_CHANNELS.replace('PD_URL', pd.url);
     const env = { PD_KEY: KEY };
-    const bad = await monitorCli(['monitor', 'once', '--json', '--config', config(dir, [opensslPin('backup.key')], channels)], { now: NOW, env });
+    const bad = await monitorCli(
+      ['monitor', 'once', '--json', '--config', config(dir, [opensslPin('backup.key')], channels)],
+      { now: NOW, env },
+    );
     expect(bad.code, bad.stderr).toBe(1);
-    const finding = (JSON.parse(bad.stdout) as { open: { id: string; kind: string }[] }).open.find((f) => f.kind === 'pin-mismatch')!;
+    const finding = (JSON.parse(bad.stdout) as { open: { id: string; kind: string }[] }).open.find(
+      (f) => f.kind === 'pin-mismatch',
+    )!;
     expect(finding).toBeTruthy();
     expect(slack.violations).toEqual([]);
     expect(slack.requests).toHaveLength(1);
@@ -63,7 +84,10 @@ describe('slack and pagerduty through the monitor', () => {
     expect(pd.requests.map((r) => [r.body.event_action, r.body.dedup_key])).toEqual([['trigger', finding.id]]);
 
     const later = new Date(NOW.getTime() + 60_000);
-    const good = await monitorCli(['monitor', 'once', '--json', '--config', config(dir, [opensslPin('leaf.pem')], channels)], { now: later, env });
+    const good = await monitorCli(
+      ['monitor', 'once', '--json', '--config', config(dir, [opensslPin('leaf.pem')], channels)],
+      { now: later, env },
+    );
     expect(good.code, good.stderr).toBe(0);
     expect(pd.requests.map((r) => [r.body.event_action, r.body.dedup_key])).toEqual([
       ['trigger', finding.id],
@@ -72,7 +96,9 @@ describe('slack and pagerduty through the monitor', () => {
     expect(slack.requests).toHaveLength(2);
     expect(String(slack.requests[1]!.body.text)).toContain('RESOLVED');
 
-    const status = await monitorCli(['monitor', 'status', '--json', '--config', join(dir, 'monitor.yaml')], { now: later });
+    const status = await monitorCli(['monitor', 'status', '--json', '--config', join(dir, 'monitor.yaml')], {
+      now: later,
+    });
     expect(JSON.parse(status.stdout).alertChannels).toEqual([
       { channel: 'slack', to: 'slack #ops' },
       { channel: 'pagerduty', to: `pagerduty ${new URL(pd.url).host}` },
@@ -81,11 +107,19 @@ describe('slack and pagerduty through the monitor', () => {
 
   it('monitor test-alert sends one test message through each of the four channels, in registry order', async () => {
     const dir = tempDir();
-    const before = { slack: slack.requests.length, pd: pd.requests.length, mails: smtp.mails.length, hook: hook.requests.length };
+    const before = {
+      slack: slack.requests.length,
+      pd: pd.requests.length,
+      mails: smtp.mails.length,
+      hook: hook.requests.length,
+    };
     const channels = `  email: { smtp: "smtp://127.0.0.1:${smtp.port}", from: pinctl@example.test, to: [ops@example.test] }
   webhook: { url: "${hook.url}" }
 ${NEW_CHANNELS.replace('PD_URL', pd.url)}`;
-    const r = await monitorCli(['monitor', 'test-alert', '--json', '--config', config(dir, [opensslPin('leaf.pem')], channels)], { now: NOW, env: { PD_KEY: KEY } });
+    const r = await monitorCli(
+      ['monitor', 'test-alert', '--json', '--config', config(dir, [opensslPin('leaf.pem')], channels)],
+      { now: NOW, env: { PD_KEY: KEY } },
+    );
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).results.map((x: { channel: string; ok: boolean }) => [x.channel, x.ok])).toEqual([
       ['email', true],
@@ -106,7 +140,15 @@ ${NEW_CHANNELS.replace('PD_URL', pd.url)}`;
     const dir = tempDir();
     pd.force = 400;
     try {
-      const r = await monitorCli(['monitor', 'test-alert', '--config', config(dir, [opensslPin('leaf.pem')], NEW_CHANNELS.replace('PD_URL', pd.url))], { now: NOW, env: { PD_KEY: KEY } });
+      const r = await monitorCli(
+        [
+          'monitor',
+          'test-alert',
+          '--config',
+          config(dir, [opensslPin('leaf.pem')], NEW_CHANNELS.replace('PD_URL', pd.url)),
+        ],
+        { now: NOW, env: { PD_KEY: KEY } },
+      );
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/^sent\s+slack/m);
       expect(r.stderr).toMatch(/^failed pagerduty: pagerduty answered HTTP 400: Event object is invalid/m);

@@ -27,12 +27,32 @@ describe('outbox rows from before the registry', () => {
       findingId: 'f-old',
       type: 'new' as const,
       createdAt: at,
-      message: { subject: `[pinctl] old ${id}`, text: `queued by an older pinctl: ${id}`, webhook: { text: `old body ${id}`, pinctl: { alertId: id } } },
+      message: {
+        subject: `[pinctl] old ${id}`,
+        text: `queued by an older pinctl: ${id}`,
+        webhook: { text: `old body ${id}`, pinctl: { alertId: id } },
+      },
       nextAttemptAt: at,
     });
-    await store.commitSweep({ sweep: { id: 's', startedAt: at, finishedAt: at, durationMs: 1, configHash: 'x' }, observations: [], previous: new Map(), opened: [], updated: [], resolved: [], events: [], outbox: [old('e-old', 'email'), old('w-old', 'webhook')] });
+    await store.commitSweep({
+      sweep: { id: 's', startedAt: at, finishedAt: at, durationMs: 1, configHash: 'x' },
+      observations: [],
+      previous: new Map(),
+      opened: [],
+      updated: [],
+      resolved: [],
+      events: [],
+      outbox: [old('e-old', 'email'), old('w-old', 'webhook')],
+    });
     const alerts = {
-      email: { smtp: `smtp://127.0.0.1:${smtp.port}`, from: 'pinctl@example.test', to: ['ops@example.test'], password: null, requireTLS: false, timeoutMs: 5000 },
+      email: {
+        smtp: `smtp://127.0.0.1:${smtp.port}`,
+        from: 'pinctl@example.test',
+        to: ['ops@example.test'],
+        password: null,
+        requireTLS: false,
+        timeoutMs: 5000,
+      },
       webhook: { url: hook.url, token: null, timeoutMs: 5000 },
       reminderMs: 86_400_000,
       minSeverity: 'warning',
@@ -50,12 +70,37 @@ describe('outbox rows from before the registry', () => {
   it('a row of a channel that has no payload for it is dead, not retried forever', async () => {
     const store = await Store.open(tempDir());
     const at = NOW.toISOString();
-    const row = { id: 's-old', channel: 'slack', findingId: 'f', type: 'new' as const, createdAt: at, message: { subject: 's', text: 't' }, nextAttemptAt: at };
-    await store.commitSweep({ sweep: { id: 's', startedAt: at, finishedAt: at, durationMs: 1, configHash: 'x' }, observations: [], previous: new Map(), opened: [], updated: [], resolved: [], events: [], outbox: [row] });
-    const alerts = { slack: { webhookUrl: hook.url, channel: null, timeoutMs: 5000 }, reminderMs: 1, minSeverity: 'warning', retryInitialMs: 60_000, retryMaxMs: 3_600_000 } as unknown as AlertsConfig;
+    const row = {
+      id: 's-old',
+      channel: 'slack',
+      findingId: 'f',
+      type: 'new' as const,
+      createdAt: at,
+      message: { subject: 's', text: 't' },
+      nextAttemptAt: at,
+    };
+    await store.commitSweep({
+      sweep: { id: 's', startedAt: at, finishedAt: at, durationMs: 1, configHash: 'x' },
+      observations: [],
+      previous: new Map(),
+      opened: [],
+      updated: [],
+      resolved: [],
+      events: [],
+      outbox: [row],
+    });
+    const alerts = {
+      slack: { webhookUrl: hook.url, channel: null, timeoutMs: 5000 },
+      reminderMs: 1,
+      minSeverity: 'warning',
+      retryInitialMs: 60_000,
+      retryMaxMs: 3_600_000,
+    } as unknown as AlertsConfig;
     const r = await deliverDue(store, alerts, defaultSenders(alerts), () => NOW);
     expect(r.failed.map((f) => [f.row.id, f.retryAt])).toEqual([['s-old', null]]);
-    expect((await store.outbox('dead')).map((x) => x.lastError)).toEqual(['alert s-old has no slack payload (queued by another version?)']);
+    expect((await store.outbox('dead')).map((x) => x.lastError)).toEqual([
+      'alert s-old has no slack payload (queued by another version?)',
+    ]);
     store.close();
   });
 });

@@ -16,8 +16,14 @@ beforeAll(async () => {
 afterAll(async () => hook.close());
 
 const cfg = (): SlackChannel => ({ webhookUrl: hook.url, channel: '#ops', timeoutMs: 5000 });
-const send = (p: SlackPayload) => slackChannel.send(cfg(), p, { alertId: 'a1', type: 'new', signal: AbortSignal.timeout(10_000) });
-const texts = (p: SlackPayload) => p.blocks.flatMap((b) => ('text' in b && b.text ? [b.text.text] : []).concat('fields' in b && b.fields ? b.fields.map((f) => f.text) : []).concat('elements' in b ? b.elements.map((e) => e.text) : []));
+const send = (p: SlackPayload) =>
+  slackChannel.send(cfg(), p, { alertId: 'a1', type: 'new', signal: AbortSignal.timeout(10_000) });
+const texts = (p: SlackPayload) =>
+  p.blocks.flatMap((b) =>
+    ('text' in b && b.text ? [b.text.text] : [])
+      .concat('fields' in b && b.fields ? b.fields.map((f) => f.text) : [])
+      .concat('elements' in b ? b.elements.map((e) => e.text) : []),
+  );
 
 describe('slack', () => {
   it('posts a header, severity/endpoint/kind fields, the action in a code block and a context line, with a text fallback', async () => {
@@ -31,7 +37,12 @@ describe('slack', () => {
     const [header, summary, action, , context] = got.blocks as [any, any, any, any, any]; // eslint-disable-line @typescript-eslint/no-explicit-any
     expect(header.text.text).toContain('CRITICAL');
     expect(header.text.text).toContain(FINDING.title);
-    expect(summary.fields.map((f: { text: string }) => f.text)).toEqual(['*Severity*\ncritical', `*Endpoint*\n${FINDING.endpoint} (127.0.0.1)`, '*Kind*\npin-mismatch', '*Alert*\nnew']);
+    expect(summary.fields.map((f: { text: string }) => f.text)).toEqual([
+      '*Severity*\ncritical',
+      `*Endpoint*\n${FINDING.endpoint} (127.0.0.1)`,
+      '*Kind*\npin-mismatch',
+      '*Alert*\nnew',
+    ]);
     expect(summary.text.text).toContain('&lt;all&gt; requests fail &amp; users'); // mrkdwn control characters escaped
     expect(action.text.text).toBe(`*What to do*\n\`\`\`\n${FINDING.action.replace(/>/g, '&gt;')}\n\`\`\``);
     expect(context.elements[0].text).toContain(`finding ${FINDING.id} · alert alert-1`);
@@ -66,7 +77,10 @@ describe('slack', () => {
   });
 
   it('caps the blocks at 50 and the fallback text at 3000 characters', () => {
-    const blocks = Array.from({ length: 60 }, (_, i) => ({ type: 'section' as const, text: { type: 'mrkdwn' as const, text: `block ${i}` } }));
+    const blocks = Array.from({ length: 60 }, (_, i) => ({
+      type: 'section' as const,
+      text: { type: 'mrkdwn' as const, text: `block ${i}` },
+    }));
     const p = slackPayload('y'.repeat(5000), blocks, cfg());
     expect(p.blocks).toHaveLength(50);
     expect(p.text).toHaveLength(3000);
@@ -75,13 +89,24 @@ describe('slack', () => {
 
   it('reads the webhook URL from webhookUrl, webhookUrlFile or webhookUrlEnv (one of them), never printing it', () => {
     const dir = tempDir();
-    const load = (section: string, env: Record<string, string> = {}) => parseConfig(`schedule: "*/5 * * * *"\nalerts:\n  slack: ${section}\nendpoints:\n  - host: api.pinctl.test\n`, 'x.yaml', { env, cwd: dir, now: NOW }).alerts.slack;
+    const load = (section: string, env: Record<string, string> = {}) =>
+      parseConfig(
+        `schedule: "*/5 * * * *"\nalerts:\n  slack: ${section}\nendpoints:\n  - host: api.pinctl.test\n`,
+        'x.yaml',
+        { env, cwd: dir, now: NOW },
+      ).alerts.slack;
     writeFileSync(join(dir, 'url'), 'https://hooks.slack.test/services/T/B/secret-part\n');
     writeFileSync(join(dir, 'junk'), 'not-a-url-secret-part\n');
     expect(load('{ webhookUrlFile: ./url }')?.webhookUrl).toBe('https://hooks.slack.test/services/T/B/secret-part');
-    expect(load('{ webhookUrlEnv: SLACK_URL, channel: "#ops" }', { SLACK_URL: 'https://hooks.slack.test/x' })).toMatchObject({ webhookUrl: 'https://hooks.slack.test/x', channel: '#ops' });
-    expect(() => load('{ channel: "#ops" }')).toThrow(/alerts\.slack\.webhookUrl: required: give webhookUrl, webhookUrlFile or webhookUrlEnv/);
-    expect(() => load('{ webhookUrlEnv: SLACK_URL }')).toThrow(/alerts\.slack\.webhookUrlEnv: the environment variable SLACK_URL is not set/);
+    expect(
+      load('{ webhookUrlEnv: SLACK_URL, channel: "#ops" }', { SLACK_URL: 'https://hooks.slack.test/x' }),
+    ).toMatchObject({ webhookUrl: 'https://hooks.slack.test/x', channel: '#ops' });
+    expect(() => load('{ channel: "#ops" }')).toThrow(
+      /alerts\.slack\.webhookUrl: required: give webhookUrl, webhookUrlFile or webhookUrlEnv/,
+    );
+    expect(() => load('{ webhookUrlEnv: SLACK_URL }')).toThrow(
+      /alerts\.slack\.webhookUrlEnv: the environment variable SLACK_URL is not set/,
+    );
     let msg = '';
     try {
       load('{ webhookUrlFile: ./junk }');
@@ -90,6 +115,8 @@ describe('slack', () => {
     }
     expect(msg).toMatch(/alerts\.slack\.webhookUrlFile: holds something that is not an http\(s\) URL/);
     expect(msg).not.toContain('secret-part');
-    expect(() => load('{ webhookUrl: "https://h.test/x", chanel: "#ops" }')).toThrow(/alerts\.slack\.chanel: unknown key \(did you mean "channel"\?\)/);
+    expect(() => load('{ webhookUrl: "https://h.test/x", chanel: "#ops" }')).toThrow(
+      /alerts\.slack\.chanel: unknown key \(did you mean "channel"\?\)/,
+    );
   });
 });
