@@ -47,7 +47,7 @@ function render(view: AlertView, alertId: string): PagerDutyEvent {
     dedup_key: f.id,
     payload: {
       summary: clip(`${word} ${f.kind}: ${f.title}`.replace(/\s+/g, ' '), 1024),
-      source: f.host,
+      source: f.host || f.endpoint, // the v2 schema requires a non-empty source
       severity: f.severity,
       timestamp: view.at,
       component: f.endpoint,
