@@ -33,6 +33,7 @@ import { TrustedStore } from '../src/bundle/trusted-store.js';
 import { embeddedKeyset } from '../src/bundle/keys.js';
 import { Severity } from './types.js';
 import type { ServedBundleSource } from './served-bundles.js';
+import { CHANNELS, CHANNEL_NAMES, ChannelConfigKit, ChannelConfigs } from './channels/index.js';
 
 export interface ExpectedPins {
   /** 'inline', or the pin file as written in the config. */
@@ -72,30 +73,10 @@ export interface EndpointConfig {
   servedBundle?: ServedBundleSource | null;
 }
 
-export interface EmailChannel {
-  smtp: string;
-  from: string;
-  to: string[];
-  /** Resolved from passwordEnv or passwordFile; never printed. */
-  password: string | null;
-  /**
-   * smtp:// only: refuse to send (and so to authenticate) unless the server upgrades with STARTTLS.
-   * Default true, except for a loopback host (a local relay).
-   */
-  requireTLS: boolean;
-  timeoutMs: number;
-}
+export type { EmailChannel, WebhookChannel, SlackChannel, PagerDutyChannel } from './channels/index.js';
 
-export interface WebhookChannel {
-  url: string;
-  /** Resolved from tokenEnv: sent as `Authorization: Bearer …`. */
-  token: string | null;
-  timeoutMs: number;
-}
-
-export interface AlertsConfig {
-  email: EmailChannel | null;
-  webhook: WebhookChannel | null;
+/** One field per alert channel of the registry (monitor/channels), null when not configured. */
+export interface AlertsConfig extends ChannelConfigs {
   /** Open problems are re-sent after this long without another alert. */
   reminderMs: number;
   /** Findings at or above this severity are alerted. */
@@ -180,6 +161,8 @@ type Obj = Record<string, unknown>;
 /** Collects every problem with its path, so one run shows them all. */
 class Problems {
   readonly list: string[] = [];
+  /** Hints of the sections that had problems (alert channels give their own). */
+  readonly hints = new Set<string>();
   add(path: string, expected: string, found: unknown): undefined {
     this.list.push(`${path || '(top level)'}: expected ${expected}, found ${describe(found)}`);
     return undefined;
@@ -300,12 +283,6 @@ function url(p: Problems, v: unknown, path: string, protocols: string[], env: Re
   } catch {
     return p.add(path, `a URL (${protocols.map((x) => `${x}//…`).join(', ')})`, s);
   }
-}
-
-function email(p: Problems, v: unknown, path: string): string | undefined {
-  const s = str(p, v, path, 'an email address');
-  if (s !== undefined && !/^[^\s@<>]+@[^\s@<>]+$/.test(s) && !/<[^\s@<>]+@[^\s@<>]+>\s*$/.test(s)) return p.add(path, 'an email address', s);
-  return s;
 }
 
 /** A base64 SHA-256 SPKI pin (src/vocab/pin.ts); OkHttp's "sha256/" prefix is accepted. */
@@ -430,7 +407,7 @@ function finish(doc: unknown, text: string, source: string, opts: LoadOptions): 
   if (p.list.length > 0 || !cfg) {
     const n = p.list.length;
     throw new InputError('CONFIG_MALFORMED', `${source}: ${n === 1 ? '' : `${n} problems: `}${p.list.slice(0, 10).join('; ')}${n > 10 ? `; … ${n - 10} more` : ''}`, {
-      hint: 'see examples/monitor.yaml for every key with its meaning',
+      hint: [...p.hints, 'see examples/monitor.yaml for every key with its meaning'].join('; '),
     });
   }
   return { ...cfg, file: source, hash: hash.digest('hex') };
@@ -597,56 +574,43 @@ function listen(p: Problems, v: unknown, path: string): { host: string; port: nu
   return { host: host || '0.0.0.0', port };
 }
 
-function requireTlsOf(p: Problems, v: unknown, smtp: string): boolean {
-  if (v !== undefined) {
-    if (typeof v === 'boolean') return v;
-    p.add('alerts.email.requireTLS', 'true or false', v);
-  }
-  const host = new URL(smtp).hostname.replace(/^\[(.*)\]$/, '$1');
-  return !(host === 'localhost' || /^127\./.test(host) || host === '::1');
+/** The loader's field checks bound to `alerts.NAME`, for the channel registry's parsers. */
+function channelKit(p: Problems, path: string, hint: string, sec: SecretCtx): ChannelConfigKit {
+  const at = (key: string) => join(path, key);
+  const before = p.list.length;
+  const noted = <T>(v: T): T => {
+    if (p.list.length > before) p.hints.add(hint);
+    return v;
+  };
+  return {
+    path,
+    secretsOptional: !sec.required,
+    section: (v, allowed, required = []) => noted(object(p, v, path, allowed, required)),
+    str: (v, key, what) => noted(str(p, v, at(key), what)),
+    url: (v, key, protocols) => noted(url(p, v, at(key), protocols, sec.env)),
+    timeoutMs: (o) => noted(duration(p, o.timeout ?? DEFAULTS.channelTimeout, at('timeout'), 100, 300_000) ?? 10_000),
+    bool: (v, key) => (typeof v === 'boolean' ? v : noted(p.add(at(key), 'true or false', v))),
+    secret: (o, base) => noted(secretOf(p, o, path, base, sec)),
+    add: (key, expected, found) => noted(p.add(at(key), expected, found)),
+    say: (key, message) => noted(p.say(at(key), message)),
+  };
 }
 
 function alertsConfig(p: Problems, v: unknown, sec: SecretCtx): AlertsConfig {
-  const env = sec.env;
-  const out: AlertsConfig = {
-    email: null,
-    webhook: null,
+  const out = {
+    ...(Object.fromEntries(CHANNEL_NAMES.map((n) => [n, null])) as unknown as ChannelConfigs),
     reminderMs: parseDurationMs(DEFAULTS.reminder)!,
     minSeverity: DEFAULTS.minSeverity,
     retryInitialMs: parseDurationMs(DEFAULTS.retryInitial)!,
     retryMaxMs: parseDurationMs(DEFAULTS.retryMax)!,
-  };
+  } as AlertsConfig;
   if (v === undefined) return out;
-  const a = object(p, v, 'alerts', ['email', 'webhook', 'reminder', 'minSeverity', 'retry']);
+  const a = object(p, v, 'alerts', [...CHANNEL_NAMES, 'reminder', 'minSeverity', 'retry']);
   if (!a) return out;
-  if (a.email !== undefined) {
-    const e = object(p, a.email, 'alerts.email', ['smtp', 'from', 'to', 'passwordEnv', 'passwordFile', 'requireTLS', 'timeout'], ['smtp', 'from', 'to']);
-    if (e) {
-      const smtp = e.smtp === undefined ? undefined : url(p, e.smtp, 'alerts.email.smtp', ['smtp:', 'smtps:'], env);
-      const from = e.from === undefined ? undefined : email(p, e.from, 'alerts.email.from');
-      const toList = typeof e.to === 'string' ? [e.to] : e.to;
-      const to: string[] = [];
-      if (e.to !== undefined) {
-        if (!Array.isArray(toList) || toList.length === 0) p.add('alerts.email.to', 'an email address or a list of them', e.to);
-        else toList.forEach((t, i) => {
-          const r = email(p, t, typeof e.to === 'string' ? 'alerts.email.to' : `alerts.email.to[${i}]`);
-          if (r) to.push(r);
-        });
-      }
-      const password = secretOf(p, e, 'alerts.email', 'password', sec);
-      const timeoutMs = duration(p, e.timeout ?? DEFAULTS.channelTimeout, 'alerts.email.timeout', 100, 300_000) ?? 10_000;
-      const requireTLS = smtp ? requireTlsOf(p, e.requireTLS, smtp) : true;
-      if (smtp && from && to.length) out.email = { smtp, from, to, password, requireTLS, timeoutMs };
-    }
-  }
-  if (a.webhook !== undefined) {
-    const w = object(p, a.webhook, 'alerts.webhook', ['url', 'tokenEnv', 'tokenFile', 'timeout'], ['url']);
-    if (w) {
-      const u = w.url === undefined ? undefined : url(p, w.url, 'alerts.webhook.url', ['http:', 'https:'], env);
-      const token = secretOf(p, w, 'alerts.webhook', 'token', sec);
-      const timeoutMs = duration(p, w.timeout ?? DEFAULTS.channelTimeout, 'alerts.webhook.timeout', 100, 300_000) ?? 10_000;
-      if (u) out.webhook = { url: u, token, timeoutMs };
-    }
+  for (const ch of CHANNELS) {
+    if (a[ch.name] === undefined) continue;
+    const parsed = ch.parse(a[ch.name], channelKit(p, `alerts.${ch.name}`, ch.hint, sec));
+    (out as unknown as Record<string, unknown>)[ch.name] = parsed ?? null;
   }
   if (a.reminder !== undefined) out.reminderMs = duration(p, a.reminder, 'alerts.reminder', 60_000, 366 * 86_400_000) ?? out.reminderMs;
   if (a.minSeverity !== undefined) {

@@ -10,7 +10,9 @@ import { Resolver } from '../src/net/resolve.js';
 import { TrustStore } from '../src/core/trust-store.js';
 import { MonitorConfig } from './config.js';
 import { ReconcilePlan, addrKey, diffObservations, reconcile } from './findings.js';
-import { DeliveryLock, DeliveryResult, Senders, alertId, defaultSenders, deliverDue, renderAlert } from './alerts.js';
+import { DeliveryLock, DeliveryResult, Senders, alertId, channelsFor, defaultSenders, deliverDue, queuedMessage } from './alerts.js';
+import { alertView } from './channels/view.js';
+import { configuredChannels } from './channels/index.js';
 import type { EventWrite, MonitorState, SweepWrite } from './state.js';
 import { SweepResult, sweep } from './sweep.js';
 import { Observation, StoredFinding, atLeast } from './types.js';
@@ -162,13 +164,14 @@ async function leadCycle(configured: MonitorConfig, store: MonitorState, deps: C
   for (const f of plan.opened) byId.set(f.id, f);
   for (const u of plan.updated) byId.set(u.finding.id, u.finding);
   for (const r of plan.resolved) byId.set(r.finding.id, r.finding);
-  const channels = (['email', 'webhook'] as const).filter((c) => cfg.alerts[c] !== null);
   const outbox: SweepWrite['outbox'] = [];
-  for (const a of plan.alerts) {
+  // No channel configured: nothing to render (the views are not free on a large sweep).
+  for (const a of configuredChannels({ ...cfg.alerts }).length ? plan.alerts : []) {
     const f = byId.get(a.findingId)!;
-    for (const channel of channels) {
-      const id = alertId(f.id, a.type, nowIso, channel);
-      outbox.push({ id, channel, findingId: f.id, type: a.type, createdAt: nowIso, message: renderAlert(f, a.type, id, now), nextAttemptAt: nowIso });
+    const view = alertView(f, a.type, now);
+    for (const { entry, cfg: channelCfg } of channelsFor(cfg.alerts, view)) {
+      const id = alertId(f.id, a.type, nowIso, entry.name);
+      outbox.push({ id, channel: entry.name, findingId: f.id, type: a.type, createdAt: nowIso, message: queuedMessage(entry, channelCfg, view, id), nextAttemptAt: nowIso });
     }
   }
 

@@ -13,6 +13,7 @@ import { Observation, StoredFinding, Severity } from './types.js';
 import type { PageAuth } from './config.js';
 import type { BundleInfo } from './status-page/model.js';
 import { authorized, challenge } from './status-page/auth.js';
+import { CHANNEL_NAMES } from './channels/index.js';
 
 export interface MetricsSnapshot {
   now: Date;
@@ -124,7 +125,7 @@ export function renderMetrics(s: MetricsSnapshot): string {
       if (n > 0) f.open.add({ kind, severity }, n);
     }
   }
-  for (const channel of ['email', 'webhook']) {
+  for (const channel of CHANNEL_NAMES) {
     f.sent.add({ channel }, s.counters.find((c) => c.name === 'alerts_sent' && c.label === channel)?.value ?? 0);
     f.failed.add({ channel }, s.counters.find((c) => c.name === 'alerts_failed' && c.label === channel)?.value ?? 0);
     f.queued.add({ channel }, s.pending.get(channel) ?? 0);

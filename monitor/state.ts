@@ -14,7 +14,8 @@ import type { AlertType, Observation, StoredFinding } from './types.js';
 
 export interface OutboxRow {
   id: string;
-  channel: 'email' | 'webhook';
+  /** A registry entry's name (monitor/channels): email, webhook, slack, pagerduty. */
+  channel: string;
   findingId: string;
   type: AlertType;
   createdAt: string;
@@ -30,8 +31,10 @@ export interface OutboxRow {
 export interface AlertMessage {
   subject: string;
   text: string;
-  /** JSON body for webhooks (Slack-compatible `text`). */
-  webhook: Record<string, unknown>;
+  /** The channel's payload by channel name (rows queued since the channel registry). */
+  payloads?: Record<string, unknown>;
+  /** JSON body for webhooks: rows queued before `payloads` (still read). */
+  webhook?: Record<string, unknown>;
 }
 
 export interface HistoryEvent {

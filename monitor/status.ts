@@ -1,6 +1,7 @@
 /** Per-endpoint summary rows, shared by `monitor status`, the `--watch` table and log lines. */
 import { createTask } from 'node-cron';
-import { EndpointConfig, MonitorConfig } from './config.js';
+import { AlertsConfig, EndpointConfig, MonitorConfig } from './config.js';
+import { configuredChannels } from './channels/index.js';
 import { byEndpoint, chainSig, matchPins } from './findings.js';
 import { Observation, Severity, StoredFinding, maxSeverity } from './types.js';
 
@@ -101,4 +102,9 @@ export function freshness(
 /** Seconds below a minute ("45 s"), whole minutes above ("15 min"): never "0 min". */
 export function formatAge(ms: number): string {
   return ms < 60_000 ? `${Math.round(ms / 1000)} s` : `${Math.round(ms / 60_000)} min`;
+}
+
+/** The configured alert channels, in registry order, with where each goes (no secrets). */
+export function alertChannels(alerts: AlertsConfig): { channel: string; to: string }[] {
+  return configuredChannels({ ...alerts }).map(({ entry, cfg }) => ({ channel: entry.name, to: entry.describe(cfg) }));
 }

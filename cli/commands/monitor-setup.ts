@@ -83,37 +83,27 @@ expiryWarningDays: [30, 14, 7]
 # metrics: { listen: "127.0.0.1:9464" }
 # alerts:
 #   email: { smtp: "smtp://alerts@mail.example.com:587", passwordFile: ./smtp-password, from: "pinctl@example.com", to: ["ops@example.com"] }
-#   webhook: { url: "https://hooks.slack.com/services/...", timeout: 10s }
+#   webhook: { url: "https://hooks.example.com/pinctl", tokenFile: ./webhook-token, timeout: 10s }
+#   slack: { webhookUrlFile: ./slack-webhook-url, channel: "#ops" }
+#   pagerduty: { routingKeyFile: ./pagerduty-routing-key, severityMin: critical }
 endpoints:
 ${endpoints.join('')}`;
 }
 
 export async function testAlertCommand(opts: { config?: string; json?: boolean }, io: CliIO): Promise<number> {
   try {
-    const [{ loadConfig }, { defaultSenders }] = await Promise.all([import('../../monitor/config.js'), import('../../monitor/alerts.js')]);
+    const [{ loadConfig }, { sendTestAlerts }, { configuredChannels, CHANNEL_NAMES }] = await Promise.all([
+      import('../../monitor/config.js'),
+      import('../../monitor/alerts.js'),
+      import('../../monitor/channels/index.js'),
+    ]);
     const file = opts.config ?? ['monitor.yaml', 'monitor.yml', 'monitor.json'].find((f) => existsSync(resolve(io.cwd, f)));
     if (!file) throw new InputError('USAGE', 'expected --config FILE', { hint: 'pinctl monitor init --from CONFIG writes one' });
     const cfg = loadConfig(file, { env: io.env, cwd: io.cwd, now: io.now() });
-    const senders = defaultSenders(cfg.alerts);
-    const channels = (['email', 'webhook'] as const).filter((c) => senders[c]);
-    if (channels.length === 0) throw new InputError('CONFIG_MALFORMED', `${file}: no alert channel is configured`, { hint: 'add alerts.email or alerts.webhook (see examples/monitor.yaml)' });
-    const now = io.now().toISOString();
-    const results: { channel: string; ok: boolean; error: string | null }[] = [];
-    for (const channel of channels) {
-      const id = `test-${now.replace(/[^0-9]/g, '')}-${channel}`;
-      const text = `This is a test message from pinctl monitor (${file}), sent at ${now} through the ${channel} channel.\nNothing is wrong: real alerts look like this one and say what to do.`;
-      const row = {
-        id, channel, findingId: 'test', type: 'new' as const, createdAt: now, status: 'sending' as const, attempts: 1,
-        nextAttemptAt: now, lastError: null, sentAt: null,
-        message: { subject: '[pinctl] test alert', text, webhook: { text: `:information_source: pinctl test alert: ${text}`, pinctl: { alertId: id, type: 'test' } } },
-      };
-      try {
-        await senders[channel]!(row);
-        results.push({ channel, ok: true, error: null });
-      } catch (e) {
-        results.push({ channel, ok: false, error: describeError(e) });
-      }
+    if (configuredChannels({ ...cfg.alerts }).length === 0) {
+      throw new InputError('CONFIG_MALFORMED', `${file}: no alert channel is configured`, { hint: `add one of ${CHANNEL_NAMES.map((n) => `alerts.${n}`).join(', ')} (see examples/monitor.yaml)` });
     }
+    const results = await sendTestAlerts(cfg.alerts, { at: io.now().toISOString(), file });
     if (opts.json) printJson(io, { results });
     const s = style(io, io.stderr);
     for (const r of results) io.stderr.write(r.ok ? `${s.green('sent')}   ${r.channel}\n` : `${s.red('failed')} ${r.channel}: ${r.error}\n`);

@@ -40,6 +40,7 @@ async function loadMonitor() {
     trustStores: sweep.trustStores,
     endpointRows: status.endpointRows,
     freshness: status.freshness,
+    alertChannels: status.alertChannels,
     cn: findings.cn,
     uncovered: served.uncovered,
     readStatus: statusPage.readStatus,
@@ -329,6 +330,7 @@ export async function statusCommand(opts: ConfigOption & { json?: boolean; watch
         observations: st.observations.filter((o) => configured.has(o.endpoint)),
         open: st.open.map(findingJson),
         alertsQueued: Object.fromEntries(st.pending),
+        alertChannels: M.alertChannels(cfg.alerts),
       });
     } else {
       const s = style(io, io.stdout);
@@ -339,6 +341,8 @@ export async function statusCommand(opts: ConfigOption & { json?: boolean; watch
       for (const f of st.open) io.stdout.write(`  ${sevLabel(s, f.severity)} ${f.kind}: ${f.title} ${s.dim(`(since ${f.openedAt})`)}\n`);
       const queued = [...st.pending].map(([c, n]) => `${n} ${c}`);
       if (queued.length) io.stdout.write(`alerts waiting for delivery: ${queued.join(', ')}\n`);
+      const channels = M.alertChannels(cfg.alerts).map((c) => c.to);
+      io.stdout.write(s.dim(`alert channels: ${channels.length ? channels.join('; ') : 'none configured'}\n`));
     }
     return ok ? 0 : 1;
   } catch (e) {
