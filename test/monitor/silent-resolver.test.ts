@@ -53,11 +53,13 @@ describe('a silent resolver', () => {
     expect(failed).toHaveLength(40);
     expect(failed[0]!.error!.message).toMatch(/no answer within 500 ms/);
     expect(r.observations.filter((o) => o.error === null)).toHaveLength(10);
-    // 16 lookups at once: the 17th starts only when the first ones reach their deadline.
+    // At most 16 lookups at once (the sweep's concurrency), and more than libuv's 4 threads would
+    // allow. Counted from the start and end times, not against the clock: on a loaded machine the
+    // healthy probes sharing the 16 slots may take longer than a lookup's deadline.
     expect(started.length).toBe(40);
-    // Counted against the first deadline, not the clock: a loaded machine may start them late.
-    expect(started.filter((t) => t < ended[0]!).length).toBe(16);
-    expect(started[16]! - started[0]!).toBeGreaterThanOrEqual(450);
+    const inFlight = started.map((t) => started.filter((u) => u <= t).length - ended.filter((u) => u < t).length);
+    expect(Math.max(...inFlight)).toBeLessThanOrEqual(16);
+    expect(Math.max(...inFlight)).toBeGreaterThan(4);
     // 40 lookups of 500 ms, 16 at a time: 3 rounds (1.5 s); generous for a loaded machine. Without a deadline: never.
     expect(took).toBeLessThan(10_000);
   }, 30_000);
