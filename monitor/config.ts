@@ -33,6 +33,7 @@ import { TrustedStore } from '../src/bundle/trusted-store.js';
 import { embeddedKeyset } from '../src/bundle/keys.js';
 import { Severity } from './types.js';
 import type { ServedBundleSource } from './served-bundles.js';
+import type { ReportsSourceConfig } from './reports-source.js';
 
 export interface ExpectedPins {
   /** 'inline', or the pin file as written in the config. */
@@ -156,6 +157,8 @@ export interface MonitorConfig {
   endpoints: EndpointConfig[];
   /** Absent or null: no proposals. */
   dynamicPinning?: DynamicPinningConfig | null;
+  /** `reportsFrom`: pin-failure reports from `pinctl serve` become findings (monitor/report-findings.ts). */
+  reportsFrom?: ReportsSourceConfig | null;
 }
 
 export const DEFAULTS = {
@@ -333,7 +336,7 @@ interface SecretCtx {
   required: boolean;
 }
 
-const TOP = ['schedule', 'timezone', 'state', 'statePasswordEnv', 'statePasswordFile', 'localDir', 'expiryWarningDays', 'timeout', 'retries', 'retryDelay', 'concurrency', 'driftWindow', 'staleAfter', 'metrics', 'alerts', 'endpoints', 'dynamicPinning'];
+const TOP = ['schedule', 'timezone', 'state', 'statePasswordEnv', 'statePasswordFile', 'localDir', 'expiryWarningDays', 'timeout', 'retries', 'retryDelay', 'concurrency', 'driftWindow', 'staleAfter', 'metrics', 'alerts', 'endpoints', 'dynamicPinning', 'reportsFrom'];
 const ENDPOINT = ['host', 'port', 'sni', 'addresses', 'caFile', 'pins', 'pinsFrom', 'expiryWarningDays'];
 
 /** Reads and validates a config file. Throws InputError (exit 2) naming every bad field. */
@@ -497,7 +500,8 @@ function validate(p: Problems, doc: unknown, opts: LoadOptions, hash: ReturnType
       });
     }
   }
-  return { schedule, timezone, state, statePassword, localDir, expiryWarningDays, timeoutMs, retries, retryDelayMs, concurrency, driftWindowMs, staleAfterMs, metrics, alerts, endpoints, dynamicPinning };
+  const reportsFrom = o.reportsFrom === undefined || o.reportsFrom === null ? null : (reportsFromConfig(p, o.reportsFrom, rel) ?? null);
+  return { schedule, timezone, state, statePassword, localDir, expiryWarningDays, timeoutMs, retries, retryDelayMs, concurrency, driftWindowMs, staleAfterMs, metrics, alerts, endpoints, dynamicPinning, reportsFrom };
 }
 
 /** `state`: a directory (SQLite) or `postgres://USER@HOST:PORT/DB`, with the password from a file or variable. */
@@ -861,4 +865,19 @@ function matchDomain<T extends { domain: string; includeSubdomains: boolean }>(d
   return domains
     .filter((d) => d.includeSubdomains && host.endsWith(`.${d.domain.toLowerCase()}`))
     .sort((a, b) => b.domain.length - a.domain.length)[0];
+}
+
+/** `reportsFrom: { dir: PATH, window: 1h, warning: 1, critical: 10 }`: PATH is `pinctl serve --data`. */
+function reportsFromConfig(p: Problems, v: unknown, rel: (f: string) => string): ReportsSourceConfig | undefined {
+  const o = object(p, v, 'reportsFrom', ['dir', 'window', 'warning', 'critical'], ['dir']);
+  if (!o) return undefined;
+  const dir = o.dir === undefined ? undefined : str(p, o.dir, 'reportsFrom.dir', "the data directory of pinctl serve (--data), where reports.log is");
+  const windowMs = duration(p, o.window ?? '1h', 'reportsFrom.window', 60_000, 30 * 86_400_000);
+  const warning = o.warning === undefined ? 1 : int(p, o.warning, 'reportsFrom.warning', 1, 1_000_000);
+  const critical = o.critical === undefined ? Math.max(10, warning ?? 1) : int(p, o.critical, 'reportsFrom.critical', 1, 1_000_000);
+  if (warning !== undefined && critical !== undefined && critical < warning) p.say('reportsFrom.critical', `must be at least reportsFrom.warning (${warning})`);
+  if (dir === undefined || windowMs === undefined || warning === undefined || critical === undefined) return undefined;
+  const abs = rel(dir);
+  const id = createHash('sha256').update(abs).digest('hex').slice(0, 16);
+  return { id, dir: abs, asWritten: dir, policy: { windowMs, warning, critical } };
 }

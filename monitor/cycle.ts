@@ -18,6 +18,8 @@ import { FetchLike } from './proposals.js';
 import { ProposalResult, afterCommit, proposeForCycle } from './pinning-cycle.js';
 import { ServedBundleCheck, ServedBundles, servedSources, uncovered, withServedPins } from './served-bundles.js';
 import { servedBundleFindings } from './served-bundle-findings.js';
+import { ReportsCheck, reportFindings } from './report-findings.js';
+import { readReportsSince } from './reports-source.js';
 
 export interface CycleDeps {
   now: () => Date;
@@ -105,6 +107,10 @@ async function leadCycle(configured: MonitorConfig, store: MonitorState, deps: C
   const found = diffObservations({ previous: previousChains, current: swept.observations, endpoints: cfg.endpoints, now, commands: { certPath: (sha) => store.certPath(sha) } });
   found.push(...servedBundleFindings(servedChecks, now, (c) => uncovered(cfg, c)));
   const open = await store.openFindings();
+  // Pin-failure reports read since the last sweep; the read position commits with the sweep.
+  const reportsRead = cfg.reportsFrom ? await readReportsSince(cfg.reportsFrom, store, now) : null;
+  const reports: ReportsCheck[] = reportsRead ? [reportsRead.check] : [];
+  for (const r of reports) found.push(...reportFindings(r, open, now));
   const recentlyResolved = await store.recentlyResolved('chain-drift', new Date(now.getTime() - cfg.driftWindowMs).toISOString());
   const plan = reconcile({
     open,
@@ -117,9 +123,10 @@ async function leadCycle(configured: MonitorConfig, store: MonitorState, deps: C
     reminderMs: cfg.alerts.reminderMs,
     minSeverity: cfg.alerts.minSeverity,
     servedBundles: servedChecks,
+    reports,
   });
 
-  const events: EventWrite[] = [];
+  const events: EventWrite[] = reportsRead?.event ? [reportsRead.event] : [];
   const ev = (f: StoredFinding, type: string, summary: string): EventWrite => ({
     at: nowIso,
     endpoint: f.endpoint,
