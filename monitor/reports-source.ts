@@ -9,6 +9,7 @@
  * the rest of the renamed file is read first (found beside it by its inode), then the new log.
  * A truncated log is read again from its start.
  */
+import { createHash } from 'node:crypto';
 import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EventWrite, MonitorState } from './state.js';
@@ -28,7 +29,14 @@ export interface ReportsCursor {
   /** Inode of the log the offset belongs to (a string: inode numbers can pass 2^53). */
   ino: string;
   offset: number;
+  /**
+   * SHA-256 (hex, shortened) of the log's first bytes up to the offset (at most HEAD_BYTES): a log
+   * truncated and written again past the offset (copytruncate) starts differently, and is re-read.
+   */
+  head?: string;
 }
+
+const HEAD_BYTES = 512;
 
 export const REPORTS_EVENT = 'reports-read';
 export const REPORTS_LOG = 'reports.log';
@@ -48,7 +56,8 @@ export async function lastCursor(store: MonitorState, id: string): Promise<Repor
   const events = await store.history(cursorEndpoint(id), 1);
   const e = events.find((x) => x.type === REPORTS_EVENT);
   const d = e?.details as Partial<ReportsCursor> | undefined;
-  return d && typeof d.ino === 'string' && typeof d.offset === 'number' ? { ino: d.ino, offset: d.offset } : null;
+  if (!d || typeof d.ino !== 'string' || typeof d.offset !== 'number') return null;
+  return { ino: d.ino, offset: d.offset, ...(typeof d.head === 'string' ? { head: d.head } : {}) };
 }
 
 export async function readReportsSince(cfg: ReportsSourceConfig, store: MonitorState, now: Date, maxBytes = MAX_READ_BYTES): Promise<ReportsRead> {
@@ -76,14 +85,14 @@ export async function readReportsSince(cfg: ReportsSourceConfig, store: MonitorS
         cursor = { ino: cursor.ino, offset: r.end };
         if (!r.atEnd) return finish(cfg, check, before, cursor, skipped, now);
       }
-    } else if (cursor && st && st.size >= BigInt(cursor.offset)) {
+    } else if (cursor && st && st.size >= BigInt(cursor.offset) && (cursor.head === undefined || (await headOf(path, cursor.offset)) === cursor.head)) {
       start = cursor.offset;
     }
     if (st && ino) {
       const r = await readLines(path, start, budget);
       check.reports.push(...r.lines);
       skipped += r.skipped;
-      cursor = { ino, offset: r.end };
+      cursor = { ino, offset: r.end, head: await headOf(path, r.end) };
     }
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
@@ -93,7 +102,7 @@ export async function readReportsSince(cfg: ReportsSourceConfig, store: MonitorS
 }
 
 function finish(cfg: ReportsSourceConfig, check: ReportsCheck, before: ReportsCursor | null, after: ReportsCursor | null, skipped: number, now: Date): ReportsRead {
-  if (!after || (before && before.ino === after.ino && before.offset === after.offset)) return { check, event: null };
+  if (!after || (before && before.ino === after.ino && before.offset === after.offset && before.head === after.head)) return { check, event: null };
   const endpoint = cursorEndpoint(cfg.id);
   const event: EventWrite = {
     at: now.toISOString(),
@@ -108,6 +117,17 @@ function finish(cfg: ReportsSourceConfig, check: ReportsCheck, before: ReportsCu
     details: { ...after, read: check.reports.length, skipped },
   };
   return { check, event };
+}
+
+async function headOf(path: string, offset: number): Promise<string> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(Math.min(offset, HEAD_BYTES));
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    return createHash('sha256').update(buf.subarray(0, bytesRead)).digest('hex').slice(0, 32);
+  } finally {
+    await fh.close();
+  }
 }
 
 async function findByInode(dir: string, ino: string): Promise<string | null> {
