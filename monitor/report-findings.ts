@@ -9,14 +9,9 @@
  * without a report for its domain.
  */
 import type { Finding, Severity, StoredFinding } from './types.js';
+import type { ReportLine } from '../src/service/reports-log.js';
 
-/** One line of reports.log as `pinctl serve` writes it (src/service/service.ts appendReport). */
-export interface ReportLine {
-  receivedAt: string;
-  remote: string;
-  /** What the app sent: the SDK's PinReport (src/sdk/core/report.ts), or anything JSON. */
-  report: Record<string, unknown>;
-}
+export type { ReportLine };
 
 export interface ReportsPolicy {
   windowMs: number;

@@ -15,6 +15,7 @@ import { monitorCli, pkiFile, tempDir, webhookReceiver, writeConfig, WebhookRece
 import { PG_SKIP, TestDatabase, createTestDatabase } from './pg.js';
 
 const NOW = new Date('2026-06-01T12:00:00Z');
+const TOKEN = 'test-admin-token-0123456789abcdef';
 const HOST = 'api.pinctl.test';
 const LEAF = opensslPin('leaf.pem');
 const BACKUP = opensslPin('backup.key');
@@ -38,7 +39,7 @@ afterAll(async () => {
 async function startService(): Promise<void> {
   hook.requests.length = 0;
   data = serviceDir();
-  const io = testIO({ env: { PINCTL_ADMIN_TOKEN: 'test-admin-token-0123456789abcdef' }, now: NOW });
+  const io = testIO({ env: { PINCTL_ADMIN_TOKEN: TOKEN }, now: NOW });
   serve = await startServe({ listen: '127.0.0.1:0', key: [keyPair().key], data, audience: 'com.example.app', expiresIn: '7d', guardTimeout: '3s', reportsRate: '100/min' }, io);
 }
 
@@ -51,17 +52,19 @@ async function report(domain: string, n = 1, seen = 'SEENLEAF='): Promise<void> 
   }
 }
 
-/** `state`: a directory (SQLite) or a PostgreSQL database, its password in a file. */
-function config(db: TestDatabase | null): string {
+/** `state`: a directory (SQLite) or a PostgreSQL database, its password in a file; reports from the data directory or over HTTP. */
+function config(db: TestDatabase | null, source: 'dir' | 'url'): string {
   const dir = tempDir();
   if (db) writeFileSync(join(dir, 'pg-password'), `${db.password}\n`, { mode: 0o600 });
+  writeFileSync(join(dir, 'admin-token'), `${TOKEN}\n`, { mode: 0o600 });
+  const from = source === 'dir' ? `dir: "${data}"` : `url: "${serve.url}", tokenFile: ./admin-token`;
   return writeConfig(
     dir,
     `schedule: "*/5 * * * *"
 ${db ? `state: ${db.url}\nstatePasswordFile: ./pg-password` : 'state: ./state'}
 retries: 0
 timeout: 2s
-reportsFrom: { dir: "${data}", window: 1h, warning: 2, critical: 5 }
+reportsFrom: { ${from}, window: 1h, warning: 2, critical: 5 }
 alerts:
   webhook: { url: "${hook.url}" }
 endpoints:
@@ -87,9 +90,13 @@ const counts = (j: Awaited<ReturnType<typeof once>>) =>
     .map((f) => [f.details.domain, f.severity, f.details.total, f.details.inWindow])
     .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
 
-const backends: [string, string][] = [['SQLite', ''], ['PostgreSQL', PG_SKIP]];
+const cases: [string, string, 'dir' | 'url'][] = [
+  ['SQLite', '', 'dir'],
+  ['PostgreSQL', PG_SKIP, 'dir'],
+  ['SQLite', '', 'url'],
+];
 
-describe.each(backends)('reportsFrom with the state in %s', (_name, skip) => {
+describe.each(cases)('reportsFrom with the state in %s, reports read from the service %s', (_name, skip, source) => {
   let db: TestDatabase | null = null;
   beforeAll(async () => {
     if (skip) return;
@@ -103,7 +110,7 @@ describe.each(backends)('reportsFrom with the state in %s', (_name, skip) => {
   });
 
   it.skipIf(skip)('pin-failure reports received by pinctl serve become one finding per domain, alerted once, each counted once across sweeps and rotation', async () => {
-    const cfg = config(db);
+    const cfg = config(db, source);
     await report(HOST, 3);
     await report('cdn.pinctl.test', 1);
     const first = await once(cfg, minutes(1));
@@ -157,12 +164,37 @@ describe.each(backends)('reportsFrom with the state in %s', (_name, skip) => {
   });
 });
 
+describe('GET /v1/reports', () => {
+  beforeAll(startService);
+  afterAll(() => serve.stop());
+
+  it('needs the admin token, pages through the log with a cursor, and refuses a cursor it did not give', async () => {
+    await report(HOST, 2);
+    expect((await fetch(`${serve.url}/v1/reports`)).status).toBe(401);
+    expect((await fetch(`${serve.url}/v1/reports`, { headers: { Authorization: 'Bearer wrong-token-0123456789abcdef' } })).status).toBe(401);
+    const auth = { headers: { Authorization: `Bearer ${TOKEN}` } };
+    const first = (await (await fetch(`${serve.url}/v1/reports`, auth)).json()) as { cursor: string; reports: { report: { domain: string } }[]; more: boolean };
+    expect(first.reports.map((r) => r.report.domain)).toEqual([HOST, HOST]);
+    expect(first.more).toBe(false);
+    const none = (await (await fetch(`${serve.url}/v1/reports?cursor=${first.cursor}`, auth)).json()) as { reports: unknown[]; cursor: string };
+    expect(none).toMatchObject({ reports: [], cursor: first.cursor });
+    await report('cdn.pinctl.test', 1);
+    const next = (await (await fetch(`${serve.url}/v1/reports?cursor=${first.cursor}`, auth)).json()) as { reports: { report: { domain: string } }[] };
+    expect(next.reports.map((r) => r.report.domain)).toEqual(['cdn.pinctl.test']);
+    const bad = await fetch(`${serve.url}/v1/reports?cursor=../../etc/passwd`, auth);
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { code: string }).code).toBe('USAGE');
+  });
+});
+
 describe('reportsFrom config', () => {
-  it('refuses a reportsFrom without its directory, or with thresholds the wrong way round', async () => {
+  it('refuses a reportsFrom without a directory or URL, a URL without the token, or thresholds the wrong way round', async () => {
     const cfg = writeConfig(tempDir(), `schedule: "*/5 * * * *"\nreportsFrom: { window: 1h, warning: 5, critical: 2 }\nendpoints:\n  - host: ${HOST}\n`);
     const r = await monitorCli(['monitor', 'once', '--config', cfg]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/reportsFrom\.dir: required/);
+    expect(r.stderr).toMatch(/reportsFrom: give `dir` \(the data directory of pinctl serve\) or `url`/);
+    const noToken = writeConfig(tempDir(), `schedule: "*/5 * * * *"\nreportsFrom: { url: "http://127.0.0.1:1" }\nendpoints:\n  - host: ${HOST}\n`);
+    expect((await monitorCli(['monitor', 'once', '--config', noToken])).stderr).toMatch(/reportsFrom: GET \/v1\/reports needs the admin token: give tokenFile or tokenEnv/);
     expect(r.stderr).toMatch(/reportsFrom\.critical: must be at least reportsFrom\.warning \(5\)/);
   });
 });
