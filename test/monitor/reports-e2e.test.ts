@@ -13,6 +13,10 @@ import { opensslPin } from '../helpers/fixtures.js';
 import { keyPair, tempDir as serviceDir, testIO } from '../service/helpers.js';
 import { monitorCli, pkiFile, tempDir, webhookReceiver, writeConfig, WebhookReceiver } from './helpers.js';
 import { PG_SKIP, TestDatabase, createTestDatabase } from './pg.js';
+import { loadConfig } from '../../monitor/config.js';
+import { trustStores } from '../../monitor/sweep.js';
+import { runCycle } from '../../monitor/cycle.js';
+import { Store } from '../../monitor/store.js';
 
 const NOW = new Date('2026-06-01T12:00:00Z');
 const TOKEN = 'test-admin-token-0123456789abcdef';
@@ -161,6 +165,29 @@ describe.each(cases)('reportsFrom with the state in %s, reports read from the se
       ['pin-failure-reports', 'no pin-failure reports for cdn.pinctl.test in the last 1h'],
     ]);
     expect(reportAlerts().map((a) => a.type)).toEqual(['new', 'changed', 'resolved']);
+  });
+});
+
+describe('a sweep that dies before its commit', () => {
+  beforeAll(startService);
+  afterAll(() => serve.stop());
+
+  it('reads the same reports again at the next sweep: none is lost, none counted twice', async () => {
+    const file = config(null, 'dir');
+    const cfg = loadConfig(file, { env: {}, cwd: join(file, '..'), now: NOW });
+    const store = await Store.open(cfg.state);
+    try {
+      await report(HOST, 3);
+      const deps = { now: () => minutes(1), stores: trustStores(cfg, {}), noDelivery: true };
+      await expect(runCycle(cfg, store, { ...deps, failCommitAt: 2 })).rejects.toThrow();
+      expect(await store.openFindings()).toEqual([]);
+      const r = await runCycle(cfg, store, deps);
+      expect(r.open.filter((f) => f.kind === 'pin-failure-reports').map((f) => [f.host, f.details.total])).toEqual([[HOST, 3]]);
+      const again = await runCycle(cfg, store, { ...deps, now: () => minutes(2) });
+      expect(again.open.filter((f) => f.kind === 'pin-failure-reports').map((f) => [f.host, f.details.total])).toEqual([[HOST, 3]]);
+    } finally {
+      store.close();
+    }
   });
 });
 
