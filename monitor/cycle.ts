@@ -72,6 +72,8 @@ export interface CycleResult {
   servedBundles: ServedBundleCheck[];
   /** The config as this cycle used it: served-bundle endpoints carry the pins of their bundle. */
   config: MonitorConfig;
+  /** The pin-failure reports read this cycle (reportsFrom), with the source's error if it could not be read. */
+  reports: ReportsCheck[];
 }
 
 export async function runCycle(configured: MonitorConfig, store: MonitorState, deps: CycleDeps): Promise<CycleResult> {
@@ -208,6 +210,7 @@ async function leadCycle(configured: MonitorConfig, store: MonitorState, deps: C
     proposals: proposed.proposals,
     servedBundles: servedChecks,
     config: cfg,
+    reports,
   };
 }
 

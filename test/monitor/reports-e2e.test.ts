@@ -84,7 +84,7 @@ endpoints:
 async function once(cfg: string, now: Date) {
   const r = await monitorCli(['monitor', 'once', '--config', cfg, '--json'], { now });
   if (!r.stdout) throw new Error(`no stdout (exit ${r.code}): ${r.stderr}`);
-  return JSON.parse(r.stdout) as { open: { kind: string; severity: string; endpoint: string; title: string; details: Record<string, any> }[]; recovered: { of: string; resolution: string }[] };
+  return JSON.parse(r.stdout) as { reports: { from: string; read: number; error: { code: string } | null }[]; open: { kind: string; severity: string; endpoint: string; title: string; details: Record<string, any> }[]; recovered: { of: string; resolution: string }[] };
 }
 
 const reportAlerts = () => hook.requests.map((q) => q.body.pinctl as { type: string; finding: { kind: string; host: string; severity: string } }).filter((p) => p.finding.kind === 'pin-failure-reports');
@@ -118,6 +118,7 @@ describe.each(cases)('reportsFrom with the state in %s, reports read from the se
     await report(HOST, 3);
     await report('cdn.pinctl.test', 1);
     const first = await once(cfg, minutes(1));
+    expect(first.reports).toMatchObject([{ read: 4, error: null }]);
     expect(counts(first)).toEqual([
       [HOST, 'warning', 3, 3],
       ['cdn.pinctl.test', 'info', 1, 1],
@@ -211,6 +212,16 @@ describe('GET /v1/reports', () => {
     const bad = await fetch(`${serve.url}/v1/reports?cursor=../../etc/passwd`, auth);
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { code: string }).code).toBe('USAGE');
+  });
+
+  it('a monitor with the wrong token says the reports were not read, and the sweep goes on', async () => {
+    const file = config(null, 'url');
+    writeFileSync(join(file, '..', 'admin-token'), 'not-the-admin-token-0123456789\n', { mode: 0o600 });
+    const r = await once(file, minutes(1));
+    expect(r.reports).toMatchObject([{ read: 0, error: { code: 'HTTP_401' } }]);
+    expect(counts(r)).toEqual([]);
+    const text = await monitorCli(['monitor', 'once', '--config', file], { now: minutes(2), env: { NO_COLOR: '1' } });
+    expect(text.stdout).toMatch(/pin-failure reports from http:\/\/127\.0\.0\.1:\d+: not read: .*answered 401/);
   });
 });
 
