@@ -150,7 +150,9 @@ export async function benchMonitor(line: Line, opts: MonitorBenchOptions = { siz
   const root = packageRoot();
   const pkiDir = mkdtempSync(join(tmpdir(), 'pinctl-bench-pki-'));
   const pki = wildcardPki(pkiDir);
-  const servers = await startTlsServers(pki.chain, pki.key, 8);
+  // A port per 5,000 endpoints: 100,000 sweeps plus two baseline loops within TIME_WAIT must not run
+  // out of local ports towards one server port.
+  const servers = await startTlsServers(pki.chain, pki.key, Math.max(8, Math.ceil(Math.max(...opts.sizes) / 5000)));
   const ports = servers.ports;
   const pins = JSON.parse(execFileSync(process.execPath, [join(root, 'dist', 'cli', 'main.js'), 'pins', '--json', pki.chain, pki.root], { encoding: 'utf8' })).map((p: { spkiSha256: string }) => p.spkiSha256);
   const baselines = new Map<number, Baseline>();
