@@ -65,7 +65,8 @@ export const reportFindingKey = (source: string, domain: string) => `pin-failure
 export function reportFindings(check: ReportsCheck, open: StoredFinding[], now: Date): Finding[] {
   const previous = new Map<string, ReportCounts>();
   for (const f of open) {
-    if (f.kind === 'pin-failure-reports' && f.details.source === check.source) previous.set(String(f.details.domain), f.details as unknown as ReportCounts);
+    if (f.kind !== 'pin-failure-reports' || f.details.source !== check.source) continue;
+    previous.set(String(f.details.domain), f.details as unknown as ReportCounts);
   }
   const fresh = new Map<string, ReportLine[]>();
   for (const r of check.reports) {
@@ -74,7 +75,9 @@ export function reportFindings(check: ReportsCheck, open: StoredFinding[], now: 
   }
   const out: Finding[] = [];
   for (const domain of new Set([...previous.keys(), ...fresh.keys()])) {
-    const counts = addReports(previous.get(domain) ?? emptyCounts(check.source, domain, check.policy.windowMs), fresh.get(domain) ?? [], now, check.policy.windowMs);
+    const windowMs = check.policy.windowMs;
+    const before = previous.get(domain) ?? emptyCounts(check.source, domain, windowMs);
+    const counts = addReports(before, fresh.get(domain) ?? [], now, windowMs);
     if (counts.inWindow > 0) out.push(toFinding(check, counts));
   }
   return out;
@@ -86,7 +89,10 @@ function domainOf(r: ReportLine): string {
 }
 
 function emptyCounts(source: string, domain: string, windowMs: number): ReportCounts {
-  return { source, domain, total: 0, inWindow: 0, windowMs, firstAt: '', lastAt: '', buckets: [], types: {}, apps: {}, versions: {}, failedOn: {}, expected: {}, ports: [] };
+  return {
+    source, domain, total: 0, inWindow: 0, windowMs, firstAt: '', lastAt: '',
+    buckets: [], types: {}, apps: {}, versions: {}, failedOn: {}, expected: {}, ports: [],
+  };
 }
 
 /** The counts after adding `reports`, with buckets older than the window dropped. Pure. */
@@ -117,7 +123,8 @@ export function addReports(before: ReportCounts, reports: ReportLine[], now: Dat
     if (bundle && typeof bundle.version === 'number') tally(c.versions, String(bundle.version));
     if (isStrings(rep.chainPins)) tally(c.failedOn, rep.chainPins.join(','));
     if (isStrings(rep.expectedPins)) tally(c.expected, [...rep.expectedPins].sort().join(','));
-    if (typeof rep.port === 'number' && !c.ports.includes(rep.port) && c.ports.length < MAX_KEYS) c.ports.push(rep.port);
+    const port = rep.port;
+    if (typeof port === 'number' && !c.ports.includes(port) && c.ports.length < MAX_KEYS) c.ports.push(port);
   }
   // A bucket counts while any part of its minute is inside the window.
   const from = now.getTime() - windowMs;
@@ -141,7 +148,8 @@ function tally(m: Record<string, number>, key: string): void {
   else m['(other)'] = (m['(other)'] ?? 0) + 1;
 }
 
-const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.length > 0 && v.length <= 16 && v.every((x) => typeof x === 'string' && x.length <= 64);
+const isStrings = (v: unknown): v is string[] =>
+  Array.isArray(v) && v.length > 0 && v.length <= 16 && v.every((x) => typeof x === 'string' && x.length <= 64);
 
 export function severityOf(inWindow: number, p: ReportsPolicy): Severity {
   return inWindow >= p.critical ? 'critical' : inWindow >= p.warning ? 'warning' : 'info';
@@ -153,7 +161,8 @@ function toFinding(check: ReportsCheck, c: ReportCounts): Finding {
   const apps = Object.keys(c.apps);
   const versions = Object.keys(c.versions);
   const top = Object.entries(c.failedOn).sort((a, b) => b[1] - a[1])[0];
-  const served = top ? ` Most reports saw the chain pinned by ${top[0].split(',')[0]} (leaf) (${top[1]} report(s)).` : '';
+  const served = top ? ` Most reports saw a chain whose leaf pin is ${top[0].split(',')[0]} (${top[1]} report(s)).` : '';
+  const types = Object.entries(c.types).map(([t, n]) => `${t} ×${n}`).join(', ');
   return {
     key: reportFindingKey(c.source, c.domain),
     kind: 'pin-failure-reports',
@@ -163,15 +172,16 @@ function toFinding(check: ReportsCheck, c: ReportCounts): Finding {
     port: c.ports[0] ?? 443,
     address: null,
     title:
-      `${c.domain}: ${c.inWindow} pin-failure report(s) from apps in the last ${window} (${c.total} since ${c.firstAt}), ` +
-      `${apps.length} app(s)${versions.length ? `, bundle version(s) ${versions.join(', ')}` : ''}`,
+      `${c.domain}: ${c.inWindow} pin-failure report(s) from apps in the last ${window} ` +
+      `(${c.total} since ${c.firstAt}), ${apps.length} app(s)` +
+      (versions.length ? `, bundle version(s) ${versions.join(', ')}` : ''),
     explanation:
-      `Apps connecting to ${c.domain} refused the connection (${Object.entries(c.types).map(([t, n]) => `${t} ×${n}`).join(', ')}) and told ` +
-      `the signing service: users of these apps cannot reach the service from where they are.${served} A chain the monitor ` +
-      'does not see (another region, a middlebox, a captive portal) or pins the apps enforce that the servers no longer match.',
+      `Apps connecting to ${c.domain} refused the connection (${types}) and told the signing service: users ` +
+      `of these apps cannot reach the service from where they are.${served} A chain the monitor does not see ` +
+      '(another region, a middlebox, a captive portal) or pins the apps enforce that the servers no longer match.',
     action:
-      `Compare what apps saw with what the endpoints serve: grep '"domain":"${c.domain}"' ${check.label}/reports.log | tail; ` +
-      `pinctl monitor history ${c.domain}`,
+      `Compare what apps saw with what the endpoints serve: grep '"domain":"${c.domain}"' ` +
+      `${check.label}/reports.log | tail; pinctl monitor history ${c.domain}`,
     signature: severity,
     details: c as unknown as Record<string, unknown>,
   };

@@ -9,7 +9,7 @@
  * reads the same reports again and a committed one never does: each report is counted once, across
  * restarts, log rotation, and monitors sharing one state (one sweeps at a time).
  */
-import { LogCursor, LogRead, formatCursor, parseCursor, readReportsLog, REPORTS_LOG } from '../src/service/reports-log.js';
+import { LogCursor, LogRead, REPORTS_LOG, formatCursor, parseCursor, readReportsLog } from '../src/service/reports-log.js';
 import type { EventWrite, MonitorState } from './state.js';
 import type { ReportsCheck, ReportsPolicy } from './report-findings.js';
 
@@ -50,7 +50,12 @@ export async function lastCursor(store: MonitorState, id: string): Promise<LogCu
 
 type Fetch = typeof fetch;
 
-export async function readReportsSince(cfg: ReportsSourceConfig, store: MonitorState, now: Date, fetchFn: Fetch = fetch): Promise<ReportsRead> {
+export async function readReportsSince(
+  cfg: ReportsSourceConfig,
+  store: MonitorState,
+  now: Date,
+  fetchFn: Fetch = fetch,
+): Promise<ReportsRead> {
   const check: ReportsCheck = { source: cfg.id, label: cfg.asWritten, policy: cfg.policy, reports: [], error: null };
   const before = await lastCursor(store, cfg.id);
   let read: LogRead;
@@ -75,7 +80,9 @@ export async function readReportsSince(cfg: ReportsSourceConfig, store: MonitorS
     kind: null,
     severity: null,
     findingId: null,
-    summary: `read ${read.lines.length} pin-failure report(s) from ${from}${read.skipped ? ` (${read.skipped} unreadable line(s) skipped)` : ''}`,
+    summary:
+      `read ${read.lines.length} pin-failure report(s) from ${from}` +
+      (read.skipped ? ` (${read.skipped} unreadable line(s) skipped)` : ''),
     details: { ...after, read: read.lines.length, skipped: read.skipped },
   };
   return { check, event };
@@ -87,11 +94,17 @@ async function readOverHttp(cfg: ReportsSourceConfig, from: LogCursor | null, fe
   for (let page = 0; page < 16; page++) {
     const u = new URL(`${cfg.url}/v1/reports`);
     if (out.cursor) u.searchParams.set('cursor', formatCursor(out.cursor));
-    const res = await fetchFn(u, { headers: cfg.token ? { Authorization: `Bearer ${cfg.token}` } : {}, signal: AbortSignal.timeout(cfg.timeoutMs) });
-    if (res.status !== 200) throw Object.assign(new Error(`GET ${u.pathname} answered ${res.status}: ${(await res.text()).slice(0, 200)}`), { code: `HTTP_${res.status}` });
+    const headers: Record<string, string> = cfg.token ? { Authorization: `Bearer ${cfg.token}` } : {};
+    const res = await fetchFn(u, { headers, signal: AbortSignal.timeout(cfg.timeoutMs) });
+    if (res.status !== 200) {
+      const text = (await res.text()).slice(0, 200);
+      throw Object.assign(new Error(`GET ${u.pathname} answered ${res.status}: ${text}`), { code: `HTTP_${res.status}` });
+    }
     const body = (await res.json()) as { cursor?: unknown; reports?: unknown; skipped?: unknown; more?: unknown };
     const cursor = typeof body.cursor === 'string' ? parseCursor(body.cursor) : null;
-    if (!Array.isArray(body.reports) || (body.cursor !== null && !cursor)) throw Object.assign(new Error('GET /v1/reports: expected {cursor, reports, more}'), { code: 'REPORTS_MALFORMED' });
+    if (!Array.isArray(body.reports) || (body.cursor !== null && !cursor)) {
+      throw Object.assign(new Error('GET /v1/reports: expected {cursor, reports, more}'), { code: 'REPORTS_MALFORMED' });
+    }
     out.lines.push(...(body.reports as LogRead['lines']));
     out.skipped += typeof body.skipped === 'number' ? body.skipped : 0;
     out.cursor = cursor ?? out.cursor;

@@ -60,8 +60,10 @@ export async function readReportsLog(dir: string, cursor: LogCursor | null, maxB
       out.cursor = { ino: cursor.ino, offset: r.end };
       if (!r.atEnd) return { ...out, more: true };
     }
-  } else if (cursor && st && st.size >= BigInt(cursor.offset) && (cursor.head === undefined || (await headOf(path, cursor.offset)) === cursor.head)) {
-    start = cursor.offset;
+  } else if (cursor && st && st.size >= BigInt(cursor.offset)) {
+    // Same file, long enough: still the same content only if it starts with the same bytes.
+    const same = cursor.head === undefined || (await headOf(path, cursor.offset)) === cursor.head;
+    if (same) start = cursor.offset;
   }
   if (st && ino) {
     const r = await readLines(path, start, budget);
@@ -106,7 +108,14 @@ async function findByInode(dir: string, ino: string): Promise<string | null> {
 }
 
 /** Whole lines from `offset`, at most `maxBytes`; a line still being appended (no newline yet) waits. */
-async function readLines(path: string, offset: number, maxBytes: number): Promise<{ lines: ReportLine[]; skipped: number; end: number; atEnd: boolean }> {
+interface Lines {
+  lines: ReportLine[];
+  skipped: number;
+  end: number;
+  atEnd: boolean;
+}
+
+async function readLines(path: string, offset: number, maxBytes: number): Promise<Lines> {
   const fh = await open(path, 'r');
   try {
     const size = (await fh.stat()).size;
@@ -137,7 +146,8 @@ async function readLines(path: string, offset: number, maxBytes: number): Promis
 function parseLine(text: string): ReportLine | null {
   try {
     const v = JSON.parse(text) as Partial<ReportLine>;
-    if (typeof v !== 'object' || v === null || typeof v.receivedAt !== 'string' || typeof v.report !== 'object' || v.report === null || Array.isArray(v.report)) return null;
+    if (typeof v !== 'object' || v === null || typeof v.receivedAt !== 'string') return null;
+    if (typeof v.report !== 'object' || v.report === null || Array.isArray(v.report)) return null;
     return { receivedAt: v.receivedAt, remote: typeof v.remote === 'string' ? v.remote : '', report: v.report };
   } catch {
     return null;
