@@ -11,7 +11,9 @@ import pg from 'pg';
 import { openState } from '../monitor/open-state.js';
 
 export const PG_ADMIN_URL = process.env.PINCTL_BENCH_PG || process.env.PINCTL_TEST_PG || '';
-export const PG_SKIP_REASON = PG_ADMIN_URL ? '' : 'set PINCTL_BENCH_PG (or PINCTL_TEST_PG) to a PostgreSQL admin URL, e.g. postgres://USER:PASSWORD@127.0.0.1:5432/postgres';
+export const PG_SKIP_REASON = PG_ADMIN_URL
+  ? ''
+  : 'set PINCTL_BENCH_PG (or PINCTL_TEST_PG) to a PostgreSQL admin URL, e.g. postgres://USER:PASSWORD@127.0.0.1:5432/postgres';
 
 export interface Footprint {
   rows: number;

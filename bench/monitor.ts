@@ -80,10 +80,20 @@ function writeConfig(s: Scenario, dir: string, state: BenchState, ports: number[
   const file = join(dir, `monitor.${s.format}`);
   if (s.format === 'yaml') {
     const pinList = pins.map((p) => `"${p}"`).join(', ');
-    const endpoints = Array.from({ length: s.n }, (_, i) => `  - { host: ep${i}.bench.test, port: ${ports[i % ports.length]}, addresses: [127.0.0.1], caFile: ${root}, pins: [${pinList}] }`);
-    writeFileSync(file, `schedule: "0 * * * *"\n${state.configLines}\nexpiryWarningDays: [${warn.join(', ')}]\nendpoints:\n${endpoints.join('\n')}\n`);
+    const endpoints = Array.from(
+      { length: s.n },
+      (_, i) => `  - { host: ep${i}.bench.test, port: ${ports[i % ports.length]}, addresses: [127.0.0.1], caFile: ${root}, pins: [${pinList}] }`,
+    );
+    const top = `schedule: "0 * * * *"\n${state.configLines}\nexpiryWarningDays: [${warn.join(', ')}]`;
+    writeFileSync(file, `${top}\nendpoints:\n${endpoints.join('\n')}\n`);
   } else {
-    const endpoints = Array.from({ length: s.n }, (_, i) => ({ host: `ep${i}.bench.test`, port: ports[i % ports.length], addresses: ['127.0.0.1'], caFile: root, pins }));
+    const endpoints = Array.from({ length: s.n }, (_, i) => ({
+      host: `ep${i}.bench.test`,
+      port: ports[i % ports.length],
+      addresses: ['127.0.0.1'],
+      caFile: root,
+      pins,
+    }));
     const stateKeys = Object.fromEntries(state.configLines.split('\n').map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)]));
     writeFileSync(file, JSON.stringify({ schedule: '0 * * * *', ...stateKeys, expiryWarningDays: warn, endpoints }));
   }
@@ -130,7 +140,9 @@ async function runScenario(root: string, s: Scenario, configFile: string, state:
   const swept = outs.filter((o) => o.code !== 2);
   const busy = outs.filter((o) => o.code === 2 && /STATE_BUSY|another monitor/.test(o.err));
   // A run that failed or stored no sweep measured nothing: say so instead of printing a time.
-  if (swept.length === 0 || swept.length + busy.length !== outs.length) throw new Error(`pinctl monitor once failed: ${outs.map((o) => `exit ${o.code}: ${o.err}`).join(' | ')}`);
+  if (swept.length === 0 || swept.length + busy.length !== outs.length) {
+    throw new Error(`pinctl monitor once failed: ${outs.map((o) => `exit ${o.code}: ${o.err}`).join(' | ')}`);
+  }
   const sweepMs = await state.lastSweepMs();
   if (sweepMs === undefined) throw new Error('pinctl monitor once stored no sweep');
   const after = await state.footprint();
@@ -144,59 +156,74 @@ interface Baseline {
 
 const MB = 1024 * 1024;
 const fmtN = (n: number) => n.toLocaleString('en-US');
-const targetOf = (n: number) => (n >= 100_000 ? '< 150 s; < 1 GB per process' : n >= 10_000 ? '<= 1.25x; < 60 s; < 300 MB' : '<= 1.25x');
+const targetOf = (n: number) =>
+  n >= 100_000 ? '< 150 s; < 1 GB per process' : n >= 10_000 ? '<= 1.25x; < 60 s; < 300 MB' : '<= 1.25x';
+const ALL: MonitorBenchOptions = { sizes: MONITOR_SIZES, backends: ['sqlite', 'postgres'] };
+const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
-export async function benchMonitor(line: Line, opts: MonitorBenchOptions = { sizes: MONITOR_SIZES, backends: ['sqlite', 'postgres'] }): Promise<void> {
+interface Rig {
+  root: string;
+  ports: number[];
+  caRoot: string;
+  pins: string[];
+  line: Line;
+  opts: MonitorBenchOptions;
+  baselines: Map<number, Baseline>;
+  /** First-sweep times by "backend size", for PostgreSQL vs SQLite. */
+  firstSweep: Map<string, number>;
+}
+
+export async function benchMonitor(line: Line, opts: MonitorBenchOptions = ALL): Promise<void> {
   const root = packageRoot();
-  const pkiDir = mkdtempSync(join(tmpdir(), 'pinctl-bench-pki-'));
-  const pki = wildcardPki(pkiDir);
+  const pki = wildcardPki(mkdtempSync(join(tmpdir(), 'pinctl-bench-pki-')));
   // A port per 5,000 endpoints: 100,000 sweeps plus two baseline loops within TIME_WAIT must not run
   // out of local ports towards one server port.
   const servers = await startTlsServers(pki.chain, pki.key, Math.max(8, Math.ceil(Math.max(...opts.sizes) / 5000)));
-  const ports = servers.ports;
-  const pins = JSON.parse(execFileSync(process.execPath, [join(root, 'dist', 'cli', 'main.js'), 'pins', '--json', pki.chain, pki.root], { encoding: 'utf8' })).map((p: { spkiSha256: string }) => p.spkiSha256);
-  const baselines = new Map<number, Baseline>();
-  const firstSweep = new Map<string, number>();
+  const cli = join(root, 'dist', 'cli', 'main.js');
+  const pins = (JSON.parse(execFileSync(process.execPath, [cli, 'pins', '--json', pki.chain, pki.root], { encoding: 'utf8' })) as { spkiSha256: string }[]).map((p) => p.spkiSha256);
+  const rig: Rig = { root, ports: servers.ports, caRoot: pki.root, pins, line, opts, baselines: new Map(), firstSweep: new Map() };
   try {
-    await bareTlsLoop(ports, 500, 64, (i) => `ep${i}.bench.test`); // warm the servers
+    await bareTlsLoop(rig.ports, 500, 64, (i) => `ep${i}.bench.test`); // warm the servers
     for (const backend of opts.backends) {
-      if (backend === 'postgres' && PG_SKIP_REASON) {
-        console.log(`skipped monitor with PostgreSQL: ${PG_SKIP_REASON}`);
-        continue;
-      }
-      let state: BenchState | null = null;
-      const states: BenchState[] = [];
-      try {
-        for (const s of scenarios(opts.sizes).filter((x) => !opts.scenarios || opts.scenarios.includes(x.id))) {
-          const dir = mkdtempSync(join(tmpdir(), 'pinctl-bench-monitor-'));
-          if (!s.repeat || !state) states.push((state = backend === 'postgres' ? await pgState(dir) : sqliteState(dir)));
-          const configFile = writeConfig(s, dir, state, ports, pki.root, pins);
-          const r = await runScenario(root, s, configFile, state, opts.cpuProfDir);
-          // Both baselines once per size, right after its first run, each in a fresh process like the run itself.
-          if (!baselines.has(s.n)) baselines.set(s.n, { plain: bareTlsLoopInChild(ports, s.n, 64, 'ep', '.bench.test', false), shared: bareTlsLoopInChild(ports, s.n, 64, 'ep', '.bench.test', true) });
-          const b = baselines.get(s.n)!;
-          const rss = r.outs.map((o) => `${Math.round(o.rssKb / 1024)}`).join('/');
-          const procs = s.procs > 1 ? ` (${r.swept} of ${s.procs} swept)` : '';
-          line(
-            `monitor ${fmtN(s.n)} ${backend} (${s.format}), ${s.label}`,
-            `${(r.wallMs / 1000).toFixed(2)} s${procs}, peak ${rss} MB`,
-            `bare tls.connect ${(b.plain / 1000).toFixed(2)} s; shared-context loop ${(b.shared / 1000).toFixed(2)} s = ${(r.wallMs / b.shared).toFixed(2)}x; ` +
-              `probing alone ${(r.sweepMs / 1000).toFixed(2)} s; db +${fmtN(r.rows)} rows, ${r.bytes >= 0 ? '+' : ''}${(r.bytes / MB).toFixed(1)} MB`,
-            r.wallMs / b.plain,
-            targetOf(s.n),
-          );
-          if (s.label === 'healthy, first sweep' && s.format === 'yaml') firstSweep.set(`${backend} ${s.n}`, r.wallMs);
-        }
-      } finally {
-        for (const st of states) await st.drop().catch(() => undefined);
-      }
+      if (backend === 'postgres' && PG_SKIP_REASON) console.log(`skipped monitor with PostgreSQL: ${PG_SKIP_REASON}`);
+      else await benchBackend(rig, backend);
     }
     for (const n of opts.sizes) {
-      const sq = firstSweep.get(`sqlite ${n}`);
-      const pgMs = firstSweep.get(`postgres ${n}`);
-      if (sq && pgMs) line(`monitor ${fmtN(n)}, postgres vs sqlite`, `${(pgMs / 1000).toFixed(2)} s`, `sqlite ${(sq / 1000).toFixed(2)} s (first sweep)`, pgMs / sq, '<= 1.2x');
+      const sq = rig.firstSweep.get(`sqlite ${n}`);
+      const pgMs = rig.firstSweep.get(`postgres ${n}`);
+      if (sq && pgMs) line(`monitor ${fmtN(n)}, postgres vs sqlite`, secs(pgMs), `sqlite ${secs(sq)} (first sweep)`, pgMs / sq, '<= 1.2x');
     }
   } finally {
     servers.stop();
+  }
+}
+
+async function benchBackend(rig: Rig, backend: 'sqlite' | 'postgres'): Promise<void> {
+  let state: BenchState | null = null;
+  const states: BenchState[] = [];
+  try {
+    for (const s of scenarios(rig.opts.sizes).filter((x) => !rig.opts.scenarios || rig.opts.scenarios.includes(x.id))) {
+      const dir = mkdtempSync(join(tmpdir(), 'pinctl-bench-monitor-'));
+      if (!s.repeat || !state) states.push((state = backend === 'postgres' ? await pgState(dir) : sqliteState(dir)));
+      const configFile = writeConfig(s, dir, state, rig.ports, rig.caRoot, rig.pins);
+      const r = await runScenario(rig.root, s, configFile, state, rig.opts.cpuProfDir);
+      // Both baselines once per size, right after its first run, each in a fresh process like the run itself.
+      const loop = (shared: boolean) => bareTlsLoopInChild(rig.ports, s.n, 64, 'ep', '.bench.test', shared);
+      if (!rig.baselines.has(s.n)) rig.baselines.set(s.n, { plain: loop(false), shared: loop(true) });
+      const b = rig.baselines.get(s.n)!;
+      const rss = r.outs.map((o) => `${Math.round(o.rssKb / 1024)}`).join('/');
+      const procs = s.procs > 1 ? ` (${r.swept} of ${s.procs} swept)` : '';
+      rig.line(
+        `monitor ${fmtN(s.n)} ${backend} (${s.format}), ${s.label}`,
+        `${secs(r.wallMs)}${procs}, peak ${rss} MB`,
+        `bare tls.connect ${secs(b.plain)}; shared-context loop ${secs(b.shared)} = ${(r.wallMs / b.shared).toFixed(2)}x; ` +
+          `probing alone ${secs(r.sweepMs)}; db +${fmtN(r.rows)} rows, ${r.bytes >= 0 ? '+' : ''}${(r.bytes / MB).toFixed(1)} MB`,
+        r.wallMs / b.plain,
+        targetOf(s.n),
+      );
+      if (s.id === 'first') rig.firstSweep.set(`${backend} ${s.n}`, r.wallMs);
+    }
+  } finally {
+    for (const st of states) await st.drop().catch(() => undefined);
   }
 }
