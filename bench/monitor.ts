@@ -1,20 +1,24 @@
 /**
  * Monitor sweeps (`pinctl monitor once`, a whole process: start-up, config, probing, findings,
- * SQLite commit, report) over 1,000 and 10,000 endpoints served by local TLS servers in another
- * process, against bare tls.connect loops over the same endpoints with the same concurrency: the
- * plain loop (a default secure context per connection) and the fastest one (one shared context,
- * as pinctl's prober does). Peak RSS is the child's own.
+ * state commit, report) over 1,000, 10,000 and 100,000 endpoints served by local TLS servers in
+ * another process (every name resolves through the config's `addresses:`), with the state in
+ * SQLite and in PostgreSQL, against bare tls.connect loops over the same endpoints with the same
+ * concurrency, measured once per size in the same run: the plain loop (a default secure context per
+ * connection) and the fastest one (one shared context, as pinctl's prober does). Peak RSS is each
+ * child's own; the database's rows and bytes are deltas over the sweep.
  *
- * Scenarios: a healthy fleet (first sweep on an empty state, then a repeat sweep on that state),
- * a JSON config, and a fleet where every endpoint alerts (every certificate inside the expiry
- * window: 20,000 findings opened in one commit).
+ * Scenarios per size and state: a healthy fleet's first sweep on an empty state, a repeat sweep
+ * on that state, and two monitor processes started together on that state (one leads the sweep,
+ * the other is told another monitor sweeps); at 10,000 also a JSON config and a fleet where every
+ * endpoint alerts (every certificate inside the expiry window: 20,000 findings in one commit).
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bareTlsLoop, bareTlsLoopInChild, startTlsServers } from './tls-load.js';
 import { packageRoot } from '../src/package-root.js';
+import { BenchState, Footprint, PG_SKIP_REASON, pgState, sqliteState } from './monitor-db.js';
 
 type Line = (label: string, ours: string, base: string, ratio: number, target?: string) => void;
 
@@ -31,6 +35,8 @@ function wildcardPki(dir: string): { root: string; chain: string; key: string } 
 }
 
 interface Scenario {
+  /** For `--monitor-scenarios=first,two` (first, repeat, two, json, alerting). */
+  id: string;
   label: string;
   n: number;
   format: 'yaml' | 'json';
@@ -38,78 +44,186 @@ interface Scenario {
   repeat?: boolean;
   /** Every certificate inside the warning window: two expiry findings per endpoint. */
   alerting?: boolean;
+  /** Monitor processes started together on the state. */
+  procs: 1 | 2;
 }
 
-const SCENARIOS: Scenario[] = [
-  { label: 'healthy, first sweep', n: 1000, format: 'yaml' },
-  { label: 'healthy, first sweep', n: 10_000, format: 'yaml' },
-  { label: 'healthy, repeat sweep', n: 10_000, format: 'yaml', repeat: true },
-  { label: 'healthy, first sweep', n: 10_000, format: 'json' },
-  { label: 'all alerting (20,000 findings)', n: 10_000, format: 'yaml', alerting: true },
-];
+export interface MonitorBenchOptions {
+  /** `--monitor-sizes=1000,10000` (default 1,000, 10,000 and 100,000). */
+  sizes: number[];
+  /** `--monitor-states=sqlite,postgres` (default both; PostgreSQL skipped, saying why, without a server). */
+  backends: ('sqlite' | 'postgres')[];
+  /** `--monitor-cpu-prof=DIR`: each monitor process writes a V8 CPU profile there. */
+  cpuProfDir?: string;
+  /** `--monitor-scenarios=first,repeat,two,json,alerting` (default all). */
+  scenarios?: string[];
+}
 
-function writeConfig(s: Scenario, dir: string, state: string, ports: number[], root: string, pins: string[]): string {
+export const MONITOR_SIZES = [1000, 10_000, 100_000];
+
+function scenarios(sizes: number[]): Scenario[] {
+  const out: Scenario[] = [];
+  for (const n of sizes) {
+    out.push({ id: 'first', label: 'healthy, first sweep', n, format: 'yaml', procs: 1 });
+    out.push({ id: 'repeat', label: 'healthy, repeat sweep', n, format: 'yaml', repeat: true, procs: 1 });
+    out.push({ id: 'two', label: 'two processes, one state', n, format: 'yaml', repeat: true, procs: 2 });
+    if (n === 10_000) {
+      out.push({ id: 'json', label: 'healthy, first sweep', n, format: 'json', procs: 1 });
+      out.push({ id: 'alerting', label: 'all alerting (20,000 findings)', n, format: 'yaml', alerting: true, procs: 1 });
+    }
+  }
+  return out;
+}
+
+function writeConfig(s: Scenario, dir: string, state: BenchState, ports: number[], root: string, pins: string[]): string {
   const warn = s.alerting ? [500] : [30, 14, 7];
   const file = join(dir, `monitor.${s.format}`);
   if (s.format === 'yaml') {
+    const pinList = pins.map((p) => `"${p}"`).join(', ');
     const endpoints = Array.from(
       { length: s.n },
-      (_, i) => `  - { host: ep${i}.bench.test, port: ${ports[i % ports.length]}, addresses: [127.0.0.1], caFile: ${root}, pins: [${pins.map((p) => `"${p}"`).join(', ')}] }`,
+      (_, i) => `  - { host: ep${i}.bench.test, port: ${ports[i % ports.length]}, addresses: [127.0.0.1], caFile: ${root}, pins: [${pinList}] }`,
     );
-    writeFileSync(file, `schedule: "0 * * * *"\nstate: ${state}\nexpiryWarningDays: [${warn.join(', ')}]\nendpoints:\n${endpoints.join('\n')}\n`);
+    const top = `schedule: "0 * * * *"\n${state.configLines}\nexpiryWarningDays: [${warn.join(', ')}]`;
+    writeFileSync(file, `${top}\nendpoints:\n${endpoints.join('\n')}\n`);
   } else {
-    const endpoints = Array.from({ length: s.n }, (_, i) => ({ host: `ep${i}.bench.test`, port: ports[i % ports.length], addresses: ['127.0.0.1'], caFile: root, pins }));
-    writeFileSync(file, JSON.stringify({ schedule: '0 * * * *', state, expiryWarningDays: warn, endpoints }));
+    const endpoints = Array.from({ length: s.n }, (_, i) => ({
+      host: `ep${i}.bench.test`,
+      port: ports[i % ports.length],
+      addresses: ['127.0.0.1'],
+      caFile: root,
+      pins,
+    }));
+    const stateKeys = Object.fromEntries(state.configLines.split('\n').map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)]));
+    writeFileSync(file, JSON.stringify({ schedule: '0 * * * *', ...stateKeys, expiryWarningDays: warn, endpoints }));
   }
   return file;
 }
 
-/** `pinctl monitor once` in a child process that reports its wall time, the sweep's probing time and its peak RSS. */
-function monitorOnce(root: string, configFile: string, state: string): { ms: number; sweepMs: number; rssKb: number; code: number; err: string } {
+interface RunOut {
+  ms: number;
+  rssKb: number;
+  code: number;
+  err: string;
+}
+
+/** `pinctl monitor once` in a child process that reports its wall time, its exit code and its peak RSS. */
+function monitorOnce(root: string, configFile: string, cpuProfDir?: string): Promise<RunOut> {
   const code = `const { run } = await import(${JSON.stringify(join(root, 'dist', 'cli', 'run.js'))});
     const { processIO } = await import(${JSON.stringify(join(root, 'dist', 'cli', 'io.js'))});
     const io = processIO(); io.stdout = { write() {} }; let err = ''; io.stderr = { write(x) { err += x; } };
     const t = performance.now(); const code = await run(['monitor', 'once', '--config', ${JSON.stringify(configFile)}], io);
     const ms = performance.now() - t;
-    const rssKb = process.resourceUsage().maxRSS;
-    const { Store } = await import(${JSON.stringify(join(root, 'dist', 'monitor', 'store.js'))});
-    const store = await Store.open(${JSON.stringify(state)}); const sweepMs = (await store.lastSweep())?.durationMs; store.close();
-    process.stdout.write(JSON.stringify({ ms, sweepMs, rssKb, code, err: err.slice(0, 2000) }));`;
-  const out = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', maxBuffer: 1 << 26 }));
-  // A run that failed or stored no sweep measured nothing: say so instead of printing a time.
-  if (out.code === 2 || out.sweepMs === undefined) throw new Error(`pinctl monitor once failed (exit ${out.code}): ${out.err}`);
-  return out;
+    process.stdout.write(JSON.stringify({ ms, rssKb: process.resourceUsage().maxRSS, code, err: err.slice(0, 2000) }));`;
+  const prof = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];
+  const child = spawn(process.execPath, [...prof, '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += String(d)));
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (status) => {
+      try {
+        resolve(JSON.parse(out) as RunOut);
+      } catch {
+        reject(new Error(`pinctl monitor once: the bench child exited ${status} without a result`));
+      }
+    });
+  });
 }
 
-export async function benchMonitor(line: Line): Promise<void> {
+/** One sweep (or two processes racing for one): times, peak RSS per process, the database's growth. */
+async function runScenario(root: string, s: Scenario, configFile: string, state: BenchState, cpuProfDir?: string) {
+  const before = await state.footprint().catch((): Footprint => ({ rows: 0, bytes: 0 }));
+  const t = performance.now();
+  const outs = await Promise.all(Array.from({ length: s.procs }, () => monitorOnce(root, configFile, cpuProfDir)));
+  const wallMs = performance.now() - t;
+  const swept = outs.filter((o) => o.code !== 2);
+  const busy = outs.filter((o) => o.code === 2 && /STATE_BUSY|another monitor/.test(o.err));
+  // A run that failed or stored no sweep measured nothing: say so instead of printing a time.
+  if (swept.length === 0 || swept.length + busy.length !== outs.length) {
+    throw new Error(`pinctl monitor once failed: ${outs.map((o) => `exit ${o.code}: ${o.err}`).join(' | ')}`);
+  }
+  const sweepMs = await state.lastSweepMs();
+  if (sweepMs === undefined) throw new Error('pinctl monitor once stored no sweep');
+  const after = await state.footprint();
+  return { wallMs, outs, swept: swept.length, sweepMs, rows: after.rows - before.rows, bytes: after.bytes - before.bytes };
+}
+
+interface Baseline {
+  plain: number;
+  shared: number;
+}
+
+const MB = 1024 * 1024;
+const fmtN = (n: number) => n.toLocaleString('en-US');
+const targetOf = (n: number) =>
+  n >= 100_000 ? '< 150 s; < 1 GB per process' : n >= 10_000 ? '<= 1.25x; < 60 s; < 300 MB' : '<= 1.25x';
+const ALL: MonitorBenchOptions = { sizes: MONITOR_SIZES, backends: ['sqlite', 'postgres'] };
+const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+
+interface Rig {
+  root: string;
+  ports: number[];
+  caRoot: string;
+  pins: string[];
+  line: Line;
+  opts: MonitorBenchOptions;
+  baselines: Map<number, Baseline>;
+  /** First-sweep times by "backend size", for PostgreSQL vs SQLite. */
+  firstSweep: Map<string, number>;
+}
+
+export async function benchMonitor(line: Line, opts: MonitorBenchOptions = ALL): Promise<void> {
   const root = packageRoot();
-  const pkiDir = mkdtempSync(join(tmpdir(), 'pinctl-bench-pki-'));
-  const pki = wildcardPki(pkiDir);
-  const servers = await startTlsServers(pki.chain, pki.key, 8);
-  const ports = servers.ports;
-  const pins = JSON.parse(execFileSync(process.execPath, [join(root, 'dist', 'cli', 'main.js'), 'pins', '--json', pki.chain, pki.root], { encoding: 'utf8' })).map((p: { spkiSha256: string }) => p.spkiSha256);
-  const name = (i: number) => `ep${i}.bench.test`;
+  const pki = wildcardPki(mkdtempSync(join(tmpdir(), 'pinctl-bench-pki-')));
+  // A port per 5,000 endpoints: 100,000 sweeps plus two baseline loops within TIME_WAIT must not run
+  // out of local ports towards one server port.
+  const servers = await startTlsServers(pki.chain, pki.key, Math.max(8, Math.ceil(Math.max(...opts.sizes) / 5000)));
+  const cli = join(root, 'dist', 'cli', 'main.js');
+  const pins = (JSON.parse(execFileSync(process.execPath, [cli, 'pins', '--json', pki.chain, pki.root], { encoding: 'utf8' })) as { spkiSha256: string }[]).map((p) => p.spkiSha256);
+  const rig: Rig = { root, ports: servers.ports, caRoot: pki.root, pins, line, opts, baselines: new Map(), firstSweep: new Map() };
   try {
-    await bareTlsLoop(ports, 500, 64, name); // warm the servers
-    let state = '';
-    for (const s of SCENARIOS) {
-      const dir = mkdtempSync(join(tmpdir(), 'pinctl-bench-monitor-'));
-      if (!s.repeat) state = join(dir, 'state');
-      const configFile = writeConfig(s, dir, state, ports, pki.root, pins);
-      const out = monitorOnce(root, configFile, state);
-      // Both baselines right after the run, on the same servers and endpoint names, each in a
-      // fresh process like the run itself.
-      const plain = bareTlsLoopInChild(ports, s.n, 64, 'ep', '.bench.test', false);
-      const shared = bareTlsLoopInChild(ports, s.n, 64, 'ep', '.bench.test', true);
-      line(
-        `monitor ${s.n.toLocaleString('en-US')} (${s.format}), ${s.label}`,
-        `${(out.ms / 1000).toFixed(2)} s, peak ${Math.round(out.rssKb / 1024)} MB`,
-        `bare tls.connect ${(plain / 1000).toFixed(2)} s; shared-context loop ${(shared / 1000).toFixed(2)} s = ${(out.ms / shared).toFixed(2)}x; probing alone ${(out.sweepMs / 1000).toFixed(2)} s = ${(out.sweepMs / shared).toFixed(2)}x of it`,
-        out.ms / plain,
-        s.n >= 10_000 ? '<= 1.25x; < 60 s; < 300 MB' : '<= 1.25x',
-      );
+    await bareTlsLoop(rig.ports, 500, 64, (i) => `ep${i}.bench.test`); // warm the servers
+    for (const backend of opts.backends) {
+      if (backend === 'postgres' && PG_SKIP_REASON) console.log(`skipped monitor with PostgreSQL: ${PG_SKIP_REASON}`);
+      else await benchBackend(rig, backend);
+    }
+    for (const n of opts.sizes) {
+      const sq = rig.firstSweep.get(`sqlite ${n}`);
+      const pgMs = rig.firstSweep.get(`postgres ${n}`);
+      if (sq && pgMs) line(`monitor ${fmtN(n)}, postgres vs sqlite`, secs(pgMs), `sqlite ${secs(sq)} (first sweep)`, pgMs / sq, '<= 1.2x');
     }
   } finally {
     servers.stop();
+  }
+}
+
+async function benchBackend(rig: Rig, backend: 'sqlite' | 'postgres'): Promise<void> {
+  let state: BenchState | null = null;
+  const states: BenchState[] = [];
+  try {
+    for (const s of scenarios(rig.opts.sizes).filter((x) => !rig.opts.scenarios || rig.opts.scenarios.includes(x.id))) {
+      const dir = mkdtempSync(join(tmpdir(), 'pinctl-bench-monitor-'));
+      if (!s.repeat || !state) states.push((state = backend === 'postgres' ? await pgState(dir) : sqliteState(dir)));
+      const configFile = writeConfig(s, dir, state, rig.ports, rig.caRoot, rig.pins);
+      const r = await runScenario(rig.root, s, configFile, state, rig.opts.cpuProfDir);
+      // Both baselines once per size, right after its first run, each in a fresh process like the run itself.
+      const loop = (shared: boolean) => bareTlsLoopInChild(rig.ports, s.n, 64, 'ep', '.bench.test', shared);
+      if (!rig.baselines.has(s.n)) rig.baselines.set(s.n, { plain: loop(false), shared: loop(true) });
+      const b = rig.baselines.get(s.n)!;
+      const rss = r.outs.map((o) => `${Math.round(o.rssKb / 1024)}`).join('/');
+      const procs = s.procs > 1 ? ` (${r.swept} of ${s.procs} swept)` : '';
+      rig.line(
+        `monitor ${fmtN(s.n)} ${backend} (${s.format}), ${s.label}`,
+        `${secs(r.wallMs)}${procs}, peak ${rss} MB`,
+        `bare tls.connect ${secs(b.plain)}; shared-context loop ${secs(b.shared)} = ${(r.wallMs / b.shared).toFixed(2)}x; ` +
+          `probing alone ${secs(r.sweepMs)}; db +${fmtN(r.rows)} rows, ${r.bytes >= 0 ? '+' : ''}${(r.bytes / MB).toFixed(1)} MB`,
+        r.wallMs / b.plain,
+        targetOf(s.n),
+      );
+      if (s.id === 'first') rig.firstSweep.set(`${backend} ${s.n}`, r.wallMs);
+    }
+  } finally {
+    for (const st of states) await st.drop().catch(() => undefined);
   }
 }

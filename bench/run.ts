@@ -15,7 +15,7 @@ import type { Target } from '../src/core/target.js';
 import { benchBundleVerify } from './bundle.js';
 import { bareTlsLoop, startTlsServers } from './tls-load.js';
 import { benchServe } from './serve.js';
-import { benchMonitor } from './monitor.js';
+import { MONITOR_SIZES, benchMonitor } from './monitor.js';
 import { benchKotlinSdk } from './android.js';
 import { benchSdkCore } from './sdk-core.js';
 import { benchSoak } from './soak.js';
@@ -127,9 +127,21 @@ async function benchProbe(): Promise<void> {
   }
 }
 
-/** `--only=monitor` (or pins, probe, resolve, soak, bundle, serve, sdk-core, android; comma-separated) runs just those sections. */
+/**
+ * `--only=monitor` (or pins, probe, resolve, soak, bundle, serve, sdk-core, android; comma-separated) runs just those sections.
+ * Monitor: `--monitor-sizes=1000,10000` (default 1000,10000,100000), `--monitor-states=sqlite,postgres`
+ * (PostgreSQL from PINCTL_BENCH_PG or PINCTL_TEST_PG), `--monitor-scenarios=first,repeat,two,json,alerting`,
+ * `--monitor-cpu-prof=DIR` (V8 profiles of each monitor process).
+ */
 const only = args.get('only')?.split(',');
 const wanted = (section: string) => !only || only.includes(section);
+
+function sizesArg(v: string | undefined): number[] | undefined {
+  if (v === undefined) return undefined;
+  const sizes = v.split(',').map((x) => Number(x.replace(/_/g, '')));
+  if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--monitor-sizes: expected whole numbers such as 1000,10000, found ${v}`);
+  return sizes;
+}
 
 async function main(): Promise<void> {
   console.log(`pinctl bench — node ${process.version}, ${cpus().length} cores, ${new Date().toISOString()}`);
@@ -145,7 +157,14 @@ async function main(): Promise<void> {
   if (wanted('probe')) await benchProbe();
   if (wanted('probe') || wanted('resolve')) await benchResolve(line);
   if (wanted('soak')) await benchSoak(line, join(PKI, 'chain.pem'), join(PKI, 'leaf.key'), SOAK);
-  if (wanted('monitor') && !args.has('skip-monitor')) await benchMonitor(line);
+  if (wanted('monitor') && !args.has('skip-monitor')) {
+    await benchMonitor(line, {
+      sizes: sizesArg(args.get('monitor-sizes')) ?? MONITOR_SIZES,
+      backends: (args.get('monitor-states')?.split(',') ?? ['sqlite', 'postgres']) as ('sqlite' | 'postgres')[],
+      cpuProfDir: args.get('monitor-cpu-prof'),
+      scenarios: args.get('monitor-scenarios')?.split(','),
+    });
+  }
   if (wanted('bundle')) benchBundleVerify(line);
   if (wanted('serve')) await benchServe(line);
   if (wanted('sdk-core')) await benchSdkCore(line);

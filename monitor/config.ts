@@ -34,6 +34,7 @@ import { embeddedKeyset } from '../src/bundle/keys.js';
 import { Severity } from './types.js';
 import type { ServedBundleSource } from './served-bundles.js';
 import { CHANNELS, CHANNEL_NAMES, ChannelConfigKit, ChannelConfigs } from './channels/index.js';
+import type { ReportsSourceConfig } from './reports-source.js';
 
 export interface ExpectedPins {
   /** 'inline', or the pin file as written in the config. */
@@ -137,6 +138,8 @@ export interface MonitorConfig {
   endpoints: EndpointConfig[];
   /** Absent or null: no proposals. */
   dynamicPinning?: DynamicPinningConfig | null;
+  /** `reportsFrom`: pin-failure reports from `pinctl serve` become findings (monitor/report-findings.ts). */
+  reportsFrom?: ReportsSourceConfig | null;
 }
 
 export const DEFAULTS = {
@@ -310,7 +313,7 @@ interface SecretCtx {
   required: boolean;
 }
 
-const TOP = ['schedule', 'timezone', 'state', 'statePasswordEnv', 'statePasswordFile', 'localDir', 'expiryWarningDays', 'timeout', 'retries', 'retryDelay', 'concurrency', 'driftWindow', 'staleAfter', 'metrics', 'alerts', 'endpoints', 'dynamicPinning'];
+const TOP = ['schedule', 'timezone', 'state', 'statePasswordEnv', 'statePasswordFile', 'localDir', 'expiryWarningDays', 'timeout', 'retries', 'retryDelay', 'concurrency', 'driftWindow', 'staleAfter', 'metrics', 'alerts', 'endpoints', 'dynamicPinning', 'reportsFrom'];
 const ENDPOINT = ['host', 'port', 'sni', 'addresses', 'caFile', 'pins', 'pinsFrom', 'expiryWarningDays'];
 
 /** Reads and validates a config file. Throws InputError (exit 2) naming every bad field. */
@@ -474,7 +477,8 @@ function validate(p: Problems, doc: unknown, opts: LoadOptions, hash: ReturnType
       });
     }
   }
-  return { schedule, timezone, state, statePassword, localDir, expiryWarningDays, timeoutMs, retries, retryDelayMs, concurrency, driftWindowMs, staleAfterMs, metrics, alerts, endpoints, dynamicPinning };
+  const reportsFrom = o.reportsFrom === undefined || o.reportsFrom === null ? null : (reportsFromConfig(p, o.reportsFrom, sec) ?? null);
+  return { schedule, timezone, state, statePassword, localDir, expiryWarningDays, timeoutMs, retries, retryDelayMs, concurrency, driftWindowMs, staleAfterMs, metrics, alerts, endpoints, dynamicPinning, reportsFrom };
 }
 
 /** `state`: a directory (SQLite) or `postgres://USER@HOST:PORT/DB`, with the password from a file or variable. */
@@ -825,4 +829,28 @@ function matchDomain<T extends { domain: string; includeSubdomains: boolean }>(d
   return domains
     .filter((d) => d.includeSubdomains && host.endsWith(`.${d.domain.toLowerCase()}`))
     .sort((a, b) => b.domain.length - a.domain.length)[0];
+}
+
+/**
+ * `reportsFrom: { dir: PATH }` (PATH is `pinctl serve --data`) or `{ url: URL, tokenFile | tokenEnv }`
+ * (the service's `GET /v1/reports`, with its admin token), plus `window`, `warning`, `critical`.
+ */
+function reportsFromConfig(p: Problems, v: unknown, sec: SecretCtx): ReportsSourceConfig | undefined {
+  const o = object(p, v, 'reportsFrom', ['dir', 'url', 'tokenFile', 'tokenEnv', 'timeout', 'window', 'warning', 'critical']);
+  if (!o) return undefined;
+  if ((o.dir === undefined) === (o.url === undefined)) p.say('reportsFrom', 'give `dir` (the data directory of pinctl serve) or `url` (the service, with tokenFile or tokenEnv), one of them');
+  const dir = o.dir === undefined ? undefined : str(p, o.dir, 'reportsFrom.dir', 'the data directory of pinctl serve (--data), where reports.log is');
+  const base = o.url === undefined ? undefined : url(p, o.url, 'reportsFrom.url', ['http:', 'https:'], sec.env)?.replace(/\/+$/, '');
+  if (o.dir !== undefined && (o.tokenFile !== undefined || o.tokenEnv !== undefined)) p.say('reportsFrom', 'tokenFile/tokenEnv go with `url`, not `dir`');
+  const token = secretOf(p, o, 'reportsFrom', 'token', sec);
+  if (base && !token && sec.required && o.tokenFile === undefined && o.tokenEnv === undefined) p.say('reportsFrom', 'GET /v1/reports needs the admin token: give tokenFile or tokenEnv');
+  const timeoutMs = duration(p, o.timeout ?? DEFAULTS.channelTimeout, 'reportsFrom.timeout', 100, 300_000);
+  const windowMs = duration(p, o.window ?? '1h', 'reportsFrom.window', 60_000, 30 * 86_400_000);
+  const warning = o.warning === undefined ? 1 : int(p, o.warning, 'reportsFrom.warning', 1, 1_000_000);
+  const critical = o.critical === undefined ? Math.max(10, warning ?? 1) : int(p, o.critical, 'reportsFrom.critical', 1, 1_000_000);
+  if (warning !== undefined && critical !== undefined && critical < warning) p.say('reportsFrom.critical', `must be at least reportsFrom.warning (${warning})`);
+  if ((dir === undefined && base === undefined) || windowMs === undefined || warning === undefined || critical === undefined || timeoutMs === undefined) return undefined;
+  const abs = dir === undefined ? null : sec.rel(dir);
+  const id = createHash('sha256').update(abs ?? base!).digest('hex').slice(0, 16);
+  return { id, dir: abs, url: base ?? null, token, asWritten: dir ?? base!, policy: { windowMs, warning, critical }, timeoutMs };
 }

@@ -20,6 +20,8 @@ import { FetchLike } from './proposals.js';
 import { ProposalResult, afterCommit, proposeForCycle } from './pinning-cycle.js';
 import { ServedBundleCheck, ServedBundles, servedSources, uncovered, withServedPins } from './served-bundles.js';
 import { servedBundleFindings } from './served-bundle-findings.js';
+import { ReportsCheck, reportFindings } from './report-findings.js';
+import { readReportsSince } from './reports-source.js';
 
 export interface CycleDeps {
   now: () => Date;
@@ -72,6 +74,8 @@ export interface CycleResult {
   servedBundles: ServedBundleCheck[];
   /** The config as this cycle used it: served-bundle endpoints carry the pins of their bundle. */
   config: MonitorConfig;
+  /** The pin-failure reports read this cycle (reportsFrom), with the source's error if it could not be read. */
+  reports: ReportsCheck[];
 }
 
 export async function runCycle(configured: MonitorConfig, store: MonitorState, deps: CycleDeps): Promise<CycleResult> {
@@ -107,6 +111,10 @@ async function leadCycle(configured: MonitorConfig, store: MonitorState, deps: C
   const found = diffObservations({ previous: previousChains, current: swept.observations, endpoints: cfg.endpoints, now, commands: { certPath: (sha) => store.certPath(sha) } });
   found.push(...servedBundleFindings(servedChecks, now, (c) => uncovered(cfg, c)));
   const open = await store.openFindings();
+  // Pin-failure reports read since the last sweep; the read position commits with the sweep.
+  const reportsRead = cfg.reportsFrom ? await readReportsSince(cfg.reportsFrom, store, now) : null;
+  const reports: ReportsCheck[] = reportsRead ? [reportsRead.check] : [];
+  for (const r of reports) found.push(...reportFindings(r, open, now));
   const recentlyResolved = await store.recentlyResolved('chain-drift', new Date(now.getTime() - cfg.driftWindowMs).toISOString());
   const plan = reconcile({
     open,
@@ -119,9 +127,10 @@ async function leadCycle(configured: MonitorConfig, store: MonitorState, deps: C
     reminderMs: cfg.alerts.reminderMs,
     minSeverity: cfg.alerts.minSeverity,
     servedBundles: servedChecks,
+    reports,
   });
 
-  const events: EventWrite[] = [];
+  const events: EventWrite[] = reportsRead?.event ? [reportsRead.event] : [];
   const ev = (f: StoredFinding, type: string, summary: string): EventWrite => ({
     at: nowIso,
     endpoint: f.endpoint,
@@ -204,6 +213,7 @@ async function leadCycle(configured: MonitorConfig, store: MonitorState, deps: C
     proposals: proposed.proposals,
     servedBundles: servedChecks,
     config: cfg,
+    reports,
   };
 }
 

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { EndpointConfig, ExpectedPins } from './config.js';
 import { AlertType, CertRecord, Finding, Observation, Severity, StoredFinding, atLeast, maxSeverity } from './types.js';
 import { servedBundleResolution } from './served-bundle-findings.js';
+import { ReportsCheck, reportResolution } from './report-findings.js';
 import type { ServedBundleCheck } from './served-bundles.js';
 
 const DAY = 86_400_000;
@@ -528,6 +529,8 @@ export interface ReconcileInput {
   recentlyResolved?: StoredFinding[];
   /** This sweep's checks of served bundles (pinsFrom: { bundle: URL }); undefined: not checked. */
   servedBundles?: ServedBundleCheck[];
+  /** This sweep's reads of pin-failure reports (reportsFrom); undefined: none configured. */
+  reports?: ReportsCheck[];
 }
 
 export interface PlannedAlert {
@@ -672,6 +675,7 @@ function flappingFields(f: Finding, lastSeenToAt: string, lastSeenFromAt: string
 /** Why an open finding that this sweep did not produce is resolved, or null to keep it open. */
 function resolutionOf(f: StoredFinding, input: ReconcileInput): string | null {
   if (f.kind === 'bundle-unavailable' || f.kind === 'bundle-expiry') return servedBundleResolution(f, input.servedBundles);
+  if (f.kind === 'pin-failure-reports') return reportResolution(f, input.reports);
   const ep = endpointIndex(input.endpoints).get(f.endpoint);
   if (!ep) return `${f.endpoint} is no longer in the config`;
   const obs = byEndpoint(input.current).get(f.endpoint) ?? [];

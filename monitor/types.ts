@@ -71,7 +71,8 @@ export type FindingKind =
   | 'no-sct'
   | 'unreachable'
   | 'bundle-unavailable'
-  | 'bundle-expiry';
+  | 'bundle-expiry'
+  | 'pin-failure-reports';
 
 /** A problem as the pure diff sees it in one sweep. */
 export interface Finding {

@@ -154,6 +154,7 @@ export async function onceCommand(opts: ConfigOption & { json?: boolean }, io: C
         open: r.open.map(findingJson),
         proposals: r.proposals,
         servedBundles: r.servedBundles.map((c) => servedJson(r, c)),
+        reports: r.reports.map((c) => ({ from: c.label, read: c.reports.length, error: c.error })),
         alerts: { queued: r.queued, sent: r.delivery.sent.length, failed: r.delivery.failed.map((x) => ({ channel: x.row.channel, error: x.error, retryAt: x.retryAt })) },
       });
     } else {
@@ -242,6 +243,7 @@ function printOnceTo(out: { write(s: string): void }, s: Style, cfg: MonitorConf
     for (const o of observed.get(ep.id) ?? []) out.write(`${obsLine(s, o, ep)}\n`);
   }
   if (r.servedBundles.length > 0) out.write(`\nserved pin bundles (${r.servedBundles.length}):\n${servedLines(s, r).join('\n')}\n`);
+  for (const c of r.reports) out.write(`\npin-failure reports from ${c.label}: ${c.error ? s.red(`not read: ${c.error.message}`) : `${c.reports.length} new`}\n`);
   const newIds = new Set(r.opened.map((f) => f.id));
   const changedIds = new Set(r.changed.map((f) => f.id));
   if (r.open.length > 0) {

@@ -11,12 +11,16 @@ import { TokenBucketLimiter, rateLimitKey } from './rate-limit.js';
 import { Entry, KEEP_ALIVE_SECONDS, bearerMatches, clientAddress, ifNoneMatchHits, pathOf, queryFlag, route, tokenDigest } from './routes.js';
 import { installFastPath } from './fast-http.js';
 import { healthOf, renderServiceMetrics } from './metrics.js';
+import { dirname } from 'node:path';
+import { formatCursor, parseCursor, readReportsLog } from './reports-log.js';
 
 export const DEFAULT_MAX_REPORT_BYTES = 16 * 1024;
 export const DEFAULT_MAX_PUBLISH_BYTES = 8 * 1024 * 1024;
 export const DEFAULT_REPORTS_PER_MINUTE = 10;
 /** Reports nested deeper than this are refused (400): serialising them again must not exhaust the stack. */
 export const MAX_REPORT_DEPTH = 32;
+/** GET /v1/reports answers at most this much of reports.log at a time (`more: true` then). */
+export const REPORTS_PAGE_BYTES = 1024 * 1024;
 
 /**
  * How deeply arrays and objects nest in a JSON text, counted without parsing it (strings and
@@ -108,6 +112,15 @@ function tooLarge(req: IncomingMessage, res: ServerResponse, limit: number): voi
   sendJson(res, 413, { error: `request body is over the ${limit}-byte limit` }, { Connection: 'close' });
 }
 
+/** `GET /v1/reports?cursor=C`: reports.log lines after C (from the start without one), a page at a time. */
+async function readReports(service: PinService, url: string | undefined): Promise<[number, unknown]> {
+  const raw = new URL(url ?? '/', 'http://x').searchParams.get('cursor');
+  const cursor = raw === null || raw === '' ? null : parseCursor(raw);
+  if (raw && !cursor) return [400, { error: `expected ?cursor= as returned by the previous answer (INO.OFFSET.HEAD), found ${JSON.stringify(raw.slice(0, 80))}`, code: 'USAGE' }];
+  const r = await readReportsLog(dirname(service.store.reportsLogPath), cursor, REPORTS_PAGE_BYTES);
+  return [200, { cursor: r.cursor ? formatCursor(r.cursor) : null, reports: r.lines, skipped: r.skipped, more: r.more }];
+}
+
 export function createHandler(opts: HttpOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const { service } = opts;
   const admin = tokenDigest(opts.adminToken);
@@ -172,6 +185,12 @@ export function createHandler(opts: HttpOptions): (req: IncomingMessage, res: Se
         }
         await service.appendReport(report, remote);
         return sendJson(res, 202, { status: 'accepted' });
+      }
+      case 'reports-read': {
+        if (!bearerMatches(req.headers.authorization, admin)) {
+          return sendJson(res, 401, { error: 'expected the admin token: Authorization: Bearer TOKEN' }, { 'WWW-Authenticate': 'Bearer realm="pinctl"', Connection: 'close' });
+        }
+        return sendJson(res, ...(await readReports(service, req.url)), {}, head);
       }
       case 'publish':
       case 'publish-keyset': {

@@ -18,6 +18,7 @@ export type Route =
   | { kind: 'publish'; type: PublishType }
   | { kind: 'publish-keyset' }
   | { kind: 'report' }
+  | { kind: 'reports-read' }
   | { kind: 'not-found' }
   | { kind: 'method-not-allowed'; allow: string };
 
@@ -44,7 +45,8 @@ export function route(method: string, path: string): Route {
     case '/metrics':
       return read ? { kind: 'metrics' } : { kind: 'method-not-allowed', allow: 'GET, HEAD' };
     case '/v1/reports':
-      return post ? { kind: 'report' } : { kind: 'method-not-allowed', allow: 'POST' };
+      if (read) return { kind: 'reports-read' }; // the admin's read of reports.log (monitor reportsFrom: { url })
+      return post ? { kind: 'report' } : { kind: 'method-not-allowed', allow: 'GET, HEAD, POST' };
   }
   if (KEYSET_VERSION.test(path)) return read ? { kind: 'get', path } : { kind: 'method-not-allowed', allow: 'GET, HEAD' };
   return { kind: 'not-found' };

@@ -26,7 +26,8 @@ describe('route', () => {
   });
   it('refuses other methods with Allow, and unknown paths', () => {
     expect(route('DELETE', '/v1/bundles/pins')).toEqual({ kind: 'method-not-allowed', allow: 'GET, HEAD, POST' });
-    expect(route('GET', '/v1/reports')).toEqual({ kind: 'method-not-allowed', allow: 'POST' });
+    expect(route('GET', '/v1/reports')).toEqual({ kind: 'reports-read' });
+    expect(route('PUT', '/v1/reports')).toEqual({ kind: 'method-not-allowed', allow: 'GET, HEAD, POST' });
     expect(route('POST', '/v1/keys')).toEqual({ kind: 'method-not-allowed', allow: 'GET, HEAD' });
     expect(route('GET', '/v1/keyset/0')).toEqual({ kind: 'not-found' });
     expect(route('GET', '/v1/keyset/007')).toEqual({ kind: 'not-found' });
