@@ -21,7 +21,7 @@ import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { describeError } from '../src/errors.js';
 import { AlertsConfig, EmailChannel, WebhookChannel } from './config.js';
-import { cn } from './findings.js';
+import { alertMessage, viewOf } from './projection.js';
 import type { AlertMessage, MonitorState, OutboxRow } from './state.js';
 import { AlertType, StoredFinding } from './types.js';
 
@@ -30,109 +30,9 @@ export const LEASE_MS = 120_000;
 export const alertId = (findingId: string, type: AlertType, at: string, channel: string) =>
   createHash('sha256').update(`${findingId}|${type}|${at}|${channel}`).digest('hex').slice(0, 32);
 
-const TYPE_WORD: Record<AlertType, string> = { new: 'NEW', changed: 'CHANGED', reminder: 'REMINDER', resolved: 'RESOLVED' };
-
-interface ChainEntry {
-  position: string;
-  subject: string;
-  spkiSha256: string;
-  sha256?: string;
-  notAfter?: string;
-}
-
-function chainLines(label: string, chain: unknown): string[] {
-  if (!Array.isArray(chain) || chain.length === 0) return [];
-  return [
-    `  ${label}:`,
-    ...(chain as ChainEntry[]).map((c) => `    ${c.position.padEnd(12)} "${cn(c.subject)}"  pin ${c.spkiSha256}${c.notAfter ? `  until ${c.notAfter.slice(0, 10)}` : ''}`),
-  ];
-}
-
-/** The "what changed" block: old → new pins and subjects, wherever the finding knows them. */
-function changedLines(f: StoredFinding): string[] {
-  const d = f.details;
-  const lines: string[] = [];
-  if (Array.isArray(d.changes)) {
-    for (const c of d.changes as { text: string; from?: ChainEntry | null; to?: ChainEntry | null }[]) {
-      lines.push(`  - ${c.text}`);
-      if (c.from || c.to) {
-        lines.push(`      old: ${c.from ? `"${c.from.subject}" pin ${c.from.spkiSha256}` : '(none)'}`);
-        lines.push(`      new: ${c.to ? `"${c.to.subject}" pin ${c.to.spkiSha256}` : '(none)'}`);
-      }
-    }
-  }
-  lines.push(...chainLines('previous chain', d.previousChain));
-  lines.push(...chainLines(f.kind === 'chain-drift' || d.previousChain ? 'new chain' : 'served chain', d.chain));
-  if (Array.isArray(d.pins)) lines.push(`  pins the app ships (${String(d.pinsSource)}): ${(d.pins as string[]).join(', ')}`);
-  if (Array.isArray(d.reasons)) lines.push(...(d.reasons as string[]).map((r) => `  ${r}`));
-  if (d.certificate) lines.push(...chainLines('certificate', [d.certificate]));
-  if (Array.isArray(d.groups)) {
-    for (const g of d.groups as { addresses: string[]; chain: ChainEntry[] }[]) lines.push(...chainLines(`served by ${g.addresses.join(', ')}`, g.chain));
-  }
-  if (typeof d.message === 'string') lines.push(`  ${d.message}`);
-  return lines;
-}
-
-/** The dynamic-pinning proposal attached to a chain-drift finding by the cycle: the file and how to publish it. */
-function proposalLines(f: StoredFinding): string[] {
-  const p = f.details.proposal as { file?: string; curl?: string; publish?: boolean; service?: string; domain?: string; keepBackupsUntil?: string; pins?: string[]; backups?: string[] } | undefined;
-  if (!p || typeof p.file !== 'string') return [];
-  return [
-    `  new pin set${p.domain ? ` for ${p.domain}` : ''} written to ${p.file}: ${(p.pins ?? []).join(', ')} plus ${(p.backups ?? []).length} backup pin(s) (shipped pins and the old chain's keys) kept until at least ${p.keepBackupsUntil ?? '?'}`,
-    p.publish
-      ? `  the monitor publishes it to ${p.service}/v1/bundles/pins?merge=1 (that entry replaced, other domains kept; the outcome is in the history); to publish by hand: ${p.curl}`
-      : `  publish it with: ${p.curl}`,
-  ];
-}
-
+/** Rendered from the finding's one projection (monitor/projection.ts), as --json prints it. */
 export function renderAlert(f: StoredFinding, type: AlertType, id: string, now: Date): AlertMessage {
-  const addresses = ((f.details.addresses as string[] | undefined) ?? (f.address ? [f.address] : [])).filter(Boolean);
-  const sev = type === 'resolved' ? 'RESOLVED' : f.severity.toUpperCase();
-  const subject = `[pinctl] ${type === 'resolved' ? '' : `${sev} `}${type === 'new' ? '' : `${TYPE_WORD[type]}: `}${f.kind} ${f.title}`.replace(/\s+/g, ' ').slice(0, 200);
-  const changed = changedLines(f);
-  const proposal = proposalLines(f);
-  const text = [
-    type === 'resolved' ? `Resolved: ${f.title}` : f.title,
-    '',
-    `Endpoint:  ${f.endpoint}`,
-    `Address:   ${addresses.join(', ') || '(all)'}`,
-    `Problem:   ${f.kind}, severity ${f.severity}, open since ${f.openedAt}`,
-    ...(type === 'resolved' ? [`Resolved:  ${f.resolvedAt ?? now.toISOString()}: ${f.resolution ?? 'cleared'}`] : []),
-    ...(type === 'reminder' ? [`Reminder:  still open at ${now.toISOString()}`] : []),
-    '',
-    'What it means',
-    `  ${f.explanation}`,
-    ...(changed.length ? ['', 'What changed', ...changed] : []),
-    ...(type === 'resolved' ? [] : ['', 'What to do', `  ${f.action}`]),
-    ...(type === 'resolved' || proposal.length === 0 ? [] : ['', 'Proposed pins (dynamicPinning)', ...proposal]),
-    '',
-    `-- pinctl monitor · finding ${f.id} · alert ${id}`,
-  ].join('\n');
-  const icon = type === 'resolved' ? ':white_check_mark:' : f.severity === 'critical' ? ':rotating_light:' : ':warning:';
-  const webhook = {
-    text: `${icon} *${type === 'resolved' ? 'RESOLVED' : sev}${type === 'reminder' ? ' (reminder)' : type === 'changed' ? ' (changed)' : ''}* ${f.kind}: ${f.title}\n${type === 'resolved' ? f.resolution ?? '' : `${f.explanation}\n*What to do:* ${f.action}${proposal.length ? `\n*Proposed pins:* ${proposal.map((l) => l.trim()).join(' ')}` : ''}`}`,
-    pinctl: {
-      alertId: id,
-      type,
-      finding: {
-        id: f.id,
-        kind: f.kind,
-        severity: f.severity,
-        endpoint: f.endpoint,
-        host: f.host,
-        port: f.port,
-        addresses,
-        title: f.title,
-        explanation: f.explanation,
-        action: f.action,
-        openedAt: f.openedAt,
-        resolvedAt: f.resolvedAt,
-        resolution: f.resolution,
-        details: f.details,
-      },
-    },
-  };
-  return { subject, text, webhook };
+  return alertMessage(viewOf(f), type, id, now);
 }
 
 /**

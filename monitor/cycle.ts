@@ -14,6 +14,7 @@ import { DeliveryLock, DeliveryResult, Senders, alertId, defaultSenders, deliver
 import type { EventWrite, MonitorState, SweepWrite } from './state.js';
 import { SweepResult, sweep } from './sweep.js';
 import { Observation, StoredFinding, atLeast } from './types.js';
+import { storedDetails } from './lifecycle.js';
 import { FetchLike } from './proposals.js';
 import { ProposalResult, afterCommit, proposeForCycle } from './pinning-cycle.js';
 import { ServedBundleCheck, ServedBundles, servedSources, uncovered, withServedPins } from './served-bundles.js';
@@ -130,7 +131,7 @@ async function leadCycle(configured: MonitorConfig, store: MonitorState, deps: C
     severity: f.severity,
     findingId: f.id,
     summary,
-    details: f.details,
+    details: storedDetails(f),
   });
   for (const o of swept.observations) {
     const before = previous.get(addrKey(o.endpoint, o.address));

@@ -11,6 +11,9 @@ import { ReconcilePlan, byEndpoint } from './findings.js';
 import { DomainGroup, FetchLike, PublishOutcome, RecordedProposal, callsForPins, curlCommand, domainGroups, groupOf, proposePins, publishProposal, retireBackups, writeProposal } from './proposals.js';
 import type { EventWrite, HistoryEvent, MonitorState } from './state.js';
 import { Observation, StoredFinding } from './types.js';
+import type { ChainDriftEvidence } from './evidence.js';
+
+type DriftFinding = StoredFinding & { details: ChainDriftEvidence };
 
 /**
  * A pin set proposed for a chain-drift finding (dynamicPinning), and what publishing it gave:
@@ -93,7 +96,7 @@ export async function proposeForCycle(dp: DynamicPinningConfig, ctx: ProposeCont
   const pending = new Map<string, HistoryEvent & { id: number }>();
   for (const e of await store.proposalsToRetire()) pending.set((e.details as RecordedProposal).domain ?? governing.get(e.endpoint)?.domain ?? e.host, e);
   // Findings that call for new pins, by the entry governing their endpoint.
-  const changedBy = new Map<string, StoredFinding[]>();
+  const changedBy = new Map<string, DriftFinding[]>();
   for (const f of [...plan.opened, ...plan.updated.filter((u) => u.changed).map((u) => u.finding)]) {
     if (!callsForPins(f)) continue;
     const g = governing.get(f.endpoint);
@@ -127,7 +130,7 @@ export async function proposeForCycle(dp: DynamicPinningConfig, ctx: ProposeCont
     const retire = [...new Set([...p.retire, ...carried])];
     const curl = curlCommand(dp, file);
     for (const x of findings) {
-      x.details = { ...x.details, proposal: { file, curl, publish: dp.publish, service: dp.service, domain, pins: p.pins, backups: p.backups, positions: p.positions, keepBackupsUntil: p.keepBackupsUntil } };
+      x.details.proposal = { file, curl, publish: dp.publish, service: dp.service, domain, pins: p.pins, backups: p.backups, positions: p.positions, keepBackupsUntil: p.keepBackupsUntil };
     }
     const recorded: RecordedProposal = { file, domain, pins: p.pins, backups: p.backups, positions: p.positions, keepBackupsUntil: p.keepBackupsUntil, keepBackupsUntilAt: p.keepBackupsUntilAt, retire };
     events.push({ ...ev(f, 'pins-proposed', `proposed pins for ${domain}: ${p.pins.join(', ')} (+ ${p.backups.length} backup(s): ${p.backups.join(', ')}) in ${file}`), details: recorded });
@@ -150,8 +153,9 @@ export async function proposeForCycle(dp: DynamicPinningConfig, ctx: ProposeCont
   // A finding updated without a new proposal keeps the one it has (reminders still name it).
   const before = new Map(open.map((f) => [f.id, f]));
   for (const u of plan.updated) {
-    const old = before.get(u.finding.id)?.details.proposal;
-    if (old && u.finding.details.proposal === undefined) u.finding.details = { ...u.finding.details, proposal: old };
+    const was = before.get(u.finding.id)?.details;
+    const now = u.finding.details;
+    if (was?.kind === 'chain-drift' && was.proposal && now.kind === 'chain-drift' && now.proposal === undefined) now.proposal = was.proposal;
   }
   return { events, proposals, json };
 }
@@ -215,7 +219,7 @@ export async function afterCommit(dp: DynamicPinningConfig, proposed: Proposed, 
 
 /** The backups of an older proposal record that were keys of the finding's previous chain. */
 function oldChainKeysIn(backups: string[], f: StoredFinding | null): string[] {
-  const previous = Array.isArray(f?.details.previousChain) ? (f!.details.previousChain as { spkiSha256?: string }[]) : [];
+  const previous = f?.details.kind === 'chain-drift' ? f.details.previousChain : [];
   const keys = new Set(previous.map((c) => c.spkiSha256));
   return backups.filter((b) => keys.has(b));
 }

@@ -29,6 +29,7 @@ import { describeError } from '../src/errors.js';
 import { DynamicPinningConfig, EndpointConfig } from './config.js';
 import { ChangeKind, chainSig } from './findings.js';
 import { Finding, Observation, Position } from './types.js';
+import type { ChainDriftEvidence } from './evidence.js';
 
 /** The drift kinds that call for new pins (renewals with the same key do not). */
 export const PROPOSAL_CHANGES: readonly ChangeKind[] = ['leaf-key-changed', 'intermediate-changed'];
@@ -124,10 +125,8 @@ function failingAddress(g: DomainGroup, keys: Set<string>): Observation | undefi
 }
 
 /** A chain-drift finding whose changes call for new pins (a same-key renewal does not). */
-export function callsForPins(f: Finding): boolean {
-  if (f.kind !== 'chain-drift') return false;
-  const changes = Array.isArray(f.details.changes) ? (f.details.changes as { change: string }[]) : [];
-  return changes.some((c) => (PROPOSAL_CHANGES as readonly string[]).includes(c.change));
+export function callsForPins(f: Finding): f is Finding & { details: ChainDriftEvidence } {
+  return f.details.kind === 'chain-drift' && f.details.changes.some((c) => PROPOSAL_CHANGES.includes(c.change));
 }
 
 /**
@@ -148,8 +147,7 @@ export function proposePins(findings: Finding[], g: DomainGroup, now: Date, over
   for (const f of relevant) {
     const ep = g.endpoints.find((e) => e.id === f.endpoint);
     if (!ep) return { kind: 'skipped', reason: `${f.endpoint} is not in the config` };
-    const addresses = Array.isArray(f.details.addresses) ? (f.details.addresses as string[]) : [];
-    const to = String(f.details.to ?? '');
+    const { addresses, to, previousChain: previous } = f.details;
     const current = g.observations.filter((o) => o.endpoint === ep.id && addresses.includes(o.address) && o.chain.length > 0 && chainSig(o.chain) === to);
     if (current.length === 0) return { kind: 'skipped', reason: 'the new chain was not observed in this sweep' };
     const invalid = current.find((o) => !o.trusted || o.problems.length > 0 || o.error);
@@ -157,7 +155,6 @@ export function proposePins(findings: Finding[], g: DomainGroup, now: Date, over
       const why = invalid.problems.map((p) => p.code).join(', ') || invalid.error?.code || 'untrusted';
       return { kind: 'skipped', reason: `the new chain does not validate at ${invalid.address} (${why}): no pins are proposed for it` };
     }
-    const previous = Array.isArray(f.details.previousChain) ? (f.details.previousChain as ChainEntry[]) : [];
     // The positions the shipped pins (or the last proposal's pins) covered in the old chain; else
     // those of the last proposal; else generate's default.
     const lastPins = new Set(last?.pins ?? []);

@@ -19,7 +19,7 @@ import { addrKey } from './findings.js';
 import type { CertRecord, Observation, StoredFinding } from './types.js';
 import type { AddressState, EventWrite, HistoryEvent, MonitorState, OutboxRow, SweepLease, SweepRecord, SweepWrite } from './state.js';
 import { stateOf } from './state.js';
-import { FINDING_COLUMNS, Row, addressStatesOf, eventArgs, eventFromRow, findingArgs, findingFromRow, observationOf, outboxFromRow, retireLink, sweepRows } from './state-rows.js';
+import { FINDING_COLUMNS, Row, addressStatesOf, eventArgs, eventFromRow, findingArgs, findingDetailsJson, findingFromRow, observationOf, outboxFromRow, retireLink, sweepRows } from './state-rows.js';
 
 export const PG_SCHEMA_VERSION = 1;
 const T = 'TEXT COLLATE "C"';
@@ -422,7 +422,7 @@ const UPDATED = ['severity', 'title', 'explanation', 'action', 'signature', 'det
 
 async function updateFindings(c: Client, list: StoredFinding[]): Promise<void> {
   if (list.length === 0) return;
-  const values = (f: StoredFinding) => [f.severity, f.title, f.explanation, f.action, f.signature, JSON.stringify(f.details), f.updatedAt, f.resolvedAt, f.resolution, f.lastAlertAt, f.address];
+  const values = (f: StoredFinding) => [f.severity, f.title, f.explanation, f.action, f.signature, findingDetailsJson(f), f.updatedAt, f.resolvedAt, f.resolution, f.lastAlertAt, f.address];
   const arrays = [list.map((f) => f.id), ...UPDATED.map((_, i) => list.map((f) => values(f)[i] ?? null))];
   const cols = ['id', ...UPDATED];
   await c.query(

@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { STATE_BACKENDS, StateBackend } from '../../monitor/open-state.js';
 import type { EventWrite, MonitorState, SweepWrite } from '../../monitor/state.js';
 import type { Observation, StoredFinding } from '../../monitor/types.js';
+import type { ChainDriftEvidence, ExpiryEvidence } from '../../monitor/evidence.js';
 import { tempDir } from './helpers.js';
 import { PG_SKIP, TestDatabase, createTestDatabase } from './pg.js';
 
@@ -28,10 +29,18 @@ const write = (observations: Observation[], previous: SweepWrite['previous'], id
   observations, previous, opened: [], updated: [], resolved: [], events: [], outbox: [], ...extra,
 });
 
+const cert = { position: 'leaf' as const, subject: 'CN=a', issuer: 'CN=r', spkiSha256: 'pa', sha256: 'fa', notAfter: '2027-01-01T00:00:00.000Z' };
+const expiryEvidence = (level: number): ExpiryEvidence => ({ kind: 'expiry', addresses: ['127.0.0.1'], level, daysLeft: level - 1, pinned: false, certificate: cert });
+
+const driftEvidence: ChainDriftEvidence = {
+  kind: 'chain-drift', addresses: ['127.0.0.1'], from: 'fa', to: 'fb', newKeys: ['pb'], previousChain: [cert], chain: [{ ...cert, spkiSha256: 'pb', sha256: 'fb' }],
+  changes: [{ change: 'leaf-key-changed', severity: 'warning', text: 'leaf key changed', from: cert, to: { ...cert, spkiSha256: 'pb', sha256: 'fb' } }],
+};
+
 function finding(id: string, key: string, openedAt: string, extra: Partial<StoredFinding> = {}): StoredFinding {
   return {
     id, key, kind: 'expiry', severity: 'warning', endpoint: 'ep1.test:443', host: 'ep1.test', port: 443, address: '127.0.0.1',
-    title: `t ${id}`, explanation: 'e', action: 'a', signature: 's', details: { n: 1, nested: { x: [1, 2] } },
+    title: `t ${id}`, explanation: 'e', action: 'a', signature: 's', details: expiryEvidence(30),
     openedAt, updatedAt: openedAt, resolvedAt: null, resolution: null, lastAlertAt: null, ...extra,
   };
 }
@@ -112,11 +121,11 @@ describe.each(STATE_BACKENDS.map((b) => [b.id, b] as const))('MonitorState contr
   test('findings: opened, updated, resolved; open ones in order; recently resolved by kind', async () => {
     await withState(async (s) => {
       const f1 = finding('f1', 'k1', '2026-06-01T00:00:00.000Z');
-      const f2 = finding('f2', 'k2', '2026-06-01T00:00:00.000Z', { kind: 'chain-drift' });
+      const f2 = finding('f2', 'k2', '2026-06-01T00:00:00.000Z', { kind: 'chain-drift', details: driftEvidence, flapping: true, lastSeenToAt: 't2', lastSeenFromAt: 't1' });
       const f0 = finding('f0', 'k0', '2026-06-02T00:00:00.000Z');
       await s.commitSweep(write([], new Map(), 's1', { opened: [f0, f2, f1] }));
       expect((await s.openFindings()).map((f) => f.id)).toEqual(['f1', 'f2', 'f0']);
-      const up = { ...f1, severity: 'critical' as const, details: { changed: true }, updatedAt: '2026-06-03T00:00:00.000Z' };
+      const up = { ...f1, severity: 'critical' as const, details: expiryEvidence(7), updatedAt: '2026-06-03T00:00:00.000Z' };
       const res = { ...f2, resolvedAt: '2026-06-03T00:00:00.000Z', resolution: 'gone', updatedAt: '2026-06-03T00:00:00.000Z' };
       await s.commitSweep(write([], new Map(), 's2', { updated: [up], resolved: [res] }));
       expect(await s.finding('f1')).toEqual(up);
