@@ -30,6 +30,7 @@ import { DynamicPinningConfig, EndpointConfig } from './config.js';
 import { ChangeKind, chainSig } from './findings.js';
 import { Finding, Observation, Position } from './types.js';
 import type { ChainDriftEvidence } from './evidence.js';
+import { windowEnd } from './proposal-state.js';
 
 /** The drift kinds that call for new pins (renewals with the same key do not). */
 export const PROPOSAL_CHANGES: readonly ChangeKind[] = ['leaf-key-changed', 'intermediate-changed'];
@@ -222,28 +223,26 @@ function pinSetFor(g: DomainGroup, pins: Pin[]): { pinSet: PinSet; json: string 
   return { pinSet, json };
 }
 
-/** What a proposal recorded in history (the `pins-proposed` event's details). */
+/** What the pure rules read of an earlier proposal (monitor/proposal-state.ts `Proposal` is one). */
 export interface RecordedProposal {
   file: string;
-  /** The domain of the pin-set entry (absent in older records: the endpoint's name). */
+  /** The domain of the pin-set entry. */
   domain?: string;
   pins: string[];
   backups: string[];
   /** The chain positions pinned (absent in older records). */
   positions?: Position[];
   keepBackupsUntil: string;
-  /** Absent in proposals recorded before it existed: then the end of the keepBackupsUntil day. */
-  keepBackupsUntilAt?: string;
-  /** Keys of the old chains, dropped after the window if nothing serves them. Absent in older records: the caller derives it. */
-  retire?: string[];
+  /** Absent (null) in proposals recorded before it existed: then the end of the keepBackupsUntil day. */
+  keepBackupsUntilAt?: string | null;
+  /** Keys of the old chains, dropped after the window if nothing serves them. Absent (null) in older records: the caller derives it. */
+  retire?: string[] | null;
 }
 
 export type RetireDecision = { kind: 'wait' } | { kind: 'skipped'; reason: string } | { kind: 'proposal'; proposal: ProposedPins & { dropped: string[] } };
 
 /** When the overlap window of a recorded proposal ends. */
-export function overlapEnd(p: RecordedProposal): number {
-  return p.keepBackupsUntilAt ? Date.parse(p.keepBackupsUntilAt) : Date.parse(`${p.keepBackupsUntil}T00:00:00Z`) + 86_400_000;
-}
+export const overlapEnd = (p: RecordedProposal): number => windowEnd({ keepBackupsUntil: p.keepBackupsUntil, keepBackupsUntilAt: p.keepBackupsUntilAt ?? null });
 
 /**
  * Pure: the follow-up of a proposal once its overlap window has passed — the proposed keys plus

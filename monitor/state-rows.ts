@@ -107,9 +107,6 @@ export function eventFromRow(r: Record<string, unknown>): HistoryEvent {
   };
 }
 
-/** The events whose decision must be unique across monitors (dynamic-pinning retirement). */
-export const RETIRE_TYPES = new Set(['pins-retire-proposed', 'pins-retire-skipped']);
-
 /**
  * What a sweep writes, computed once for every backend: the observations whose served state
  * changed (history), each distinct chain once (content-addressed; rows reference it by key; JSON made
@@ -143,11 +140,4 @@ export function sweepRows(w: SweepWrite) {
     failures: w.observations.filter((o) => o.error).length,
     endpoints: new Set(w.observations.map((o) => o.endpoint)).size,
   };
-}
-
-/** A retire decision's link to the proposal it retires (null for other events). */
-export function retireLink(e: EventWrite): { proposalEventId: number; domain: string } | null {
-  if (!RETIRE_TYPES.has(e.type)) return null;
-  const d = e.details as { proposalEventId?: number; domain?: string } | undefined;
-  return d?.proposalEventId !== undefined ? { proposalEventId: d.proposalEventId, domain: d.domain ?? e.host } : null;
 }
