@@ -160,7 +160,7 @@ async function retireOne(dp: DynamicPinningConfig, ctx: ProposeContext, out: Pro
     type: 'retire',
     followUp: { file, json: r.json, pins: r.pins, backups: r.backups, dropped: r.dropped },
     note: `overlap window ended ${r.keepBackupsUntilAt}: proposed pins for ${g.domain} without the old chain's key(s) ${r.dropped.join(', ')} in ${file}`,
-    details: { file, pins: r.pins, backups: r.backups, dropped: r.dropped, curl: curlCommand(dp, file) },
+    details: { curl: curlCommand(dp, file) },
   };
   out.changes.push(change(p, event, ctx.nowIso));
   out.json.set(file, r.json);

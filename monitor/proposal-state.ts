@@ -166,8 +166,10 @@ export function historyOf(c: ProposalChange): EventWrite[] {
       if (followUp) return [on(first, `pins-retire-publish-${result}`, e.note, e.details, true)];
       return p.subjects.map((s) => on(s, `pins-publish-${result}`, e.note, e.details));
     }
-    case 'retire':
-      return [on(first, 'pins-retire-proposed', e.note, { ...(e.details as object), ...link }, true)];
+    case 'retire': {
+      const { file, pins, backups, dropped } = e.followUp;
+      return [on(first, 'pins-retire-proposed', e.note, { file, pins, backups, dropped, ...(e.details as object), ...link }, true)];
+    }
     case 'keep':
       return [on(first, 'pins-retire-skipped', e.note, { reason: e.reason, ...link }, true)];
     case 'supersede':
