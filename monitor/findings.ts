@@ -565,7 +565,8 @@ export function reconcile(input: ReconcileInput): ReconcilePlan {
     if (f.details.kind === 'chain-drift' && reverts.has(`${f.endpoint}|${f.details.from}>${f.details.to}`)) continue;
     seen.add(f.key);
     const old = openByKey.get(f.key);
-    const flap = !old && f.kind === 'chain-drift' ? flappedBack(f, input) : undefined;
+    const drift = f.details.kind === 'chain-drift' ? f.details : null;
+    const flap = !old && drift ? flappedBack(f, input) : undefined;
     if (flap) {
       // The same drift again soon after the previous chain came back: a flapping server. Reopen the
       // finding (one 'changed' alert) instead of a new drift + resolved pair every sweep.
@@ -578,7 +579,7 @@ export function reconcile(input: ReconcileInput): ReconcilePlan {
         resolvedAt: null,
         resolution: null,
         lastAlertAt: flap.lastAlertAt,
-        ...flappingFields(f, nowIso, nowIso),
+        ...flappingFields(f, drift!, nowIso, nowIso),
       };
       if (alertable(f.severity)) {
         plan.alerts.push({ findingId: flap.id, type: flap.lastAlertAt ? 'changed' : 'new' });
@@ -596,11 +597,11 @@ export function reconcile(input: ReconcileInput): ReconcilePlan {
       plan.opened.push(stored);
       continue;
     }
-    const flapping = old.details.kind === 'chain-drift' && old.flapping === true;
-    const fresh: Finding & DriftTracking = flapping ? { ...f, ...flappingFields(f, nowIso, old.lastSeenFromAt ?? nowIso) } : f;
+    const flapping = drift !== null && old.flapping === true;
+    const fresh: Finding & DriftTracking = flapping ? { ...f, ...flappingFields(f, drift, nowIso, old.lastSeenFromAt ?? nowIso) } : f;
     const changed = old.signature !== fresh.signature || old.severity !== fresh.severity;
     const next: StoredFinding = { ...old, ...fresh, id: old.id, openedAt: old.openedAt, updatedAt: nowIso, resolvedAt: null, resolution: null, lastAlertAt: old.lastAlertAt };
-    if (f.details.kind === 'chain-drift') next.lastSeenToAt = nowIso;
+    if (drift) next.lastSeenToAt = nowIso;
     if (changed && alertable(f.severity)) {
       plan.alerts.push({ findingId: old.id, type: old.lastAlertAt ? 'changed' : 'new' });
       next.lastAlertAt = nowIso;
@@ -661,8 +662,7 @@ function flappedBack(f: Finding, input: ReconcileInput): StoredFinding | undefin
 const chainTag = (list: CertSummary[]) => (list.length ? `"${cn(list[0]!.subject)}" (${short(list.map((x) => x.sha256).join(','))})` : '(unknown)');
 
 /** Title, signature and drift tracking of a flapping chain-drift finding. */
-function flappingFields(f: Finding, lastSeenToAt: string, lastSeenFromAt: string): Pick<Finding, 'title' | 'signature' | 'explanation'> & DriftTracking {
-  const d = f.details as ChainDriftEvidence; // only drifts flap
+function flappingFields(f: Finding, d: ChainDriftEvidence, lastSeenToAt: string, lastSeenFromAt: string): Pick<Finding, 'title' | 'signature' | 'explanation'> & DriftTracking {
   const a = chainTag(d.previousChain);
   const b = chainTag(d.chain);
   return {

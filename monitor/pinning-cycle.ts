@@ -196,10 +196,13 @@ export async function afterCommit(dp: DynamicPinningConfig, proposed: Proposed, 
     rmSync(pr.file, { force: true });
   }
   if (!dp.publish) return;
+  // At most one attempt per finding, ever: a new proposal for findings that all had one is not posted.
+  const attempted = new Set((await store.proposals()).filter((p) => p.publishAttemptedAt).flatMap((p) => p.subjects.map((x) => x.findingId)));
   for (const pr of proposed.proposals) {
     const p = applied.get(pr.proposalId);
     if (!p) continue;
     const retire = pr.kind === 'retire-backups';
+    if (!retire && (pr.findingIds ?? [pr.findingId]).every((id) => attempted.has(id))) continue;
     const at = () => ctx.now().toISOString();
     const attempt = change(p, { type: 'publish-attempt', note: `publishing ${pr.file} to ${dp.service}/v1/bundles/pins`, details: { file: pr.file } }, at());
     if ((await store.applyProposalChanges([attempt])).lost.length > 0) continue; // another monitor posts it

@@ -76,7 +76,7 @@ export interface Proposal {
 export type ProposalEvent =
   | { type: 'publish-attempt'; note: string; details?: unknown }
   | { type: 'published' | 'refused' | 'publish-failed'; note: string; details?: unknown }
-  | { type: 'retire'; followUp: Omit<FollowUp, 'publishAttemptedAt'>; note: string; details?: unknown }
+  | { type: 'retire'; followUp: Omit<FollowUp, 'publishAttemptedAt'>; note: string; details?: Record<string, unknown> }
   | { type: 'keep'; reason: string; note: string; details?: unknown }
   | { type: 'supersede'; by: string; note: string };
 
@@ -168,7 +168,7 @@ export function historyOf(c: ProposalChange): EventWrite[] {
     }
     case 'retire': {
       const { file, pins, backups, dropped } = e.followUp;
-      return [on(first, 'pins-retire-proposed', e.note, { file, pins, backups, dropped, ...(e.details as object), ...link }, true)];
+      return [on(first, 'pins-retire-proposed', e.note, { file, pins, backups, dropped, ...e.details, ...link }, true)];
     }
     case 'keep':
       return [on(first, 'pins-retire-skipped', e.note, { reason: e.reason, ...link }, true)];
