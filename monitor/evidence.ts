@@ -209,7 +209,14 @@ function proposalNote(v: unknown): ProposalNote | undefined {
 }
 
 function bundleFacts(d: Json): ServedBundleFacts {
-  return { url: str(d.url), audience: str(d.audience), version: nullableNum(d.version), expiresAt: nullableStr(d.expiresAt), keysetVersion: nullableNum(d.keysetVersion), uncovered: strs(d.uncovered) };
+  return {
+    url: str(d.url),
+    audience: str(d.audience),
+    version: nullableNum(d.version),
+    expiresAt: nullableStr(d.expiresAt),
+    keysetVersion: nullableNum(d.keysetVersion),
+    uncovered: strs(d.uncovered),
+  };
 }
 
 const PARSERS: { [K in FindingKind]: (d: Json) => EvidenceOf<K> } = {
@@ -221,7 +228,13 @@ const PARSERS: { [K in FindingKind]: (d: Json) => EvidenceOf<K> } = {
     message: str(d.message),
     attempts: num(d.attempts, 1),
   }),
-  'chain-invalid': (d) => ({ kind: 'chain-invalid', addresses: strs(d.addresses), problems: problems(d.problems), chain: certs(d.chain), anchor: d.anchor === 'ca-file' ? 'ca-file' : 'system' }),
+  'chain-invalid': (d) => ({
+    kind: 'chain-invalid',
+    addresses: strs(d.addresses),
+    problems: problems(d.problems),
+    chain: certs(d.chain),
+    anchor: d.anchor === 'ca-file' ? 'ca-file' : 'system',
+  }),
   'pin-mismatch': (d) => ({
     kind: 'pin-mismatch',
     addresses: strs(d.addresses),

@@ -65,7 +65,7 @@ export interface ProposeContext {
 
 /** Before the sweep's transaction: proposals and retirements (files written, changes returned). */
 export async function proposeForCycle(dp: DynamicPinningConfig, ctx: ProposeContext, plan: ReconcilePlan, open: StoredFinding[]): Promise<Proposed> {
-  const { store, cfg, now, nowIso, ev } = ctx;
+  const { store, cfg, ev } = ctx;
   const out: Proposed = { events: [], changes: [], proposals: [], json: new Map() };
   /** A proposal's keys to retire; records from before `retire` existed: from the finding. */
   const retireKeysOf = async (p: Proposal): Promise<string[]> => {
@@ -91,38 +91,7 @@ export async function proposeForCycle(dp: DynamicPinningConfig, ctx: ProposeCont
   }
   for (const [domain, findings] of changedBy) {
     const earlier = pending.get(domain);
-    const d = proposePins(findings, groups.get(domain)!, now, dp.overlapMs, earlier);
-    if (d.kind === 'none') continue;
-    const f = findings[0]!;
-    if (d.kind === 'skipped') {
-      out.events.push(ev(f, 'pins-proposal-skipped', `no pin set proposed for ${domain}: ${d.reason}`));
-      continue;
-    }
-    const p = d.proposal;
-    let file: string;
-    try {
-      file = writeProposal(cfg.localDir, domain, now, p.json);
-    } catch (e) {
-      out.events.push(ev(f, 'pins-proposal-skipped', `cannot write the proposed pin set: ${(e as Error).message}`));
-      continue;
-    }
-    // Two changes inside one overlap window: the older proposal's old keys retire with this one.
-    const retire = [...new Set([...p.retire, ...(earlier ? await retireKeysOf(earlier) : [])])];
-    const proposal: Proposal = {
-      id: randomUUID(), domain, state: 'proposed', version: 1, createdAt: nowIso, updatedAt: nowIso,
-      subjects: findings.map((x) => ({ findingId: x.id, endpoint: x.endpoint, host: x.host, address: x.address, severity: x.severity })),
-      file, json: p.json, pins: p.pins, backups: p.backups, positions: p.positions, keepBackupsUntil: p.keepBackupsUntil,
-      keepBackupsUntilAt: p.keepBackupsUntilAt, retire, publishAttemptedAt: null, followUp: null, reason: null,
-    };
-    if (earlier) out.changes.push(change(earlier, { type: 'supersede', by: proposal.id, note: `superseded by the newer proposal for ${domain} in ${file}` }, nowIso));
-    const summary = `proposed pins for ${domain}: ${p.pins.join(', ')} (+ ${p.backups.length} backup(s): ${p.backups.join(', ')}) in ${file}`;
-    out.changes.push({ op: 'create', proposal, note: summary });
-    const curl = curlCommand(dp, file);
-    for (const x of findings) {
-      x.details.proposal = { id: proposal.id, file, curl, publish: dp.publish, service: dp.service, domain, pins: p.pins, backups: p.backups, positions: p.positions, keepBackupsUntil: p.keepBackupsUntil };
-    }
-    out.proposals.push({ kind: 'new-pins', proposalId: proposal.id, findingId: f.id, findingIds: findings.map((x) => x.id), endpoint: f.endpoint, domain, file, pins: p.pins, backups: p.backups, dropped: [], publish: null });
-    out.json.set(file, p.json);
+    await proposeOne(dp, ctx, out, groups.get(domain)!, findings, earlier, earlier ? await retireKeysOf(earlier) : []);
   }
   // Overlap windows that have ended: the same entry without the old chains' keys. A domain with
   // findings calling for new pins in this cycle (proposed or not) waits: its state is changing.
@@ -144,6 +113,44 @@ export async function proposeForCycle(dp: DynamicPinningConfig, ctx: ProposeCont
     if (was?.kind === 'chain-drift' && was.proposal && cur.kind === 'chain-drift' && cur.proposal === undefined) cur.proposal = was.proposal;
   }
   return out;
+}
+
+/** A new proposal for one domain's findings (file + 'create', superseding the earlier one), or why none. */
+async function proposeOne(dp: DynamicPinningConfig, ctx: ProposeContext, out: Proposed, g: DomainGroup, findings: DriftFinding[], earlier: Proposal | undefined, carried: string[]): Promise<void> {
+  const { domain } = g;
+  const { now, nowIso, ev } = ctx;
+  const d = proposePins(findings, g, now, dp.overlapMs, earlier);
+  if (d.kind === 'none') return;
+  const f = findings[0]!;
+  if (d.kind === 'skipped') {
+    out.events.push(ev(f, 'pins-proposal-skipped', `no pin set proposed for ${domain}: ${d.reason}`));
+    return;
+  }
+  const p = d.proposal;
+  let file: string;
+  try {
+    file = writeProposal(ctx.cfg.localDir, domain, now, p.json);
+  } catch (e) {
+    out.events.push(ev(f, 'pins-proposal-skipped', `cannot write the proposed pin set: ${(e as Error).message}`));
+    return;
+  }
+  // Two changes inside one overlap window: the older proposal's old keys retire with this one.
+  const retire = [...new Set([...p.retire, ...carried])];
+  const proposal: Proposal = {
+    id: randomUUID(), domain, state: 'proposed', version: 1, createdAt: nowIso, updatedAt: nowIso,
+    subjects: findings.map((x) => ({ findingId: x.id, endpoint: x.endpoint, host: x.host, address: x.address, severity: x.severity })),
+    file, json: p.json, pins: p.pins, backups: p.backups, positions: p.positions, keepBackupsUntil: p.keepBackupsUntil,
+    keepBackupsUntilAt: p.keepBackupsUntilAt, retire, publishAttemptedAt: null, followUp: null, reason: null,
+  };
+  if (earlier) out.changes.push(change(earlier, { type: 'supersede', by: proposal.id, note: `superseded by the newer proposal for ${domain} in ${file}` }, nowIso));
+  const summary = `proposed pins for ${domain}: ${p.pins.join(', ')} (+ ${p.backups.length} backup(s): ${p.backups.join(', ')}) in ${file}`;
+  out.changes.push({ op: 'create', proposal, note: summary });
+  const curl = curlCommand(dp, file);
+  for (const x of findings) {
+    x.details.proposal = { id: proposal.id, file, curl, publish: dp.publish, service: dp.service, domain, pins: p.pins, backups: p.backups, positions: p.positions, keepBackupsUntil: p.keepBackupsUntil };
+  }
+  out.proposals.push({ kind: 'new-pins', proposalId: proposal.id, findingId: f.id, findingIds: findings.map((x) => x.id), endpoint: f.endpoint, domain, file, pins: p.pins, backups: p.backups, dropped: [], publish: null });
+  out.json.set(file, p.json);
 }
 
 /** After a proposal's overlap window: the follow-up without the old keys (file + 'retire'), or 'keep', or nothing yet. */

@@ -101,9 +101,11 @@ function changedLines(e: FindingEvidence): string[] {
 
 function proposalLines(p: ProposalNote): string[] {
   return [
-    `  new pin set${p.domain ? ` for ${p.domain}` : ''} written to ${p.file}: ${p.pins.join(', ')} plus ${p.backups.length} backup pin(s) (shipped pins and the old chain's keys) kept until at least ${p.keepBackupsUntil}`,
+    `  new pin set${p.domain ? ` for ${p.domain}` : ''} written to ${p.file}: ${p.pins.join(', ')} plus ` +
+      `${p.backups.length} backup pin(s) (shipped pins and the old chain's keys) kept until at least ${p.keepBackupsUntil}`,
     p.publish
-      ? `  the monitor publishes it to ${p.service}/v1/bundles/pins?merge=1 (that entry replaced, other domains kept; the outcome is in the history); to publish by hand: ${p.curl}`
+      ? `  the monitor publishes it to ${p.service}/v1/bundles/pins?merge=1 (that entry replaced, other domains kept; ` +
+        `the outcome is in the history); to publish by hand: ${p.curl}`
       : `  publish it with: ${p.curl}`,
   ];
 }

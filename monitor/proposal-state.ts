@@ -5,11 +5,13 @@
  * history events a change writes (the backend writes them in the same transaction, only when the
  * change applied).
  *
- *   proposed ──publish 200──▶ published ─┐
- *   proposed ──publish 409──▶ refused  ──┼─ overlap ended, old keys dropped ──▶ retiring ──follow-up published──▶ retired
- *   proposed ────────────────────────────┤                                      retiring ──follow-up refused (409)──▶ kept
- *                                        └─ overlap ended, old keys kept (reason) ──▶ kept
- *   proposed | published | refused ──a newer proposal for the domain──▶ superseded
+ *   proposed ──publish 200──▶ published
+ *   proposed ──publish 409──▶ refused
+ *   proposed | published | refused ──window ended, old keys dropped──▶ retiring
+ *   proposed | published | refused ──window ended, old keys kept─────▶ kept
+ *   proposed | published | refused ──a newer proposal, same domain───▶ superseded
+ *   retiring ──follow-up published──▶ retired
+ *   retiring ──follow-up refused (409)──▶ kept
  *
  * `retiring`: the follow-up pin set (the same entry without the old chain's keys) is written and
  * waits to be published (by the monitor with publish: true, else by hand). Publishing is attempted
@@ -18,7 +20,7 @@
  * the stored version is the one it was computed from (compare-and-set), so two monitors deciding
  * the same retirement record it once.
  */
-import { PinctlError } from '../src/errors.js';
+import { InputError, PinctlError } from '../src/errors.js';
 import type { Position } from './types.js';
 import type { EventWrite } from './state.js';
 
@@ -109,7 +111,10 @@ export function transition(p: Proposal, e: ProposalEvent, at: string): Proposal 
   switch (e.type) {
     case 'publish-attempt':
       if (p.state === 'proposed') return p.publishAttemptedAt ? refuse('publishing was attempted already') : next({ publishAttemptedAt: at });
-      if (p.state === 'retiring' && followUp) return followUp.publishAttemptedAt ? refuse('publishing the follow-up was attempted already') : next({ followUp: { ...followUp, publishAttemptedAt: at } });
+      if (p.state === 'retiring' && followUp) {
+        if (followUp.publishAttemptedAt) return refuse('publishing the follow-up was attempted already');
+        return next({ followUp: { ...followUp, publishAttemptedAt: at } });
+      }
       return refuse('only a proposed pin set or a retiring follow-up is published');
     case 'published':
     case 'refused':
@@ -138,7 +143,8 @@ export function change(p: Proposal, e: ProposalEvent, at: string): ProposalChang
 
 /** What the `pins-proposed` event records (the layout of earlier versions, plus the proposal's id). */
 export function recordOf(p: Proposal): Record<string, unknown> {
-  const r: Record<string, unknown> = { id: p.id, file: p.file, domain: p.domain, pins: p.pins, backups: p.backups, positions: p.positions, keepBackupsUntil: p.keepBackupsUntil };
+  const { id, file, domain, pins, backups, positions, keepBackupsUntil } = p;
+  const r: Record<string, unknown> = { id, file, domain, pins, backups, positions, keepBackupsUntil };
   if (p.keepBackupsUntilAt) r.keepBackupsUntilAt = p.keepBackupsUntilAt;
   if (p.retire) r.retire = p.retire;
   return r;
@@ -197,7 +203,11 @@ export function proposalData(p: Proposal): string {
 export function proposalFromRow(r: Row): Proposal {
   const d = JSON.parse(String(r.data)) as Row;
   const state = String(r.state) as ProposalState;
-  if (!PROPOSAL_STATES.includes(state)) throw new ProposalTransitionError(state, 'publish-attempt', `"${state}" is not a proposal state this pinctl knows`);
+  if (!PROPOSAL_STATES.includes(state)) {
+    throw new InputError('CONFIG_UNSUPPORTED', `a stored proposal is in the state "${state}", which this pinctl does not know (expected one of ${PROPOSAL_STATES.join(', ')})`, {
+      hint: 'a newer pinctl wrote this state: upgrade pinctl on this machine',
+    });
+  }
   const f = d.followUp && typeof d.followUp === 'object' ? (d.followUp as Row) : null;
   return {
     id: String(r.id),
@@ -216,7 +226,16 @@ export function proposalFromRow(r: Row): Proposal {
     keepBackupsUntilAt: strOrNull(d.keepBackupsUntilAt),
     retire: Array.isArray(d.retire) ? strs(d.retire) : null,
     publishAttemptedAt: strOrNull(d.publishAttemptedAt),
-    followUp: f ? { file: String(f.file ?? ''), json: strOrNull(f.json), pins: strs(f.pins), backups: strs(f.backups), dropped: strs(f.dropped), publishAttemptedAt: strOrNull(f.publishAttemptedAt) } : null,
+    followUp: f
+      ? {
+          file: String(f.file ?? ''),
+          json: strOrNull(f.json),
+          pins: strs(f.pins),
+          backups: strs(f.backups),
+          dropped: strs(f.dropped),
+          publishAttemptedAt: strOrNull(f.publishAttemptedAt),
+        }
+      : null,
     reason: strOrNull(d.reason),
   };
 }
