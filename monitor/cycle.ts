@@ -16,6 +16,7 @@ import { configuredChannels } from './channels/index.js';
 import type { EventWrite, MonitorState, SweepWrite } from './state.js';
 import { SweepResult, sweep } from './sweep.js';
 import { Observation, StoredFinding, atLeast } from './types.js';
+import { storedDetails } from './lifecycle.js';
 import { FetchLike } from './proposals.js';
 import { ProposalResult, afterCommit, proposeForCycle } from './pinning-cycle.js';
 import { ServedBundleCheck, ServedBundles, servedSources, uncovered, withServedPins } from './served-bundles.js';
@@ -141,7 +142,7 @@ async function leadCycle(configured: MonitorConfig, store: MonitorState, deps: C
     severity: f.severity,
     findingId: f.id,
     summary,
-    details: f.details,
+    details: storedDetails(f),
   });
   for (const o of swept.observations) {
     const before = previous.get(addrKey(o.endpoint, o.address));
@@ -166,7 +167,7 @@ async function leadCycle(configured: MonitorConfig, store: MonitorState, deps: C
 
   // Dynamic pinning: before the alerts are rendered, so they name the proposal file.
   const dp = cfg.dynamicPinning ?? null;
-  const proposed = dp ? await proposeForCycle(dp, { store, cfg, observations: swept.observations, now, nowIso, ev, log: deps.log }, plan, open) : { events: [], proposals: [], json: new Map<string, string>() };
+  const proposed = dp ? await proposeForCycle(dp, { store, cfg, observations: swept.observations, now, nowIso, ev, log: deps.log }, plan, open) : { events: [], changes: [], proposals: [], json: new Map<string, string>() };
   events.push(...proposed.events);
 
   const byId = new Map<string, StoredFinding>();
@@ -195,10 +196,11 @@ async function leadCycle(configured: MonitorConfig, store: MonitorState, deps: C
       resolved: plan.resolved.map((r) => r.finding),
       events,
       outbox,
+      proposals: proposed.changes,
     },
     { failAt: deps.failCommitAt },
   );
-  if (dp) await afterCommit(dp, proposed, committed.superseded, { store, cfg, byId, ev, now: deps.now, fetch: deps.fetch, log: deps.log });
+  if (dp) await afterCommit(dp, proposed, committed.lost, { store, now: deps.now, fetch: deps.fetch, log: deps.log });
 
   const delivery = deps.noDelivery ? { sent: [], failed: [] } : await deliverDue(store, cfg.alerts, deps.senders ?? defaultSenders(cfg.alerts), deps.now, deps.log, { lock: deps.deliveryLock });
   return {

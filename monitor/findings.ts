@@ -7,6 +7,9 @@
 import { createHash } from 'node:crypto';
 import { EndpointConfig, ExpectedPins } from './config.js';
 import { AlertType, CertRecord, Finding, Observation, Severity, StoredFinding, atLeast, maxSeverity } from './types.js';
+import type { CertSummary, ChainDriftEvidence } from './evidence.js';
+import type { DriftTracking } from './lifecycle.js';
+import { evidenceAddresses } from './evidence.js';
 import { servedBundleResolution } from './served-bundle-findings.js';
 import { ReportsCheck, reportResolution } from './report-findings.js';
 import type { ServedBundleCheck } from './served-bundles.js';
@@ -24,7 +27,7 @@ export function cn(subject: string): string {
   return m ? m[1]! : subject || '(empty subject)';
 }
 const certLine = (c: CertRecord) => `${c.position} "${cn(c.subject)}" pin ${c.spkiSha256}`;
-const chainSummary = (chain: CertRecord[]) =>
+const chainSummary = (chain: CertRecord[]): CertSummary[] =>
   chain.map((c) => ({ position: c.position, subject: c.subject, issuer: c.issuer, spkiSha256: c.spkiSha256, sha256: c.sha256, notAfter: c.notAfter }));
 
 // ---------------------------------------------------------------------------------------------
@@ -283,7 +286,7 @@ function unreachable(ep: EndpointConfig, obs: Observation[], withChain: Observat
           : `This address of ${ep.id} did not answer (${o.error!.message}) while other addresses did. Clients routed to it fail; its chain and pins are unknown until it answers.`,
         action: o.error!.reason === 'dns' ? `check the DNS records of ${ep.host}` : `check the server at ${where} port ${ep.port} (firewall, load balancer, process)`,
         signature: severity,
-        details: { addresses: [o.address], reason: o.error!.reason, code: o.error!.code, message: o.error!.message, attempts: o.attempts },
+        details: { kind: 'unreachable', addresses: [o.address], reason: o.error!.reason, code: o.error!.code, message: o.error!.message, attempts: o.attempts },
       };
     });
 }
@@ -305,7 +308,7 @@ function chainInvalid(ep: EndpointConfig, withChain: Observation[], common: Comm
       explanation: `Apps reject this chain before they even look at pins: ${list[0]!.problems.map((p) => p.message).join('; ')}. Every client of ${ep.sni} on ${addresses.length === 1 ? 'this address' : 'these addresses'} fails.`,
       action: `fix the server's certificate configuration (serve the full chain, a certificate for ${ep.sni}, issued by a CA the clients trust), then check it with: ${checkCommand(ep)}`,
       signature: codes,
-      details: { addresses, problems: list[0]!.problems, chain: chainSummary(chain), anchor: list[0]!.o.anchor },
+      details: { kind: 'chain-invalid', addresses, problems: list[0]!.problems, chain: chainSummary(chain), anchor: list[0]!.o.anchor },
     };
   });
 }
@@ -336,6 +339,7 @@ function pinMismatch(ep: EndpointConfig, withChain: Observation[], common: Commo
         'If they are not intended, something is intercepting or misconfigured: investigate now.',
       signature: 'critical',
       details: {
+        kind: 'pin-mismatch',
         addresses,
         pins: ep.pins.pins.map((p) => p.spkiSha256),
         pinsSource: ep.pins.source,
@@ -389,8 +393,9 @@ function drift(ep: EndpointConfig, withChain: Observation[], common: Common, inp
         : `Check that every shipped pin set contains a key of the new chain. To make new pins that keep the old keys as backup: ${generateCommand(ep, pinnedOld, input.commands, rolesOf(ep.pins, m.prev.chain), m.cur.chain)}`,
       signature: severity,
       details: {
+        kind: 'chain-drift',
         addresses: m.addresses,
-        changes: changes.map((c) => ({ change: c.change, severity: c.severity, text: c.text, from: c.from && chainSummary([c.from])[0], to: c.to && chainSummary([c.to])[0] })),
+        changes: changes.map((c) => ({ change: c.change, severity: c.severity, text: c.text, from: c.from && chainSummary([c.from])[0]!, to: c.to && chainSummary([c.to])[0]! })),
         from: chainSig(m.prev.chain),
         to: chainSig(m.cur.chain),
         newKeys,
@@ -421,7 +426,7 @@ function disagreement(ep: EndpointConfig, withChain: Observation[], common: Comm
         : `Addresses of ${ep.id} serve different certificates for the same keys (a renewal rolling out): pins are unaffected.`,
       action: keysDiffer ? 'make sure the shipped pins cover every chain, or finish the rollout so every address serves the same chain' : 'nothing to do',
       signature: `${keysDiffer ? 'warning' : 'info'}:${short([...new Set(withChain.map((o) => keySig(o.chain)))].sort().join('|'))}`,
-      details: { addresses: withChain.map((o) => o.address), groups: list.map((g) => ({ addresses: g.map((o) => o.address), chain: chainSummary(g[0]!.chain) })) },
+      details: { kind: 'address-disagreement', addresses: withChain.map((o) => o.address), groups: list.map((g) => ({ addresses: g.map((o) => o.address), chain: chainSummary(g[0]!.chain) })) },
     },
   ];
 }
@@ -472,7 +477,7 @@ function expiry(ep: EndpointConfig, withChain: Observation[], common: Common, no
               : 'Renew it before the date; if the replacement has a new key, make sure the shipped pins include it.'),
       action: lv.level === 'expired' ? 'renew and deploy the certificate now' : `renew the certificate before ${cert.notAfter.slice(0, 10)}${isPinned ? ' keeping the same key (e.g. certbot --reuse-key)' : ''}`,
       signature: String(lv.level),
-      details: { addresses, level: lv.level, daysLeft: lv.days, pinned: isPinned, certificate: chainSummary([cert])[0] },
+      details: { kind: 'expiry', addresses, level: lv.level, daysLeft: lv.days, pinned: isPinned, certificate: chainSummary([cert])[0]! },
     });
   }
   return out;
@@ -497,7 +502,7 @@ function noSct(ep: EndpointConfig, withChain: Observation[], common: Common): Fi
         "Apple platforms (and Chrome) require CT for publicly trusted certificates: unless the server delivers SCTs in the TLS handshake or OCSP staple (which this check cannot see), iOS apps refuse the connection.",
       action: 'ask the CA to issue the certificate with embedded SCTs (every public CA does by default), or serve SCTs via the TLS extension',
       signature: 'warning',
-      details: { addresses, leaf: chainSummary([leaf])[0] },
+      details: { kind: 'no-sct', addresses, leaf: chainSummary([leaf])[0]! },
     };
   });
 }
@@ -555,14 +560,16 @@ export function reconcile(input: ReconcileInput): ReconcilePlan {
   const alertable = (s: Severity) => atLeast(s, input.minSeverity);
   const seen = new Set<string>();
   // A chain going back to what it was before an open drift is that drift's recovery, not a new drift.
-  const reverts = new Set(input.open.filter((f) => f.kind === 'chain-drift').map((f) => `${f.endpoint}|${String(f.details.to)}>${String(f.details.from)}`));
+  const reverts = new Set<string>();
+  for (const f of input.open) if (f.details.kind === 'chain-drift') reverts.add(`${f.endpoint}|${f.details.to}>${f.details.from}`);
 
   for (const f of input.found) {
     if (seen.has(f.key)) continue;
-    if (f.kind === 'chain-drift' && reverts.has(`${f.endpoint}|${String(f.details.from)}>${String(f.details.to)}`)) continue;
+    if (f.details.kind === 'chain-drift' && reverts.has(`${f.endpoint}|${f.details.from}>${f.details.to}`)) continue;
     seen.add(f.key);
     const old = openByKey.get(f.key);
-    const flap = !old && f.kind === 'chain-drift' ? flappedBack(f, input) : undefined;
+    const drift = f.details.kind === 'chain-drift' ? f.details : null;
+    const flap = !old && drift ? flappedBack(f, input) : undefined;
     if (flap) {
       // The same drift again soon after the previous chain came back: a flapping server. Reopen the
       // finding (one 'changed' alert) instead of a new drift + resolved pair every sweep.
@@ -575,7 +582,7 @@ export function reconcile(input: ReconcileInput): ReconcilePlan {
         resolvedAt: null,
         resolution: null,
         lastAlertAt: flap.lastAlertAt,
-        ...flappingFields(f, nowIso, nowIso),
+        ...flappingFields(f, drift!, nowIso, nowIso),
       };
       if (alertable(f.severity)) {
         plan.alerts.push({ findingId: flap.id, type: flap.lastAlertAt ? 'changed' : 'new' });
@@ -593,11 +600,11 @@ export function reconcile(input: ReconcileInput): ReconcilePlan {
       plan.opened.push(stored);
       continue;
     }
-    const flapping = old.kind === 'chain-drift' && old.details.flapping === true;
-    const fresh: Finding = flapping ? { ...f, ...flappingFields(f, nowIso, String(old.details.lastSeenFromAt ?? nowIso)) } : f;
+    const flapping = drift !== null && old.flapping === true;
+    const fresh: Finding & DriftTracking = flapping ? { ...f, ...flappingFields(f, drift, nowIso, old.lastSeenFromAt ?? nowIso) } : f;
     const changed = old.signature !== fresh.signature || old.severity !== fresh.severity;
     const next: StoredFinding = { ...old, ...fresh, id: old.id, openedAt: old.openedAt, updatedAt: nowIso, resolvedAt: null, resolution: null, lastAlertAt: old.lastAlertAt };
-    if (f.kind === 'chain-drift') next.details = { ...next.details, lastSeenToAt: nowIso };
+    if (drift) next.lastSeenToAt = nowIso;
     if (changed && alertable(f.severity)) {
       plan.alerts.push({ findingId: old.id, type: old.lastAlertAt ? 'changed' : 'new' });
       next.lastAlertAt = nowIso;
@@ -611,11 +618,11 @@ export function reconcile(input: ReconcileInput): ReconcilePlan {
   for (const old of input.open) {
     if (seen.has(old.key)) continue;
     let resolution = resolutionOf(old, input);
-    if (resolution === PREVIOUS_AGAIN && old.details.flapping === true) {
+    if (resolution === PREVIOUS_AGAIN && old.flapping === true) {
       // Flapping: the previous chain is back, but the newer one was served within the drift window.
-      const lastTo = Date.parse(String(old.details.lastSeenToAt ?? old.updatedAt));
+      const lastTo = Date.parse(old.lastSeenToAt ?? old.updatedAt);
       if (input.now.getTime() - lastTo < input.driftWindowMs) {
-        const next: StoredFinding = { ...old, updatedAt: nowIso, details: { ...old.details, lastSeenFromAt: nowIso } };
+        const next: StoredFinding = { ...old, updatedAt: nowIso, lastSeenFromAt: nowIso };
         if (old.lastAlertAt && alertable(old.severity) && input.now.getTime() - Date.parse(old.lastAlertAt) >= input.reminderMs) {
           plan.alerts.push({ findingId: old.id, type: 'reminder' });
           next.lastAlertAt = nowIso;
@@ -655,50 +662,48 @@ function flappedBack(f: Finding, input: ReconcileInput): StoredFinding | undefin
     .sort((a, b) => String(b.resolvedAt).localeCompare(String(a.resolvedAt)))[0];
 }
 
-const chainTag = (c: unknown) => {
-  const list = Array.isArray(c) ? (c as { subject: string; sha256: string }[]) : [];
-  return list.length ? `"${cn(list[0]!.subject)}" (${short(list.map((x) => x.sha256).join(','))})` : '(unknown)';
-};
+const chainTag = (list: CertSummary[]) => (list.length ? `"${cn(list[0]!.subject)}" (${short(list.map((x) => x.sha256).join(','))})` : '(unknown)');
 
-/** Title, signature and details of a flapping chain-drift finding. */
-function flappingFields(f: Finding, lastSeenToAt: string, lastSeenFromAt: string): Pick<Finding, 'title' | 'signature' | 'details' | 'explanation'> {
-  const a = chainTag(f.details.previousChain);
-  const b = chainTag(f.details.chain);
+/** Title, signature and drift tracking of a flapping chain-drift finding. */
+function flappingFields(f: Finding, d: ChainDriftEvidence, lastSeenToAt: string, lastSeenFromAt: string): Pick<Finding, 'title' | 'signature' | 'explanation'> & DriftTracking {
+  const a = chainTag(d.previousChain);
+  const b = chainTag(d.chain);
   return {
-    title: `${f.endpoint} ${((f.details.addresses as string[] | undefined) ?? []).join(', ')}: flapping between chains ${a} and ${b}`,
+    title: `${f.endpoint} ${d.addresses.join(', ')}: flapping between chains ${a} and ${b}`,
     signature: `flapping:${f.severity}`,
     explanation: `The server alternates between two chains (${a} and ${b}), e.g. a load balancer with one backend left on the old certificate. ${f.explanation}`,
-    details: { ...f.details, flapping: true, lastSeenToAt, lastSeenFromAt },
+    flapping: true,
+    lastSeenToAt,
+    lastSeenFromAt,
   };
 }
 
 /** Why an open finding that this sweep did not produce is resolved, or null to keep it open. */
 function resolutionOf(f: StoredFinding, input: ReconcileInput): string | null {
-  if (f.kind === 'bundle-unavailable' || f.kind === 'bundle-expiry') return servedBundleResolution(f, input.servedBundles);
-  if (f.kind === 'pin-failure-reports') return reportResolution(f, input.reports);
+  const d = f.details;
+  if (d.kind === 'bundle-unavailable' || d.kind === 'bundle-expiry') return servedBundleResolution(f.endpoint, d, input.servedBundles);
+  if (d.kind === 'pin-failure-reports') return reportResolution(f, input.reports);
   const ep = endpointIndex(input.endpoints).get(f.endpoint);
   if (!ep) return `${f.endpoint} is no longer in the config`;
   const obs = byEndpoint(input.current).get(f.endpoint) ?? [];
-  const addresses = (f.details.addresses as string[] | undefined) ?? [];
+  const addresses = evidenceAddresses(d);
   const present = obs.filter((o) => addresses.includes(o.address));
 
-  if (f.kind === 'unreachable') {
+  if (d.kind === 'unreachable') {
     if (present.length === 0) return `${addresses[0] || 'the name'} is no longer probed (DNS or config changed)`;
     return `${present[0]!.address || ep.host} answers again`;
   }
-  if (f.kind === 'chain-drift') {
-    const to = f.details.to as string;
-    const from = f.details.from as string;
+  if (d.kind === 'chain-drift') {
+    const { to, from, newKeys } = d;
     const serving = obs.filter((o) => o.chain.length > 0);
     if (serving.length === 0) return null; // nothing answered: unknown
     if (!serving.some((o) => chainSig(o.chain) === to)) {
       return serving.some((o) => chainSig(o.chain) === from) ? PREVIOUS_AGAIN : 'superseded by a newer chain change';
     }
-    const newKeys = (f.details.newKeys as string[] | undefined) ?? [];
     if (ep.pins && f.severity !== 'info' && newKeys.length > 0 && newKeys.every((k) => ep.pins!.pins.some((p) => p.spkiSha256 === k))) {
       return 'the expected pins now include the new keys';
     }
-    const lastFrom = f.details.flapping === true ? Date.parse(String(f.details.lastSeenFromAt ?? f.openedAt)) : Number.NaN;
+    const lastFrom = f.flapping === true ? Date.parse(f.lastSeenFromAt ?? f.openedAt) : Number.NaN;
     if (input.now.getTime() - lastFrom < input.driftWindowMs) return null; // still flapping
     if (input.now.getTime() - Date.parse(f.openedAt) >= input.driftWindowMs) {
       return `the new chain has been served for ${Math.round(input.driftWindowMs / 3_600_000)}h without further change: it is the new normal`;
@@ -709,7 +714,7 @@ function resolutionOf(f: StoredFinding, input: ReconcileInput): string | null {
   const stillProbed = addresses.length === 0 ? obs : present;
   if (stillProbed.length === 0) return obs.some((o) => o.chain.length > 0) ? 'the addresses concerned are no longer served' : null;
   if (stillProbed.some((o) => o.chain.length === 0)) return null;
-  switch (f.kind) {
+  switch (d.kind) {
     case 'pin-mismatch':
       return ep.pins ? 'a shipped pin matches the served chain again' : 'the endpoint no longer has expected pins';
     case 'expiry':

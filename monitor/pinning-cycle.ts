@@ -1,16 +1,22 @@
 /**
  * Dynamic pinning inside a monitoring cycle (monitor/cycle.ts): before the sweep's transaction,
  * proposals for the domain groups whose findings call for new pins and retirements of proposals
- * whose overlap window ended (events + files); after the commit, at most one publish of each.
- * The decisions themselves are the pure functions of monitor/proposals.ts.
+ * whose overlap window ended (files + proposal changes the commit applies); after the commit, at
+ * most one publish of each. The decisions are the pure functions of monitor/proposals.ts, the
+ * proposal's states and transitions those of monitor/proposal-state.ts.
  */
 import { rmSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { describeError } from '../src/errors.js';
 import { DynamicPinningConfig, MonitorConfig } from './config.js';
 import { ReconcilePlan, byEndpoint } from './findings.js';
-import { DomainGroup, FetchLike, PublishOutcome, RecordedProposal, callsForPins, curlCommand, domainGroups, groupOf, proposePins, publishProposal, retireBackups, writeProposal } from './proposals.js';
-import type { EventWrite, HistoryEvent, MonitorState } from './state.js';
+import { DomainGroup, FetchLike, PublishOutcome, callsForPins, curlCommand, domainGroups, groupOf, proposePins, publishProposal, retireBackups, writeProposal } from './proposals.js';
+import { Proposal, ProposalChange, ProposalEvent, change } from './proposal-state.js';
+import type { EventWrite, MonitorState } from './state.js';
 import { Observation, StoredFinding } from './types.js';
+import type { ChainDriftEvidence } from './evidence.js';
+
+type DriftFinding = StoredFinding & { details: ChainDriftEvidence };
 
 /**
  * A pin set proposed for a chain-drift finding (dynamicPinning), and what publishing it gave:
@@ -19,6 +25,8 @@ import { Observation, StoredFinding } from './types.js';
  */
 export interface ProposalResult {
   kind: 'new-pins' | 'retire-backups';
+  /** The proposal (its row in the state's proposals table). */
+  proposalId: string;
   findingId: string;
   /** new-pins: every finding the proposal answers (published once unless all of them were). */
   findingIds?: string[];
@@ -35,8 +43,10 @@ export interface ProposalResult {
 }
 
 export interface Proposed {
-  /** History events to write in the sweep's transaction. */
+  /** History events to write in the sweep's transaction (proposals skipped). */
   events: EventWrite[];
+  /** Proposals created or moved, applied in the sweep's transaction (each writes its history). */
+  changes: ProposalChange[];
   proposals: ProposalResult[];
   /** The bytes of each proposal file, by path (what is POSTed). */
   json: Map<string, string>;
@@ -53,96 +63,44 @@ export interface ProposeContext {
   log?: (line: string) => void;
 }
 
-/** Before the sweep's transaction: proposals and retirements (files written, events returned). */
+/** Before the sweep's transaction: proposals and retirements (files written, changes returned). */
 export async function proposeForCycle(dp: DynamicPinningConfig, ctx: ProposeContext, plan: ReconcilePlan, open: StoredFinding[]): Promise<Proposed> {
-  const { store, cfg, now, nowIso, ev } = ctx;
-  const events: EventWrite[] = [];
-  const proposals: ProposalResult[] = [];
-  const json = new Map<string, string>();
-  /** A recorded proposal's keys to retire; records from before `retire` existed: from the finding. */
-  const retireKeysOf = async (e: HistoryEvent): Promise<string[]> => {
-    const recorded = e.details as RecordedProposal;
-    return recorded.retire ?? oldChainKeysIn(recorded.backups, e.findingId ? await store.finding(e.findingId) : null);
-  };
-  /** After a `pins-proposed` event's overlap window: a retire decision (event + file) or nothing yet. */
-  const retireOne = async (e: HistoryEvent & { id: number }, g: DomainGroup): Promise<ProposalResult | null> => {
-    const recorded = e.details as RecordedProposal;
-    const d = retireBackups(recorded, await retireKeysOf(e), g, now);
-    if (d.kind === 'wait') return null;
-    const base = { at: nowIso, endpoint: e.endpoint, host: e.host, address: null, kind: 'chain-drift', severity: 'info', findingId: e.findingId };
-    const link = { domain: g.domain, proposal: recorded.file, proposalEventId: e.id };
-    if (d.kind === 'skipped') {
-      events.push({ ...base, type: 'pins-retire-skipped', summary: `old keys kept after the overlap window: ${d.reason}`, details: { reason: d.reason, ...link } });
-      return null;
-    }
-    const p = d.proposal;
-    const file = writeProposal(cfg.localDir, g.domain, now, p.json);
-    events.push({
-      ...base,
-      type: 'pins-retire-proposed',
-      summary: `overlap window ended ${p.keepBackupsUntilAt}: proposed pins for ${g.domain} without the old chain's key(s) ${p.dropped.join(', ')} in ${file}`,
-      details: { file, pins: p.pins, backups: p.backups, dropped: p.dropped, curl: curlCommand(dp, file), ...link },
-    });
-    json.set(file, p.json);
-    return { kind: 'retire-backups', findingId: e.findingId ?? '', endpoint: e.endpoint, domain: g.domain, file, pins: p.pins, backups: p.backups, dropped: p.dropped, publish: null };
+  const { store, cfg, ev } = ctx;
+  const out: Proposed = { events: [], changes: [], proposals: [], json: new Map() };
+  /** A proposal's keys to retire; records from before `retire` existed: from the finding. */
+  const retireKeysOf = async (p: Proposal): Promise<string[]> => {
+    const findingId = p.subjects[0]?.findingId;
+    return p.retire ?? oldChainKeysIn(p.backups, findingId ? await store.finding(findingId) : null);
   };
   // One proposal per pin-set entry (domain), whatever number of its endpoints changed: the
   // entry applies to every port and address of the name, so all of them must pass it.
   const groups = domainGroups(cfg.endpoints, byEndpoint(ctx.observations));
   const governing = groupOf(groups);
-  const pending = new Map<string, HistoryEvent & { id: number }>();
-  for (const e of await store.proposalsToRetire()) pending.set((e.details as RecordedProposal).domain ?? governing.get(e.endpoint)?.domain ?? e.host, e);
+  const pending = new Map<string, Proposal>();
+  for (const p of await store.proposals({ active: true })) pending.set(p.domain, p); // oldest first: the newest wins
   // Findings that call for new pins, by the entry governing their endpoint.
-  const changedBy = new Map<string, StoredFinding[]>();
+  const changedBy = new Map<string, DriftFinding[]>();
   for (const f of [...plan.opened, ...plan.updated.filter((u) => u.changed).map((u) => u.finding)]) {
     if (!callsForPins(f)) continue;
     const g = governing.get(f.endpoint);
     if (!g) {
-      events.push(ev(f, 'pins-proposal-skipped', `no pin set proposed: ${f.endpoint} is reached by IP address, and pinctl.pins.v1 pins host names`));
+      out.events.push(ev(f, 'pins-proposal-skipped', `no pin set proposed: ${f.endpoint} is reached by IP address, and pinctl.pins.v1 pins host names`));
       continue;
     }
     changedBy.set(g.domain, [...(changedBy.get(g.domain) ?? []), f]);
   }
   for (const [domain, findings] of changedBy) {
-    const g = groups.get(domain)!;
     const earlier = pending.get(domain);
-    const last = earlier?.details as RecordedProposal | undefined;
-    const d = proposePins(findings, g, now, dp.overlapMs, last);
-    if (d.kind === 'none') continue;
-    const f = findings[0]!;
-    if (d.kind === 'skipped') {
-      events.push(ev(f, 'pins-proposal-skipped', `no pin set proposed for ${domain}: ${d.reason}`));
-      continue;
-    }
-    const p = d.proposal;
-    let file: string;
-    try {
-      file = writeProposal(cfg.localDir, domain, now, p.json);
-    } catch (e) {
-      events.push(ev(f, 'pins-proposal-skipped', `cannot write the proposed pin set: ${(e as Error).message}`));
-      continue;
-    }
-    // Two changes inside one overlap window: the older proposal's old keys retire with this one.
-    const carried = earlier ? await retireKeysOf(earlier) : [];
-    const retire = [...new Set([...p.retire, ...carried])];
-    const curl = curlCommand(dp, file);
-    for (const x of findings) {
-      x.details = { ...x.details, proposal: { file, curl, publish: dp.publish, service: dp.service, domain, pins: p.pins, backups: p.backups, positions: p.positions, keepBackupsUntil: p.keepBackupsUntil } };
-    }
-    const recorded: RecordedProposal = { file, domain, pins: p.pins, backups: p.backups, positions: p.positions, keepBackupsUntil: p.keepBackupsUntil, keepBackupsUntilAt: p.keepBackupsUntilAt, retire };
-    events.push({ ...ev(f, 'pins-proposed', `proposed pins for ${domain}: ${p.pins.join(', ')} (+ ${p.backups.length} backup(s): ${p.backups.join(', ')}) in ${file}`), details: recorded });
-    proposals.push({ kind: 'new-pins', findingId: f.id, findingIds: findings.map((x) => x.id), endpoint: f.endpoint, domain, file, pins: p.pins, backups: p.backups, dropped: [], publish: null });
-    json.set(file, p.json);
+    await proposeOne(dp, ctx, out, groups.get(domain)!, findings, earlier, earlier ? await retireKeysOf(earlier) : []);
   }
   // Overlap windows that have ended: the same entry without the old chains' keys. A domain with
   // findings calling for new pins in this cycle (proposed or not) waits: its state is changing.
   // One domain's bad record never stops the sweep.
-  for (const [domain, e] of pending) {
+  for (const [domain, p] of pending) {
     const g = groups.get(domain);
     if (!g || changedBy.has(domain)) continue;
     try {
-      const retired = await retireOne(e, g);
-      if (retired) proposals.push(retired);
+      await retireOne(dp, ctx, out, p, g, await retireKeysOf(p));
     } catch (err) {
       ctx.log?.(`${domain}: retiring the old pins failed (next sweep retries): ${describeError(err)}`);
     }
@@ -150,55 +108,111 @@ export async function proposeForCycle(dp: DynamicPinningConfig, ctx: ProposeCont
   // A finding updated without a new proposal keeps the one it has (reminders still name it).
   const before = new Map(open.map((f) => [f.id, f]));
   for (const u of plan.updated) {
-    const old = before.get(u.finding.id)?.details.proposal;
-    if (old && u.finding.details.proposal === undefined) u.finding.details = { ...u.finding.details, proposal: old };
+    const was = before.get(u.finding.id)?.details;
+    const cur = u.finding.details;
+    if (was?.kind === 'chain-drift' && was.proposal && cur.kind === 'chain-drift' && cur.proposal === undefined) cur.proposal = was.proposal;
   }
-  return { events, proposals, json };
+  return out;
+}
+
+/** A new proposal for one domain's findings (file + 'create', superseding the earlier one), or why none. */
+async function proposeOne(dp: DynamicPinningConfig, ctx: ProposeContext, out: Proposed, g: DomainGroup, findings: DriftFinding[], earlier: Proposal | undefined, carried: string[]): Promise<void> {
+  const { domain } = g;
+  const { now, nowIso, ev } = ctx;
+  const d = proposePins(findings, g, now, dp.overlapMs, earlier);
+  if (d.kind === 'none') return;
+  const f = findings[0]!;
+  if (d.kind === 'skipped') {
+    out.events.push(ev(f, 'pins-proposal-skipped', `no pin set proposed for ${domain}: ${d.reason}`));
+    return;
+  }
+  const p = d.proposal;
+  let file: string;
+  try {
+    file = writeProposal(ctx.cfg.localDir, domain, now, p.json);
+  } catch (e) {
+    out.events.push(ev(f, 'pins-proposal-skipped', `cannot write the proposed pin set: ${(e as Error).message}`));
+    return;
+  }
+  // Two changes inside one overlap window: the older proposal's old keys retire with this one.
+  const retire = [...new Set([...p.retire, ...carried])];
+  const proposal: Proposal = {
+    id: randomUUID(), domain, state: 'proposed', version: 1, createdAt: nowIso, updatedAt: nowIso,
+    subjects: findings.map((x) => ({ findingId: x.id, endpoint: x.endpoint, host: x.host, address: x.address, severity: x.severity })),
+    file, json: p.json, pins: p.pins, backups: p.backups, positions: p.positions, keepBackupsUntil: p.keepBackupsUntil,
+    keepBackupsUntilAt: p.keepBackupsUntilAt, retire, publishAttemptedAt: null, followUp: null, reason: null,
+  };
+  if (earlier) out.changes.push(change(earlier, { type: 'supersede', by: proposal.id, note: `superseded by the newer proposal for ${domain} in ${file}` }, nowIso));
+  const summary = `proposed pins for ${domain}: ${p.pins.join(', ')} (+ ${p.backups.length} backup(s): ${p.backups.join(', ')}) in ${file}`;
+  out.changes.push({ op: 'create', proposal, note: summary });
+  const curl = curlCommand(dp, file);
+  for (const x of findings) {
+    x.details.proposal = { id: proposal.id, file, curl, publish: dp.publish, service: dp.service, domain, pins: p.pins, backups: p.backups, positions: p.positions, keepBackupsUntil: p.keepBackupsUntil };
+  }
+  out.proposals.push({ kind: 'new-pins', proposalId: proposal.id, findingId: f.id, findingIds: findings.map((x) => x.id), endpoint: f.endpoint, domain, file, pins: p.pins, backups: p.backups, dropped: [], publish: null });
+  out.json.set(file, p.json);
+}
+
+/** After a proposal's overlap window: the follow-up without the old keys (file + 'retire'), or 'keep', or nothing yet. */
+async function retireOne(dp: DynamicPinningConfig, ctx: ProposeContext, out: Proposed, p: Proposal, g: DomainGroup, retireKeys: string[]): Promise<void> {
+  const d = retireBackups(p, retireKeys, g, ctx.now);
+  if (d.kind === 'wait') return;
+  if (d.kind === 'skipped') {
+    out.changes.push(change(p, { type: 'keep', reason: d.reason, note: `old keys kept after the overlap window: ${d.reason}` }, ctx.nowIso));
+    return;
+  }
+  const r = d.proposal;
+  const file = writeProposal(ctx.cfg.localDir, g.domain, ctx.now, r.json);
+  const event: ProposalEvent = {
+    type: 'retire',
+    followUp: { file, json: r.json, pins: r.pins, backups: r.backups, dropped: r.dropped },
+    note: `overlap window ended ${r.keepBackupsUntilAt}: proposed pins for ${g.domain} without the old chain's key(s) ${r.dropped.join(', ')} in ${file}`,
+    details: { curl: curlCommand(dp, file) },
+  };
+  out.changes.push(change(p, event, ctx.nowIso));
+  out.json.set(file, r.json);
+  const first = p.subjects[0];
+  out.proposals.push({ kind: 'retire-backups', proposalId: p.id, findingId: first?.findingId ?? '', endpoint: first?.endpoint ?? g.domain, domain: g.domain, file, pins: r.pins, backups: r.backups, dropped: r.dropped, publish: null });
 }
 
 export interface PublishContext {
   store: MonitorState;
-  cfg: MonitorConfig;
-  /** The findings of the cycle's plan, by id. */
-  byId: Map<string, StoredFinding>;
-  ev: (f: StoredFinding, type: string, summary: string) => EventWrite;
   now: () => Date;
   fetch?: FetchLike;
   log?: (line: string) => void;
 }
 
-/** After the commit: drop retirements another monitor decided first, then publish (when configured). */
-export async function afterCommit(dp: DynamicPinningConfig, proposed: Proposed, superseded: Set<EventWrite>, ctx: PublishContext): Promise<void> {
-  const { store, cfg, byId, ev } = ctx;
-  // Another monitor on this state decided a retirement first: this one's file is not used.
-  for (const e of superseded) {
-    const file = (e.details as { file?: string } | undefined)?.file;
-    const i = proposed.proposals.findIndex((p) => p.kind === 'retire-backups' && p.file === file);
-    if (i < 0) continue;
-    proposed.proposals.splice(i, 1);
-    rmSync(file!, { force: true });
+/**
+ * After the commit: drop the follow-ups of retirements another monitor decided first (their change
+ * was lost), then publish each proposal once (when configured): the attempt is a transition
+ * committed before the request, so a second monitor (or a restart) never posts it again.
+ */
+export async function afterCommit(dp: DynamicPinningConfig, proposed: Proposed, lost: ProposalChange[], ctx: PublishContext): Promise<void> {
+  const { store } = ctx;
+  // Each proposal as the commit left it (a lost change left it as another monitor wrote it).
+  const applied = new Map<string, Proposal>();
+  for (const c of proposed.changes) {
+    if (lost.includes(c)) continue;
+    const p = c.op === 'create' ? c.proposal : c.after;
+    applied.set(p.id, p);
   }
-
+  for (const pr of [...proposed.proposals]) {
+    if (pr.kind !== 'retire-backups' || applied.has(pr.proposalId)) continue;
+    // Another monitor on this state decided this retirement first: this one's file is not used.
+    proposed.proposals.splice(proposed.proposals.indexOf(pr), 1);
+    rmSync(pr.file, { force: true });
+  }
   if (!dp.publish) return;
-  const hosts = new Map(cfg.endpoints.map((e) => [e.id, e.host]));
-  const allPublished = async (ids: string[]) => {
-    for (const id of ids) if (!(await store.findingEvents(id)).some((e) => e.type.startsWith('pins-publish'))) return false;
-    return true;
-  };
+  // At most one attempt per finding, ever: a new proposal for findings that all had one is not posted.
+  const attempted = new Set((await store.proposals()).filter((p) => p.publishAttemptedAt).flatMap((p) => p.subjects.map((x) => x.findingId)));
   for (const pr of proposed.proposals) {
+    const p = applied.get(pr.proposalId);
+    if (!p) continue;
     const retire = pr.kind === 'retire-backups';
-    const prefix = retire ? 'pins-retire-publish' : 'pins-publish';
-    // The findings the attempt and its outcome are recorded on (every one the proposal answers).
-    const findings = retire ? [] : (pr.findingIds ?? [pr.findingId]).map((id) => byId.get(id)).filter((x): x is StoredFinding => x !== undefined);
-    const event = (type: string, summary: string, details: unknown): EventWrite[] =>
-      findings.length > 0
-        ? findings.map((f) => ({ ...ev(f, type, summary), at: ctx.now().toISOString(), details }))
-        : [{ at: ctx.now().toISOString(), endpoint: pr.endpoint, host: hosts.get(pr.endpoint) ?? pr.endpoint, address: null, type, kind: 'chain-drift', severity: 'info', findingId: pr.findingId, summary, details }];
-    // At most one attempt per finding, ever: the attempt is recorded before the request (a
-    // new-pins proposal is posted unless every finding it answers was; a retire-backups one is
-    // made once by construction).
-    if (!retire && (await allPublished(pr.findingIds ?? [pr.findingId]))) continue;
-    await store.addEvents(event(`${prefix}-attempt`, `publishing ${pr.file} to ${dp.service}/v1/bundles/pins`, { file: pr.file }));
+    if (!retire && (pr.findingIds ?? [pr.findingId]).every((id) => attempted.has(id))) continue;
+    const at = () => ctx.now().toISOString();
+    const attempt = change(p, { type: 'publish-attempt', note: `publishing ${pr.file} to ${dp.service}/v1/bundles/pins`, details: { file: pr.file } }, at());
+    if ((await store.applyProposalChanges([attempt])).lost.length > 0) continue; // another monitor posts it
     const outcome = await publishProposal(dp, proposed.json.get(pr.file)!, ctx.fetch);
     pr.publish = outcome;
     const what = retire ? `pins without the old key(s) ${pr.dropped.join(', ')}` : 'pins';
@@ -209,13 +223,14 @@ export async function afterCommit(dp: DynamicPinningConfig, proposed: Proposed, 
           ? `the service refused the ${what} (409, ${refusal(outcome.body)}): ${JSON.stringify(outcome.body)}`
           : `publishing the ${what} failed (${outcome.status ?? 'no response'}): ${outcome.error}`;
     ctx.log?.(`${pr.endpoint}: ${summary}`);
-    await store.addEvents(event(`${prefix}-${outcome.result}`, summary, { file: pr.file, ...outcome }));
+    const type = outcome.result === 'failed' ? 'publish-failed' : outcome.result;
+    await store.applyProposalChanges([change(attempt.after, { type, note: summary, details: { file: pr.file, ...outcome } }, at())]);
   }
 }
 
 /** The backups of an older proposal record that were keys of the finding's previous chain. */
 function oldChainKeysIn(backups: string[], f: StoredFinding | null): string[] {
-  const previous = Array.isArray(f?.details.previousChain) ? (f!.details.previousChain as { spkiSha256?: string }[]) : [];
+  const previous = f?.details.kind === 'chain-drift' ? f.details.previousChain : [];
   const keys = new Set(previous.map((c) => c.spkiSha256));
   return backups.filter((b) => keys.has(b));
 }

@@ -29,6 +29,8 @@ import { describeError } from '../src/errors.js';
 import { DynamicPinningConfig, EndpointConfig } from './config.js';
 import { ChangeKind, chainSig } from './findings.js';
 import { Finding, Observation, Position } from './types.js';
+import type { ChainDriftEvidence } from './evidence.js';
+import { windowEnd } from './proposal-state.js';
 
 /** The drift kinds that call for new pins (renewals with the same key do not). */
 export const PROPOSAL_CHANGES: readonly ChangeKind[] = ['leaf-key-changed', 'intermediate-changed'];
@@ -124,10 +126,8 @@ function failingAddress(g: DomainGroup, keys: Set<string>): Observation | undefi
 }
 
 /** A chain-drift finding whose changes call for new pins (a same-key renewal does not). */
-export function callsForPins(f: Finding): boolean {
-  if (f.kind !== 'chain-drift') return false;
-  const changes = Array.isArray(f.details.changes) ? (f.details.changes as { change: string }[]) : [];
-  return changes.some((c) => (PROPOSAL_CHANGES as readonly string[]).includes(c.change));
+export function callsForPins(f: Finding): f is Finding & { details: ChainDriftEvidence } {
+  return f.details.kind === 'chain-drift' && f.details.changes.some((c) => PROPOSAL_CHANGES.includes(c.change));
 }
 
 /**
@@ -148,8 +148,7 @@ export function proposePins(findings: Finding[], g: DomainGroup, now: Date, over
   for (const f of relevant) {
     const ep = g.endpoints.find((e) => e.id === f.endpoint);
     if (!ep) return { kind: 'skipped', reason: `${f.endpoint} is not in the config` };
-    const addresses = Array.isArray(f.details.addresses) ? (f.details.addresses as string[]) : [];
-    const to = String(f.details.to ?? '');
+    const { addresses, to, previousChain: previous } = f.details;
     const current = g.observations.filter((o) => o.endpoint === ep.id && addresses.includes(o.address) && o.chain.length > 0 && chainSig(o.chain) === to);
     if (current.length === 0) return { kind: 'skipped', reason: 'the new chain was not observed in this sweep' };
     const invalid = current.find((o) => !o.trusted || o.problems.length > 0 || o.error);
@@ -157,7 +156,6 @@ export function proposePins(findings: Finding[], g: DomainGroup, now: Date, over
       const why = invalid.problems.map((p) => p.code).join(', ') || invalid.error?.code || 'untrusted';
       return { kind: 'skipped', reason: `the new chain does not validate at ${invalid.address} (${why}): no pins are proposed for it` };
     }
-    const previous = Array.isArray(f.details.previousChain) ? (f.details.previousChain as ChainEntry[]) : [];
     // The positions the shipped pins (or the last proposal's pins) covered in the old chain; else
     // those of the last proposal; else generate's default.
     const lastPins = new Set(last?.pins ?? []);
@@ -225,28 +223,26 @@ function pinSetFor(g: DomainGroup, pins: Pin[]): { pinSet: PinSet; json: string 
   return { pinSet, json };
 }
 
-/** What a proposal recorded in history (the `pins-proposed` event's details). */
+/** What the pure rules read of an earlier proposal (monitor/proposal-state.ts `Proposal` is one). */
 export interface RecordedProposal {
   file: string;
-  /** The domain of the pin-set entry (absent in older records: the endpoint's name). */
+  /** The domain of the pin-set entry. */
   domain?: string;
   pins: string[];
   backups: string[];
   /** The chain positions pinned (absent in older records). */
   positions?: Position[];
   keepBackupsUntil: string;
-  /** Absent in proposals recorded before it existed: then the end of the keepBackupsUntil day. */
-  keepBackupsUntilAt?: string;
-  /** Keys of the old chains, dropped after the window if nothing serves them. Absent in older records: the caller derives it. */
-  retire?: string[];
+  /** Absent (null) in proposals recorded before it existed: then the end of the keepBackupsUntil day. */
+  keepBackupsUntilAt?: string | null;
+  /** Keys of the old chains, dropped after the window if nothing serves them. Absent (null) in older records: the caller derives it. */
+  retire?: string[] | null;
 }
 
 export type RetireDecision = { kind: 'wait' } | { kind: 'skipped'; reason: string } | { kind: 'proposal'; proposal: ProposedPins & { dropped: string[] } };
 
 /** When the overlap window of a recorded proposal ends. */
-export function overlapEnd(p: RecordedProposal): number {
-  return p.keepBackupsUntilAt ? Date.parse(p.keepBackupsUntilAt) : Date.parse(`${p.keepBackupsUntil}T00:00:00Z`) + 86_400_000;
-}
+export const overlapEnd = (p: RecordedProposal): number => windowEnd({ keepBackupsUntil: p.keepBackupsUntil, keepBackupsUntilAt: p.keepBackupsUntilAt ?? null });
 
 /**
  * Pure: the follow-up of a proposal once its overlap window has passed — the proposed keys plus

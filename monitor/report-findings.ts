@@ -65,8 +65,9 @@ export const reportFindingKey = (source: string, domain: string) => `pin-failure
 export function reportFindings(check: ReportsCheck, open: StoredFinding[], now: Date): Finding[] {
   const previous = new Map<string, ReportCounts>();
   for (const f of open) {
-    if (f.kind !== 'pin-failure-reports' || f.details.source !== check.source) continue;
-    previous.set(String(f.details.domain), f.details as unknown as ReportCounts);
+    const d = f.details;
+    if (d.kind !== 'pin-failure-reports' || d.source !== check.source) continue;
+    previous.set(d.domain, d);
   }
   const fresh = new Map<string, ReportLine[]>();
   for (const r of check.reports) {
@@ -183,7 +184,7 @@ function toFinding(check: ReportsCheck, c: ReportCounts): Finding {
       `Compare what apps saw with what the endpoints serve: grep '"domain":"${c.domain}"' ` +
       `${check.label}/reports.log | tail; pinctl monitor history ${c.domain}`,
     signature: severity,
-    details: c as unknown as Record<string, unknown>,
+    details: { kind: 'pin-failure-reports', ...c },
   };
 }
 
@@ -198,8 +199,10 @@ function formatWindow(ms: number): string {
  * told (the source could not be read). `checks` undefined: the config names no reports source.
  */
 export function reportResolution(f: StoredFinding, checks: ReportsCheck[] | undefined): string | null {
-  const check = (checks ?? []).find((c) => c.source === f.details.source);
+  const d = f.details;
+  if (d.kind !== 'pin-failure-reports') return null;
+  const check = (checks ?? []).find((c) => c.source === d.source);
   if (!check) return 'its reports source is no longer in the config';
   if (check.error) return null;
-  return `no pin-failure reports for ${String(f.details.domain)} in the last ${formatWindow(check.policy.windowMs)}`;
+  return `no pin-failure reports for ${d.domain} in the last ${formatWindow(check.policy.windowMs)}`;
 }

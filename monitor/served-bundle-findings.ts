@@ -5,7 +5,8 @@
  *  - bundle-expiry: the bundle in force expires within expiryWarningDays (critical at the last
  *    threshold and once expired: apps then fall back to their stale policy, which may unpin).
  */
-import type { Finding, Severity, StoredFinding } from './types.js';
+import type { Finding, Severity } from './types.js';
+import type { BundleExpiryEvidence, BundleUnavailableEvidence, ServedBundleFacts } from './evidence.js';
 import type { ServedBundleCheck } from './served-bundles.js';
 
 const DAY = 86_400_000;
@@ -13,7 +14,7 @@ const DAY = 86_400_000;
 export function servedBundleFindings(checks: ServedBundleCheck[], now: Date, uncoveredOf: (c: ServedBundleCheck) => string[]): Finding[] {
   const out: Finding[] = [];
   for (const c of checks) {
-    const details = {
+    const details: ServedBundleFacts = {
       url: c.source.url,
       audience: c.source.audience,
       version: c.version,
@@ -35,7 +36,7 @@ function base(c: ServedBundleCheck): Pick<Finding, 'endpoint' | 'host' | 'port' 
   return { endpoint: c.source.url, host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port, address: null };
 }
 
-function unavailable(c: ServedBundleCheck, details: Record<string, unknown>): Finding {
+function unavailable(c: ServedBundleCheck, details: ServedBundleFacts): Finding {
   const fetch = c.error!.code === 'BUNDLE_FETCH';
   const severity: Severity = fetch ? 'warning' : 'critical';
   const held = c.version !== null ? `version ${c.version} (the last good one) stays in force` : 'no bundle verified yet: apps keep their baseline pins';
@@ -56,11 +57,11 @@ function unavailable(c: ServedBundleCheck, details: Record<string, unknown>): Fi
       : `Inspect what is served: curl -sS ${c.source.url}/v1/bundles/pins > served.json && pinctl bundle verify served.json ` +
         `--audience ${c.source.audience} --key KEY.pub.pem; re-publish a bundle signed by the app's keys.`,
     signature: c.error!.code,
-    details: { ...details, error: c.error, message: c.error!.message },
+    details: { kind: 'bundle-unavailable', ...details, error: c.error!, message: c.error!.message },
   };
 }
 
-function expiring(c: ServedBundleCheck, now: Date, details: Record<string, unknown>): Finding | null {
+function expiring(c: ServedBundleCheck, now: Date, details: ServedBundleFacts): Finding | null {
   const left = Date.parse(c.expiresAt!) - now.getTime();
   const warn = c.source.expiryWarningDays;
   const crossed = warn.filter((d) => left <= d * DAY);
@@ -80,7 +81,7 @@ function expiring(c: ServedBundleCheck, now: Date, details: Record<string, unkno
       're-published by hand.',
     action: `Publish a fresh bundle (pinctl serve re-signs on its own while it runs), or re-run pinctl publish --out for a static copy.`,
     signature: `${threshold}`,
-    details: { ...details, daysLeft: Math.floor(left / DAY) },
+    details: { kind: 'bundle-expiry', ...details, daysLeft: Math.floor(left / DAY) },
   };
 }
 
@@ -93,9 +94,13 @@ function formatLeft(ms: number): string {
  * Why an open served-bundle finding that this sweep did not produce again is resolved; null while
  * it cannot be told (no check of its source this sweep, or nothing ever verified).
  */
-export function servedBundleResolution(f: StoredFinding, checks: ServedBundleCheck[] | undefined): string | null {
-  const check = (checks ?? []).find((c) => c.source.url === f.endpoint && c.source.audience === f.details.audience);
-  if (!check) return checks ? `${f.endpoint} is no longer a pinsFrom bundle in the config` : null;
-  if (f.kind === 'bundle-unavailable') return check.error ? null : `version ${check.version} is served and verifies`;
+export function servedBundleResolution(
+  endpoint: string,
+  d: BundleUnavailableEvidence | BundleExpiryEvidence,
+  checks: ServedBundleCheck[] | undefined,
+): string | null {
+  const check = (checks ?? []).find((c) => c.source.url === endpoint && c.source.audience === d.audience);
+  if (!check) return checks ? `${endpoint} is no longer a pinsFrom bundle in the config` : null;
+  if (d.kind === 'bundle-unavailable') return check.error ? null : `version ${check.version} is served and verifies`;
   return check.expiresAt ? `version ${check.version} is served, valid until ${check.expiresAt}` : null;
 }

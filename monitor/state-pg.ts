@@ -19,7 +19,9 @@ import { addrKey } from './findings.js';
 import type { CertRecord, Observation, StoredFinding } from './types.js';
 import type { AddressState, EventWrite, HistoryEvent, MonitorState, OutboxRow, SweepLease, SweepRecord, SweepWrite } from './state.js';
 import { stateOf } from './state.js';
-import { FINDING_COLUMNS, Row, addressStatesOf, eventArgs, eventFromRow, findingArgs, findingFromRow, observationOf, outboxFromRow, retireLink, sweepRows } from './state-rows.js';
+import { FINDING_COLUMNS, Row, addressStatesOf, eventArgs, eventFromRow, findingArgs, findingDetailsJson, findingFromRow, observationOf, outboxFromRow, sweepRows } from './state-rows.js';
+import { ACTIVE_STATES, Proposal, ProposalChange, historyOf, proposalArgs, proposalData, proposalFromRow } from './proposal-state.js';
+import { PROPOSAL_EVENT_TYPES, proposalsFromEvents } from './proposal-migrate.js';
 
 export const PG_SCHEMA_VERSION = 1;
 const T = 'TEXT COLLATE "C"';
@@ -50,14 +52,15 @@ CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_attempt_at);
 CREATE TABLE IF NOT EXISTS chains (key ${T} PRIMARY KEY, data ${T} NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name ${T} NOT NULL, label ${T} NOT NULL, value BIGINT NOT NULL, PRIMARY KEY (name, label));
 CREATE TABLE IF NOT EXISTS certificates (sha256 ${T} PRIMARY KEY, der BYTEA NOT NULL);
+CREATE TABLE IF NOT EXISTS proposals (ord BIGSERIAL, id ${T} PRIMARY KEY, domain ${T} NOT NULL, state ${T} NOT NULL,
+  version INTEGER NOT NULL, created_at ${T} NOT NULL, updated_at ${T} NOT NULL, data ${T} NOT NULL);
+CREATE INDEX IF NOT EXISTS proposals_state ON proposals (state, domain);
 `;
 /** Advisory lock keys (any constants: they name pinctl's critical sections in this database). */
 const SCHEMA_LOCK = 741_300_001;
 const COMMIT_LOCK = 741_300_002;
 const SWEEP_LOCK = 741_300_003;
 
-/** The pin-set entry a dynamic-pinning event is about (older records: their host). */
-const DOMAIN_KEY = (t: string) => `COALESCE((${t}.details::jsonb)->>'domain', ${t}.host)`;
 
 const UPSERT_LATEST = `INSERT INTO latest (endpoint, address, seq, data, chain_key, chain_data)
   SELECT e, a, $1, d, k, NULL FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS t(e, a, d, k)
@@ -109,6 +112,7 @@ export class PgState implements MonitorState {
           throw new InputError('CONFIG_UNSUPPORTED', `state ${redactUrl(url)}: written by a newer pinctl (schema ${String(v.value)}, this one knows ${PG_SCHEMA_VERSION})`);
         }
         await c.query(`INSERT INTO meta (key, value) VALUES ('schema', $1) ON CONFLICT (key) DO NOTHING`, [String(PG_SCHEMA_VERSION)]);
+        await migrateProposals(c);
       });
     } catch (e) {
       await pool.end().catch(() => {});
@@ -229,31 +233,35 @@ export class PgState implements MonitorState {
     return (await this.all(`SELECT * FROM events WHERE finding_id = $1 ORDER BY id`, [findingId])).map(eventFromRow);
   }
 
-  async proposalsToRetire(): Promise<(HistoryEvent & { id: number })[]> {
-    const rows = await this.all(
-      `SELECT e.* FROM events e WHERE e.type = 'pins-proposed'
-         AND e.id = (SELECT MAX(x.id) FROM events x WHERE x.type = 'pins-proposed' AND ${DOMAIN_KEY('x')} = ${DOMAIN_KEY('e')})
-         AND NOT EXISTS (SELECT 1 FROM events r WHERE r.type IN ('pins-retire-proposed', 'pins-retire-skipped')
-                         AND ${DOMAIN_KEY('r')} = ${DOMAIN_KEY('e')} AND r.id > e.id)
-       ORDER BY e.id`,
-    );
-    return rows.map((r) => ({ ...eventFromRow(r), id: Number(r.id) }));
+  async proposals(filter: { active?: boolean } = {}): Promise<Proposal[]> {
+    const rows = filter.active
+      ? await this.all(`SELECT * FROM proposals WHERE state = ANY($1::text[]) ORDER BY created_at, ord`, [[...ACTIVE_STATES]])
+      : await this.all(`SELECT * FROM proposals ORDER BY created_at, ord`);
+    return rows.map(proposalFromRow);
+  }
+
+  async applyProposalChanges(changes: ProposalChange[]): Promise<{ lost: ProposalChange[] }> {
+    return this.tx(async (c) => {
+      const lost: ProposalChange[] = [];
+      for (const ch of changes) if (!(await applyProposal(c, ch))) lost.push(ch);
+      return { lost };
+    });
   }
 
   async addEvents(events: EventWrite[]): Promise<void> {
     await this.tx((c) => insertEvents(c, events));
   }
 
-  async commitSweep(w: SweepWrite, faults: { failAt?: number } = {}): Promise<{ superseded: Set<EventWrite> }> {
+  async commitSweep(w: SweepWrite, faults: { failAt?: number } = {}): Promise<{ lost: ProposalChange[] }> {
     const rows = sweepRows(w);
-    const superseded = new Set<EventWrite>();
+    const lost: ProposalChange[] = [];
     await this.tx(async (c) => {
       await c.query('SELECT pg_advisory_xact_lock($1)', [COMMIT_LOCK]);
-      const steps = sweepSteps(c, w, rows, superseded);
+      const steps = sweepSteps(c, w, rows, lost);
       if (faults.failAt !== undefined) steps.splice(Math.min(faults.failAt, steps.length), 0, async () => void (await c.query(`INSERT INTO no_such_table VALUES (1)`)));
       for (const step of steps) await step();
     });
-    return { superseded };
+    return { lost };
   }
 
   async claimNext(now: Date, leaseMs: number, channel: string): Promise<(OutboxRow & { leaseToken: string }) | null> {
@@ -341,7 +349,7 @@ export class PgState implements MonitorState {
     return new Map(rows.map((r) => [String(r.endpoint), Number(r.n)]));
   }
 
-  async count(table: 'observations' | 'latest' | 'findings' | 'events' | 'outbox' | 'sweeps'): Promise<number> {
+  async count(table: 'observations' | 'latest' | 'findings' | 'events' | 'outbox' | 'sweeps' | 'proposals'): Promise<number> {
     return Number((await this.all(`SELECT COUNT(*) AS n FROM ${table}`))[0]!.n);
   }
 }
@@ -379,7 +387,7 @@ async function insertEvents(c: Client, events: EventWrite[]): Promise<void> {
 type Rows = ReturnType<typeof sweepRows>;
 
 /** The statements of one sweep's transaction, in order (crash tests insert a failing one between them). */
-function sweepSteps(c: Client, w: SweepWrite, rows: Rows, superseded: Set<EventWrite>): (() => Promise<void>)[] {
+function sweepSteps(c: Client, w: SweepWrite, rows: Rows, lost: ProposalChange[]): (() => Promise<void>)[] {
   let seq = 0;
   // One row per address (the last wins, as an upsert per row would make it).
   const latest = [...new Map(w.observations.map((o) => [addrKey(o.endpoint, o.address), o])).values()];
@@ -405,15 +413,11 @@ function sweepSteps(c: Client, w: SweepWrite, rows: Rows, superseded: Set<EventW
       ),
     () => insertMany(c, 'findings', FINDING_TYPES, w.opened.map(findingArgs)),
     () => updateFindings(c, [...w.updated, ...w.resolved]),
+    () => insertEvents(c, w.events),
+    // Compare-and-set on each proposal's version, inside the commit: a retirement another monitor
+    // recorded first is lost here, not recorded twice.
     async () => {
-      const plain: EventWrite[] = [];
-      for (const e of w.events) {
-        const link = retireLink(e);
-        if (!link) plain.push(e);
-        else if (await retireSuperseded(c, link.domain, link.proposalEventId)) superseded.add(e);
-        else await insertEvents(c, [e]);
-      }
-      await insertEvents(c, plain);
+      for (const ch of w.proposals ?? []) if (!(await applyProposal(c, ch))) lost.push(ch);
     },
     () =>
       insertMany(
@@ -431,7 +435,7 @@ const UPDATED = ['severity', 'title', 'explanation', 'action', 'signature', 'det
 
 async function updateFindings(c: Client, list: StoredFinding[]): Promise<void> {
   if (list.length === 0) return;
-  const values = (f: StoredFinding) => [f.severity, f.title, f.explanation, f.action, f.signature, JSON.stringify(f.details), f.updatedAt, f.resolvedAt, f.resolution, f.lastAlertAt, f.address];
+  const values = (f: StoredFinding) => [f.severity, f.title, f.explanation, f.action, f.signature, findingDetailsJson(f), f.updatedAt, f.resolvedAt, f.resolution, f.lastAlertAt, f.address];
   const arrays = [list.map((f) => f.id), ...UPDATED.map((_, i) => list.map((f) => values(f)[i] ?? null))];
   const cols = ['id', ...UPDATED];
   await c.query(
@@ -441,12 +445,31 @@ async function updateFindings(c: Client, list: StoredFinding[]): Promise<void> {
   );
 }
 
-/** Inside the commit: was a retire decision about proposal `afterId` superseded by another monitor's record? */
-async function retireSuperseded(c: Client, domain: string, afterId: number): Promise<boolean> {
-  const r = await c.query(
-    `SELECT 1 FROM events r WHERE r.type IN ('pins-retire-proposed', 'pins-retire-skipped', 'pins-proposed')
-       AND ${DOMAIN_KEY('r')} = $1 AND r.id > $2 LIMIT 1`,
-    [domain, afterId],
-  );
-  return (r.rowCount ?? 0) > 0;
+const INSERT_PROPOSAL = `INSERT INTO proposals (id, domain, state, version, created_at, updated_at, data) VALUES ($1, $2, $3, $4, $5, $6, $7)
+  ON CONFLICT (id) DO NOTHING`;
+
+/** One proposal change by compare-and-set on its version, with the history it writes; false when it lost. */
+async function applyProposal(c: Client, ch: ProposalChange): Promise<boolean> {
+  const r =
+    ch.op === 'create'
+      ? await c.query(INSERT_PROPOSAL, proposalArgs(ch.proposal))
+      : await c.query(`UPDATE proposals SET state = $1, version = $2, updated_at = $3, data = $4 WHERE id = $5 AND version = $6`, [
+          ch.after.state,
+          ch.after.version,
+          ch.after.updatedAt,
+          proposalData(ch.after),
+          ch.after.id,
+          ch.before.version,
+        ]);
+  if ((r.rowCount ?? 0) === 0) return false;
+  await insertEvents(c, historyOf(ch));
+  return true;
+}
+
+/** Proposals that older versions kept only as history events get their rows (once: ids come from the events). */
+async function migrateProposals(c: Client): Promise<void> {
+  if ((await c.query(`SELECT 1 FROM meta WHERE key = 'proposals_migrated'`)).rowCount) return;
+  const rows = (await c.query(`SELECT * FROM events WHERE type = ANY($1::text[]) ORDER BY id`, [PROPOSAL_EVENT_TYPES])).rows as Row[];
+  for (const p of proposalsFromEvents(rows.map((r) => ({ ...eventFromRow(r), id: Number(r.id) })))) await c.query(INSERT_PROPOSAL, proposalArgs(p));
+  await c.query(`INSERT INTO meta (key, value) VALUES ('proposals_migrated', '1') ON CONFLICT (key) DO NOTHING`);
 }

@@ -1,7 +1,8 @@
 /** Rows as both state backends store them (TEXT columns holding JSON) and their mapping to the model. */
 import { createHash } from 'node:crypto';
 import { addrKey } from './findings.js';
-import { AlertType, CertRecord, Finding, Observation, Severity, StoredFinding } from './types.js';
+import { AlertType, CertRecord, Observation, Severity, StoredFinding } from './types.js';
+import { parseDetails, storedDetails } from './lifecycle.js';
 import { AddressState, AlertMessage, EventWrite, HistoryEvent, OutboxRow, SweepWrite, stateOf } from './state.js';
 
 /** A row: column name → value. */
@@ -10,8 +11,11 @@ export type Arg = string | number | null;
 
 export const FINDING_COLUMNS = ['id', 'key', 'kind', 'severity', 'endpoint', 'host', 'port', 'address', 'title', 'explanation', 'action', 'signature', 'details', 'opened_at', 'updated_at', 'resolved_at', 'resolution', 'last_alert_at'];
 export function findingArgs(f: StoredFinding): Arg[] {
-  return [f.id, f.key, f.kind, f.severity, f.endpoint, f.host, f.port, f.address, f.title, f.explanation, f.action, f.signature, JSON.stringify(f.details), f.openedAt, f.updatedAt, f.resolvedAt, f.resolution, f.lastAlertAt];
+  return [f.id, f.key, f.kind, f.severity, f.endpoint, f.host, f.port, f.address, f.title, f.explanation, f.action, f.signature, findingDetailsJson(f), f.openedAt, f.updatedAt, f.resolvedAt, f.resolution, f.lastAlertAt];
 }
+
+/** The `details` column of a finding: evidence and drift tracking (lifecycle.ts), as earlier versions laid it out. */
+export const findingDetailsJson = (f: StoredFinding) => JSON.stringify(storedDetails(f));
 
 export function eventArgs(e: EventWrite): Arg[] {
   return [e.at, e.endpoint, e.host, e.address, e.type, e.kind, e.severity, e.findingId, e.summary, e.details === undefined ? null : JSON.stringify(e.details)];
@@ -45,12 +49,14 @@ export function addressStatesOf(rows: Row[]): Map<string, AddressState> {
   return out;
 }
 
+/** A findings row as the model: the stored details validated into the kind's evidence and the lifecycle. */
 export function findingFromRow(r: Row): StoredFinding {
   const str = (v: unknown) => (v === null || v === undefined ? null : String(v));
+  const { evidence, tracking } = parseDetails(String(r.kind), JSON.parse(String(r.details)));
   return {
     id: String(r.id),
     key: String(r.key),
-    kind: String(r.kind) as Finding['kind'],
+    kind: evidence.kind,
     severity: String(r.severity) as Severity,
     endpoint: String(r.endpoint),
     host: String(r.host),
@@ -60,12 +66,13 @@ export function findingFromRow(r: Row): StoredFinding {
     explanation: String(r.explanation),
     action: String(r.action),
     signature: String(r.signature),
-    details: JSON.parse(String(r.details)) as Record<string, unknown>,
+    details: evidence,
     openedAt: String(r.opened_at),
     updatedAt: String(r.updated_at),
     resolvedAt: str(r.resolved_at),
     resolution: str(r.resolution),
     lastAlertAt: str(r.last_alert_at),
+    ...tracking,
   };
 }
 
@@ -100,9 +107,6 @@ export function eventFromRow(r: Record<string, unknown>): HistoryEvent {
   };
 }
 
-/** The events whose decision must be unique across monitors (dynamic-pinning retirement). */
-export const RETIRE_TYPES = new Set(['pins-retire-proposed', 'pins-retire-skipped']);
-
 /**
  * What a sweep writes, computed once for every backend: the observations whose served state
  * changed (history), each distinct chain once (content-addressed; rows reference it by key; JSON made
@@ -136,11 +140,4 @@ export function sweepRows(w: SweepWrite) {
     failures: w.observations.filter((o) => o.error).length,
     endpoints: new Set(w.observations.map((o) => o.endpoint)).size,
   };
-}
-
-/** A retire decision's link to the proposal it retires (null for other events). */
-export function retireLink(e: EventWrite): { proposalEventId: number; domain: string } | null {
-  if (!RETIRE_TYPES.has(e.type)) return null;
-  const d = e.details as { proposalEventId?: number; domain?: string } | undefined;
-  return d?.proposalEventId !== undefined ? { proposalEventId: d.proposalEventId, domain: d.domain ?? e.host } : null;
 }

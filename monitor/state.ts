@@ -5,12 +5,14 @@
  * which several monitors can share. Every implementation passes test/monitor/state-contract.test.ts.
  *
  * Rules every backend keeps:
- *  - commitSweep() writes a whole sweep or none of it, and decides a retirement once across monitors
- *    (checked inside its transaction, after any other monitor's commit);
+ *  - commitSweep() writes a whole sweep or none of it; a proposal change (monitor/proposal-state.ts)
+ *    applies only while the proposal's stored version is the one it was computed from (checked
+ *    inside the transaction, after any other monitor's commit), with the history events it writes;
  *  - claimNext() hands one due outbox row to one deliverer, with a lease token; markSent/markFailed
  *    take effect only while that token still holds the lease.
  */
 import type { AlertType, Observation, StoredFinding } from './types.js';
+import type { Proposal, ProposalChange } from './proposal-state.js';
 
 export interface OutboxRow {
   id: string;
@@ -79,6 +81,8 @@ export interface SweepWrite {
   resolved: StoredFinding[];
   events: EventWrite[];
   outbox: Omit<OutboxRow, 'attempts' | 'lastError' | 'sentAt' | 'status'>[];
+  /** Dynamic-pinning proposals created or moved this sweep (each applied by compare-and-set). */
+  proposals?: ProposalChange[];
 }
 
 /** Held by the one monitor that sweeps a state now; released when its cycle ends (or it dies). */
@@ -104,9 +108,15 @@ export interface MonitorState {
   finding(id: string): Promise<StoredFinding | null>;
   history(hostOrEndpoint: string, limit?: number): Promise<HistoryEvent[]>;
   findingEvents(findingId: string): Promise<HistoryEvent[]>;
-  proposalsToRetire(): Promise<(HistoryEvent & { id: number })[]>;
+  /** Dynamic-pinning proposals, oldest first; `active`: those whose overlap window is still undecided. */
+  proposals(filter?: { active?: boolean }): Promise<Proposal[]>;
+  /**
+   * Applies proposal changes outside a sweep (publishing), in one transaction; `lost`: those not
+   * applied because the proposal moved meanwhile (another monitor), whose history was not written.
+   */
+  applyProposalChanges(changes: ProposalChange[]): Promise<{ lost: ProposalChange[] }>;
   addEvents(events: EventWrite[]): Promise<void>;
-  commitSweep(w: SweepWrite, faults?: { failAt?: number }): Promise<{ superseded: Set<EventWrite> }>;
+  commitSweep(w: SweepWrite, faults?: { failAt?: number }): Promise<{ lost: ProposalChange[] }>;
   claimNext(now: Date, leaseMs: number, channel: string): Promise<(OutboxRow & { leaseToken: string }) | null>;
   claimDue(now: Date, leaseMs: number, limit?: number): Promise<(OutboxRow & { leaseToken: string })[]>;
   channels(): Promise<string[]>;
@@ -119,6 +129,6 @@ export interface MonitorState {
   pendingByChannel(): Promise<Map<string, number>>;
   lastChanges(): Promise<Map<string, string>>;
   chainChanges(): Promise<Map<string, number>>;
-  count(table: 'observations' | 'latest' | 'findings' | 'events' | 'outbox' | 'sweeps'): Promise<number>;
+  count(table: 'observations' | 'latest' | 'findings' | 'events' | 'outbox' | 'sweeps' | 'proposals'): Promise<number>;
   close(): void | Promise<void>;
 }

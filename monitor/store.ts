@@ -34,15 +34,17 @@ import {
   eventArgs,
   eventFromRow,
   findingArgs,
+  findingDetailsJson,
   findingFromRow,
   observationOf,
   outboxFromRow,
-  retireLink,
   sweepRows,
 } from './state-rows.js';
 
 export type { AddressState, AlertMessage, EventWrite, HistoryEvent, OutboxRow, SweepRecord, SweepWrite } from './state.js';
 import { stateOf } from './state.js';
+import { ACTIVE_STATES, Proposal, ProposalChange, historyOf, proposalArgs, proposalData, proposalFromRow } from './proposal-state.js';
+import { PROPOSAL_EVENT_TYPES, proposalsFromEvents } from './proposal-migrate.js';
 export { stateOf };
 
 /**
@@ -86,6 +88,11 @@ const SCHEMA = [
   `CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_attempt_at)`,
   `CREATE TABLE IF NOT EXISTS chains (key TEXT PRIMARY KEY, data TEXT NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS counters (name TEXT NOT NULL, label TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (name, label))`,
+  // Dynamic-pinning proposals (monitor/proposal-state.ts): typed columns for what is queried, the rest in `data`.
+  `CREATE TABLE IF NOT EXISTS proposals (
+     id TEXT PRIMARY KEY, domain TEXT NOT NULL, state TEXT NOT NULL, version INTEGER NOT NULL,
+     created_at TEXT NOT NULL, updated_at TEXT NOT NULL, data TEXT NOT NULL)`,
+  `CREATE INDEX IF NOT EXISTS proposals_state ON proposals (state, domain)`,
 ];
 
 /** One statement and its arguments, run inside a transaction. */
@@ -157,6 +164,7 @@ export class Store implements MonitorState {
           store.run(`INSERT INTO meta (key, value) VALUES ('schema', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, [String(SCHEMA_VERSION)]);
         });
       }
+      store.transaction(() => store.migrateProposals());
     } catch (e) {
       store.close();
       if (e instanceof InputError) throw e;
@@ -329,28 +337,44 @@ export class Store implements MonitorState {
     return this.all(`SELECT * FROM events WHERE finding_id = ? ORDER BY id`, [findingId]).map(eventFromRow);
   }
 
-  /**
-   * Dynamic pinning: the newest `pins-proposed` event of each domain (pin-set entry) that no
-   * `pins-retire-*` decision has followed yet (its overlap window may have ended: retireBackups()
-   * decides). Records from before `domain` was recorded are keyed by their host.
-   */
-  async proposalsToRetire(): Promise<(HistoryEvent & { id: number })[]> {
-    return this.all(
-      `SELECT e.* FROM events e WHERE e.type = 'pins-proposed'
-         AND e.id = (SELECT MAX(x.id) FROM events x WHERE x.type = 'pins-proposed' AND ${DOMAIN_KEY('x')} = ${DOMAIN_KEY('e')})
-         AND NOT EXISTS (SELECT 1 FROM events r WHERE r.type IN ('pins-retire-proposed', 'pins-retire-skipped') AND ${DOMAIN_KEY('r')} = ${DOMAIN_KEY('e')} AND r.id > e.id)
-       ORDER BY e.id`,
-    ).map((r) => ({ ...eventFromRow(r), id: Number(r.id) }));
+  async proposals(filter: { active?: boolean } = {}): Promise<Proposal[]> {
+    // A state this version has not opened for writing yet (status reads it read-only) has no table.
+    if (this.all(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'proposals'`).length === 0) return [];
+    const where = filter.active ? `WHERE state IN (${ACTIVE_STATES.map(() => '?').join(', ')})` : '';
+    return this.all(`SELECT * FROM proposals ${where} ORDER BY created_at, rowid`, filter.active ? [...ACTIVE_STATES] : []).map(proposalFromRow);
   }
 
-  /**
-   * Inside a transaction: is a retire decision for `domain` about proposal event `afterId` out of
-   * date — another decision, or a newer proposal, recorded after it (by another monitor)?
-   */
-  private retireSuperseded(domain: string, afterId: number): boolean {
-    return (
-      this.all(`SELECT 1 FROM events r WHERE r.type IN ('pins-retire-proposed', 'pins-retire-skipped', 'pins-proposed') AND ${DOMAIN_KEY('r')} = ? AND r.id > ? LIMIT 1`, [domain, afterId]).length > 0
-    );
+  async applyProposalChanges(changes: ProposalChange[]): Promise<{ lost: ProposalChange[] }> {
+    return this.transaction(() => ({ lost: changes.filter((c) => !this.applyProposal(c)) }));
+  }
+
+  /** Inside a transaction: one change by compare-and-set on the version, with its history; false when it lost. */
+  private applyProposal(c: ProposalChange): boolean {
+    const applied =
+      c.op === 'create'
+        ? this.run(`INSERT OR IGNORE INTO proposals (id, domain, state, version, created_at, updated_at, data) VALUES (?, ?, ?, ?, ?, ?, ?)`, proposalArgs(c.proposal))
+        : this.run(`UPDATE proposals SET state = ?, version = ?, updated_at = ?, data = ? WHERE id = ? AND version = ?`, [
+            c.after.state,
+            c.after.version,
+            c.after.updatedAt,
+            proposalData(c.after),
+            c.after.id,
+            c.before.version,
+          ]);
+    if (applied.changes === 0) return false;
+    for (const e of historyOf(c)) this.run(INSERT_EVENT, eventArgs(e));
+    return true;
+  }
+
+  /** Proposals that older versions kept only as history events get their rows (once: ids come from the events). */
+  private migrateProposals(): void {
+    if (this.all(`SELECT 1 FROM meta WHERE key = 'proposals_migrated'`).length > 0) return;
+    const types = PROPOSAL_EVENT_TYPES;
+    const events = this.all(`SELECT * FROM events WHERE type IN (${types.map(() => '?').join(', ')}) ORDER BY id`, types).map((r) => ({ ...eventFromRow(r), id: Number(r.id) }));
+    for (const p of proposalsFromEvents(events)) {
+      this.run(`INSERT OR IGNORE INTO proposals (id, domain, state, version, created_at, updated_at, data) VALUES (?, ?, ?, ?, ?, ?, ?)`, proposalArgs(p));
+    }
+    this.run(`INSERT INTO meta (key, value) VALUES ('proposals_migrated', '1') ON CONFLICT (key) DO NOTHING`);
   }
 
   /** Appends history events outside a sweep's transaction (the outcome of a publish made after it). */
@@ -365,7 +389,7 @@ export class Store implements MonitorState {
    * that point of the transaction, after which nothing of the sweep may be kept. Returns the retire
    * events not written because another monitor recorded that decision first.
    */
-  async commitSweep(w: SweepWrite, faults: { failAt?: number } = {}): Promise<{ superseded: Set<EventWrite> }> {
+  async commitSweep(w: SweepWrite, faults: { failAt?: number } = {}): Promise<{ lost: ProposalChange[] }> {
     const { history, distinct, stored, keyOf, failures, endpoints } = sweepRows(w);
 
     // Each step is a list of rows for one prepared statement, made when its turn comes (only one
@@ -409,7 +433,7 @@ export class Store implements MonitorState {
           f.explanation,
           f.action,
           f.signature,
-          JSON.stringify(f.details),
+          findingDetailsJson(f),
           f.updatedAt,
           f.resolvedAt,
           f.resolution,
@@ -419,18 +443,14 @@ export class Store implements MonitorState {
         ]);
       }
     });
-    // A retire decision is recorded once per proposal even with two monitors on one state: the
-    // check runs inside this write transaction, after the other monitor's commit if it was first.
-    const superseded = new Set<EventWrite>();
     steps.push(() => {
-      for (const e of w.events) {
-        const link = retireLink(e);
-        if (link && this.retireSuperseded(link.domain, link.proposalEventId)) {
-          superseded.add(e);
-          continue;
-        }
-        this.run(INSERT_EVENT, eventArgs(e));
-      }
+      for (const e of w.events) this.run(INSERT_EVENT, eventArgs(e));
+    });
+    // A proposal change (a retirement, say) is recorded once even with two monitors on one state:
+    // the version check runs inside this write transaction, after the other monitor's commit.
+    const lost: ProposalChange[] = [];
+    steps.push(() => {
+      for (const c of w.proposals ?? []) if (!this.applyProposal(c)) lost.push(c);
     });
     steps.push(() => {
       for (const a of w.outbox) {
@@ -453,7 +473,7 @@ export class Store implements MonitorState {
     this.transaction(() => {
       for (const step of steps) step();
     });
-    return { superseded };
+    return { lost };
   }
 
   /**
@@ -567,15 +587,12 @@ export class Store implements MonitorState {
   }
 
   /** For tests and `status`: raw counts. */
-  async count(table: 'observations' | 'latest' | 'findings' | 'events' | 'outbox' | 'sweeps'): Promise<number> {
+  async count(table: 'observations' | 'latest' | 'findings' | 'events' | 'outbox' | 'sweeps' | 'proposals'): Promise<number> {
     return Number(this.all(`SELECT COUNT(*) AS n FROM ${table}`)[0]!.n);
   }
 }
 
 const INSERT_FINDING = `INSERT INTO findings (${FINDING_COLUMNS.join(', ')})`;
-
-/** The pin-set entry a dynamic-pinning event is about (older records: their host). */
-const DOMAIN_KEY = (t: string) => `COALESCE(json_extract(${t}.details, '$.domain'), ${t}.host)`;
 
 const INSERT_EVENT = `INSERT INTO events (at, endpoint, host, address, type, kind, severity, finding_id, summary, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 

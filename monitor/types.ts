@@ -4,6 +4,9 @@
  * history replayed from the database gives the same answers as the live sweep did.
  */
 
+import type { FindingEvidence } from './evidence.js';
+import type { Lifecycle } from './lifecycle.js';
+
 export type Severity = 'info' | 'warning' | 'critical';
 export const SEVERITY_RANK: Record<Severity, number> = { info: 0, warning: 1, critical: 2 };
 export const atLeast = (s: Severity, min: Severity) => SEVERITY_RANK[s] >= SEVERITY_RANK[min];
@@ -96,18 +99,13 @@ export interface Finding {
    * change) the finding is re-alerted as "changed"; otherwise it is the same problem, not re-sent.
    */
   signature: string;
-  details: Record<string, unknown>;
+  /** What was seen, typed by kind (`details.kind` === `kind`): monitor/evidence.ts. */
+  details: FindingEvidence;
 }
 
-/** A finding as stored: open until resolved. */
-export interface StoredFinding extends Finding {
+/** A finding as stored: its evidence and its lifecycle (monitor/lifecycle.ts), open until resolved. */
+export interface StoredFinding extends Finding, Lifecycle {
   id: string;
-  openedAt: string;
-  updatedAt: string;
-  resolvedAt: string | null;
-  resolution: string | null;
-  /** Last time an alert (new, changed or reminder) was queued for it; null when never alerted. */
-  lastAlertAt: string | null;
 }
 
 export type AlertType = 'new' | 'changed' | 'reminder' | 'resolved';

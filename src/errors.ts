@@ -34,6 +34,7 @@ export type ErrorCode =
   | 'KEY_UNSAFE'
   | 'PIN_MISMATCH'
   | 'STATE_BUSY'
+  | 'PROPOSAL_TRANSITION'
   | 'STORAGE_UNSAFE'
   | 'BUNDLE_TOO_LARGE'
   | 'BUNDLE_ENVELOPE'

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { byEndpoint } from '../../monitor/findings.js';
+import { findingJson as projectedJson, viewOf } from '../../monitor/projection.js';
 import { CliIO } from '../io.js';
 import { printError, printJson, style, Style } from '../style.js';
 import { InputError, PinctlError } from '../../src/errors.js';
@@ -183,22 +184,8 @@ function servedLines(s: Style, r: CycleResult): string[] {
   });
 }
 
-function findingJson(f: StoredFinding) {
-  return {
-    id: f.id,
-    kind: f.kind,
-    severity: f.severity,
-    endpoint: f.endpoint,
-    address: f.address,
-    title: f.title,
-    explanation: f.explanation,
-    action: f.action,
-    openedAt: f.openedAt,
-    resolvedAt: f.resolvedAt,
-    resolution: f.resolution,
-    details: f.details,
-  };
-}
+/** --json: the finding's one projection (monitor/projection.ts), as its alerts render it. */
+const findingJson = (f: StoredFinding) => projectedJson(viewOf(f));
 
 const sevLabel = (s: Style, sev: Severity) => (sev === 'critical' ? s.red('CRITICAL') : sev === 'warning' ? s.yellow('WARNING ') : s.dim('info    '));
 

@@ -25,6 +25,8 @@ export interface AlertView {
   changed: string[];
   /** The dynamic-pinning proposal attached to the finding (file, how to publish). */
   proposal: string[];
+  /** The evidence as stored and as --json prints it (FindingView.details). */
+  details: Record<string, unknown>;
 }
 
 /** A `monitor test-alert` message: nothing is wrong, it proves the channel delivers. */

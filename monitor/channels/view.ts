@@ -1,8 +1,9 @@
 /**
  * The alert projection (AlertView) and the plain text every channel shares: built once per
- * (finding, alert type) when the alert is queued; each channel renders its payload from it.
+ * (finding, alert type) when the alert is queued, from the finding's FindingView; each channel
+ * renders its payload from it.
  */
-import { cn } from '../findings.js';
+import { viewOf } from '../projection.js';
 import type { AlertType, StoredFinding } from '../types.js';
 import type { AlertView } from './types.js';
 
@@ -13,81 +14,12 @@ const TYPE_WORD: Record<AlertType, string> = {
   resolved: 'RESOLVED',
 };
 
-interface ChainEntry {
-  position: string;
-  subject: string;
-  spkiSha256: string;
-  sha256?: string;
-  notAfter?: string;
-}
-
-function chainLines(label: string, chain: unknown): string[] {
-  if (!Array.isArray(chain) || chain.length === 0) return [];
-  return [
-    `  ${label}:`,
-    ...(chain as ChainEntry[]).map(
-      (c) =>
-        `    ${c.position.padEnd(12)} "${cn(c.subject)}"  pin ${c.spkiSha256}${c.notAfter ? `  until ${c.notAfter.slice(0, 10)}` : ''}`,
-    ),
-  ];
-}
-
-/** The "what changed" block: old → new pins and subjects, wherever the finding knows them. */
-function changedLines(f: StoredFinding): string[] {
-  const d = f.details;
-  const lines: string[] = [];
-  if (Array.isArray(d.changes)) {
-    for (const c of d.changes as { text: string; from?: ChainEntry | null; to?: ChainEntry | null }[]) {
-      lines.push(`  - ${c.text}`);
-      if (c.from || c.to) {
-        lines.push(`      old: ${c.from ? `"${c.from.subject}" pin ${c.from.spkiSha256}` : '(none)'}`);
-        lines.push(`      new: ${c.to ? `"${c.to.subject}" pin ${c.to.spkiSha256}` : '(none)'}`);
-      }
-    }
-  }
-  lines.push(...chainLines('previous chain', d.previousChain));
-  lines.push(...chainLines(f.kind === 'chain-drift' || d.previousChain ? 'new chain' : 'served chain', d.chain));
-  if (Array.isArray(d.pins))
-    lines.push(`  pins the app ships (${String(d.pinsSource)}): ${(d.pins as string[]).join(', ')}`);
-  if (Array.isArray(d.reasons)) lines.push(...(d.reasons as string[]).map((r) => `  ${r}`));
-  if (d.certificate) lines.push(...chainLines('certificate', [d.certificate]));
-  if (Array.isArray(d.groups)) {
-    for (const g of d.groups as { addresses: string[]; chain: ChainEntry[] }[])
-      lines.push(...chainLines(`served by ${g.addresses.join(', ')}`, g.chain));
-  }
-  if (typeof d.message === 'string') lines.push(`  ${d.message}`);
-  return lines;
-}
-
-/** The dynamic-pinning proposal attached to a chain-drift finding by the cycle: the file and how to publish it. */
-function proposalLines(f: StoredFinding): string[] {
-  const p = f.details.proposal as
-    | {
-        file?: string;
-        curl?: string;
-        publish?: boolean;
-        service?: string;
-        domain?: string;
-        keepBackupsUntil?: string;
-        pins?: string[];
-        backups?: string[];
-      }
-    | undefined;
-  if (!p || typeof p.file !== 'string') return [];
-  return [
-    `  new pin set${p.domain ? ` for ${p.domain}` : ''} written to ${p.file}: ${(p.pins ?? []).join(', ')}` +
-      ` plus ${(p.backups ?? []).length} backup pin(s) (shipped pins and the old chain's keys)` +
-      ` kept until at least ${p.keepBackupsUntil ?? '?'}`,
-    p.publish
-      ? `  the monitor publishes it to ${p.service}/v1/bundles/pins?merge=1 (that entry replaced, other domains kept;` +
-        ` the outcome is in the history); to publish by hand: ${p.curl}`
-      : `  publish it with: ${p.curl}`,
-  ];
-}
-
-/** The projection every channel renders from. */
+/**
+ * The projection every channel renders from: the finding's one FindingView (monitor/projection.ts,
+ * which --json prints too) with the alert's type, time and subject.
+ */
 export function alertView(f: StoredFinding, type: AlertType, now: Date): AlertView {
-  const addresses = ((f.details.addresses as string[] | undefined) ?? (f.address ? [f.address] : [])).filter(Boolean);
+  const view = viewOf(f);
   const sev = type === 'resolved' ? 'RESOLVED' : f.severity.toUpperCase();
   const subject =
     `[pinctl] ${type === 'resolved' ? '' : `${sev} `}${type === 'new' ? '' : `${TYPE_WORD[type]}: `}${f.kind} ${f.title}`
@@ -97,10 +29,11 @@ export function alertView(f: StoredFinding, type: AlertType, now: Date): AlertVi
     type,
     at: now.toISOString(),
     finding: f,
-    addresses,
+    addresses: view.addresses,
     subject,
-    changed: changedLines(f),
-    proposal: proposalLines(f),
+    changed: view.changed,
+    proposal: view.proposal,
+    details: view.details,
   };
 }
 

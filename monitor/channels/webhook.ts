@@ -59,7 +59,7 @@ export const webhookChannel = {
           openedAt: f.openedAt,
           resolvedAt: f.resolvedAt,
           resolution: f.resolution,
-          details: f.details,
+          details: view.details,
         },
       },
     };

@@ -5,7 +5,7 @@
 import type { EndpointConfig } from '../config.js';
 import type { HistoryEvent, OutboxRow } from '../store.js';
 import { byEndpoint } from '../findings.js';
-import { overlapEnd, RecordedProposal } from '../proposals.js';
+import { windowEnd, type Proposal } from '../proposal-state.js';
 import { EndpointRow, endpointRows } from '../status.js';
 import type { CertRecord, Observation, Position, Severity, StoredFinding } from '../types.js';
 
@@ -93,6 +93,8 @@ export interface StatusInput {
   lastSweep: { finishedAt: string; durationMs: number } | null;
   /** History events per endpoint id, oldest first. */
   history: Map<string, HistoryEvent[]>;
+  /** Dynamic-pinning proposals (the state's proposals table), oldest first. */
+  proposals?: Proposal[];
   /** Alerts sent (outbox rows with status 'sent'). */
   sent: OutboxRow[];
   bundle: BundleInfo | null;
@@ -141,7 +143,7 @@ export function statusDocument(input: StatusInput): StatusDocument {
     pinSetExpirations: input.endpoints.flatMap((ep) =>
       ep.pins?.expiration ? [{ endpoint: ep.id, source: ep.pins.source, expiration: ep.pins.expiration }] : [],
     ),
-    overlaps: overlaps(input.history),
+    overlaps: overlaps(input.proposals ?? [], new Set(input.endpoints.map((e) => e.id))),
   };
 }
 
@@ -213,23 +215,9 @@ function timeline(events: HistoryEvent[], sent: OutboxRow[]): TimelineEntry[] {
 }
 
 /** Dynamic pinning: each proposal keeps the old keys as backups from its time to its overlap end. */
-function overlaps(history: Map<string, HistoryEvent[]>): OverlapWindow[] {
-  const out: OverlapWindow[] = [];
-  const seen = new Set<string>();
-  for (const events of history.values()) {
-    for (const e of events) {
-      if (e.type !== 'pins-proposed' || !e.details) continue;
-      const p = e.details as RecordedProposal;
-      const key = `${p.domain ?? e.host}|${e.at}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      out.push({
-        endpoint: e.endpoint,
-        domain: p.domain ?? e.host,
-        from: e.at,
-        until: new Date(overlapEnd(p)).toISOString(),
-      });
-    }
-  }
-  return out.sort((a, b) => a.from.localeCompare(b.from));
+function overlaps(proposals: Proposal[], configured: Set<string>): OverlapWindow[] {
+  return proposals
+    .filter((p) => configured.has(p.subjects[0]?.endpoint ?? ''))
+    .map((p) => ({ endpoint: p.subjects[0]!.endpoint, domain: p.domain, from: p.createdAt, until: new Date(windowEnd(p)).toISOString() }))
+    .sort((a, b) => a.from.localeCompare(b.from));
 }

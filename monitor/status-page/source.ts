@@ -19,12 +19,13 @@ export async function readStatus(
   bundle: BundleInfo | null,
 ): Promise<StatusDocument> {
   const configured = new Set(cfg.endpoints.map((e) => e.id));
-  const [observations, open, lastChanges, lastSweep, sent] = await Promise.all([
+  const [observations, open, lastChanges, lastSweep, sent, proposals] = await Promise.all([
     store.latestObservations(),
     store.openFindings(),
     store.lastChanges(),
     store.lastSweep(),
     store.outbox('sent'),
+    store.proposals(),
   ]);
   const history = new Map<string, Awaited<ReturnType<MonitorState['history']>>>();
   for (const ep of cfg.endpoints)
@@ -40,6 +41,7 @@ export async function readStatus(
     lastChanges,
     lastSweep,
     history,
+    proposals,
     sent,
     bundle,
   });

@@ -18,21 +18,22 @@ export const FINDING: StoredFinding = {
   action: 'pinctl generate --from https://api.pinctl.test --backup backup.key > pins.json',
   signature: 'sig-1',
   details: {
-    changes: [
+    kind: 'pin-mismatch',
+    addresses: ['127.0.0.1'],
+    pins: ['AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=', 'CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC='],
+    pinsSource: 'inline',
+    reasons: ['leaf key changed: no pinned key in the served chain'],
+    chain: [
       {
-        text: 'leaf key changed',
-        from: {
-          position: 'leaf',
-          subject: 'CN=api.pinctl.test',
-          spkiSha256: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=',
-        },
-        to: {
-          position: 'leaf',
-          subject: 'CN=api.pinctl.test',
-          spkiSha256: 'BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB=',
-        },
+        position: 'leaf',
+        subject: 'CN=api.pinctl.test',
+        issuer: 'CN=pinctl test intermediate',
+        spkiSha256: 'BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB=',
+        sha256: '00'.repeat(32),
+        notAfter: '2027-06-01T00:00:00.000Z',
       },
     ],
+    previousChain: null,
   },
   openedAt: '2026-05-31T23:00:00.000Z',
   updatedAt: '2026-05-31T23:00:00.000Z',

@@ -20,7 +20,7 @@ describe('alert delivery', () => {
     const slowA: Senders = {
       webhook: async (row: OutboxRow) => {
         sends.push(row.id);
-        t += 60_000; // each send takes a minute (a slow receiver, within its timeout)
+        t += 20_000; // each send takes 20 s (a slow receiver, within its 30 s attempt deadline and lease)
         if (sends.length === 3 && !bRan) {
           bRan = true;
           await deliverDue(b, alerts, { webhook: async (r) => void sends.push(r.id) }, now);

@@ -80,6 +80,16 @@ endpoints:
 
 const once = (cfg: string, now: Date) => monitorCli(['monitor', 'once', '--config', cfg], { now, env: { PINCTL_ADMIN_TOKEN: TOKEN } });
 
+/** Each proposal's state in the state's proposals table, oldest first. */
+async function states(dir: string) {
+  const store = await Store.open(join(dir, 'state'));
+  try {
+    return (await store.proposals()).map((p) => p.state);
+  } finally {
+    store.close();
+  }
+}
+
 async function events(dir: string) {
   const store = await Store.open(join(dir, 'state'));
   try {
@@ -188,6 +198,7 @@ describe('dynamic pinning against a real signing service', () => {
     expect(published).toHaveLength(1);
     expect(published[0]!.summary).toContain('published pins version 2');
     expect(history.filter((e) => e.type === 'pins-publish-attempt')).toHaveLength(1);
+    expect(await states(dir)).toEqual(['published']);
 
     // Another sweep with the same chain: the finding is not new, nothing is published again.
     await once(cfg, new Date(LATER.getTime() + 60_000));
@@ -263,6 +274,8 @@ describe('dynamic pinning against a real signing service', () => {
     expect(retired).toHaveLength(1);
     expect(retired[0]!.summary).toContain(`without the old chain's key(s) ${LEAF}`);
 
+    expect(await states(dir)).toEqual(['retiring']); // publish: false — the follow-up waits to be published by hand
+
     // Decided once: later sweeps propose nothing more.
     await once(cfg, new Date('2026-07-02T00:00:00Z'));
     expect(proposals()).toHaveLength(2);
@@ -300,6 +313,7 @@ describe('dynamic pinning against a real signing service', () => {
     // The hand-added pin was not in the proposal: the history says the served entry lost it.
     expect(published[0]!.summary).toContain(`the served entry also lost ${ROOT}`);
     expect(published[0]!.summary).not.toContain(`lost ${LEAF}`);
+    expect(await states(dir)).toEqual(['retired']);
 
     // Once: the next sweep publishes nothing.
     await once(cfg, new Date('2026-07-02T00:00:00Z'));
@@ -347,6 +361,7 @@ describe('dynamic pinning against a real signing service', () => {
     const skipped = (await events(dir)).filter((e) => e.type === 'pins-retire-skipped');
     expect(skipped).toHaveLength(1);
     expect(skipped[0]!.summary).toContain('would leave 1 pin(s)');
+    expect(await states(dir)).toEqual(['kept']);
   });
 
   it('one entry per name: another port still serving the old key keeps it in the set, and both ports are in the proposal', async () => {
@@ -401,6 +416,7 @@ describe('dynamic pinning against a real signing service', () => {
     // Its window ends 30 days later: LEAF_NEW (served by nothing) goes, LEAF (served) stays.
     await once(cfg, new Date('2026-07-10T00:10:00Z'));
     expect(files()).toHaveLength(3);
+    expect(await states(dir)).toEqual(['superseded', 'retiring']);
     expect(pinsOf(files()[2]!)).toEqual([
       [LEAF, 'leaf'],
       [BACKUP, 'backup'],

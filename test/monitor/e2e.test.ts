@@ -2,6 +2,7 @@
  * End to end through `pinctl monitor once`: a real TLS server on 127.0.0.1 whose chain the test
  * rotates, a real SMTP server (smtp-server) and an HTTP webhook receiver on 127.0.0.1, a frozen clock.
  */
+import { storedDetails } from '../../monitor/lifecycle.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -67,7 +68,7 @@ async function once(cfg: string, now = NOW, json = false) {
   if (json) {
     const store = await Store.open(join(dirname(cfg), 'state'));
     try {
-      const stored = (await store.openFindings()).map((f) => ({ id: f.id, severity: f.severity, title: f.title, details: f.details, resolvedAt: f.resolvedAt }));
+      const stored = (await store.openFindings()).map((f) => ({ id: f.id, severity: f.severity, title: f.title, details: storedDetails(f), resolvedAt: f.resolvedAt }));
       const printed = (JSON.parse(r.stdout).open as StoredFinding[]).map((f) => ({ id: f.id, severity: f.severity, title: f.title, details: f.details, resolvedAt: f.resolvedAt }));
       expect(printed).toEqual(stored);
     } finally {

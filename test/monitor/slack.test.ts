@@ -1,4 +1,5 @@
 /** The Slack channel: Block Kit shape and Slack's limits, checked by a local receiver; config secrets. */
+import type { StoredFinding } from '../../monitor/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -63,7 +64,7 @@ describe('slack', () => {
       explanation: '&'.repeat(10_000),
       action: `run ${'x'.repeat(10_000)}`,
       endpoint: `${'e'.repeat(3000)}:443`,
-      details: { reasons: Array.from({ length: 400 }, (_, i) => `reason ${i} ${'r'.repeat(50)}`) },
+      details: { ...FINDING.details, reasons: Array.from({ length: 400 }, (_, i) => `reason ${i} ${'r'.repeat(50)}`) } as StoredFinding['details'],
     };
     const p = slackChannel.render(alertView(huge, 'changed', NOW), 'alert-3', cfg());
     expect(slackViolations(p)).toEqual([]);

@@ -6,7 +6,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { STATE_BACKENDS, StateBackend } from '../../monitor/open-state.js';
 import type { EventWrite, MonitorState, SweepWrite } from '../../monitor/state.js';
+import { Proposal, ProposalEvent, ProposalTransitionError, change } from '../../monitor/proposal-state.js';
+import Database from 'libsql';
+import pg from 'pg';
+import { join } from 'node:path';
 import type { Observation, StoredFinding } from '../../monitor/types.js';
+import type { ChainDriftEvidence, ExpiryEvidence } from '../../monitor/evidence.js';
 import { tempDir } from './helpers.js';
 import { PG_SKIP, TestDatabase, createTestDatabase } from './pg.js';
 
@@ -28,10 +33,18 @@ const write = (observations: Observation[], previous: SweepWrite['previous'], id
   observations, previous, opened: [], updated: [], resolved: [], events: [], outbox: [], ...extra,
 });
 
+const cert = { position: 'leaf' as const, subject: 'CN=a', issuer: 'CN=r', spkiSha256: 'pa', sha256: 'fa', notAfter: '2027-01-01T00:00:00.000Z' };
+const expiryEvidence = (level: number): ExpiryEvidence => ({ kind: 'expiry', addresses: ['127.0.0.1'], level, daysLeft: level - 1, pinned: false, certificate: cert });
+
+const driftEvidence: ChainDriftEvidence = {
+  kind: 'chain-drift', addresses: ['127.0.0.1'], from: 'fa', to: 'fb', newKeys: ['pb'], previousChain: [cert], chain: [{ ...cert, spkiSha256: 'pb', sha256: 'fb' }],
+  changes: [{ change: 'leaf-key-changed', severity: 'warning', text: 'leaf key changed', from: cert, to: { ...cert, spkiSha256: 'pb', sha256: 'fb' } }],
+};
+
 function finding(id: string, key: string, openedAt: string, extra: Partial<StoredFinding> = {}): StoredFinding {
   return {
     id, key, kind: 'expiry', severity: 'warning', endpoint: 'ep1.test:443', host: 'ep1.test', port: 443, address: '127.0.0.1',
-    title: `t ${id}`, explanation: 'e', action: 'a', signature: 's', details: { n: 1, nested: { x: [1, 2] } },
+    title: `t ${id}`, explanation: 'e', action: 'a', signature: 's', details: expiryEvidence(30),
     openedAt, updatedAt: openedAt, resolvedAt: null, resolution: null, lastAlertAt: null, ...extra,
   };
 }
@@ -49,28 +62,48 @@ const alert = (id: string, channel: 'email' | 'webhook', createdAt: string) => (
 interface Fixture {
   open(): Promise<MonitorState>;
   cleanup(): Promise<void>;
+  /** Runs SQL on the backend directly (to make a state as an older pinctl left it). */
+  raw(sql: string): Promise<void>;
 }
 
 async function fixture(b: StateBackend): Promise<Fixture> {
   if (b.id === 'sqlite') {
     const dir = tempDir();
-    return { open: () => b.open({ state: dir, localDir: dir }), cleanup: async () => {} };
+    const raw = async (sql: string) => {
+      const db = new Database(join(dir, 'monitor.db'));
+      db.exec(sql);
+      db.close();
+    };
+    return { open: () => b.open({ state: dir, localDir: dir }), cleanup: async () => {}, raw };
   }
   const db: TestDatabase = await createTestDatabase();
-  return { open: () => b.open({ state: db.url, statePassword: db.password, localDir: tempDir() }), cleanup: () => db.drop() };
+  const raw = async (sql: string) => {
+    const c = new pg.Client({ connectionString: db.urlWithPassword });
+    await c.connect();
+    await c.query(sql).finally(() => c.end());
+  };
+  return { open: () => b.open({ state: db.url, statePassword: db.password, localDir: tempDir() }), cleanup: () => db.drop(), raw };
 }
+
+const proposal = (id: string, domain: string, createdAt: string): Proposal => ({
+  id, domain, state: 'proposed', version: 1, createdAt, updatedAt: createdAt,
+  subjects: [{ findingId: 'f1', endpoint: 'ep1.test:443', host: 'ep1.test', address: '127.0.0.1', severity: 'warning' }],
+  file: `${id}.json`, json: '{"domains":[]}', pins: ['new'], backups: ['old'], positions: ['leaf'], keepBackupsUntil: '2026-07-01',
+  keepBackupsUntilAt: '2026-07-01T00:00:00.000Z', retire: ['old'], publishAttemptedAt: null, followUp: null, reason: null,
+});
+const retireEvent = (file: string): ProposalEvent => ({ type: 'retire', followUp: { file, json: '{}', pins: ['new'], backups: [], dropped: ['old'] }, note: `retire in ${file}` });
 
 const cleanups: (() => Promise<void>)[] = [];
 afterAll(async () => {
   for (const c of cleanups) await c();
-});
+}, 180_000); // one DROP DATABASE per PostgreSQL case: slow on a loaded machine
 
 describe.each(STATE_BACKENDS.map((b) => [b.id, b] as const))('MonitorState contract: %s', (id, backend) => {
   const skip = id === 'postgres' && PG_SKIP;
   const test = skip ? it.skip : it;
   if (skip) it(`PostgreSQL cases skipped: ${PG_SKIP}`, () => expect(PG_SKIP).not.toBe(''));
 
-  async function withState(fn: (a: MonitorState, b: () => Promise<MonitorState>) => Promise<void>) {
+  async function withState(fn: (a: MonitorState, b: () => Promise<MonitorState>, f: Fixture) => Promise<void>) {
     const f = await fixture(backend);
     cleanups.push(f.cleanup);
     const handles: MonitorState[] = [];
@@ -80,7 +113,7 @@ describe.each(STATE_BACKENDS.map((b) => [b.id, b] as const))('MonitorState contr
       return s;
     };
     try {
-      await fn(await open(), open);
+      await fn(await open(), open, f);
     } finally {
       for (const h of handles) await h.close();
     }
@@ -112,11 +145,11 @@ describe.each(STATE_BACKENDS.map((b) => [b.id, b] as const))('MonitorState contr
   test('findings: opened, updated, resolved; open ones in order; recently resolved by kind', async () => {
     await withState(async (s) => {
       const f1 = finding('f1', 'k1', '2026-06-01T00:00:00.000Z');
-      const f2 = finding('f2', 'k2', '2026-06-01T00:00:00.000Z', { kind: 'chain-drift' });
+      const f2 = finding('f2', 'k2', '2026-06-01T00:00:00.000Z', { kind: 'chain-drift', details: driftEvidence, flapping: true, lastSeenToAt: 't2', lastSeenFromAt: 't1' });
       const f0 = finding('f0', 'k0', '2026-06-02T00:00:00.000Z');
       await s.commitSweep(write([], new Map(), 's1', { opened: [f0, f2, f1] }));
       expect((await s.openFindings()).map((f) => f.id)).toEqual(['f1', 'f2', 'f0']);
-      const up = { ...f1, severity: 'critical' as const, details: { changed: true }, updatedAt: '2026-06-03T00:00:00.000Z' };
+      const up = { ...f1, severity: 'critical' as const, details: expiryEvidence(7), updatedAt: '2026-06-03T00:00:00.000Z' };
       const res = { ...f2, resolvedAt: '2026-06-03T00:00:00.000Z', resolution: 'gone', updatedAt: '2026-06-03T00:00:00.000Z' };
       await s.commitSweep(write([], new Map(), 's2', { updated: [up], resolved: [res] }));
       expect(await s.finding('f1')).toEqual(up);
@@ -131,10 +164,11 @@ describe.each(STATE_BACKENDS.map((b) => [b.id, b] as const))('MonitorState contr
   test('a commit that fails part-way keeps nothing of the sweep', async () => {
     await withState(async (s) => {
       for (const failAt of [1, 4, 8]) {
-        const w = write([obs(1, 't1', chainA)], new Map(), `s${failAt}`, { opened: [finding('f1', 'k1', 't')], events: [ev('x', null)], outbox: [alert('a1', 'email', 't')] });
+        const proposals = [{ op: 'create' as const, proposal: proposal('p1', 'ep1.test', 't'), note: 'proposed' }];
+        const w = write([obs(1, 't1', chainA)], new Map(), `s${failAt}`, { opened: [finding('f1', 'k1', 't')], events: [ev('x', null)], outbox: [alert('a1', 'email', 't')], proposals });
         await expect(s.commitSweep(w, { failAt })).rejects.toThrow();
       }
-      for (const table of ['sweeps', 'latest', 'observations', 'findings', 'events', 'outbox'] as const) expect(await s.count(table)).toBe(0);
+      for (const table of ['sweeps', 'latest', 'observations', 'findings', 'events', 'outbox', 'proposals'] as const) expect(await s.count(table)).toBe(0);
     });
   });
 
@@ -148,20 +182,79 @@ describe.each(STATE_BACKENDS.map((b) => [b.id, b] as const))('MonitorState contr
     });
   });
 
-  test('one retire decision per proposal when two monitors decide it (checked inside the commit)', async () => {
+  test('proposals: created and moved in a sweep, each applied change writes its history; active ones listed oldest first', async () => {
+    await withState(async (s) => {
+      const p1 = proposal('p1', 'ep1.test', '2026-06-01T00:00:00.000Z');
+      const p2 = proposal('p2', 'ep2.test', '2026-06-02T00:00:00.000Z');
+      await s.commitSweep(write([], new Map(), 's1', { proposals: [{ op: 'create', proposal: p2, note: 'p2' }, { op: 'create', proposal: p1, note: 'p1' }] }));
+      expect((await s.proposals({ active: true })).map((p) => p.id)).toEqual(['p1', 'p2']);
+      expect(await s.proposals()).toEqual([p1, p2]);
+      const attempt = change(p1, { type: 'publish-attempt', note: 'publishing p1', details: { file: 'p1.json' } }, '2026-06-03T00:00:00.000Z');
+      const published = change(attempt.after, { type: 'published', note: 'published p1', details: { version: 2 } }, '2026-06-03T00:00:01.000Z');
+      expect(await s.applyProposalChanges([attempt, published])).toEqual({ lost: [] });
+      const kept = change(p2, { type: 'keep', reason: 'old key still served', note: 'kept' }, '2026-06-04T00:00:00.000Z');
+      await s.commitSweep(write([], new Map(), 's2', { proposals: [kept] }));
+      expect(await s.proposals()).toEqual([published.after, kept.after]);
+      expect((await s.proposals({ active: true })).map((p) => [p.id, p.state, p.version])).toEqual([['p1', 'published', 3]]);
+      const h = await s.history('ep1.test');
+      expect(h.map((e) => e.type)).toEqual(['pins-proposed', 'pins-proposed', 'pins-publish-attempt', 'pins-publish-published', 'pins-retire-skipped']);
+      expect(h[3]).toMatchObject({ findingId: 'f1', summary: 'published p1', details: { version: 2 } });
+      expect(await s.count('proposals')).toBe(2);
+    });
+  });
+
+  test('two monitors retiring the same proposal record it once (compare-and-set inside the commit)', async () => {
     await withState(async (a, open) => {
       const b = await open();
-      const prop = ev('pins-proposed', { domain: 'ep1.test', file: 'p1.json', retire: ['o'] });
-      await a.commitSweep(write([], new Map(), 's0', { events: [prop] }));
-      const [pending] = await b.proposalsToRetire();
-      expect(pending!.details).toMatchObject({ file: 'p1.json' });
-      const first = ev('pins-retire-proposed', { domain: 'ep1.test', file: 'r-a.json', proposalEventId: pending!.id });
-      const second = ev('pins-retire-proposed', { domain: 'ep1.test', file: 'r-b.json', proposalEventId: pending!.id });
-      expect([...(await a.commitSweep(write([], new Map(), 's1', { events: [first] }))).superseded]).toEqual([]);
-      expect([...(await b.commitSweep(write([], new Map(), 's2', { events: [second] }))).superseded]).toEqual([second]);
+      await a.commitSweep(write([], new Map(), 's0', { proposals: [{ op: 'create', proposal: proposal('p1', 'ep1.test', 't0'), note: 'proposed' }] }));
+      // Both monitors read the pending proposal and decided its retirement before either committed.
+      const [seenByA] = await a.proposals({ active: true });
+      const [seenByB] = await b.proposals({ active: true });
+      const first = change(seenByA!, retireEvent('r-a.json'), 't1');
+      const second = change(seenByB!, retireEvent('r-b.json'), 't1');
+      const [ra, rb] = await Promise.all([a.commitSweep(write([], new Map(), 's1', { proposals: [first] })), b.commitSweep(write([], new Map(), 's2', { proposals: [second] }))]);
+      expect([...ra.lost, ...rb.lost]).toHaveLength(1);
+      const winner = ra.lost.length === 0 ? 'r-a.json' : 'r-b.json';
       const retired = (await a.history('ep1.test')).filter((e) => e.type === 'pins-retire-proposed');
-      expect(retired.map((e) => (e.details as { file: string }).file)).toEqual(['r-a.json']);
-      expect(await a.proposalsToRetire()).toEqual([]);
+      expect(retired.map((e) => (e.details as { file: string }).file)).toEqual([winner]);
+      expect((await b.proposals()).map((p) => [p.state, p.version, p.followUp?.file])).toEqual([['retiring', 2, winner]]);
+      expect(await a.proposals({ active: true })).toEqual([]);
+      // The loser's view is out of date: the machine refuses to decide the window again, before any write.
+      expect(() => change((ra.lost.length === 0 ? first : second).after, { type: 'keep', reason: 'r', note: 'n' }, 't2')).toThrow(ProposalTransitionError);
+    });
+  });
+
+  test('two monitors attempting to publish the same proposal at once: one attempt', async () => {
+    await withState(async (a, open) => {
+      const b = await open();
+      const p = proposal('p1', 'ep1.test', 't0');
+      await a.commitSweep(write([], new Map(), 's0', { proposals: [{ op: 'create', proposal: p, note: 'proposed' }] }));
+      const attempts = [a, b, a, b].map((s, i) => ({ s, c: change(p, { type: 'publish-attempt', note: `attempt ${i}` }, 't1') }));
+      const results = await Promise.all(attempts.map(({ s, c }) => s.applyProposalChanges([c])));
+      expect(results.filter((r) => r.lost.length === 0)).toHaveLength(1);
+      expect((await a.history('ep1.test')).filter((e) => e.type === 'pins-publish-attempt')).toHaveLength(1);
+      expect((await b.proposals())[0]).toMatchObject({ state: 'proposed', version: 2, publishAttemptedAt: 't1' });
+    });
+  });
+
+  test('a state written before proposals had a table: its history events become proposals on open, once', async () => {
+    await withState(async (s, open, f) => {
+      await s.addEvents([
+        ev('pins-proposed', { file: 'p1.json', pins: ['k'], backups: ['o'], keepBackupsUntil: '2026-07-01', retire: ['o'] }, 'f1'),
+        ev('pins-publish-attempt', { file: 'p1.json' }, 'f1'),
+        ev('pins-publish-published', { file: 'p1.json', version: 2 }, 'f1'),
+      ]);
+      await s.close();
+      // As an older pinctl left it: no proposals table, no migration mark.
+      await f.raw(`DROP TABLE proposals; DELETE FROM meta WHERE key = 'proposals_migrated'`);
+      for (let i = 0; i < 2; i++) {
+        const again = await open();
+        expect((await again.proposals()).map((p) => [p.domain, p.state, p.file, p.retire, p.publishAttemptedAt])).toEqual([['ep1.test', 'published', 'p1.json', ['o'], 't']]);
+        await again.close();
+      }
+      await f.raw(`DELETE FROM meta WHERE key = 'proposals_migrated'`); // migrating again adds nothing (ids come from the events)
+      const third = await open();
+      expect(await third.count('proposals')).toBe(1);
     });
   });
 

@@ -105,26 +105,4 @@ describe('monitor store layout', () => {
     }
   });
 
-  it('records one retire decision per proposal even when two monitors decide it (checked inside the transaction)', async () => {
-    const dir = tempDir();
-    const a = await Store.open(dir);
-    const b = await Store.open(dir);
-    try {
-      const ev = (type: string, details: unknown) => ({ at: 't', endpoint: 'ep1.test:443', host: 'ep1.test', address: null, type, kind: 'chain-drift', severity: 'info', findingId: 'f1', summary: type, details });
-      await a.commitSweep({ ...write([], new Map(), 's0'), events: [ev('pins-proposed', { file: 'p1.json', pins: ['k'], backups: ['o'], keepBackupsUntil: '2026-07-01', retire: ['o'] })] });
-      const [pending] = await b.proposalsToRetire();
-      expect(pending!.details).toMatchObject({ file: 'p1.json' });
-      // Both monitors computed a retirement of that proposal before either committed.
-      const first = ev('pins-retire-proposed', { file: 'r-a.json', proposalEventId: pending!.id });
-      const second = ev('pins-retire-proposed', { file: 'r-b.json', proposalEventId: pending!.id });
-      expect([...(await a.commitSweep({ ...write([], new Map(), 's1'), events: [first] })).superseded]).toEqual([]);
-      expect([...(await b.commitSweep({ ...write([], new Map(), 's2'), events: [second] })).superseded]).toEqual([second]);
-      const retired = (await a.history('ep1.test')).filter((e) => e.type === 'pins-retire-proposed');
-      expect(retired.map((e) => (e.details as { file: string }).file)).toEqual(['r-a.json']);
-      expect(await a.proposalsToRetire()).toEqual([]);
-    } finally {
-      a.close();
-      b.close();
-    }
-  });
 });
