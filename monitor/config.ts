@@ -33,6 +33,7 @@ import { TrustedStore } from '../src/bundle/trusted-store.js';
 import { embeddedKeyset } from '../src/bundle/keys.js';
 import { Severity } from './types.js';
 import type { ServedBundleSource } from './served-bundles.js';
+import { DEFAULT_VANTAGE, VANTAGE_NAME_RULE, parseVantageName } from './vantage.js';
 
 export interface ExpectedPins {
   /** 'inline', or the pin file as written in the config. */
@@ -156,6 +157,10 @@ export interface MonitorConfig {
   endpoints: EndpointConfig[];
   /** Absent or null: no proposals. */
   dynamicPinning?: DynamicPinningConfig | null;
+  /** Where this monitor probes from (monitor/vantage.ts); absent: DEFAULT_VANTAGE. */
+  vantage?: string;
+  /** How recent another vantage's observations must be to be compared; null: 2× the schedule interval, at least 5 minutes. */
+  vantageWindowMs?: number | null;
 }
 
 export const DEFAULTS = {
@@ -333,7 +338,7 @@ interface SecretCtx {
   required: boolean;
 }
 
-const TOP = ['schedule', 'timezone', 'state', 'statePasswordEnv', 'statePasswordFile', 'localDir', 'expiryWarningDays', 'timeout', 'retries', 'retryDelay', 'concurrency', 'driftWindow', 'staleAfter', 'metrics', 'alerts', 'endpoints', 'dynamicPinning'];
+const TOP = ['schedule', 'timezone', 'state', 'statePasswordEnv', 'statePasswordFile', 'localDir', 'expiryWarningDays', 'timeout', 'retries', 'retryDelay', 'concurrency', 'driftWindow', 'staleAfter', 'metrics', 'alerts', 'endpoints', 'dynamicPinning', 'vantage', 'vantageWindow'];
 const ENDPOINT = ['host', 'port', 'sni', 'addresses', 'caFile', 'pins', 'pinsFrom', 'expiryWarningDays'];
 
 /** Reads and validates a config file. Throws InputError (exit 2) naming every bad field. */
@@ -470,6 +475,8 @@ function validate(p: Problems, doc: unknown, opts: LoadOptions, hash: ReturnType
   const concurrency = o.concurrency === undefined ? DEFAULTS.concurrency : (int(p, o.concurrency, 'concurrency', 1, 4096) ?? 1);
   const driftWindowMs = duration(p, o.driftWindow ?? DEFAULTS.driftWindow, 'driftWindow', 1000, 366 * 86_400_000) ?? 86_400_000;
   const staleAfterMs = o.staleAfter === undefined ? null : (duration(p, o.staleAfter, 'staleAfter', 1000, 366 * 86_400_000) ?? null);
+  const vantage = o.vantage === undefined ? DEFAULT_VANTAGE : (parseVantageName(o.vantage) ?? p.add('vantage', VANTAGE_NAME_RULE, o.vantage) ?? DEFAULT_VANTAGE);
+  const vantageWindowMs = o.vantageWindow === undefined ? null : (duration(p, o.vantageWindow, 'vantageWindow', 1000, 366 * 86_400_000) ?? null);
 
   let metrics: MonitorConfig['metrics'] = null;
   if (o.metrics !== undefined) {
@@ -497,7 +504,7 @@ function validate(p: Problems, doc: unknown, opts: LoadOptions, hash: ReturnType
       });
     }
   }
-  return { schedule, timezone, state, statePassword, localDir, expiryWarningDays, timeoutMs, retries, retryDelayMs, concurrency, driftWindowMs, staleAfterMs, metrics, alerts, endpoints, dynamicPinning };
+  return { schedule, timezone, state, statePassword, localDir, expiryWarningDays, timeoutMs, retries, retryDelayMs, concurrency, driftWindowMs, staleAfterMs, metrics, alerts, endpoints, dynamicPinning, vantage, vantageWindowMs };
 }
 
 /** `state`: a directory (SQLite) or `postgres://USER@HOST:PORT/DB`, with the password from a file or variable. */

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { EndpointConfig, ExpectedPins } from './config.js';
 import { AlertType, CertRecord, Finding, Observation, Severity, StoredFinding, atLeast, maxSeverity } from './types.js';
 import { servedBundleResolution } from './served-bundle-findings.js';
+import { vantageResolution } from './vantage-findings.js';
 import type { ServedBundleCheck } from './served-bundles.js';
 
 const DAY = 86_400_000;
@@ -23,7 +24,7 @@ export function cn(subject: string): string {
   return m ? m[1]! : subject || '(empty subject)';
 }
 const certLine = (c: CertRecord) => `${c.position} "${cn(c.subject)}" pin ${c.spkiSha256}`;
-const chainSummary = (chain: CertRecord[]) =>
+export const chainSummary = (chain: CertRecord[]) =>
   chain.map((c) => ({ position: c.position, subject: c.subject, issuer: c.issuer, spkiSha256: c.spkiSha256, sha256: c.sha256, notAfter: c.notAfter }));
 
 // ---------------------------------------------------------------------------------------------
@@ -528,6 +529,8 @@ export interface ReconcileInput {
   recentlyResolved?: StoredFinding[];
   /** This sweep's checks of served bundles (pinsFrom: { bundle: URL }); undefined: not checked. */
   servedBundles?: ServedBundleCheck[];
+  /** vantage-disagreement: how recent another vantage's observations in `current` must be (monitor/vantage-findings.ts). */
+  vantageWindowMs?: number;
 }
 
 export interface PlannedAlert {
@@ -675,6 +678,7 @@ function resolutionOf(f: StoredFinding, input: ReconcileInput): string | null {
   const ep = endpointIndex(input.endpoints).get(f.endpoint);
   if (!ep) return `${f.endpoint} is no longer in the config`;
   const obs = byEndpoint(input.current).get(f.endpoint) ?? [];
+  if (f.kind === 'vantage-disagreement') return vantageResolution(f, obs, input.now, input.vantageWindowMs ?? 600_000);
   const addresses = (f.details.addresses as string[] | undefined) ?? [];
   const present = obs.filter((o) => addresses.includes(o.address));
 

@@ -60,6 +60,8 @@ export interface Observation {
   anchor: 'system' | 'ca-file';
   problems: { code: string; message: string }[];
   error: ObservationError | null;
+  /** The monitor's `vantage` (monitor/vantage.ts); absent: the default vantage. */
+  vantage?: string;
 }
 
 export type FindingKind =
@@ -71,7 +73,8 @@ export type FindingKind =
   | 'no-sct'
   | 'unreachable'
   | 'bundle-unavailable'
-  | 'bundle-expiry';
+  | 'bundle-expiry'
+  | 'vantage-disagreement';
 
 /** A problem as the pure diff sees it in one sweep. */
 export interface Finding {
@@ -96,6 +99,8 @@ export interface Finding {
    */
   signature: string;
   details: Record<string, unknown>;
+  /** The named vantage whose sweep found it (monitor/vantage.ts `qualify`); absent: the default vantage, or state-wide. */
+  vantage?: string;
 }
 
 /** A finding as stored: open until resolved. */
