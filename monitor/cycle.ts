@@ -11,7 +11,9 @@ import { TrustStore } from '../src/core/trust-store.js';
 import { MonitorConfig } from './config.js';
 import { ReconcilePlan, addrKey, diffObservations, reconcile } from './findings.js';
 import { DeliveryLock, DeliveryResult, Senders, alertId, defaultSenders, deliverDue, renderAlert } from './alerts.js';
-import type { EventWrite, MonitorState, SweepWrite } from './state.js';
+import type { AddressState, EventWrite, MonitorState, SweepWrite } from './state.js';
+import { DEFAULT_VANTAGE, findingVantage, qualify } from './vantage.js';
+import { decideAcrossVantages, mergePlans } from './vantage-cycle.js';
 import { SweepResult, sweep } from './sweep.js';
 import { Observation, StoredFinding, atLeast } from './types.js';
 import { FetchLike } from './proposals.js';
@@ -73,11 +75,12 @@ export interface CycleResult {
 }
 
 export async function runCycle(configured: MonitorConfig, store: MonitorState, deps: CycleDeps): Promise<CycleResult> {
-  const lease = await store.leadSweep();
-  if (!lease) throw new SweepSkipped('another monitor is sweeping this state now');
+  const vantage = configured.vantage ?? DEFAULT_VANTAGE;
+  const lease = await store.leadSweep(vantage);
+  if (!lease) throw new SweepSkipped(`another monitor${vantage === DEFAULT_VANTAGE ? '' : ` of vantage ${vantage}`} is sweeping this state now`);
   try {
     if (deps.minSweepGapMs) {
-      const last = await store.lastSweep();
+      const last = await store.lastSweep(vantage);
       const age = last ? deps.now().getTime() - Date.parse(last.startedAt) : Infinity;
       if (age >= 0 && age < deps.minSweepGapMs) throw new SweepSkipped(`another monitor swept this state ${Math.round(age / 1000)} s ago (${last!.id})`);
     }
@@ -94,10 +97,10 @@ async function leadCycle(configured: MonitorConfig, store: MonitorState, deps: C
   const servedChecks = sources.length > 0 ? await served.checkAll(sources) : [];
   const cfg = withServedPins(configured, servedChecks);
   const ids = cfg.endpoints.map((e) => e.id);
-  const previous = await store.previousStates(ids);
+  const vantage = cfg.vantage ?? DEFAULT_VANTAGE;
+  const previous = await store.previousStates(ids, vantage);
   const swept = await sweep(cfg, { now: deps.now, stores: deps.stores, probe: deps.probe, resolve: deps.resolve, sleep: deps.sleep, onProgress: deps.onProgress });
   const now = deps.now();
-  const nowIso = now.toISOString();
   for (const [sha, der] of swept.certificates) await store.saveCertificate(sha, der);
 
   const previousChains = new Map<string, Observation>();
@@ -106,10 +109,11 @@ async function leadCycle(configured: MonitorConfig, store: MonitorState, deps: C
   found.push(...servedBundleFindings(servedChecks, now, (c) => uncovered(cfg, c)));
   const open = await store.openFindings();
   const recentlyResolved = await store.recentlyResolved('chain-drift', new Date(now.getTime() - cfg.driftWindowMs).toISOString());
-  const plan = reconcile({
-    open,
+  // This vantage decides its own findings; other vantages' and state-wide ones are not its to resolve.
+  const own = reconcile({
+    open: open.filter((f) => findingVantage(f) === vantage),
     recentlyResolved,
-    found,
+    found: found.map((f) => qualify(f, vantage)),
     current: swept.observations,
     endpoints: cfg.endpoints,
     now,
@@ -118,6 +122,30 @@ async function leadCycle(configured: MonitorConfig, store: MonitorState, deps: C
     minSeverity: cfg.alerts.minSeverity,
     servedBundles: servedChecks,
   });
+  const across = await decideAcrossVantages(store, cfg, swept.observations, open, now, deps.log);
+  try {
+    const release = async () => void (await across.lease?.release());
+    return await decideAndCommit(cfg, store, deps, { swept, previous, open, plan: mergePlans(own, across.plan), servedChecks, now, release });
+  } finally {
+    await across.lease?.release();
+  }
+}
+
+interface Decided {
+  swept: SweepResult;
+  previous: Map<string, AddressState>;
+  open: StoredFinding[];
+  plan: ReconcilePlan;
+  servedChecks: ServedBundleCheck[];
+  now: Date;
+  /** Ends the decision lead once the sweep is committed (delivery must not hold it). */
+  release: () => Promise<void>;
+}
+
+/** Events, proposals and alerts of the cycle's plan, one transaction, then delivery. */
+async function decideAndCommit(cfg: MonitorConfig, store: MonitorState, deps: CycleDeps, d: Decided): Promise<CycleResult> {
+  const { swept, previous, open, plan, servedChecks, now } = d;
+  const nowIso = now.toISOString();
 
   const events: EventWrite[] = [];
   const ev = (f: StoredFinding, type: string, summary: string): EventWrite => ({
@@ -175,7 +203,7 @@ async function leadCycle(configured: MonitorConfig, store: MonitorState, deps: C
   const sweepId = `${swept.startedAt}-${randomUUID().slice(0, 8)}`;
   const committed = await store.commitSweep(
     {
-      sweep: { id: sweepId, startedAt: swept.startedAt, finishedAt: swept.finishedAt, durationMs: swept.durationMs, configHash: cfg.hash },
+      sweep: { id: sweepId, startedAt: swept.startedAt, finishedAt: swept.finishedAt, durationMs: swept.durationMs, configHash: cfg.hash, vantage: cfg.vantage ?? DEFAULT_VANTAGE },
       observations: swept.observations,
       previous,
       opened: plan.opened,
@@ -186,6 +214,7 @@ async function leadCycle(configured: MonitorConfig, store: MonitorState, deps: C
     },
     { failAt: deps.failCommitAt },
   );
+  await d.release();
   if (dp) await afterCommit(dp, proposed, committed.superseded, { store, cfg, byId, ev, now: deps.now, fetch: deps.fetch, log: deps.log });
 
   const delivery = deps.noDelivery ? { sent: [], failed: [] } : await deliverDue(store, cfg.alerts, deps.senders ?? defaultSenders(cfg.alerts), deps.now, deps.log, { lock: deps.deliveryLock });
