@@ -163,6 +163,8 @@ async function decideAndCommit(cfg: MonitorConfig, store: MonitorState, deps: Cy
   for (const o of swept.observations) {
     const before = previous.get(addrKey(o.endpoint, o.address));
     if (!before) {
+      const seen = o.chain.length > 0 ? o.chain.map((c) => `${c.position} "${c.subject}" pin ${c.spkiSha256}`).join(', ') : `${o.error?.reason ?? 'no chain'} (${o.error?.message ?? ''})`;
+      const place = o.vantage && o.vantage !== DEFAULT_VANTAGE ? `[${o.vantage}] ` : '';
       events.push({
         at: nowIso,
         endpoint: o.endpoint,
@@ -172,7 +174,7 @@ async function decideAndCommit(cfg: MonitorConfig, store: MonitorState, deps: Cy
         kind: null,
         severity: null,
         findingId: null,
-        summary: o.chain.length > 0 ? `first seen: ${o.chain.map((c) => `${c.position} "${c.subject}" pin ${c.spkiSha256}`).join(', ')}` : `first seen: ${o.error?.reason ?? 'no chain'} (${o.error?.message ?? ''})`,
+        summary: `${place}first seen: ${seen}`,
         details: o.chain.length > 0 ? { chain: o.chain.map((c) => ({ position: c.position, subject: c.subject, spkiSha256: c.spkiSha256, sha256: c.sha256, notAfter: c.notAfter })) } : { error: o.error },
       });
     }

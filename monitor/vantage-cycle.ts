@@ -24,13 +24,21 @@ export interface CrossVantage {
 
 const emptyPlan = (): ReconcilePlan => ({ opened: [], updated: [], resolved: [], alerts: [] });
 
-export async function decideAcrossVantages(store: MonitorState, cfg: MonitorConfig, own: Observation[], open: StoredFinding[], now: Date, log?: (line: string) => void): Promise<CrossVantage> {
+export async function decideAcrossVantages(
+  store: MonitorState,
+  cfg: MonitorConfig,
+  own: Observation[],
+  open: StoredFinding[],
+  now: Date,
+  log?: (line: string) => void,
+): Promise<CrossVantage> {
   const vantage = cfg.vantage ?? DEFAULT_VANTAGE;
   const windowMs = vantageWindowMs(cfg);
   const ids = cfg.endpoints.map((e) => e.id);
   const recent = (list: Observation[]) => list.filter((o) => now.getTime() - Date.parse(o.at) <= windowMs);
   const others = recent(await store.otherVantages(vantage, ids));
-  if (others.length === 0 && !open.some((f) => f.kind === 'vantage-disagreement')) return { plan: emptyPlan(), lease: null };
+  const disagreement = (f: StoredFinding) => f.kind === 'vantage-disagreement';
+  if (others.length === 0 && !open.some(disagreement)) return { plan: emptyPlan(), lease: null };
   const lease = await acquire(store);
   if (!lease) {
     log?.('vantage-disagreement not decided this sweep: another monitor is deciding it now');
@@ -39,7 +47,7 @@ export async function decideAcrossVantages(store: MonitorState, cfg: MonitorConf
   try {
     // Read again under the lead: what other vantages committed meanwhile counts.
     const configured = new Set(ids);
-    const decided = (await store.openFindings()).filter((f) => f.kind === 'vantage-disagreement' && configured.has(f.endpoint));
+    const decided = (await store.openFindings()).filter((f) => disagreement(f) && configured.has(f.endpoint));
     const current = [...own, ...recent(await store.otherVantages(vantage, ids))];
     const found = vantageDisagreement({ endpoints: cfg.endpoints, observations: current, now, windowMs });
     const plan = reconcile({
@@ -71,5 +79,10 @@ async function acquire(store: MonitorState): Promise<SweepLease | null> {
 }
 
 export function mergePlans(a: ReconcilePlan, b: ReconcilePlan): ReconcilePlan {
-  return { opened: [...a.opened, ...b.opened], updated: [...a.updated, ...b.updated], resolved: [...a.resolved, ...b.resolved], alerts: [...a.alerts, ...b.alerts] };
+  return {
+    opened: [...a.opened, ...b.opened],
+    updated: [...a.updated, ...b.updated],
+    resolved: [...a.resolved, ...b.resolved],
+    alerts: [...a.alerts, ...b.alerts],
+  };
 }

@@ -12,7 +12,7 @@ import { vantageOf } from './vantage.js';
 
 export interface VantageInput {
   endpoints: EndpointConfig[];
-  /** Observations of every vantage (this sweep's and other monitors' latest); older ones than `windowMs` are ignored. */
+  /** Every vantage's observations (this sweep's, other monitors' latest); those older than `windowMs` are ignored. */
   observations: Observation[];
   now: Date;
   windowMs: number;
@@ -80,8 +80,10 @@ export function vantageDisagreement(input: VantageInput): Finding[] {
 
 function finding(ep: EndpointConfig, list: VantageView[], leafDiffer: boolean, windowMs: number): Finding {
   const what = leafDiffer ? 'leaf keys' : 'chains (CA keys)';
-  const seen = (v: VantageView) =>
-    `${v.vantage} (${v.addresses.join(', ')}) sees ${v.chains.map((c) => c.map((x) => `${x.position} "${cn(x.subject)}" pin ${x.spkiSha256}`).join(' → ')).join(' | ')}`;
+  const line = (c: CertRecord[]) => c.map((x) => `${x.position} "${cn(x.subject)}" pin ${x.spkiSha256}`).join(' → ');
+  const seen = (v: VantageView) => `${v.vantage} (${v.addresses.join(', ')}) sees ${v.chains.map(line).join(' | ')}`;
+  const leafs = (v: VantageView) => `${v.vantage}: leaf pin ${v.leafKeys.map((k) => `${k.slice(0, 8)}…`).join(', ')}`;
+  const check = (v: VantageView) => `${v.vantage}: ${checkCommand({ ...ep, addresses: v.addresses })}`;
   return {
     key: `vantage-disagreement|${ep.id}`,
     kind: 'vantage-disagreement',
@@ -90,19 +92,27 @@ function finding(ep: EndpointConfig, list: VantageView[], leafDiffer: boolean, w
     host: ep.host,
     port: ep.port,
     address: null,
-    title: `${ep.id}: ${list.length} vantages see different ${what} (${list.map((v) => `${v.vantage}: leaf pin ${v.leafKeys.map((k) => `${k.slice(0, 8)}…`).join(', ')}`).join('; ')})`,
+    title: `${ep.id}: ${list.length} vantages see different ${what} (${list.map(leafs).join('; ')})`,
     explanation:
       `Monitors in different places reach ${ep.sni} and are served different ${what}: ${list.map(seen).join('; ')}. ` +
-      'Routing by region (geo-DNS, a CDN, regional load balancers) sends each user to one of these servers: a shipped pin set that lacks a key of any ' +
-      'of these chains makes the app fail for users in that region only, while every test from elsewhere passes.',
+      'Routing by region (geo-DNS, a CDN, regional load balancers) sends each user to one of these servers: ' +
+      'a shipped pin set that lacks a key of any of these chains makes the app fail for users in that region only, ' +
+      'while every test from elsewhere passes.',
     action:
-      `make sure every shipped pin set holds a key of each region's chain, checking from each place (${list.map((v) => `${v.vantage}: ${checkCommand({ ...ep, addresses: v.addresses })}`).join('; ')}), ` +
+      "make sure every shipped pin set holds a key of each region's chain, checking from each place " +
+      `(${list.map(check).join('; ')}), ` +
       'or finish the rollout so that every region serves the same key',
     signature: `warning:${short(sorted(list.map((v) => v.chainKeys.join(' '))).join('|'))}`,
     details: {
       addresses: sorted(list.flatMap((v) => v.addresses)),
       windowMs,
-      vantages: list.map((v) => ({ vantage: v.vantage, at: v.at, addresses: v.addresses, leafKeys: v.leafKeys, chains: v.chains.map(chainSummary) })),
+      vantages: list.map((v) => ({
+        vantage: v.vantage,
+        at: v.at,
+        addresses: v.addresses,
+        leafKeys: v.leafKeys,
+        chains: v.chains.map(chainSummary),
+      })),
     },
   };
 }
@@ -114,6 +124,8 @@ function finding(ep: EndpointConfig, list: VantageView[], leafDiffer: boolean, w
 export function vantageResolution(f: StoredFinding, observations: Observation[], now: Date, windowMs: number): string | null {
   const views = recentViews(observations, now, windowMs).get(f.endpoint) ?? [];
   if (views.length === 0) return null; // no vantage answered with a chain: unknown
-  if (views.length === 1) return `only ${views[0]!.vantage} has seen ${f.endpoint} answer within the last ${Math.round(windowMs / 60_000)} min: nothing left to compare`;
+  const minutes = Math.round(windowMs / 60_000);
+  const only = views[0]!.vantage;
+  if (views.length === 1) return `only ${only} has seen ${f.endpoint} answer within the last ${minutes} min: nothing left to compare`;
   return `every vantage (${views.map((v) => v.vantage).join(', ')}) sees the same keys again`;
 }

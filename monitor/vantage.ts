@@ -12,7 +12,8 @@ export const DEFAULT_VANTAGE = 'default';
 const NAME = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
 
 /** What a vantage name must look like, for error messages. */
-export const VANTAGE_NAME_RULE = 'a vantage name: 1 to 32 characters a-z, 0-9 and "-", starting and ending with a letter or digit (e.g. eu, us-east-1)';
+export const VANTAGE_NAME_RULE =
+  'a vantage name: 1 to 32 characters a-z, 0-9 and "-", starting and ending with a letter or digit (e.g. eu, us-east-1)';
 
 /** The name, or null when it is not one (the caller reports it with VANTAGE_NAME_RULE). */
 export function parseVantageName(v: unknown): string | null {
