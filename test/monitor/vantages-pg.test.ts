@@ -2,8 +2,9 @@
  * Two vantages on one PostgreSQL state: two `monitor run` processes (compiled with tsc) with
  * `vantage: eu` and `vantage: us`, sweeping every second. The name resolves (config `addresses:`)
  * to a different real TLS server in each place — 127.0.0.1 and 127.0.0.2, same port, different
- * keys — as geo-DNS would. One `vantage-disagreement` is opened and alerted exactly once (counted
- * at a webhook receiver); when both places serve the same key again it resolves, once.
+ * keys — as geo-DNS would. eu runs two monitors (a standby), and one of them is killed with
+ * kill -9. One `vantage-disagreement` is opened and alerted exactly once (counted at a webhook
+ * receiver); when both places serve the same key again it resolves, once.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -71,7 +72,7 @@ function start(script: string): Promise<Child> {
 }
 
 async function stop(c: Child): Promise<void> {
-  if (c.proc.exitCode !== null) return;
+  if (c.proc.exitCode !== null || c.proc.signalCode !== null) return; // exited, or killed
   c.proc.kill('SIGTERM');
   await new Promise((r) => c.proc.once('exit', r));
 }
@@ -82,10 +83,10 @@ const RECEIVED = ['chain-drift new', 'chain-drift resolved', 'vantage-disagreeme
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `fn` until it returns true (the machine is shared: no fixed timing is assumed). */
-async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+async function until(what: string, fn: () => Promise<boolean>, logs: Child[], timeoutMs = 60_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; the monitors said:\n${logs.map((c) => c.out.slice(-3000)).join('\n---\n')}`);
     await sleep(250);
   }
 }
@@ -124,12 +125,13 @@ endpoints:
     await client.connect();
     const monitors: Child[] = [];
     try {
-      monitors.push(await start(config('eu', '127.0.0.1')), await start(config('us', '127.0.0.2')));
+      const euScript = config('eu', '127.0.0.1');
+      monitors.push(await start(euScript), await start(euScript), await start(config('us', '127.0.0.2')));
       const q = async (sql: string) => (await client.query(sql)).rows as Record<string, unknown>[];
       const kinds = (where: string) => q(`SELECT kind, key, title, vantage FROM findings WHERE ${where} ORDER BY kind`);
       const sent = async () => (await q(`SELECT 1 FROM outbox WHERE status = 'sent'`)).length;
 
-      await until('the disagreement alerted', async () => (await kinds(`kind = 'vantage-disagreement'`)).length > 0 && (await sent()) >= 1);
+      await until('the disagreement alerted', async () => (await kinds(`kind = 'vantage-disagreement'`)).length > 0 && (await sent()) >= 1, monitors);
       await sleep(3000); // more sweeps of both vantages: nothing new may be opened or sent
       const swept = await q(`SELECT vantage, COUNT(*)::int AS n FROM sweeps GROUP BY vantage ORDER BY vantage`);
       expect(swept.map((r) => r.vantage)).toEqual(['eu', 'us']);
@@ -145,9 +147,14 @@ endpoints:
       ]);
       expect(await sent()).toBe(1);
 
+      // One eu monitor dies (it may hold eu's lead or the decision lead): the other eu monitor goes on.
+      monitors[0]!.proc.kill('SIGKILL');
+      const killedAt = new Date().toISOString();
+      await until('eu sweeping again after the kill', async () => (await q(`SELECT 1 FROM sweeps WHERE vantage = 'eu' AND started_at > '${killedAt}'`)).length >= 2, monitors);
+
       // The us servers move to the eu key: they agree again.
       us.setSecureContext({ cert: readPki('chain.pem'), key: readPki('leaf.key') });
-      await until('the disagreement resolved and its alert sent', async () => (await kinds(`kind = 'vantage-disagreement' AND resolved_at IS NOT NULL`)).length > 0 && (await sent()) >= 4);
+      await until('the disagreement resolved and its alert sent', async () => (await kinds(`kind = 'vantage-disagreement' AND resolved_at IS NOT NULL`)).length > 0 && (await sent()) >= 4, monitors);
       await sleep(3000);
       for (const m of monitors) await stop(m);
 
@@ -170,5 +177,5 @@ endpoints:
       return `${p.finding.kind} ${p.type}`;
     });
     expect(got.sort()).toEqual(RECEIVED);
-  }, 180_000);
+  }, 240_000);
 });
