@@ -35,6 +35,7 @@ import { Severity } from './types.js';
 import type { ServedBundleSource } from './served-bundles.js';
 import { CHANNELS, CHANNEL_NAMES, ChannelConfigKit, ChannelConfigs } from './channels/index.js';
 import type { ReportsSourceConfig } from './reports-source.js';
+import { DEFAULT_VANTAGE, VANTAGE_NAME_RULE, parseVantageName } from './vantage.js';
 
 export interface ExpectedPins {
   /** 'inline', or the pin file as written in the config. */
@@ -140,6 +141,10 @@ export interface MonitorConfig {
   dynamicPinning?: DynamicPinningConfig | null;
   /** `reportsFrom`: pin-failure reports from `pinctl serve` become findings (monitor/report-findings.ts). */
   reportsFrom?: ReportsSourceConfig | null;
+  /** Where this monitor probes from (monitor/vantage.ts); absent: DEFAULT_VANTAGE. */
+  vantage?: string;
+  /** How recent another vantage's observations must be to be compared; null: 2× the schedule interval, at least 5 minutes. */
+  vantageWindowMs?: number | null;
 }
 
 export const DEFAULTS = {
@@ -313,7 +318,7 @@ interface SecretCtx {
   required: boolean;
 }
 
-const TOP = ['schedule', 'timezone', 'state', 'statePasswordEnv', 'statePasswordFile', 'localDir', 'expiryWarningDays', 'timeout', 'retries', 'retryDelay', 'concurrency', 'driftWindow', 'staleAfter', 'metrics', 'alerts', 'endpoints', 'dynamicPinning', 'reportsFrom'];
+const TOP = ['schedule', 'timezone', 'state', 'statePasswordEnv', 'statePasswordFile', 'localDir', 'expiryWarningDays', 'timeout', 'retries', 'retryDelay', 'concurrency', 'driftWindow', 'staleAfter', 'metrics', 'alerts', 'endpoints', 'dynamicPinning', 'reportsFrom', 'vantage', 'vantageWindow'];
 const ENDPOINT = ['host', 'port', 'sni', 'addresses', 'caFile', 'pins', 'pinsFrom', 'expiryWarningDays'];
 
 /** Reads and validates a config file. Throws InputError (exit 2) naming every bad field. */
@@ -450,6 +455,8 @@ function validate(p: Problems, doc: unknown, opts: LoadOptions, hash: ReturnType
   const concurrency = o.concurrency === undefined ? DEFAULTS.concurrency : (int(p, o.concurrency, 'concurrency', 1, 4096) ?? 1);
   const driftWindowMs = duration(p, o.driftWindow ?? DEFAULTS.driftWindow, 'driftWindow', 1000, 366 * 86_400_000) ?? 86_400_000;
   const staleAfterMs = o.staleAfter === undefined ? null : (duration(p, o.staleAfter, 'staleAfter', 1000, 366 * 86_400_000) ?? null);
+  const vantage = o.vantage === undefined ? DEFAULT_VANTAGE : (parseVantageName(o.vantage) ?? p.add('vantage', VANTAGE_NAME_RULE, o.vantage) ?? DEFAULT_VANTAGE);
+  const vantageWindowMs = o.vantageWindow === undefined ? null : (duration(p, o.vantageWindow, 'vantageWindow', 1000, 366 * 86_400_000) ?? null);
 
   let metrics: MonitorConfig['metrics'] = null;
   if (o.metrics !== undefined) {
@@ -478,7 +485,7 @@ function validate(p: Problems, doc: unknown, opts: LoadOptions, hash: ReturnType
     }
   }
   const reportsFrom = o.reportsFrom === undefined || o.reportsFrom === null ? null : (reportsFromConfig(p, o.reportsFrom, sec) ?? null);
-  return { schedule, timezone, state, statePassword, localDir, expiryWarningDays, timeoutMs, retries, retryDelayMs, concurrency, driftWindowMs, staleAfterMs, metrics, alerts, endpoints, dynamicPinning, reportsFrom };
+  return { schedule, timezone, state, statePassword, localDir, expiryWarningDays, timeoutMs, retries, retryDelayMs, concurrency, driftWindowMs, staleAfterMs, metrics, alerts, endpoints, dynamicPinning, reportsFrom, vantage, vantageWindowMs };
 }
 
 /** `state`: a directory (SQLite) or `postgres://USER@HOST:PORT/DB`, with the password from a file or variable. */

@@ -13,7 +13,9 @@ import { ReconcilePlan, addrKey, diffObservations, reconcile } from './findings.
 import { DeliveryLock, DeliveryResult, Senders, alertId, channelsFor, defaultSenders, deliverDue, queuedMessage } from './alerts.js';
 import { alertView } from './channels/view.js';
 import { configuredChannels } from './channels/index.js';
-import type { EventWrite, MonitorState, SweepWrite } from './state.js';
+import type { AddressState, EventWrite, MonitorState, SweepWrite } from './state.js';
+import { DEFAULT_VANTAGE, findingVantage, qualify } from './vantage.js';
+import { decideAcrossVantages, mergePlans } from './vantage-cycle.js';
 import { SweepResult, sweep } from './sweep.js';
 import { Observation, StoredFinding, atLeast } from './types.js';
 import { storedDetails } from './lifecycle.js';
@@ -80,11 +82,12 @@ export interface CycleResult {
 }
 
 export async function runCycle(configured: MonitorConfig, store: MonitorState, deps: CycleDeps): Promise<CycleResult> {
-  const lease = await store.leadSweep();
-  if (!lease) throw new SweepSkipped('another monitor is sweeping this state now');
+  const vantage = configured.vantage ?? DEFAULT_VANTAGE;
+  const lease = await store.leadSweep(vantage);
+  if (!lease) throw new SweepSkipped(`another monitor${vantage === DEFAULT_VANTAGE ? '' : ` of vantage ${vantage}`} is sweeping this state now`);
   try {
     if (deps.minSweepGapMs) {
-      const last = await store.lastSweep();
+      const last = await store.lastSweep(vantage);
       const age = last ? deps.now().getTime() - Date.parse(last.startedAt) : Infinity;
       if (age >= 0 && age < deps.minSweepGapMs) throw new SweepSkipped(`another monitor swept this state ${Math.round(age / 1000)} s ago (${last!.id})`);
     }
@@ -101,10 +104,10 @@ async function leadCycle(configured: MonitorConfig, store: MonitorState, deps: C
   const servedChecks = sources.length > 0 ? await served.checkAll(sources) : [];
   const cfg = withServedPins(configured, servedChecks);
   const ids = cfg.endpoints.map((e) => e.id);
-  const previous = await store.previousStates(ids);
+  const vantage = cfg.vantage ?? DEFAULT_VANTAGE;
+  const previous = await store.previousStates(ids, vantage);
   const swept = await sweep(cfg, { now: deps.now, stores: deps.stores, probe: deps.probe, resolve: deps.resolve, sleep: deps.sleep, onProgress: deps.onProgress });
   const now = deps.now();
-  const nowIso = now.toISOString();
   for (const [sha, der] of swept.certificates) await store.saveCertificate(sha, der);
 
   const previousChains = new Map<string, Observation>();
@@ -117,10 +120,11 @@ async function leadCycle(configured: MonitorConfig, store: MonitorState, deps: C
   const reports: ReportsCheck[] = reportsRead ? [reportsRead.check] : [];
   for (const r of reports) found.push(...reportFindings(r, open, now));
   const recentlyResolved = await store.recentlyResolved('chain-drift', new Date(now.getTime() - cfg.driftWindowMs).toISOString());
-  const plan = reconcile({
-    open,
+  // This vantage decides its own findings; other vantages' and state-wide ones are not its to resolve.
+  const own = reconcile({
+    open: open.filter((f) => findingVantage(f) === vantage),
     recentlyResolved,
-    found,
+    found: found.map((f) => qualify(f, vantage)),
     current: swept.observations,
     endpoints: cfg.endpoints,
     now,
@@ -130,8 +134,35 @@ async function leadCycle(configured: MonitorConfig, store: MonitorState, deps: C
     servedBundles: servedChecks,
     reports,
   });
+  const across = await decideAcrossVantages(store, cfg, swept.observations, open, now, deps.log);
+  try {
+    const release = async () => void (await across.lease?.release());
+    return await decideAndCommit(cfg, store, deps, { swept, previous, open, plan: mergePlans(own, across.plan), servedChecks, reports, reportsEvent: reportsRead?.event, now, release });
+  } finally {
+    await across.lease?.release();
+  }
+}
 
-  const events: EventWrite[] = reportsRead?.event ? [reportsRead.event] : [];
+interface Decided {
+  swept: SweepResult;
+  previous: Map<string, AddressState>;
+  open: StoredFinding[];
+  plan: ReconcilePlan;
+  servedChecks: ServedBundleCheck[];
+  reports: ReportsCheck[];
+  /** Where the reports were read up to: committed with the sweep (reportsFrom). */
+  reportsEvent?: EventWrite | null;
+  now: Date;
+  /** Ends the decision lead once the sweep is committed (delivery must not hold it). */
+  release: () => Promise<void>;
+}
+
+/** Events, proposals and alerts of the cycle's plan, one transaction, then delivery. */
+async function decideAndCommit(cfg: MonitorConfig, store: MonitorState, deps: CycleDeps, d: Decided): Promise<CycleResult> {
+  const { swept, previous, open, plan, servedChecks, reports, now } = d;
+  const nowIso = now.toISOString();
+
+  const events: EventWrite[] = d.reportsEvent ? [d.reportsEvent] : [];
   const ev = (f: StoredFinding, type: string, summary: string): EventWrite => ({
     at: nowIso,
     endpoint: f.endpoint,
@@ -147,6 +178,8 @@ async function leadCycle(configured: MonitorConfig, store: MonitorState, deps: C
   for (const o of swept.observations) {
     const before = previous.get(addrKey(o.endpoint, o.address));
     if (!before) {
+      const seen = o.chain.length > 0 ? o.chain.map((c) => `${c.position} "${c.subject}" pin ${c.spkiSha256}`).join(', ') : `${o.error?.reason ?? 'no chain'} (${o.error?.message ?? ''})`;
+      const place = o.vantage && o.vantage !== DEFAULT_VANTAGE ? `[${o.vantage}] ` : '';
       events.push({
         at: nowIso,
         endpoint: o.endpoint,
@@ -156,7 +189,7 @@ async function leadCycle(configured: MonitorConfig, store: MonitorState, deps: C
         kind: null,
         severity: null,
         findingId: null,
-        summary: o.chain.length > 0 ? `first seen: ${o.chain.map((c) => `${c.position} "${c.subject}" pin ${c.spkiSha256}`).join(', ')}` : `first seen: ${o.error?.reason ?? 'no chain'} (${o.error?.message ?? ''})`,
+        summary: `${place}first seen: ${seen}`,
         details: o.chain.length > 0 ? { chain: o.chain.map((c) => ({ position: c.position, subject: c.subject, spkiSha256: c.spkiSha256, sha256: c.sha256, notAfter: c.notAfter })) } : { error: o.error },
       });
     }
@@ -188,7 +221,7 @@ async function leadCycle(configured: MonitorConfig, store: MonitorState, deps: C
   const sweepId = `${swept.startedAt}-${randomUUID().slice(0, 8)}`;
   const committed = await store.commitSweep(
     {
-      sweep: { id: sweepId, startedAt: swept.startedAt, finishedAt: swept.finishedAt, durationMs: swept.durationMs, configHash: cfg.hash },
+      sweep: { id: sweepId, startedAt: swept.startedAt, finishedAt: swept.finishedAt, durationMs: swept.durationMs, configHash: cfg.hash, vantage: cfg.vantage ?? DEFAULT_VANTAGE },
       observations: swept.observations,
       previous,
       opened: plan.opened,
@@ -200,6 +233,7 @@ async function leadCycle(configured: MonitorConfig, store: MonitorState, deps: C
     },
     { failAt: deps.failCommitAt },
   );
+  await d.release();
   if (dp) await afterCommit(dp, proposed, committed.lost, { store, now: deps.now, fetch: deps.fetch, log: deps.log });
 
   const delivery = deps.noDelivery ? { sent: [], failed: [] } : await deliverDue(store, cfg.alerts, deps.senders ?? defaultSenders(cfg.alerts), deps.now, deps.log, { lock: deps.deliveryLock });

@@ -138,6 +138,23 @@ export interface PinFailureReportsEvidence extends ReportCounts {
   kind: 'pin-failure-reports';
 }
 
+/** What one vantage saw of an endpoint (vantage-findings.ts). */
+export interface VantageSight {
+  vantage: string;
+  at: string;
+  addresses: string[];
+  leafKeys: string[];
+  chains: CertSummary[][];
+}
+
+/** Vantages (monitors in different places) see different keys for one name (vantage-findings.ts). */
+export interface VantageDisagreementEvidence {
+  kind: 'vantage-disagreement';
+  addresses: string[];
+  windowMs: number;
+  vantages: VantageSight[];
+}
+
 export type FindingEvidence =
   | UnreachableEvidence
   | ChainInvalidEvidence
@@ -148,7 +165,8 @@ export type FindingEvidence =
   | NoSctEvidence
   | BundleUnavailableEvidence
   | BundleExpiryEvidence
-  | PinFailureReportsEvidence;
+  | PinFailureReportsEvidence
+  | VantageDisagreementEvidence;
 
 /** The evidence type of one kind. */
 export type EvidenceOf<K extends FindingKind> = Extract<FindingEvidence, { kind: K }>;
@@ -289,6 +307,18 @@ const PARSERS: { [K in FindingKind]: (d: Json) => EvidenceOf<K> } = {
     return { kind: 'bundle-unavailable', ...bundleFacts(d), error, message: str(d.message, error.message) };
   },
   'bundle-expiry': (d) => ({ kind: 'bundle-expiry', ...bundleFacts(d), daysLeft: num(d.daysLeft) }),
+  'vantage-disagreement': (d) => ({
+    kind: 'vantage-disagreement',
+    addresses: strs(d.addresses),
+    windowMs: num(d.windowMs, 600_000),
+    vantages: Array.isArray(d.vantages)
+      ? d.vantages.map((v) => {
+          const o = obj(v);
+          const chains = Array.isArray(o.chains) ? o.chains.map(certs) : [];
+          return { vantage: str(o.vantage), at: str(o.at), addresses: strs(o.addresses), leafKeys: strs(o.leafKeys), chains };
+        })
+      : [],
+  }),
   'pin-failure-reports': (d) => ({
     kind: 'pin-failure-reports',
     source: str(d.source),

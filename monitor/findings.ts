@@ -12,6 +12,7 @@ import type { DriftTracking } from './lifecycle.js';
 import { evidenceAddresses } from './evidence.js';
 import { servedBundleResolution } from './served-bundle-findings.js';
 import { ReportsCheck, reportResolution } from './report-findings.js';
+import { vantageResolution } from './vantage-findings.js';
 import type { ServedBundleCheck } from './served-bundles.js';
 
 const DAY = 86_400_000;
@@ -27,7 +28,7 @@ export function cn(subject: string): string {
   return m ? m[1]! : subject || '(empty subject)';
 }
 const certLine = (c: CertRecord) => `${c.position} "${cn(c.subject)}" pin ${c.spkiSha256}`;
-const chainSummary = (chain: CertRecord[]): CertSummary[] =>
+export const chainSummary = (chain: CertRecord[]): CertSummary[] =>
   chain.map((c) => ({ position: c.position, subject: c.subject, issuer: c.issuer, spkiSha256: c.spkiSha256, sha256: c.sha256, notAfter: c.notAfter }));
 
 // ---------------------------------------------------------------------------------------------
@@ -536,6 +537,8 @@ export interface ReconcileInput {
   servedBundles?: ServedBundleCheck[];
   /** This sweep's reads of pin-failure reports (reportsFrom); undefined: none configured. */
   reports?: ReportsCheck[];
+  /** vantage-disagreement: how recent another vantage's observations in `current` must be (monitor/vantage-findings.ts). */
+  vantageWindowMs?: number;
 }
 
 export interface PlannedAlert {
@@ -686,6 +689,7 @@ function resolutionOf(f: StoredFinding, input: ReconcileInput): string | null {
   const ep = endpointIndex(input.endpoints).get(f.endpoint);
   if (!ep) return `${f.endpoint} is no longer in the config`;
   const obs = byEndpoint(input.current).get(f.endpoint) ?? [];
+  if (d.kind === 'vantage-disagreement') return vantageResolution(f, obs, input.now, input.vantageWindowMs ?? 600_000);
   const addresses = evidenceAddresses(d);
   const present = obs.filter((o) => addresses.includes(o.address));
 

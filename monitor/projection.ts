@@ -93,6 +93,8 @@ function changedLines(e: FindingEvidence): string[] {
     case 'unreachable':
     case 'bundle-unavailable':
       return [`  ${e.message}`];
+    case 'vantage-disagreement':
+      return e.vantages.flatMap((v) => v.chains.flatMap((c, i) => chainLines(`${v.vantage} (${v.addresses.join(', ')})${v.chains.length > 1 ? ` #${i + 1}` : ''}`, c)));
     case 'pin-failure-reports':
       return [
         `  reports by type: ${Object.entries(e.types).map(([t, n]) => `${t} ×${n}`).join(', ') || '(none)'}`,

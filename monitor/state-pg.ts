@@ -19,26 +19,30 @@ import { addrKey } from './findings.js';
 import type { CertRecord, Observation, StoredFinding } from './types.js';
 import type { AddressState, EventWrite, HistoryEvent, MonitorState, OutboxRow, SweepLease, SweepRecord, SweepWrite } from './state.js';
 import { stateOf } from './state.js';
-import { FINDING_COLUMNS, Row, addressStatesOf, eventArgs, eventFromRow, findingArgs, findingDetailsJson, findingFromRow, observationOf, outboxFromRow, sweepRows } from './state-rows.js';
+import { FINDING_COLUMNS, Row, addressStatesOf, eventArgs, eventFromRow, findingArgs, findingDetailsJson, findingFromRow, observationOf, outboxFromRow, sweepFromRow, sweepRows, vantageObservationsOf } from './state-rows.js';
 import { ACTIVE_STATES, Proposal, ProposalChange, historyOf, proposalArgs, proposalData, proposalFromRow } from './proposal-state.js';
 import { PROPOSAL_EVENT_TYPES, proposalsFromEvents } from './proposal-migrate.js';
+import { DEFAULT_VANTAGE, vantageOf } from './vantage.js';
 
-export const PG_SCHEMA_VERSION = 1;
+/** 2: vantages (`latest` keyed by vantage, endpoint, address; `vantage` columns); a state of 1 is upgraded on open. */
+export const PG_SCHEMA_VERSION = 2;
 const T = 'TEXT COLLATE "C"';
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key ${T} PRIMARY KEY, value ${T} NOT NULL);
 CREATE TABLE IF NOT EXISTS sweeps (seq BIGSERIAL PRIMARY KEY, id ${T} NOT NULL UNIQUE, started_at ${T} NOT NULL,
   finished_at ${T} NOT NULL, duration_ms DOUBLE PRECISION NOT NULL, endpoints INTEGER NOT NULL, addresses INTEGER NOT NULL,
-  failures INTEGER NOT NULL, config_hash ${T} NOT NULL);
-CREATE TABLE IF NOT EXISTS latest (ord BIGSERIAL, endpoint ${T} NOT NULL, address ${T} NOT NULL, seq BIGINT NOT NULL,
-  data ${T} NOT NULL, chain_key ${T}, chain_data ${T}, PRIMARY KEY (endpoint, address));
+  failures INTEGER NOT NULL, config_hash ${T} NOT NULL, vantage ${T} NOT NULL DEFAULT 'default');
+CREATE TABLE IF NOT EXISTS latest (ord BIGSERIAL, vantage ${T} NOT NULL DEFAULT 'default', endpoint ${T} NOT NULL,
+  address ${T} NOT NULL, seq BIGINT NOT NULL, data ${T} NOT NULL, chain_key ${T}, chain_data ${T},
+  PRIMARY KEY (vantage, endpoint, address));
 CREATE TABLE IF NOT EXISTS observations (id BIGSERIAL PRIMARY KEY, seq BIGINT NOT NULL, endpoint ${T} NOT NULL,
-  host ${T} NOT NULL, address ${T} NOT NULL, at ${T} NOT NULL, state ${T} NOT NULL, data ${T} NOT NULL, chain_key ${T});
+  host ${T} NOT NULL, address ${T} NOT NULL, at ${T} NOT NULL, state ${T} NOT NULL, data ${T} NOT NULL, chain_key ${T},
+  vantage ${T} NOT NULL DEFAULT 'default');
 CREATE INDEX IF NOT EXISTS observations_addr ON observations (endpoint, address, id);
 CREATE TABLE IF NOT EXISTS findings (id ${T} PRIMARY KEY, key ${T} NOT NULL, kind ${T} NOT NULL, severity ${T} NOT NULL,
   endpoint ${T} NOT NULL, host ${T} NOT NULL, port INTEGER NOT NULL, address ${T}, title ${T} NOT NULL,
   explanation ${T} NOT NULL, action ${T} NOT NULL, signature ${T} NOT NULL, details ${T} NOT NULL, opened_at ${T} NOT NULL,
-  updated_at ${T} NOT NULL, resolved_at ${T}, resolution ${T}, last_alert_at ${T});
+  updated_at ${T} NOT NULL, resolved_at ${T}, resolution ${T}, last_alert_at ${T}, vantage ${T});
 CREATE UNIQUE INDEX IF NOT EXISTS findings_open_key ON findings (key) WHERE resolved_at IS NULL;
 CREATE TABLE IF NOT EXISTS events (id BIGSERIAL PRIMARY KEY, at ${T} NOT NULL, endpoint ${T} NOT NULL, host ${T} NOT NULL,
   address ${T}, type ${T} NOT NULL, kind ${T}, severity ${T}, finding_id ${T}, summary ${T} NOT NULL, details ${T});
@@ -56,15 +60,25 @@ CREATE TABLE IF NOT EXISTS proposals (ord BIGSERIAL, id ${T} PRIMARY KEY, domain
   version INTEGER NOT NULL, created_at ${T} NOT NULL, updated_at ${T} NOT NULL, data ${T} NOT NULL);
 CREATE INDEX IF NOT EXISTS proposals_state ON proposals (state, domain);
 `;
+/** Schema 1 → 2 (vantages): additive columns, and the vantage joins `latest`'s primary key. */
+const TO_V2 = `
+ALTER TABLE sweeps ADD COLUMN IF NOT EXISTS vantage ${T} NOT NULL DEFAULT 'default';
+ALTER TABLE observations ADD COLUMN IF NOT EXISTS vantage ${T} NOT NULL DEFAULT 'default';
+ALTER TABLE findings ADD COLUMN IF NOT EXISTS vantage ${T};
+ALTER TABLE latest ADD COLUMN IF NOT EXISTS vantage ${T} NOT NULL DEFAULT 'default';
+ALTER TABLE latest DROP CONSTRAINT latest_pkey, ADD PRIMARY KEY (vantage, endpoint, address);
+`;
 /** Advisory lock keys (any constants: they name pinctl's critical sections in this database). */
 const SCHEMA_LOCK = 741_300_001;
 const COMMIT_LOCK = 741_300_002;
 const SWEEP_LOCK = 741_300_003;
+/** The lead of state-wide decisions (vantage-disagreement); per-vantage sweep leads use (SWEEP_LOCK, hashtext(vantage)). */
+const DECISION_LOCK = 741_300_004;
 
 
-const UPSERT_LATEST = `INSERT INTO latest (endpoint, address, seq, data, chain_key, chain_data)
-  SELECT e, a, $1, d, k, NULL FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS t(e, a, d, k)
-  ON CONFLICT (endpoint, address) DO UPDATE SET seq = excluded.seq, data = excluded.data, chain_key = excluded.chain_key,
+const UPSERT_LATEST = `INSERT INTO latest (vantage, endpoint, address, seq, data, chain_key, chain_data)
+  SELECT v, e, a, $1, d, k, NULL FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS t(v, e, a, d, k)
+  ON CONFLICT (vantage, endpoint, address) DO UPDATE SET seq = excluded.seq, data = excluded.data, chain_key = excluded.chain_key,
     chain_data = CASE WHEN excluded.chain_key IS NOT NULL THEN NULL ELSE COALESCE(latest.chain_data,
       CASE WHEN latest.chain_key IS NOT NULL
              THEN jsonb_set(latest.data::jsonb, '{chain}', (SELECT data FROM chains WHERE key = latest.chain_key)::jsonb)::text
@@ -111,7 +125,8 @@ export class PgState implements MonitorState {
         if (v && Number(v.value) > PG_SCHEMA_VERSION) {
           throw new InputError('CONFIG_UNSUPPORTED', `state ${redactUrl(url)}: written by a newer pinctl (schema ${String(v.value)}, this one knows ${PG_SCHEMA_VERSION})`);
         }
-        await c.query(`INSERT INTO meta (key, value) VALUES ('schema', $1) ON CONFLICT (key) DO NOTHING`, [String(PG_SCHEMA_VERSION)]);
+        if (v && Number(v.value) < 2) await c.query(TO_V2);
+        await c.query(`INSERT INTO meta (key, value) VALUES ('schema', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, [String(PG_SCHEMA_VERSION)]);
         await migrateProposals(c);
       });
     } catch (e) {
@@ -148,11 +163,19 @@ export class PgState implements MonitorState {
     }
   }
 
-  /** A session advisory lock on a connection of its own: PostgreSQL frees it when that connection ends. */
-  async leadSweep(): Promise<SweepLease | null> {
+  /** A session advisory lock per vantage, on a connection of its own: PostgreSQL frees it when that connection ends. */
+  async leadSweep(vantage = DEFAULT_VANTAGE): Promise<SweepLease | null> {
+    return this.sessionLock('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', 'SELECT pg_advisory_unlock($1, hashtext($2))', [SWEEP_LOCK, vantage]);
+  }
+
+  async leadDecision(): Promise<SweepLease | null> {
+    return this.sessionLock('SELECT pg_try_advisory_lock($1) AS ok', 'SELECT pg_advisory_unlock($1)', [DECISION_LOCK]);
+  }
+
+  private async sessionLock(lock: string, unlock: string, args: unknown[]): Promise<SweepLease | null> {
     const c = await this.pool.connect();
     try {
-      const r = await c.query('SELECT pg_try_advisory_lock($1) AS ok', [SWEEP_LOCK]);
+      const r = await c.query(lock, args);
       if ((r.rows[0] as Row).ok !== true) {
         c.release();
         return null;
@@ -166,7 +189,7 @@ export class PgState implements MonitorState {
       release: async () => {
         if (released) return;
         released = true;
-        await c.query('SELECT pg_advisory_unlock($1)', [SWEEP_LOCK]).catch(() => {});
+        await c.query(unlock, args).catch(() => {});
         c.release();
       },
     };
@@ -186,12 +209,12 @@ export class PgState implements MonitorState {
     writeFileAtomic(path, `-----BEGIN CERTIFICATE-----\n${b64}-----END CERTIFICATE-----\n`);
   }
 
-  async previousStates(endpoints: string[]): Promise<Map<string, AddressState>> {
+  async previousStates(endpoints: string[], vantage = DEFAULT_VANTAGE): Promise<Map<string, AddressState>> {
     if (endpoints.length === 0) return new Map();
     const rows = await this.all(
       `SELECT l.data, l.chain_data, c.key AS chain_key, c.data AS chain FROM latest l LEFT JOIN chains c ON c.key = l.chain_key
-       WHERE l.endpoint = ANY($1::text[])`,
-      [endpoints],
+       WHERE l.vantage = $1 AND l.endpoint = ANY($2::text[])`,
+      [vantage, endpoints],
     );
     return addressStatesOf(rows);
   }
@@ -199,15 +222,27 @@ export class PgState implements MonitorState {
   async latestObservations(): Promise<Observation[]> {
     const rows = await this.all(
       `SELECT l.data, c.key AS chain_key, c.data AS chain FROM latest l LEFT JOIN chains c ON c.key = l.chain_key
-       WHERE l.seq = (SELECT MAX(seq) FROM latest x WHERE x.endpoint = l.endpoint) ORDER BY l.endpoint, l.ord`,
+       WHERE l.seq = (SELECT MAX(seq) FROM latest x WHERE x.endpoint = l.endpoint AND x.vantage = l.vantage) ORDER BY l.endpoint, l.ord`,
     );
     const chains = new Map<string, CertRecord[]>();
     return rows.map((r) => observationOf(r, chains));
   }
 
-  async lastSweep(): Promise<SweepRecord | null> {
-    const r = (await this.all(`SELECT * FROM sweeps ORDER BY seq DESC LIMIT 1`))[0];
-    return r ? { id: String(r.id), startedAt: String(r.started_at), finishedAt: String(r.finished_at), durationMs: Number(r.duration_ms), configHash: String(r.config_hash) } : null;
+  async otherVantages(vantage: string, endpoints: string[]): Promise<Observation[]> {
+    if (endpoints.length === 0) return [];
+    const rows = await this.all(
+      `SELECT l.vantage, l.data, c.key AS chain_key, c.data AS chain FROM latest l LEFT JOIN chains c ON c.key = l.chain_key
+       WHERE l.vantage <> $1 AND l.endpoint = ANY($2::text[])
+         AND l.seq = (SELECT MAX(seq) FROM latest x WHERE x.endpoint = l.endpoint AND x.vantage = l.vantage)
+       ORDER BY l.endpoint, l.vantage, l.ord`,
+      [vantage, endpoints],
+    );
+    return vantageObservationsOf(rows);
+  }
+
+  async lastSweep(vantage?: string): Promise<SweepRecord | null> {
+    const rows = vantage === undefined ? await this.all(`SELECT * FROM sweeps ORDER BY seq DESC LIMIT 1`) : await this.all(`SELECT * FROM sweeps WHERE vantage = $1 ORDER BY seq DESC LIMIT 1`, [vantage]);
+    return rows[0] ? sweepFromRow(rows[0]) : null;
   }
 
   async openFindings(): Promise<StoredFinding[]> {
@@ -390,26 +425,26 @@ type Rows = ReturnType<typeof sweepRows>;
 function sweepSteps(c: Client, w: SweepWrite, rows: Rows, lost: ProposalChange[]): (() => Promise<void>)[] {
   let seq = 0;
   // One row per address (the last wins, as an upsert per row would make it).
-  const latest = [...new Map(w.observations.map((o) => [addrKey(o.endpoint, o.address), o])).values()];
+  const latest = [...new Map(w.observations.map((o) => [`${vantageOf(o)}|${addrKey(o.endpoint, o.address)}`, o])).values()];
   return [
     async () => {
       const r = await c.query(
-        `INSERT INTO sweeps (id, started_at, finished_at, duration_ms, endpoints, addresses, failures, config_hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING seq`,
-        [w.sweep.id, w.sweep.startedAt, w.sweep.finishedAt, w.sweep.durationMs, rows.endpoints, w.observations.length, rows.failures, w.sweep.configHash],
+        `INSERT INTO sweeps (id, started_at, finished_at, duration_ms, endpoints, addresses, failures, config_hash, vantage)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING seq`,
+        [w.sweep.id, w.sweep.startedAt, w.sweep.finishedAt, w.sweep.durationMs, rows.endpoints, w.observations.length, rows.failures, w.sweep.configHash, w.sweep.vantage ?? DEFAULT_VANTAGE],
       );
       seq = Number((r.rows[0] as Row).seq);
     },
     () => insertMany(c, 'chains', text(['key', 'data']), [...rows.distinct], 'ON CONFLICT DO NOTHING'),
     async () => {
-      for (const part of chunks(latest)) await c.query(UPSERT_LATEST, [seq, part.map((o) => o.endpoint), part.map((o) => o.address), part.map(rows.stored), part.map(rows.keyOf)]);
+      for (const part of chunks(latest)) await c.query(UPSERT_LATEST, [seq, part.map(vantageOf), part.map((o) => o.endpoint), part.map((o) => o.address), part.map(rows.stored), part.map(rows.keyOf)]);
     },
     () =>
       insertMany(
         c,
         'observations',
-        [{ name: 'seq', type: 'bigint' }, ...text(['endpoint', 'host', 'address', 'at', 'state', 'data', 'chain_key'])],
-        rows.history.map((o) => [seq, o.endpoint, o.host, o.address, o.at, stateOf(o), rows.stored(o), rows.keyOf(o)]),
+        [{ name: 'seq', type: 'bigint' }, ...text(['endpoint', 'host', 'address', 'at', 'state', 'data', 'chain_key', 'vantage'])],
+        rows.history.map((o) => [seq, o.endpoint, o.host, o.address, o.at, stateOf(o), rows.stored(o), rows.keyOf(o), vantageOf(o)]),
       ),
     () => insertMany(c, 'findings', FINDING_TYPES, w.opened.map(findingArgs)),
     () => updateFindings(c, [...w.updated, ...w.resolved]),

@@ -1,17 +1,18 @@
 /** Rows as both state backends store them (TEXT columns holding JSON) and their mapping to the model. */
 import { createHash } from 'node:crypto';
 import { addrKey } from './findings.js';
-import { AlertType, CertRecord, Observation, Severity, StoredFinding } from './types.js';
+import { AlertType, CertRecord, Finding, Observation, Severity, StoredFinding } from './types.js';
 import { parseDetails, storedDetails } from './lifecycle.js';
-import { AddressState, AlertMessage, EventWrite, HistoryEvent, OutboxRow, SweepWrite, stateOf } from './state.js';
+import { AddressState, AlertMessage, EventWrite, HistoryEvent, OutboxRow, SweepRecord, SweepWrite, stateOf } from './state.js';
+import { DEFAULT_VANTAGE } from './vantage.js';
 
 /** A row: column name → value. */
 export type Row = Record<string, unknown>;
 export type Arg = string | number | null;
 
-export const FINDING_COLUMNS = ['id', 'key', 'kind', 'severity', 'endpoint', 'host', 'port', 'address', 'title', 'explanation', 'action', 'signature', 'details', 'opened_at', 'updated_at', 'resolved_at', 'resolution', 'last_alert_at'];
+export const FINDING_COLUMNS = ['id', 'key', 'kind', 'severity', 'endpoint', 'host', 'port', 'address', 'title', 'explanation', 'action', 'signature', 'details', 'opened_at', 'updated_at', 'resolved_at', 'resolution', 'last_alert_at', 'vantage'];
 export function findingArgs(f: StoredFinding): Arg[] {
-  return [f.id, f.key, f.kind, f.severity, f.endpoint, f.host, f.port, f.address, f.title, f.explanation, f.action, f.signature, findingDetailsJson(f), f.openedAt, f.updatedAt, f.resolvedAt, f.resolution, f.lastAlertAt];
+  return [f.id, f.key, f.kind, f.severity, f.endpoint, f.host, f.port, f.address, f.title, f.explanation, f.action, f.signature, findingDetailsJson(f), f.openedAt, f.updatedAt, f.resolvedAt, f.resolution, f.lastAlertAt, f.vantage ?? null];
 }
 
 /** The `details` column of a finding: evidence and drift tracking (lifecycle.ts), as earlier versions laid it out. */
@@ -73,7 +74,19 @@ export function findingFromRow(r: Row): StoredFinding {
     resolution: str(r.resolution),
     lastAlertAt: str(r.last_alert_at),
     ...tracking,
+    ...(r.vantage !== null && r.vantage !== undefined ? { vantage: String(r.vantage) } : {}),
   };
+}
+
+export function sweepFromRow(r: Row): SweepRecord {
+  const base = { id: String(r.id), startedAt: String(r.started_at), finishedAt: String(r.finished_at), durationMs: Number(r.duration_ms), configHash: String(r.config_hash) };
+  return r.vantage !== undefined && r.vantage !== null && r.vantage !== DEFAULT_VANTAGE ? { ...base, vantage: String(r.vantage) } : base;
+}
+
+/** otherVantages() rows: the observation, carrying the vantage of its row (`vantage` column). */
+export function vantageObservationsOf(rows: Row[]): Observation[] {
+  const chains = new Map<string, CertRecord[]>();
+  return rows.map((r) => ({ ...observationOf(r, chains), vantage: String(r.vantage) }));
 }
 
 export function outboxFromRow(r: Row): OutboxRow {

@@ -58,6 +58,8 @@ export interface SweepRecord {
   finishedAt: string;
   durationMs: number;
   configHash: string;
+  /** The vantage that swept (monitor/vantage.ts); absent: the default one. */
+  vantage?: string;
 }
 
 export type EventWrite = Omit<HistoryEvent, 'details'> & { details?: unknown };
@@ -95,14 +97,25 @@ export interface MonitorState {
    * Several monitors may share one state: one sweeps at a time. null: another holds the lead now.
    * A holder that dies loses the lead (PostgreSQL: its connection ends; SQLite: the lease runs out).
    */
-  leadSweep(): Promise<SweepLease | null>;
+  leadSweep(vantage?: string): Promise<SweepLease | null>;
+  /**
+   * Vantages: monitors of different vantages sweep a shared state at the same time (one lead per
+   * vantage, above), and state-wide findings (vantage-disagreement) are decided by the holder of
+   * this lead, from reading the open ones to the commit. null: another monitor decides now.
+   */
+  leadDecision(): Promise<SweepLease | null>;
   /** Where certificate PEM files are written for the commands printed in alerts. */
   certPath(sha256: string): string;
   /** Content-addressed: writing the same certificate again is a no-op. */
   saveCertificate(sha256: string, der: Uint8Array): void | Promise<void>;
-  previousStates(endpoints: string[]): Promise<Map<string, AddressState>>;
+  /** What `vantage` (default: the default vantage) saw last at each address of these endpoints. */
+  previousStates(endpoints: string[], vantage?: string): Promise<Map<string, AddressState>>;
+  /** Every address of the last sweep of each vantage that probed each endpoint. */
   latestObservations(): Promise<Observation[]>;
-  lastSweep(): Promise<SweepRecord | null>;
+  /** The newest observations of these endpoints by every vantage but `vantage`, each carrying its vantage. */
+  otherVantages(vantage: string, endpoints: string[]): Promise<Observation[]>;
+  /** The newest sweep (of `vantage` when given). */
+  lastSweep(vantage?: string): Promise<SweepRecord | null>;
   openFindings(): Promise<StoredFinding[]>;
   recentlyResolved(kind: string, sinceIso: string): Promise<StoredFinding[]>;
   finding(id: string): Promise<StoredFinding | null>;

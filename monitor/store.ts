@@ -38,8 +38,11 @@ import {
   findingFromRow,
   observationOf,
   outboxFromRow,
+  sweepFromRow,
   sweepRows,
+  vantageObservationsOf,
 } from './state-rows.js';
+import { DEFAULT_VANTAGE, vantageOf } from './vantage.js';
 
 export type { AddressState, AlertMessage, EventWrite, HistoryEvent, OutboxRow, SweepRecord, SweepWrite } from './state.js';
 import { stateOf } from './state.js';
@@ -51,30 +54,30 @@ export { stateOf };
  * 2: observations store their chain once per distinct chain, in `chains` (content-addressed), and
  * reference it by `chain_key`; their `data` then has `"chain": []`. A pinctl that knows only 1
  * would read those as chainless, so it is refused (the schema row is raised on open).
+ * 3: vantages (monitor/vantage.ts): `latest` is keyed by (vantage, endpoint, address), and
+ * `observations`, `sweeps` and `findings` record the vantage; rows of schema 2 are the default vantage.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS sweeps (
      seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, started_at TEXT NOT NULL, finished_at TEXT NOT NULL,
      duration_ms REAL NOT NULL, endpoints INTEGER NOT NULL, addresses INTEGER NOT NULL, failures INTEGER NOT NULL,
-     config_hash TEXT NOT NULL)`,
-  // The newest observation of every address (and the newest one that had a chain): rewritten each sweep.
-  `CREATE TABLE IF NOT EXISTS latest (
-     endpoint TEXT NOT NULL, address TEXT NOT NULL, seq INTEGER NOT NULL, data TEXT NOT NULL, chain_data TEXT,
-     PRIMARY KEY (endpoint, address))`,
+     config_hash TEXT NOT NULL, vantage TEXT NOT NULL DEFAULT 'default')`,
+  // The newest observation of every address per vantage (and the newest one that had a chain): rewritten each sweep.
+  LATEST_TABLE('latest'),
   // History: an observation is appended only when what the address serves changed (chain or error
   // reason), so the table grows with changes, not with sweeps.
   `CREATE TABLE IF NOT EXISTS observations (
      id INTEGER PRIMARY KEY AUTOINCREMENT, seq INTEGER NOT NULL, endpoint TEXT NOT NULL, host TEXT NOT NULL,
-     address TEXT NOT NULL, at TEXT NOT NULL, state TEXT NOT NULL, data TEXT NOT NULL)`,
+     address TEXT NOT NULL, at TEXT NOT NULL, state TEXT NOT NULL, data TEXT NOT NULL, vantage TEXT NOT NULL DEFAULT 'default')`,
   `CREATE INDEX IF NOT EXISTS observations_addr ON observations (endpoint, address, id)`,
   `CREATE TABLE IF NOT EXISTS findings (
      id TEXT PRIMARY KEY, key TEXT NOT NULL, kind TEXT NOT NULL, severity TEXT NOT NULL, endpoint TEXT NOT NULL,
      host TEXT NOT NULL, port INTEGER NOT NULL, address TEXT, title TEXT NOT NULL, explanation TEXT NOT NULL,
      action TEXT NOT NULL, signature TEXT NOT NULL, details TEXT NOT NULL, opened_at TEXT NOT NULL,
-     updated_at TEXT NOT NULL, resolved_at TEXT, resolution TEXT, last_alert_at TEXT)`,
+     updated_at TEXT NOT NULL, resolved_at TEXT, resolution TEXT, last_alert_at TEXT, vantage TEXT)`,
   `CREATE UNIQUE INDEX IF NOT EXISTS findings_open_key ON findings (key) WHERE resolved_at IS NULL`,
   `CREATE TABLE IF NOT EXISTS events (
      id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, endpoint TEXT NOT NULL, host TEXT NOT NULL,
@@ -93,6 +96,21 @@ const SCHEMA = [
      id TEXT PRIMARY KEY, domain TEXT NOT NULL, state TEXT NOT NULL, version INTEGER NOT NULL,
      created_at TEXT NOT NULL, updated_at TEXT NOT NULL, data TEXT NOT NULL)`,
   `CREATE INDEX IF NOT EXISTS proposals_state ON proposals (state, domain)`,
+];
+
+function LATEST_TABLE(name: string): string {
+  return `CREATE TABLE IF NOT EXISTS ${name} (
+     vantage TEXT NOT NULL DEFAULT 'default', endpoint TEXT NOT NULL, address TEXT NOT NULL, seq INTEGER NOT NULL,
+     data TEXT NOT NULL, chain_data TEXT, chain_key TEXT, PRIMARY KEY (vantage, endpoint, address))`;
+}
+
+/** Schema 2 → 3: `latest` gets the vantage in its key (a new table: SQLite cannot change a primary key). */
+const LATEST_TO_V3 = [
+  LATEST_TABLE('latest_v3'),
+  `INSERT INTO latest_v3 (vantage, endpoint, address, seq, data, chain_data, chain_key)
+     SELECT 'default', endpoint, address, seq, data, chain_data, chain_key FROM latest ORDER BY rowid`,
+  `DROP TABLE latest`,
+  `ALTER TABLE latest_v3 RENAME TO latest`,
 ];
 
 /** One statement and its arguments, run inside a transaction. */
@@ -161,6 +179,7 @@ export class Store implements MonitorState {
       if (missing.length > 0 || !v || Number(v.value) < SCHEMA_VERSION) {
         store.transaction(() => {
           for (const t of missing) db.exec(`ALTER TABLE ${t} ADD COLUMN chain_key TEXT`);
+          store.addVantageColumns();
           store.run(`INSERT INTO meta (key, value) VALUES ('schema', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, [String(SCHEMA_VERSION)]);
         });
       }
@@ -232,6 +251,13 @@ export class Store implements MonitorState {
     }
   }
 
+  /** Schema 3 on a state of schema 2 (inside the upgrade's transaction). */
+  private addVantageColumns(): void {
+    if (!this.hasColumn('latest', 'vantage')) for (const sql of LATEST_TO_V3) this.db.exec(sql);
+    for (const t of ['observations', 'sweeps']) if (!this.hasColumn(t, 'vantage')) this.db.exec(`ALTER TABLE ${t} ADD COLUMN vantage TEXT NOT NULL DEFAULT 'default'`);
+    if (!this.hasColumn('findings', 'vantage')) this.db.exec(`ALTER TABLE findings ADD COLUMN vantage TEXT`);
+  }
+
   private hasColumn(table: string, column: string): boolean {
     return (this.db.prepare(`PRAGMA table_info(${table})`).all() as Row[]).some((r) => String(r.name) === column);
   }
@@ -256,21 +282,29 @@ export class Store implements MonitorState {
    * A leased row in `meta` (written under BEGIN IMMEDIATE): a second process on this directory waits
    * for the holder to release it, or for the lease to run out when the holder died.
    */
-  async leadSweep(leaseMs = SWEEP_LEASE_MS): Promise<SweepLease | null> {
+  async leadSweep(vantage = DEFAULT_VANTAGE, leaseMs = SWEEP_LEASE_MS): Promise<SweepLease | null> {
+    return this.leaseRow(vantage === DEFAULT_VANTAGE ? 'sweep_lead' : `sweep_lead:${vantage}`, leaseMs);
+  }
+
+  async leadDecision(): Promise<SweepLease | null> {
+    return this.leaseRow('decision_lead', SWEEP_LEASE_MS);
+  }
+
+  private leaseRow(key: string, leaseMs: number): SweepLease | null {
     const token = randomUUID();
     const now = Date.now();
     const got = this.transaction(() => {
-      const held = this.all(`SELECT value FROM meta WHERE key = 'sweep_lead'`)[0];
+      const held = this.all(`SELECT value FROM meta WHERE key = ?`, [key])[0];
       const [, until, pid] = held ? String(held.value).split(' ') : [];
       if (held && Number(until) > now && alive(Number(pid))) return false;
-      this.run(`INSERT INTO meta (key, value) VALUES ('sweep_lead', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, [`${token} ${now + leaseMs} ${process.pid}`]);
+      this.run(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, [key, `${token} ${now + leaseMs} ${process.pid}`]);
       return true;
     });
     if (!got) return null;
     return {
       release: async () => {
         if (!this.db.open) return;
-        this.transaction(() => this.run(`DELETE FROM meta WHERE key = 'sweep_lead' AND value LIKE ?`, [`${token} %`]));
+        this.transaction(() => this.run(`DELETE FROM meta WHERE key = ? AND value LIKE ?`, [key, `${token} %`]));
       },
     };
   }
@@ -288,30 +322,44 @@ export class Store implements MonitorState {
   }
 
   /** What each address of these endpoints served at the last sweep, and last served with a chain. */
-  async previousStates(endpoints: string[]): Promise<Map<string, AddressState>> {
+  async previousStates(endpoints: string[], vantage = DEFAULT_VANTAGE): Promise<Map<string, AddressState>> {
     if (endpoints.length === 0) return new Map();
     // The ids as one JSON argument: one prepared statement whatever the number of endpoints.
     const rows = this.all(
       `SELECT l.data, l.chain_data, c.key AS chain_key, c.data AS chain FROM latest l LEFT JOIN chains c ON c.key = l.chain_key
-       WHERE l.endpoint IN (SELECT value FROM json_each(?))`,
-      [JSON.stringify(endpoints)],
+       WHERE l.vantage = ? AND l.endpoint IN (SELECT value FROM json_each(?))`,
+      [vantage, JSON.stringify(endpoints)],
     );
     return addressStatesOf(rows);
   }
 
-  /** Every address of the last sweep that probed each endpoint. */
+  /** Every address of the last sweep of each vantage that probed each endpoint. */
   async latestObservations(): Promise<Observation[]> {
+    // A state of schema 2 opened read-only (status before the first sweep of this version) has no vantage column.
+    const v = this.hasColumn('latest', 'vantage');
     const rows = this.all(
       `SELECT l.data, c.key AS chain_key, c.data AS chain FROM latest l LEFT JOIN chains c ON c.key = l.chain_key
-       WHERE l.seq = (SELECT MAX(seq) FROM latest WHERE endpoint = l.endpoint) ORDER BY l.endpoint, l.rowid`,
+       WHERE l.seq = (SELECT MAX(seq) FROM latest x WHERE x.endpoint = l.endpoint${v ? ' AND x.vantage = l.vantage' : ''}) ORDER BY l.endpoint, l.rowid`,
     );
     const chains = new Map<string, CertRecord[]>();
     return rows.map((r) => observationOf(r, chains));
   }
 
-  async lastSweep(): Promise<SweepRecord | null> {
-    const r = this.all(`SELECT * FROM sweeps ORDER BY seq DESC LIMIT 1`)[0];
-    return r ? { id: String(r.id), startedAt: String(r.started_at), finishedAt: String(r.finished_at), durationMs: Number(r.duration_ms), configHash: String(r.config_hash) } : null;
+  async otherVantages(vantage: string, endpoints: string[]): Promise<Observation[]> {
+    if (endpoints.length === 0) return [];
+    const rows = this.all(
+      `SELECT l.vantage, l.data, c.key AS chain_key, c.data AS chain FROM latest l LEFT JOIN chains c ON c.key = l.chain_key
+       WHERE l.vantage <> ? AND l.endpoint IN (SELECT value FROM json_each(?))
+         AND l.seq = (SELECT MAX(seq) FROM latest x WHERE x.endpoint = l.endpoint AND x.vantage = l.vantage)
+       ORDER BY l.endpoint, l.vantage, l.rowid`,
+      [vantage, JSON.stringify(endpoints)],
+    );
+    return vantageObservationsOf(rows);
+  }
+
+  async lastSweep(vantage?: string): Promise<SweepRecord | null> {
+    const r = (vantage === undefined ? this.all(`SELECT * FROM sweeps ORDER BY seq DESC LIMIT 1`) : this.all(`SELECT * FROM sweeps WHERE vantage = ? ORDER BY seq DESC LIMIT 1`, [vantage]))[0];
+    return r ? sweepFromRow(r) : null;
   }
 
   async openFindings(): Promise<StoredFinding[]> {
@@ -399,7 +447,7 @@ export class Store implements MonitorState {
     let seq = 0;
     steps.push(() => {
       seq = Number(
-        this.run(`INSERT INTO sweeps (id, started_at, finished_at, duration_ms, endpoints, addresses, failures, config_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, [
+        this.run(`INSERT INTO sweeps (id, started_at, finished_at, duration_ms, endpoints, addresses, failures, config_hash, vantage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
         w.sweep.id,
         w.sweep.startedAt,
         w.sweep.finishedAt,
@@ -408,6 +456,7 @@ export class Store implements MonitorState {
         w.observations.length,
         failures,
         w.sweep.configHash,
+        w.sweep.vantage ?? DEFAULT_VANTAGE,
         ]).lastInsertRowid,
       );
     });
@@ -415,11 +464,11 @@ export class Store implements MonitorState {
       for (const [key, json] of distinct) this.run(`INSERT OR IGNORE INTO chains (key, data) VALUES (?, ?)`, [key, json]);
     });
     steps.push(() => {
-      for (const o of w.observations) this.run(UPSERT_LATEST, [o.endpoint, o.address, seq, stored(o), keyOf(o)]);
+      for (const o of w.observations) this.run(UPSERT_LATEST, [vantageOf(o), o.endpoint, o.address, seq, stored(o), keyOf(o)]);
     });
     steps.push(() => {
       for (const o of history) {
-        this.run(`INSERT INTO observations (seq, endpoint, host, address, at, state, data, chain_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, [seq, o.endpoint, o.host, o.address, o.at, stateOf(o), stored(o), keyOf(o)]);
+        this.run(`INSERT INTO observations (seq, endpoint, host, address, at, state, data, chain_key, vantage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, [seq, o.endpoint, o.host, o.address, o.at, stateOf(o), stored(o), keyOf(o), vantageOf(o)]);
       }
     });
     steps.push(() => {
@@ -598,8 +647,8 @@ const INSERT_EVENT = `INSERT INTO events (at, endpoint, host, address, type, kin
 
 // `chain_data` (the last observation that had a chain, whole) is stored only while the address
 // serves none: otherwise it is `data` + its chain (previousStates() reads it so).
-const UPSERT_LATEST = `INSERT INTO latest (endpoint, address, seq, data, chain_key, chain_data) VALUES (?, ?, ?, ?, ?, NULL)
-  ON CONFLICT (endpoint, address) DO UPDATE SET seq = excluded.seq, data = excluded.data, chain_key = excluded.chain_key,
+const UPSERT_LATEST = `INSERT INTO latest (vantage, endpoint, address, seq, data, chain_key, chain_data) VALUES (?, ?, ?, ?, ?, ?, NULL)
+  ON CONFLICT (vantage, endpoint, address) DO UPDATE SET seq = excluded.seq, data = excluded.data, chain_key = excluded.chain_key,
     chain_data = CASE WHEN excluded.chain_key IS NOT NULL THEN NULL ELSE COALESCE(latest.chain_data,
       CASE WHEN latest.chain_key IS NOT NULL THEN json_set(latest.data, '$.chain', json((SELECT data FROM chains WHERE key = latest.chain_key)))
            WHEN json_array_length(latest.data, '$.chain') > 0 THEN latest.data END) END`;

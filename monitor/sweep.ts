@@ -16,6 +16,7 @@ import { runBounded } from '../src/net/observe.js';
 import { loadCaFile, loadSystemStore } from '../src/net/trust-store-file.js';
 import { EndpointConfig, MonitorConfig } from './config.js';
 import { CertRecord, ErrorReason, Observation } from './types.js';
+import { DEFAULT_VANTAGE } from './vantage.js';
 
 export interface SweepDeps {
   now: () => Date;
@@ -83,7 +84,7 @@ export async function sweep(cfg: MonitorConfig, deps: SweepDeps): Promise<SweepR
       }
     }
     observations.push({
-      ...base(endpoint, '', deps.now()),
+      ...base(endpoint, '', deps.now(), cfg.vantage),
       durationMs: performance.now() - t0,
       attempts: cfg.retries + 1,
       error: { reason: 'dns', code: 'DNS', message: describeError(lastError) },
@@ -108,7 +109,7 @@ export async function sweep(cfg: MonitorConfig, deps: SweepDeps): Promise<SweepR
   return { startedAt, finishedAt: deps.now().toISOString(), durationMs: performance.now() - started, observations, certificates };
 }
 
-function base(endpoint: EndpointConfig, address: string, now: Date): Observation {
+function base(endpoint: EndpointConfig, address: string, now: Date, vantage = DEFAULT_VANTAGE): Observation {
   return {
     endpoint: endpoint.id,
     host: endpoint.host,
@@ -124,6 +125,7 @@ function base(endpoint: EndpointConfig, address: string, now: Date): Observation
     anchor: endpoint.caFile ? 'ca-file' : 'system',
     problems: [],
     error: null,
+    vantage,
   };
 }
 
@@ -136,7 +138,7 @@ async function observeAddress(
   certificates: Map<string, Uint8Array>,
   records: Map<string, CertRecord>,
 ): Promise<Observation> {
-  const obs = base(job.endpoint, job.address, deps.now());
+  const obs = base(job.endpoint, job.address, deps.now(), cfg.vantage);
   const store = deps.stores.get(job.endpoint.caFile ?? '')!;
   for (let attempt = 1; attempt <= cfg.retries + 1; attempt++) {
     obs.attempts = attempt;

@@ -63,6 +63,8 @@ export interface Observation {
   anchor: 'system' | 'ca-file';
   problems: { code: string; message: string }[];
   error: ObservationError | null;
+  /** The monitor's `vantage` (monitor/vantage.ts); absent: the default vantage. */
+  vantage?: string;
 }
 
 export type FindingKind =
@@ -75,7 +77,8 @@ export type FindingKind =
   | 'unreachable'
   | 'bundle-unavailable'
   | 'bundle-expiry'
-  | 'pin-failure-reports';
+  | 'pin-failure-reports'
+  | 'vantage-disagreement';
 
 /** A problem as the pure diff sees it in one sweep. */
 export interface Finding {
@@ -101,6 +104,8 @@ export interface Finding {
   signature: string;
   /** What was seen, typed by kind (`details.kind` === `kind`): monitor/evidence.ts. */
   details: FindingEvidence;
+  /** The named vantage whose sweep found it (monitor/vantage.ts `qualify`); absent: the default vantage, or state-wide. */
+  vantage?: string;
 }
 
 /** A finding as stored: its evidence and its lifecycle (monitor/lifecycle.ts), open until resolved. */

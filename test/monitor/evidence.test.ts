@@ -78,7 +78,7 @@ describe('finding evidence', () => {
   });
 
   it('refuses a kind this version does not know (a newer pinctl wrote it) with a hint', () => {
-    expect(FINDING_KINDS).toHaveLength(10); // monitor/types.ts FindingKind: nine sweep and bundle kinds, pin-failure-reports
+    expect(FINDING_KINDS).toHaveLength(11); // monitor/types.ts FindingKind: nine sweep and bundle kinds, pin-failure-reports, vantage-disagreement
     let err: unknown;
     try {
       parseEvidence('from-the-future', {});

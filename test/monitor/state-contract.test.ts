@@ -304,6 +304,60 @@ describe.each(STATE_BACKENDS.map((b) => [b.id, b] as const))('MonitorState contr
     });
   });
 
+  test('vantages: each keeps its own view of an address, its own sweeps and its own lead', async () => {
+    await withState(async (a, open) => {
+      const b = await open();
+      const ids = ['ep1.test:443', 'ep2.test:443'];
+      const chainB = chainA.map((c, i) => (i === 0 ? { ...c, spkiSha256: 'pb', sha256: 'fb' } : c));
+      const at = (o: Observation, vantage: string) => ({ ...o, vantage });
+      const eu = [at(obs(1, 't1', chainA), 'eu'), at(obs(2, 't1', chainA), 'eu')];
+      const us = [at(obs(1, 't2', chainB), 'us')];
+      await a.commitSweep({ ...write(eu, await a.previousStates(ids, 'eu'), 's-eu'), sweep: { ...write([], new Map(), 's-eu').sweep, vantage: 'eu' } });
+      await b.commitSweep({ ...write(us, await b.previousStates(ids, 'us'), 's-us'), sweep: { ...write([], new Map(), 's-us').sweep, vantage: 'us' } });
+      // Same endpoint and address, two vantages: neither overwrote the other.
+      expect((await a.previousStates(ids, 'eu')).get('ep1.test:443|127.0.0.1')?.last).toEqual(eu[0]);
+      expect((await a.previousStates(ids, 'us')).get('ep1.test:443|127.0.0.1')?.last).toEqual(us[0]);
+      expect(await a.previousStates(ids)).toEqual(new Map()); // the default vantage saw nothing
+      expect(await a.latestObservations()).toEqual(expect.arrayContaining([...eu, ...us]));
+      expect((await a.latestObservations()).length).toBe(3);
+      expect(await a.otherVantages('eu', ids)).toEqual(us);
+      expect(await a.otherVantages('us', ids)).toEqual(eu);
+      expect(await a.otherVantages('us', ['ep2.test:443'])).toEqual([eu[1]]);
+      expect((await a.lastSweep('eu'))?.id).toBe('s-eu');
+      expect((await a.lastSweep('us'))).toMatchObject({ id: 's-us', vantage: 'us' });
+      expect((await a.lastSweep())?.id).toBe('s-us');
+      expect(await a.lastSweep('ap')).toBeNull();
+      // Each vantage keeps its history of changes apart: eu's second sweep is no change for eu.
+      await a.commitSweep({ ...write(eu, await a.previousStates(ids, 'eu'), 's-eu2'), sweep: { ...write([], new Map(), 's-eu2').sweep, vantage: 'eu' } });
+      expect(await a.count('observations')).toBe(3);
+      // One lead per vantage; the decision lead is one for the whole state.
+      const euLead = await a.leadSweep('eu');
+      const usLead = await b.leadSweep('us');
+      expect(euLead).not.toBeNull();
+      expect(usLead).not.toBeNull();
+      expect(await b.leadSweep('eu')).toBeNull();
+      const decision = await a.leadDecision();
+      expect(decision).not.toBeNull();
+      expect(await b.leadDecision()).toBeNull();
+      await decision!.release();
+      const next = await b.leadDecision();
+      expect(next).not.toBeNull();
+      for (const l of [euLead, usLead, next]) await l!.release();
+    });
+  });
+
+  test('vantages: a finding keeps the vantage that found it; state-wide and default ones have none', async () => {
+    await withState(async (s) => {
+      const eu = finding('f-eu', 'k|vantage=eu', '2026-06-01T00:00:00.000Z', { vantage: 'eu' });
+      const plain = finding('f0', 'k', '2026-06-01T00:00:00.000Z');
+      const wide = finding('f-vd', 'vantage-disagreement|ep1.test:443', '2026-06-01T00:00:00.000Z', { kind: 'vantage-disagreement', address: null });
+      await s.commitSweep(write([], new Map(), 's1', { opened: [eu, plain, wide] }));
+      expect(await s.finding('f-eu')).toEqual(eu);
+      expect(await s.finding('f0')).toEqual(plain);
+      expect((await s.openFindings()).map((f) => [f.id, f.vantage])).toEqual([['f-eu', 'eu'], ['f-vd', undefined], ['f0', undefined]]);
+    });
+  });
+
   test('alerts scheduled while the clock was ahead become due now, others keep their time', async () => {
     await withState(async (s) => {
       const now = new Date('2026-06-01T00:00:00.000Z');
