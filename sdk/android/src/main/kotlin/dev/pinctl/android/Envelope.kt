@@ -41,7 +41,7 @@ class Envelope(val payloadType: String, val payload: ByteArray, val signatures: 
         }
 
         private fun plainBase64(r: JsonReader): ByteArray {
-            val start = r.plainString()
+            val start = r.uncheckedString() // base64 refuses '\\', control and non-ASCII bytes itself
             return Codec.base64OrNull(r.bytes, start, r.i - 1) ?: offFastPath()
         }
 

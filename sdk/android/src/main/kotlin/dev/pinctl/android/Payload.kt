@@ -65,19 +65,29 @@ object Payloads {
 
     /** A lower-case host name: labels of a-z, 0-9 and inner hyphens, 1 to 63 characters each. */
     fun isHostname(s: String): Boolean {
-        var start = 0
+        val b = s.toByteArray(Charsets.ISO_8859_1) // a character beyond Latin-1 becomes '?', refused
+        return isHostname(b, 0, b.size)
+    }
+
+    /** isHostname of the text in `b[from until to]` (a pins payload's domain, read in place). */
+    fun isHostname(b: ByteArray, from: Int, to: Int): Boolean {
+        var start = from
         while (true) {
-            val end = s.indexOf('.', start).let { if (it < 0) s.length else it }
+            var end = start
+            while (end < to && b[end] != DOT) end++
             val len = end - start
-            if (len < 1 || len > 63 || s[start] == '-' || s[end - 1] == '-') return false
+            if (len < 1 || len > 63 || b[start] == DASH || b[end - 1] == DASH) return false
             for (k in start until end) {
-                val c = s[k]
-                if (!(c in 'a'..'z' || c in '0'..'9' || c == '-')) return false
+                val c = b[k].toInt()
+                if (!(c in 'a'.code..'z'.code || c in '0'.code..'9'.code || c == DASH.toInt())) return false
             }
-            if (end == s.length) return true
+            if (end == to) return true
             start = end + 1
         }
     }
+
+    private const val DOT: Byte = 0x2e
+    private const val DASH: Byte = 0x2d
     private val COMMON = listOf("type", "audience", "version", "issuedAt", "expiresAt")
     private val EXTRA = mapOf(
         BundleType.PINS to listOf("domains"),

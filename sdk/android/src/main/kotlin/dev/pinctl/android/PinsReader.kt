@@ -77,14 +77,21 @@ internal object PinsReader {
             if (seen and (1 shl k) != 0) offFastPath()
             seen = seen or (1 shl k)
             when (k) {
-                0 -> domain = r.plainText()
+                0 -> domain = hostname(r)
                 1 -> inc = r.plainBoolean()
                 else -> pins = pins(r)
             }
         } while (r.eat(','))
         r.expect('}')
-        if (seen != 0b111 || domain.length > 253 || !Payloads.isHostname(domain)) offFastPath()
+        if (seen != 0b111) offFastPath()
         return PinsDomain(domain, inc, pins)
+    }
+
+    private fun hostname(r: JsonReader): String {
+        val start = r.uncheckedString() // checked by isHostname: a-z, 0-9, '-' and '.' only
+        val end = r.i - 1
+        if (end - start > 253 || !Payloads.isHostname(r.bytes, start, end)) offFastPath()
+        return String(r.bytes, start, end - start, Charsets.ISO_8859_1)
     }
 
     private fun pins(r: JsonReader): List<String> {
@@ -92,7 +99,7 @@ internal object PinsReader {
         r.expect('[')
         do {
             if (out.size == Payloads.MAX_PINS_PER_DOMAIN) offFastPath()
-            val start = r.plainString()
+            val start = r.uncheckedString() // checked by isPinBase64: 43 base64 digits and '='
             if (!Codec.isPinBase64(r.bytes, start, r.i - 1)) offFastPath()
             out.add(String(r.bytes, start, r.i - 1 - start, Charsets.ISO_8859_1))
         } while (r.eat(','))

@@ -269,6 +269,21 @@ internal class JsonReader(private val b: ByteArray) {
         offFastPath()
     }
 
+    /**
+     * At a string: moves past its closing quote and returns the offset of its first character,
+     * leaving the bytes between unchecked. Only for values whose own check refuses a backslash, a
+     * control and a non-ASCII byte (base64, pins, host names), so one pass over 2 MB is saved.
+     */
+    fun uncheckedString(): Int {
+        ws()
+        if (i >= n || b[i].toInt() != QUOTE) offFastPath()
+        val start = ++i
+        while (i < n && b[i].toInt() != QUOTE) i++
+        if (i == n) offFastPath()
+        i++
+        return start
+    }
+
     fun plainText(): String {
         val start = plainString()
         return String(b, start, i - 1 - start, Charsets.ISO_8859_1)
