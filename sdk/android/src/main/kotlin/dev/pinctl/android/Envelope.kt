@@ -18,7 +18,7 @@ class Envelope(val payloadType: String, val payload: ByteArray, val signatures: 
          * decoded from base64 in place; anything else leaves the fast path, and parseGeneral then
          * decides, with its exact error. So this accepts only what parseGeneral accepts.
          */
-        private fun readPlain(bytes: ByteArray): Envelope {
+        internal fun readPlain(bytes: ByteArray): Envelope {
             val r = JsonReader(bytes)
             var seen = 0
             var type = ""
@@ -68,7 +68,8 @@ class Envelope(val payloadType: String, val payload: ByteArray, val signatures: 
             return out
         }
 
-        private fun parseGeneral(bytes: ByteArray): Envelope {
+        /** The general reader (a StrictJson tree), for every envelope readPlain leaves to it. */
+        internal fun parseGeneral(bytes: ByteArray): Envelope {
             val doc = try {
                 StrictJson.parse(bytes)
             } catch (e: StrictJsonException) {

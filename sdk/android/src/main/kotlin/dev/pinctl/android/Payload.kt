@@ -115,7 +115,10 @@ object Payloads {
 
     /** SPEC §3 and §4.9: bytes to a payload of the expected type, or PayloadError. */
     fun decode(bytes: ByteArray, type: BundleType): Payload =
-        (if (type == BundleType.PINS) PinsReader.read(bytes)?.decoded else null) ?: decodeDocument(parse(bytes), type)
+        (if (type == BundleType.PINS) PinsReader.read(bytes)?.decoded else null) ?: decodeGeneral(bytes, type)
+
+    /** decode() through the general JSON tree only (what PinsReader must agree with). */
+    internal fun decodeGeneral(bytes: ByteArray, type: BundleType): Payload = decodeDocument(parse(bytes), type)
 
     /** SPEC §4.9 on a document header() already parsed. */
     fun decodeDocument(doc: Any?, type: BundleType): Payload {
