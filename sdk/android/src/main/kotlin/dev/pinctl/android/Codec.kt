@@ -12,7 +12,8 @@ internal object Codec {
     private val RFC3339_UTC = Regex("^(\\d{4})-(\\d{2})-(\\d{2})T(\\d{2}):(\\d{2}):(\\d{2})(?:\\.(\\d{1,9}))?Z$")
 
     private const val ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-    private val DECODE = IntArray(128) { -1 }.also { t -> ALPHABET.forEachIndexed { i, c -> t[c.code] = i } }
+    private const val PAD: Byte = 0x3d // '='
+    private val DECODE = IntArray(256) { -1 }.also { t -> ALPHABET.forEachIndexed { i, c -> t[c.code] = i } }
 
     /**
      * Standard base64 with canonical padding (unused bits zero), or null. Hand-rolled because it
@@ -20,32 +21,51 @@ internal object Codec {
      * a 2 MB payload; a regex over the whole string is slow and deep on the JVM.
      */
     fun base64OrNull(s: String): ByteArray? {
-        val n = s.length
+        val b = s.toByteArray(Charsets.ISO_8859_1) // a character beyond Latin-1 becomes '?', not base64
+        return base64OrNull(b, 0, b.size)
+    }
+
+    /** base64OrNull of the ASCII text in `b[from until to]` (an envelope's payload, read in place). */
+    fun base64OrNull(b: ByteArray, from: Int, to: Int): ByteArray? {
+        val n = to - from
         if (n % 4 != 0) return null
         if (n == 0) return ByteArray(0)
-        val pad = if (s[n - 1] != '=') 0 else if (s[n - 2] == '=') 2 else 1
+        val pad = if (b[to - 1] != PAD) 0 else if (b[to - 2] == PAD) 2 else 1
         val out = ByteArray(n / 4 * 3 - pad)
         var o = 0
-        var i = 0
-        while (i < n) {
-            val last = i == n - 4
-            val a = digit(s[i])
-            val b = digit(s[i + 1])
-            val c = if (last && pad == 2) 0 else digit(s[i + 2])
-            val d = if (last && pad >= 1) 0 else digit(s[i + 3])
-            if (a < 0 || b < 0 || c < 0 || d < 0) return null
-            if (last && pad == 2 && (b and 0x0f) != 0) return null
-            if (last && pad == 1 && (c and 0x03) != 0) return null
-            val v = (a shl 18) or (b shl 12) or (c shl 6) or d
-            out[o++] = (v shr 16).toByte()
-            if (o < out.size) out[o++] = (v shr 8).toByte()
-            if (o < out.size) out[o++] = v.toByte()
+        var i = from
+        val last = to - 4
+        while (i < last) {
+            val v = (digit(b[i]) shl 18) or (digit(b[i + 1]) shl 12) or (digit(b[i + 2]) shl 6) or digit(b[i + 3])
+            if (v < 0) return null // a -1 digit makes the whole value negative
+            out[o] = (v shr 16).toByte()
+            out[o + 1] = (v shr 8).toByte()
+            out[o + 2] = v.toByte()
+            o += 3
             i += 4
         }
+        val a = digit(b[i])
+        val c1 = digit(b[i + 1])
+        val c2 = if (pad == 2) 0 else digit(b[i + 2])
+        val c3 = if (pad >= 1) 0 else digit(b[i + 3])
+        if ((a or c1 or c2 or c3) < 0) return null
+        if (pad == 2 && (c1 and 0x0f) != 0) return null
+        if (pad == 1 && (c2 and 0x03) != 0) return null
+        val v = (a shl 18) or (c1 shl 12) or (c2 shl 6) or c3
+        out[o] = (v shr 16).toByte()
+        if (pad < 2) out[o + 1] = (v shr 8).toByte()
+        if (pad < 1) out[o + 2] = v.toByte()
         return out
     }
 
-    private fun digit(c: Char): Int = if (c.code < 128) DECODE[c.code] else -1
+    /** Whether `b[from until to]` is a pin (base64 of 32 bytes, canonical) without decoding it. */
+    fun isPinBase64(b: ByteArray, from: Int, to: Int): Boolean {
+        if (to - from != 44 || b[to - 1] != PAD) return false
+        for (k in from until to - 1) if (digit(b[k]) < 0) return false
+        return (digit(b[to - 2]) and 0x03) == 0
+    }
+
+    private fun digit(c: Byte): Int = DECODE[c.toInt() and 0xff]
 
     fun base64(bytes: ByteArray): String = Base64.toBase64String(bytes)
 

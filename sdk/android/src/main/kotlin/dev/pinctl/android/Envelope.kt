@@ -7,8 +7,69 @@ class Envelope(val payloadType: String, val payload: ByteArray, val signatures: 
     companion object {
         const val MAX_SIGNATURES = 16
 
+        private val MEMBERS = JsonReader.names("payloadType", "payload", "signatures")
+        private val SIGNATURE_MEMBERS = JsonReader.names("keyid", "sig")
+
         /** SPEC §4.2: strict JSON, exactly the three members, canonical base64, 64-byte signatures. */
-        fun parse(bytes: ByteArray): Envelope {
+        fun parse(bytes: ByteArray): Envelope = fastPathOrNull { readPlain(bytes) } ?: parseGeneral(bytes)
+
+        /**
+         * The common envelope (plain ASCII strings, any member order) read in one pass, its payload
+         * decoded from base64 in place; anything else leaves the fast path, and parseGeneral then
+         * decides, with its exact error. So this accepts only what parseGeneral accepts.
+         */
+        internal fun readPlain(bytes: ByteArray): Envelope {
+            val r = JsonReader(bytes)
+            var seen = 0
+            var type = ""
+            var payload: ByteArray? = null
+            var sigs: List<Signature> = emptyList()
+            r.expect('{')
+            do {
+                val k = r.member(MEMBERS)
+                if (seen and (1 shl k) != 0) offFastPath() // a repeated member: parseGeneral names it
+                seen = seen or (1 shl k)
+                when (k) {
+                    0 -> type = r.plainText()
+                    1 -> payload = plainBase64(r)
+                    else -> sigs = plainSignatures(r)
+                }
+            } while (r.eat(','))
+            r.expect('}')
+            if (!r.atEnd() || seen != 7 || type.isEmpty()) offFastPath()
+            return Envelope(type, payload!!, sigs)
+        }
+
+        private fun plainBase64(r: JsonReader): ByteArray {
+            val start = r.uncheckedString() // base64 refuses '\\', control and non-ASCII bytes itself
+            return Codec.base64OrNull(r.bytes, start, r.i - 1) ?: offFastPath()
+        }
+
+        private fun plainSignatures(r: JsonReader): List<Signature> {
+            val out = ArrayList<Signature>(1)
+            r.expect('[')
+            do {
+                if (out.size == MAX_SIGNATURES) offFastPath()
+                r.expect('{')
+                var seen = 0
+                var keyid = ""
+                var sig: ByteArray? = null
+                do {
+                    val k = r.member(SIGNATURE_MEMBERS)
+                    if (seen and (1 shl k) != 0) offFastPath()
+                    seen = seen or (1 shl k)
+                    if (k == 0) keyid = r.plainText() else sig = plainBase64(r)
+                } while (r.eat(','))
+                r.expect('}')
+                if (seen != 3 || keyid.length > 128 || sig!!.size != 64) offFastPath()
+                out.add(Signature(keyid, sig!!))
+            } while (r.eat(','))
+            r.expect(']')
+            return out
+        }
+
+        /** The general reader (a StrictJson tree), for every envelope readPlain leaves to it. */
+        internal fun parseGeneral(bytes: ByteArray): Envelope {
             val doc = try {
                 StrictJson.parse(bytes)
             } catch (e: StrictJsonException) {

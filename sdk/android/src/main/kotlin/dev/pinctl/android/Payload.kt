@@ -37,8 +37,20 @@ class Payload(
     val root: RootSpec? = null,
 )
 
-/** The common members only, for SPEC §4 steps 5–8, which run before the shape check of step 9. */
-class PayloadHeader(val type: Any?, val audience: Any?, val version: Any?, val issuedAt: Any?, val expiresAt: Any?, val document: Any?)
+/**
+ * The common members only, for SPEC §4 steps 5–8, which run before the shape check of step 9.
+ * `decoded`: the payload when a fast path (PinsReader) already found it valid, so step 9 has
+ * nothing left to do; otherwise null and step 9 decodes `document`.
+ */
+class PayloadHeader(
+    val type: Any?,
+    val audience: Any?,
+    val version: Any?,
+    val issuedAt: Any?,
+    val expiresAt: Any?,
+    val document: Any?,
+    val decoded: Payload? = null,
+)
 
 /** Payload rules (SPEC §3): each member validated with an error naming its path; unknown members refused. */
 object Payloads {
@@ -46,26 +58,36 @@ object Payloads {
     const val MAX_PINS_PER_DOMAIN = 64
     const val MAX_ROOTS = 1_000
     const val MAX_KEYS = 16
-    private val MAX_SAFE = BigDecimal(9007199254740991L)
+    private val MAX_SAFE = BigDecimal(JsonReader.MAX_SAFE_INTEGER)
     private val HEX64 = Regex("^[0-9a-f]{64}$")
     /** SPEC §7.4: a yearly signing ceremony, leap years included. */
     const val MAX_LIFETIME_MS = 366L * 24 * 60 * 60_000
 
     /** A lower-case host name: labels of a-z, 0-9 and inner hyphens, 1 to 63 characters each. */
     fun isHostname(s: String): Boolean {
-        var start = 0
+        val b = s.toByteArray(Charsets.ISO_8859_1) // a character beyond Latin-1 becomes '?', refused
+        return isHostname(b, 0, b.size)
+    }
+
+    /** isHostname of the text in `b[from until to]` (a pins payload's domain, read in place). */
+    fun isHostname(b: ByteArray, from: Int, to: Int): Boolean {
+        var start = from
         while (true) {
-            val end = s.indexOf('.', start).let { if (it < 0) s.length else it }
+            var end = start
+            while (end < to && b[end] != DOT) end++
             val len = end - start
-            if (len < 1 || len > 63 || s[start] == '-' || s[end - 1] == '-') return false
+            if (len < 1 || len > 63 || b[start] == DASH || b[end - 1] == DASH) return false
             for (k in start until end) {
-                val c = s[k]
-                if (!(c in 'a'..'z' || c in '0'..'9' || c == '-')) return false
+                val c = b[k].toInt()
+                if (!(c in 'a'.code..'z'.code || c in '0'.code..'9'.code || c == DASH.toInt())) return false
             }
-            if (end == s.length) return true
+            if (end == to) return true
             start = end + 1
         }
     }
+
+    private const val DOT: Byte = 0x2e
+    private const val DASH: Byte = 0x2d
     private val COMMON = listOf("type", "audience", "version", "issuedAt", "expiresAt")
     private val EXTRA = mapOf(
         BundleType.PINS to listOf("domains"),
@@ -79,15 +101,24 @@ object Payloads {
         throw PayloadError("payload: expected UTF-8 JSON without a byte-order mark or repeated members (${e.message})")
     }
 
-    /** SPEC §4.5: the parsed payload and its common members (parsed once, for steps 5–9). */
-    fun header(bytes: ByteArray): PayloadHeader {
+    /**
+     * SPEC §4.5: the parsed payload and its common members (parsed once, for steps 5–9). A pins
+     * payload is first read by PinsReader, straight into the model; only if that gives up (any
+     * unusual or invalid input) is the general JSON tree built.
+     */
+    fun header(bytes: ByteArray, expected: BundleType? = null): PayloadHeader {
+        if (expected == BundleType.PINS) PinsReader.read(bytes)?.let { return it }
         val doc = parse(bytes)
         val o = doc as? Map<*, *> ?: throw PayloadError("payload: expected a UTF-8 JSON object")
         return PayloadHeader(o["type"], o["audience"], o["version"], o["issuedAt"], o["expiresAt"], doc)
     }
 
     /** SPEC §3 and §4.9: bytes to a payload of the expected type, or PayloadError. */
-    fun decode(bytes: ByteArray, type: BundleType): Payload = decodeDocument(parse(bytes), type)
+    fun decode(bytes: ByteArray, type: BundleType): Payload =
+        (if (type == BundleType.PINS) PinsReader.read(bytes)?.decoded else null) ?: decodeGeneral(bytes, type)
+
+    /** decode() through the general JSON tree only (what PinsReader must agree with). */
+    internal fun decodeGeneral(bytes: ByteArray, type: BundleType): Payload = decodeDocument(parse(bytes), type)
 
     /** SPEC §4.9 on a document header() already parsed. */
     fun decodeDocument(doc: Any?, type: BundleType): Payload {

@@ -16,7 +16,9 @@ class DomainRule(val domain: String, val includeSubdomains: Boolean, val pins: L
 
 /** Which pins apply to a host: the longest covering domain wins (SPEC §3.1). */
 class PinTable(val rules: List<DomainRule>) {
-    private val byDomain = rules.associateBy { it.domain }
+    private val byDomain = HashMap<String, DomainRule>(rules.size * 4 / 3 + 1).also { m ->
+        for (r in rules) m[r.domain] = r // the last of a repeated domain wins, as associateBy did
+    }
 
     fun lookup(host: String): DomainRule? {
         val name = normalizeHost(host)

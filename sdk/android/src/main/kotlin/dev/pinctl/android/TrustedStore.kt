@@ -40,7 +40,7 @@ class TrustedStore(
         checkTrust(nowMs) // SPEC §7.5
         val env = checkEnvelope(type, bytes) // steps 1–3
         checkSignatures(env, keyset, "trusted") // step 4
-        val header = Payloads.header(env.payload) // step 5
+        val header = Payloads.header(env.payload, type) // step 5
         if (header.type != type.wire) {
             throw PayloadError("payload .type: expected \"${type.wire}\" (the payloadType says so), found ${describe(header.type)}")
         }
@@ -63,7 +63,7 @@ class TrustedStore(
         val issued = Payloads.timestamp(header.issuedAt, ".issuedAt")
         checkFreshness(issued, Payloads.timestamp(header.expiresAt, ".expiresAt"), nowMs) // step 8
         checkKeysetFresh(nowMs) // SPEC §5.7: rotation may pass through expired keysets, bundles may not
-        val payload = Payloads.decodeDocument(header.document, type) // step 9
+        val payload = header.decoded ?: Payloads.decodeDocument(header.document, type) // step 9
         val bundle = AppliedBundle(type, payload, bytes, env.payload)
         applied[type] = bundle
         return Result(Status.APPLIED, bundle)
