@@ -7,7 +7,7 @@ import { serializeEnvelope } from '../src/bundle/envelope.js';
 import { encodePayload } from '../src/bundle/payload.js';
 import { PAYLOAD_TYPES, PinsPayload } from '../src/bundle/types.js';
 import { pae } from '../src/bundle/pae.js';
-import '../src/bundle/node-hashes.js'; // as the Node SDK verifies: node:crypto hashes
+import '../src/bundle/node-primitives.js'; // as the Node SDK verifies: node:crypto and Buffer
 import { createHash } from 'node:crypto';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
