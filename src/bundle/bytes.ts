@@ -53,6 +53,9 @@ export class Utf8Error extends Error {}
 
 /** Strict UTF-8 (WHATWG "fatal"): overlong forms, surrogates and values above U+10FFFF are errors; a BOM is kept. */
 export function utf8Decode(bytes: Uint8Array): string {
+  // ASCII is its own UTF-8: a runtime's native ASCII check and copy skip the decoder (2 MiB bundles).
+  const ascii = nativePrimitives().asciiDecode?.(bytes);
+  if (ascii !== undefined) return ascii;
   if (g.TextDecoder) {
     try {
       return new g.TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);

@@ -175,10 +175,16 @@ function validateDomain(d: unknown, i: number, seen: Set<string>): PinsDomain {
   return { domain, includeSubdomains: o.includeSubdomains, pins: pins as string[] };
 }
 
-/** A plain object with exactly these members (the common case; object() explains any other). */
+/**
+ * A plain object with exactly these members (the common case; object() explains any other).
+ * for-in counts without allocating a key array; it also counts inherited enumerable members,
+ * which only sends a polluted object to object(), the reference check.
+ */
 function hasExactly(v: unknown, members: string[]): boolean {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
-  if (Object.keys(v).length !== members.length) return false;
+  let n = 0;
+  for (const _ in v) n++;
+  if (n !== members.length) return false;
   for (const m of members) if (!Object.prototype.hasOwnProperty.call(v, m)) return false;
   return true;
 }

@@ -10,6 +10,8 @@ export type HashFunction = (bytes: Uint8Array) => Uint8Array;
 export interface NativePrimitives {
   sha256?: HashFunction;
   sha512?: HashFunction;
+  /** The text of bytes that are all ASCII (below 0x80), else undefined: strict UTF-8 decoding then decides. */
+  asciiDecode?: (bytes: Uint8Array) => string | undefined;
   /** Canonical standard base64 (SPEC §1.1) to bytes, null for anything else: base64DecodeStrict's verdicts. */
   base64Decode?: (text: string) => Uint8Array | null;
   /**

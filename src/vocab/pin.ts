@@ -15,11 +15,13 @@ for (let i = 0; i < ALPHABET.length; i++) DIGIT[ALPHABET.charCodeAt(i)] = i;
 /** Canonical base64 of 32 bytes. */
 export function isPin(value: string): boolean {
   if (typeof value !== 'string' || value.length !== 44 || value.charCodeAt(43) !== 61 /* = */) return false;
+  // No branch per character: a non-digit sets a bit above 63 (its table entry, or its code above 127).
+  let bits = 0;
   for (let i = 0; i < 43; i++) {
     const c = value.charCodeAt(i);
-    if (c > 127 || DIGIT[c] === 255) return false;
+    bits |= DIGIT[c & 127]! | (c & 0xff80);
   }
-  return (DIGIT[value.charCodeAt(42)]! & 3) === 0;
+  return bits < 64 && (DIGIT[value.charCodeAt(42)]! & 3) === 0;
 }
 
 /** A typed pin: trimmed, "sha256/" removed; the bare pin or null. */

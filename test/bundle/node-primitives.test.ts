@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { usePrimitives, type NativePrimitives } from '../../src/bundle/primitives.js';
 import { nodePrimitives } from '../../src/bundle/node-primitives.js';
 import { activeBackend } from '../../src/bundle/ed25519.js';
-import { base64DecodePortable, base64DecodeStrict, base64Encode } from '../../src/bundle/bytes.js';
+import { Utf8Error, base64DecodePortable, base64DecodeStrict, base64Encode, utf8Decode } from '../../src/bundle/bytes.js';
 import { loadManifest, publicKeyPem, runCase, storeTarget } from './conformance.js';
 
 afterAll(() => usePrimitives(nodePrimitives));
@@ -92,5 +92,35 @@ describe('Buffer base64 decoder (canonical only)', () => {
     expect(a.byteOffset).toBe(0);
     expect(a.buffer.byteLength).toBe(3);
     expect(Buffer.isBuffer(a)).toBe(false);
+  });
+});
+
+describe('ASCII fast path of strict UTF-8', () => {
+  beforeAll(() => usePrimitives(nodePrimitives));
+  const fatal = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  const reference = (b: Uint8Array) => {
+    try {
+      return fatal.decode(b);
+    } catch {
+      return 'error';
+    }
+  };
+  const ours = (b: Uint8Array) => {
+    try {
+      return utf8Decode(b);
+    } catch (e) {
+      return e instanceof Utf8Error ? 'error' : `unexpected ${String(e)}`;
+    }
+  };
+
+  it('decodes like the fatal TextDecoder on every 1- and 2-byte input, a BOM, and a long text', () => {
+    const inputs: Uint8Array[] = [Uint8Array.of(0xef, 0xbb, 0xbf, 0x7b, 0x7d), new TextEncoder().encode('{"a":"é ✓"}')];
+    for (let a = 0; a < 256; a++) for (let b = 0; b < 256; b++) inputs.push(Uint8Array.of(a, b));
+    const long = new Uint8Array(100_000).map((_, i) => 32 + (i % 95));
+    inputs.push(long, Uint8Array.of(...long.subarray(0, 999), 0x80), long.subarray(5, 70_000));
+    const disagree = inputs.filter((b) => ours(b) !== reference(b)).map((b) => Buffer.from(b.subarray(0, 8)).toString('hex'));
+    expect(disagree).toEqual([]);
+    expect(nodePrimitives.asciiDecode!(long)).toBe(reference(long));
+    expect(nodePrimitives.asciiDecode!(Uint8Array.of(0x41, 0x80))).toBeUndefined();
   });
 });
