@@ -124,7 +124,8 @@ function decodesToPoint(e: Uint8Array): boolean {
 /**
  * Validate a raw Ed25519 public key the way libsodium's verifier does before using it: 32 bytes,
  * canonical y, not one of the 8 small-order points (in any encoding), and an actual curve point.
- * Mixed-order keys are accepted, as in libsodium (speccheck case 3 must verify).
+ * Mixed-order keys are accepted, as in libsodium (speccheck case 3 must verify). The verdict is
+ * cached per key, so embedding a key and then verifying with it checks it once.
  */
 export function checkPublicKey(publicKey: Uint8Array): PublicKeyCheck {
   const pk = asBytes(publicKey);
@@ -132,6 +133,10 @@ export function checkPublicKey(publicKey: Uint8Array): PublicKeyCheck {
   if (pk.length !== PUBLIC_KEY_LENGTH) {
     return { ok: false, reason: `public key must be ${PUBLIC_KEY_LENGTH} bytes, got ${pk.length}` };
   }
+  return checkedKey(pk).check;
+}
+
+function uncachedCheck(pk: Uint8Array): PublicKeyCheck {
   if (!isCanonicalPointEncoding(pk)) {
     return { ok: false, reason: 'public key is not canonically encoded (y >= 2^255-19)' };
   }
@@ -142,18 +147,19 @@ export function checkPublicKey(publicKey: Uint8Array): PublicKeyCheck {
 
 type Point = ReturnType<typeof ed25519.Point.fromBytes>;
 
-/** A key that passed checkPublicKey; the pure-JS equation adds its decoded, negated point. */
-interface TrustedKey {
+/** A key's check; the pure-JS equation adds the decoded, negated point of a key that passed. */
+interface CheckedKey {
+  check: PublicKeyCheck;
   negA?: Point;
 }
 
-// Checked public keys: the strict check costs a BigInt exponentiation (about 0.2 ms on Node, far
-// more on Hermes), so it runs once per key, not once per signature.
+// The strict check costs a BigInt exponentiation (about 0.2 ms on Node, far more on Hermes), so
+// it runs once per key, not once per signature.
 const KEY_CACHE_MAX = 64;
-const keyCache = new Map<string, TrustedKey | null>();
+const keyCache = new Map<string, CheckedKey>();
 
-/** The cached verdict of checkPublicKey for these bytes: null when the key is refused. */
-function trustedKey(pk: Uint8Array): TrustedKey | null {
+/** The cached check of 32 key bytes. */
+function checkedKey(pk: Uint8Array): CheckedKey {
   const id = toHex(pk);
   const cached = keyCache.get(id);
   if (cached !== undefined) {
@@ -161,7 +167,7 @@ function trustedKey(pk: Uint8Array): TrustedKey | null {
     keyCache.set(id, cached);
     return cached;
   }
-  const key = checkPublicKey(pk).ok ? {} : null;
+  const key: CheckedKey = { check: uncachedCheck(pk) };
   if (keyCache.size >= KEY_CACHE_MAX) {
     const oldest = keyCache.keys().next().value;
     if (oldest !== undefined) keyCache.delete(oldest);
@@ -180,7 +186,7 @@ function littleEndian(bytes: Uint8Array): bigint {
 }
 
 /** The cofactorless equation in pure JS: R == [S]B - [k]A, compared as encoded bytes. */
-function nobleEquation(key: TrustedKey, pk: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean {
+function nobleEquation(key: CheckedKey, pk: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean {
   // A small wNAF table per trusted key makes [k]A about 4x faster on every later verification.
   key.negA ??= ed25519.Point.fromBytes(pk, false).negate().precompute(4);
   const r = sig.subarray(0, 32);
@@ -199,8 +205,8 @@ function strictVerify(backend: Ed25519Backend, pk: Uint8Array, msg: Uint8Array, 
   const r = sig.subarray(0, 32);
   if (!isCanonicalScalar(sig.subarray(32, 64))) return false;
   if (!isCanonicalPointEncoding(r) || hasSmallOrder(r)) return false;
-  const key = trustedKey(pk);
-  if (key === null) return false;
+  const key = checkedKey(pk);
+  if (!key.check.ok) return false;
   return backend === 'native' ? native!(pk, msg, sig) : nobleEquation(key, pk, msg, sig);
 }
 
