@@ -16,6 +16,7 @@ import { encodePayload } from '../src/bundle/payload.js';
 import { PAYLOAD_TYPES, type PinsPayload } from '../src/bundle/types.js';
 import { applyPins, createClient, type FetchLike } from '../src/sdk/react-native/index.js';
 import { packageRoot } from '../src/package-root.js';
+import { nativePrimitives, usePrimitives } from '../src/bundle/primitives.js';
 
 const SIZES = [1, 100, 10_000];
 const pin = (s: string) => createHash('sha256').update(s).digest('base64');
@@ -95,9 +96,17 @@ function hermesRun(root: string, pubPem: string, envelopes: Map<number, string>)
 
 export async function benchSdkCore(line: (label: string, ours: string, base: string, ratio: number, target?: string) => void): Promise<void> {
   const { pubPem, envelopes } = bundles();
-  await nodeRun(pubPem, envelopes.get(1)!); // warm-up
+  // The bundle bench (same process) installs the Node SDK's primitives; this line is the pure-JS
+  // code Hermes runs, so they are set aside while it runs.
+  const installed = nativePrimitives();
+  usePrimitives({});
   const node = new Map<number, number>();
-  for (const n of SIZES) node.set(n, await nodeRun(pubPem, envelopes.get(n)!));
+  try {
+    await nodeRun(pubPem, envelopes.get(1)!); // warm-up
+    for (const n of SIZES) node.set(n, await nodeRun(pubPem, envelopes.get(n)!));
+  } finally {
+    usePrimitives(installed);
+  }
   const hermes = hermesRun(packageRoot(), pubPem, envelopes);
   for (const n of SIZES) {
     const kib = (envelopes.get(n)!.length / 1024).toFixed(0);

@@ -4,25 +4,25 @@
  * Native), where TextEncoder/TextDecoder and atob may be missing.
  */
 import { sha256 as nobleSha256, sha512 as nobleSha512 } from '@noble/hashes/sha2.js';
+import { nativePrimitives, usePrimitives, type HashFunction } from './primitives.js';
 
-export type HashFunction = (bytes: Uint8Array) => Uint8Array;
-let hashes: { sha256: HashFunction; sha512: HashFunction } = { sha256: nobleSha256, sha512: nobleSha512 };
+export type { HashFunction };
 
 /**
- * The one extension point of the verification path: the Node SDK installs node:crypto's hashes
- * (about 20x faster than pure JS on a 2 MiB bundle); every other runtime keeps @noble/hashes.
+ * Installs native hashes (the Node SDK installs node:crypto's, about 20x faster than pure JS on a
+ * 2 MiB bundle, with the other primitives of primitives.ts); every other runtime keeps @noble/hashes.
  * Same function, same bytes: verdicts cannot differ.
  */
 export function useHashes(h: { sha256: HashFunction; sha512: HashFunction }): void {
-  hashes = h;
+  usePrimitives({ ...nativePrimitives(), sha256: h.sha256, sha512: h.sha512 });
 }
 
 export function sha256(bytes: Uint8Array): Uint8Array {
-  return hashes.sha256(bytes);
+  return (nativePrimitives().sha256 ?? nobleSha256)(bytes);
 }
 
 export function sha512(bytes: Uint8Array): Uint8Array {
-  return hashes.sha512(bytes);
+  return (nativePrimitives().sha512 ?? nobleSha512)(bytes);
 }
 
 // ---- UTF-8 ---------------------------------------------------------------------------------
@@ -53,6 +53,9 @@ export class Utf8Error extends Error {}
 
 /** Strict UTF-8 (WHATWG "fatal"): overlong forms, surrogates and values above U+10FFFF are errors; a BOM is kept. */
 export function utf8Decode(bytes: Uint8Array): string {
+  // ASCII is its own UTF-8: a runtime's native ASCII check and copy skip the decoder (2 MiB bundles).
+  const ascii = nativePrimitives().asciiDecode?.(bytes);
+  if (ascii !== undefined) return ascii;
   if (g.TextDecoder) {
     try {
       return new g.TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
@@ -111,6 +114,13 @@ const digit = (text: string, i: number) => {
  * characters, and zero unused bits before the padding. null for anything else.
  */
 export function base64DecodeStrict(text: string): Uint8Array | null {
+  if (typeof text !== 'string') return null;
+  const native = nativePrimitives().base64Decode;
+  return native ? native(text) : base64DecodePortable(text);
+}
+
+/** The pure-JS decoder (exported so tests hold a native one installed by an adapter to its verdicts). */
+export function base64DecodePortable(text: string): Uint8Array | null {
   if (typeof text !== 'string' || text.length % 4 !== 0) return null;
   const pad = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
   const out = new Uint8Array((text.length / 4) * 3 - pad);

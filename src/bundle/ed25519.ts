@@ -10,15 +10,17 @@
 // The remaining equation is libsodium's cofactorless one: R == [S]B - [k]A, compared as encoded
 // bytes, computed with @noble/curves' point arithmetic (audited, maintained, pure JS: the same code
 // runs on Node and on Hermes). noble's own ed25519.verify is cofactored, which accepts signatures
-// libsodium rejects for mixed-order keys, so it is not used.
+// libsodium rejects for mixed-order keys, so it is not used. A runtime may install a native
+// equation (primitives.ts; Node: OpenSSL's, also cofactorless); it sees only pre-checked inputs.
 //
 // All inputs are public (keys, messages, signatures), so none of this needs to be constant time.
 
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { concatBytes, fromHex, sha256, sha512, toHex } from './bytes.js';
+import { nativePrimitives } from './primitives.js';
 
-/** One implementation everywhere (kept as a type so callers naming a backend still compile). */
-export type Ed25519Backend = 'noble';
+/** Who computes the equation after the shared pre-checks: pure JS (every runtime) or a native one a runtime installed. */
+export type Ed25519Backend = 'noble' | 'native';
 
 export type PublicKeyCheck = { ok: true } | { ok: false; reason: string };
 
@@ -122,7 +124,8 @@ function decodesToPoint(e: Uint8Array): boolean {
 /**
  * Validate a raw Ed25519 public key the way libsodium's verifier does before using it: 32 bytes,
  * canonical y, not one of the 8 small-order points (in any encoding), and an actual curve point.
- * Mixed-order keys are accepted, as in libsodium (speccheck case 3 must verify).
+ * Mixed-order keys are accepted, as in libsodium (speccheck case 3 must verify). The verdict is
+ * cached per key, so embedding a key and then verifying with it checks it once.
  */
 export function checkPublicKey(publicKey: Uint8Array): PublicKeyCheck {
   const pk = asBytes(publicKey);
@@ -130,6 +133,10 @@ export function checkPublicKey(publicKey: Uint8Array): PublicKeyCheck {
   if (pk.length !== PUBLIC_KEY_LENGTH) {
     return { ok: false, reason: `public key must be ${PUBLIC_KEY_LENGTH} bytes, got ${pk.length}` };
   }
+  return checkedKey(pk).check;
+}
+
+function uncachedCheck(pk: Uint8Array): PublicKeyCheck {
   if (!isCanonicalPointEncoding(pk)) {
     return { ok: false, reason: 'public key is not canonically encoded (y >= 2^255-19)' };
   }
@@ -140,13 +147,19 @@ export function checkPublicKey(publicKey: Uint8Array): PublicKeyCheck {
 
 type Point = ReturnType<typeof ed25519.Point.fromBytes>;
 
-// Checked-and-decoded public keys: the strict check costs a BigInt exponentiation (about 0.2 ms
-// on Node, far more on Hermes), so it runs once per key, not once per signature.
-const KEY_CACHE_MAX = 64;
-const keyCache = new Map<string, Point | null>();
+/** A key's check; the pure-JS equation adds the decoded, negated point of a key that passed. */
+interface CheckedKey {
+  check: PublicKeyCheck;
+  negA?: Point;
+}
 
-/** A key that passes checkPublicKey, decoded and negated for the equation; null otherwise. */
-function trustedPoint(pk: Uint8Array): Point | null {
+// The strict check costs a BigInt exponentiation (about 0.2 ms on Node, far more on Hermes), so
+// it runs once per key, not once per signature.
+const KEY_CACHE_MAX = 64;
+const keyCache = new Map<string, CheckedKey>();
+
+/** The cached check of 32 key bytes. */
+function checkedKey(pk: Uint8Array): CheckedKey {
   const id = toHex(pk);
   const cached = keyCache.get(id);
   if (cached !== undefined) {
@@ -154,14 +167,13 @@ function trustedPoint(pk: Uint8Array): Point | null {
     keyCache.set(id, cached);
     return cached;
   }
-  // A small wNAF table per trusted key makes [k]A about 4x faster on every later verification.
-  const point = checkPublicKey(pk).ok ? ed25519.Point.fromBytes(pk, false).negate().precompute(4) : null;
+  const key: CheckedKey = { check: uncachedCheck(pk) };
   if (keyCache.size >= KEY_CACHE_MAX) {
     const oldest = keyCache.keys().next().value;
     if (oldest !== undefined) keyCache.delete(oldest);
   }
-  keyCache.set(id, point);
-  return point;
+  keyCache.set(id, key);
+  return key;
 }
 
 // L as a BigInt, for k = SHA-512(R || A || M) mod L (RFC 8032 §5.1.7 step 2).
@@ -173,53 +185,63 @@ function littleEndian(bytes: Uint8Array): bigint {
   return v;
 }
 
-/** pk and sig must already be private copies of the right length. */
-function strictVerify(pk: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean {
+/** The cofactorless equation in pure JS: R == [S]B - [k]A, compared as encoded bytes. */
+function nobleEquation(key: CheckedKey, pk: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean {
+  // A small wNAF table per trusted key makes [k]A about 4x faster on every later verification.
+  key.negA ??= ed25519.Point.fromBytes(pk, false).negate().precompute(4);
   const r = sig.subarray(0, 32);
-  const s = sig.subarray(32, 64);
-  if (!isCanonicalScalar(s)) return false;
-  if (!isCanonicalPointEncoding(r) || hasSmallOrder(r)) return false;
-  const negA = trustedPoint(pk);
-  if (negA === null) return false;
   const k = littleEndian(sha512(concatBytes(r, pk, msg))) % L;
-  const sB = ed25519.Point.BASE.multiplyUnsafe(littleEndian(s));
-  const check = k === 0n ? sB : sB.add(negA.multiplyUnsafe(k));
+  const sB = ed25519.Point.BASE.multiplyUnsafe(littleEndian(sig.subarray(32, 64)));
+  const check = k === 0n ? sB : sB.add(key.negA.multiplyUnsafe(k));
   const encoded = check.toBytes();
   for (let i = 0; i < 32; i++) if (encoded[i] !== r[i]) return false;
   return true;
 }
 
-// ---- public API ----------------------------------------------------------------------------
-
-/** The backend verifySignature uses (there is one). */
-export function activeBackend(): Ed25519Backend {
-  return 'noble';
+/** SPEC §2.3: the pre-checks every backend shares, then the equation. pk and sig are private copies. */
+function strictVerify(backend: Ed25519Backend, pk: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean {
+  const native = nativePrimitives().ed25519Verify;
+  if (backend === 'native' && !native) return false;
+  const r = sig.subarray(0, 32);
+  if (!isCanonicalScalar(sig.subarray(32, 64))) return false;
+  if (!isCanonicalPointEncoding(r) || hasSmallOrder(r)) return false;
+  const key = checkedKey(pk);
+  if (!key.check.ok) return false;
+  return backend === 'native' ? native!(pk, msg, sig) : nobleEquation(key, pk, msg, sig);
 }
 
-/** Strict verification naming the backend; never throws: wrong lengths, non-bytes or an unknown backend give false. */
+// ---- public API ----------------------------------------------------------------------------
+
+/** The backend verifySignature uses: the native one when a runtime installed it, else pure JS. */
+export function activeBackend(): Ed25519Backend {
+  return nativePrimitives().ed25519Verify ? 'native' : 'noble';
+}
+
+/** Strict verification naming the backend; never throws: wrong lengths, non-bytes, an unknown or absent backend give false. */
 export function verifySignatureWith(
   backend: Ed25519Backend,
   publicKey: Uint8Array,
   message: Uint8Array,
   signature: Uint8Array,
 ): boolean {
-  if (backend !== 'noble') return false;
-  return verifySignature(publicKey, message, signature);
-}
-
-/** Strict Ed25519 verification (libsodium crypto_sign_verify_detached semantics). Never throws. */
-export function verifySignature(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  if (backend !== 'noble' && backend !== 'native') return false;
   try {
     const pkIn = asBytes(publicKey);
     const msg = asBytes(message);
     const sigIn = asBytes(signature);
     if (pkIn === null || msg === null || sigIn === null) return false;
     if (pkIn.length !== PUBLIC_KEY_LENGTH || sigIn.length !== SIGNATURE_LENGTH) return false;
-    // Private copies: the bytes checked are the bytes verified, whatever the caller does meanwhile.
-    return strictVerify(Uint8Array.from(pkIn), Uint8Array.from(msg), Uint8Array.from(sigIn));
+    // Private copies of key and signature: the bytes checked are the bytes verified, whatever the
+    // caller does meanwhile. The message is not pre-checked, and the equation reads it once.
+    return strictVerify(backend, Uint8Array.from(pkIn), msg, Uint8Array.from(sigIn));
   } catch {
     return false;
   }
+}
+
+/** Strict Ed25519 verification (libsodium crypto_sign_verify_detached semantics). Never throws. */
+export function verifySignature(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  return verifySignatureWith(activeBackend(), publicKey, message, signature);
 }
 
 /**

@@ -74,14 +74,23 @@ export const MAX_LIFETIME_MS = 366 * 24 * 3600_000;
 const COMMON = ['type', 'audience', 'version', 'issuedAt', 'expiresAt'];
 const EXTRA: Record<BundleType, string[]> = { pins: ['domains'], 'trust-roots': ['roots'], keyset: ['threshold', 'keys'] };
 
-/** SPEC §3 and §4.5/§4.9: bytes → a payload of the expected type, or PayloadError. */
-export function decodePayload<T extends BundleType>(bytes: Uint8Array, type: T): PayloadFor<T> {
-  let doc: unknown;
+/** A payload parsed once (strict JSON, SPEC §3), read by steps 5–8 and then shaped by step 9. */
+export interface ParsedPayload {
+  readonly json: unknown;
+}
+
+/** Strict JSON of a payload, or PayloadError. */
+export function parsePayload(bytes: Uint8Array): ParsedPayload {
   try {
-    doc = parseStrictJson(bytes);
+    return { json: parseStrictJson(bytes) };
   } catch (e) {
-    throw new PayloadError(`payload: expected UTF-8 JSON without a byte-order mark or repeated members${e instanceof StrictJsonError ? ` (${e.message})` : ''}`);
+    throw new PayloadError(`payload: expected a UTF-8 JSON object without a byte-order mark or repeated members${e instanceof StrictJsonError ? ` (${e.message})` : ''}`);
   }
+}
+
+/** SPEC §3 and §4.5/§4.9: bytes (or a payload parsed once) → a payload of the expected type, or PayloadError. */
+export function decodePayload<T extends BundleType>(input: Uint8Array | ParsedPayload, type: T): PayloadFor<T> {
+  const doc = input instanceof Uint8Array ? parsePayload(input).json : input.json;
   // SPEC §7.3.4: `root` is an optional member of keysets only.
   const o = object(doc, '', [...COMMON, ...EXTRA[type]], type === 'keyset' ? ['root'] : []);
   if (o.type !== type) fail('.type', JSON.stringify(type), o.type);
@@ -89,13 +98,8 @@ export function decodePayload<T extends BundleType>(bytes: Uint8Array, type: T):
 }
 
 /** The common members only, for steps 5–8, which run before the type-specific shape (step 9). */
-export function payloadHeader(bytes: Uint8Array): { type: unknown; audience: unknown; version: unknown; issuedAt: unknown; expiresAt: unknown } {
-  let d: unknown;
-  try {
-    d = parseStrictJson(bytes);
-  } catch (e) {
-    throw new PayloadError(`payload: expected a UTF-8 JSON object without a byte-order mark or repeated members${e instanceof StrictJsonError ? ` (${e.message})` : ''}`);
-  }
+export function payloadHeader(input: Uint8Array | ParsedPayload): { type: unknown; audience: unknown; version: unknown; issuedAt: unknown; expiresAt: unknown } {
+  const d = input instanceof Uint8Array ? parsePayload(input).json : input.json;
   if (typeof d === 'object' && d !== null && !Array.isArray(d)) {
     const o = d as Record<string, unknown>;
     return { type: o.type, audience: o.audience, version: o.version, issuedAt: o.issuedAt, expiresAt: o.expiresAt };
@@ -138,23 +142,51 @@ function validateRoot(v: unknown): RootRoleSpec {
   return { keys, threshold: o.threshold as number, expiresAt: o.expiresAt as string };
 }
 
+// Up to 10,000 domains a bundle: paths are built only for the message of a failure, and the
+// pins array JSON.parse made (private to this call) is kept rather than copied.
+const DOMAIN_MEMBERS = ['domain', 'includeSubdomains', 'pins'];
+
 function validateDomains(v: unknown): PinsDomain[] {
+  const list = array(v, '.domains', 1, LIMITS.domains);
   const seen = new Set<string>();
-  return array(v, '.domains', 1, LIMITS.domains).map((d, i) => {
-    const p = `.domains[${i}]`;
-    const o = object(d, p, ['domain', 'includeSubdomains', 'pins']);
-    const domain = string(o.domain, `${p}.domain`);
-    if (!isBundleDomain(domain)) fail(`${p}.domain`, 'a lower-case host name without wildcard or trailing dot', domain);
-    if (seen.has(domain)) fail(`${p}.domain`, 'each domain once', domain);
-    seen.add(domain);
-    if (typeof o.includeSubdomains !== 'boolean') fail(`${p}.includeSubdomains`, 'true or false', o.includeSubdomains);
-    const pins = array(o.pins, `${p}.pins`, 2, LIMITS.pinsPerDomain).map((pin, j) => {
-      if (typeof pin !== 'string' || !isPinValue(pin)) fail(`${p}.pins[${j}]`, 'base64 of 32 bytes (44 characters)', pin);
-      return pin as string;
-    });
-    if (new Set(pins).size < 2) fail(`${p}.pins`, 'at least two distinct pins (a backup)', `${new Set(pins).size} distinct`);
-    return { domain, includeSubdomains: o.includeSubdomains as boolean, pins };
-  });
+  const out = new Array<PinsDomain>(list.length);
+  for (let i = 0; i < list.length; i++) out[i] = validateDomain(list[i], i, seen);
+  return out;
+}
+
+function validateDomain(d: unknown, i: number, seen: Set<string>): PinsDomain {
+  const o = hasExactly(d, DOMAIN_MEMBERS) ? (d as Obj) : object(d, `.domains[${i}]`, DOMAIN_MEMBERS);
+  const domain = o.domain;
+  if (typeof domain !== 'string' || !isBundleDomain(domain)) {
+    string(domain, `.domains[${i}].domain`);
+    fail(`.domains[${i}].domain`, 'a lower-case host name without wildcard or trailing dot', domain);
+  }
+  if (seen.has(domain)) fail(`.domains[${i}].domain`, 'each domain once', domain);
+  seen.add(domain);
+  if (typeof o.includeSubdomains !== 'boolean') fail(`.domains[${i}].includeSubdomains`, 'true or false', o.includeSubdomains);
+  const pins = o.pins as unknown[];
+  if (!Array.isArray(pins) || pins.length < 2 || pins.length > LIMITS.pinsPerDomain) array(pins, `.domains[${i}].pins`, 2, LIMITS.pinsPerDomain);
+  for (let j = 0; j < pins.length; j++) {
+    const pin: unknown = pins[j];
+    if (typeof pin !== 'string' || !isPinValue(pin)) fail(`.domains[${i}].pins[${j}]`, 'base64 of 32 bytes (44 characters)', pin);
+  }
+  const distinct = pins.length === 2 ? (pins[0] === pins[1] ? 1 : 2) : new Set(pins).size;
+  if (distinct < 2) fail(`.domains[${i}].pins`, 'at least two distinct pins (a backup)', `${distinct} distinct`);
+  return { domain, includeSubdomains: o.includeSubdomains, pins: pins as string[] };
+}
+
+/**
+ * A plain object with exactly these members (the common case; object() explains any other).
+ * for-in counts without allocating a key array; it also counts inherited enumerable members,
+ * which only sends a polluted object to object(), the reference check.
+ */
+function hasExactly(v: unknown, members: string[]): boolean {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  let n = 0;
+  for (const _ in v) n++;
+  if (n !== members.length) return false;
+  for (const m of members) if (!Object.prototype.hasOwnProperty.call(v, m)) return false;
+  return true;
 }
 
 /** The pin of a DER certificate's exact SPKI bytes (the same rule as every other pin in pinctl). */

@@ -17,7 +17,7 @@ import {
   TrustExpiredError,
 } from './errors.js';
 import { RootRole, TrustedKeyset, signingKeys } from './keys.js';
-import { MAX_LIFETIME_MS, decodePayload, payloadHeader, readTimestamp } from './payload.js';
+import { MAX_LIFETIME_MS, decodePayload, parsePayload, payloadHeader, readTimestamp } from './payload.js';
 import { BundleType, KeysetKey, KeysetPayload, PAYLOAD_TYPES, PayloadFor, typeOfPayloadType } from './types.js';
 import { checkPublicKey } from './ed25519.js';
 import { base64DecodeStrict, bytesEqual } from './bytes.js';
@@ -100,7 +100,8 @@ export class TrustedStore {
     const env = this.checkEnvelope(type, bytes); // steps 1–3
     this.checkTrustFresh(now); // SPEC §7.5
     this.checkSignatures(env, this.trusted, this.rootRole ? 'signing' : 'trusted'); // step 4 (§7.2: signing keys only)
-    const header = payloadHeader(env.payload); // step 5
+    const parsed = parsePayload(env.payload); // parsed once: steps 5–8 read it, step 9 shapes it
+    const header = payloadHeader(parsed); // step 5
     if (header.type !== type) throw new PayloadError(`payload .type: expected "${type}" (the payloadType says so), found ${JSON.stringify(header.type)}`);
     this.checkAudience(header.audience); // step 6
     const last = this.applied[type];
@@ -120,7 +121,7 @@ export class TrustedStore {
     }
     this.checkFreshness(readTimestamp(header.issuedAt, 'issuedAt'), readTimestamp(header.expiresAt, 'expiresAt'), now); // step 8
     this.checkKeysetFresh(now); // SPEC §5.7: rotation may pass through expired keysets, bundles may not
-    const payload = decodePayload(env.payload, type); // step 9
+    const payload = decodePayload(parsed, type); // step 9
     const bundle: AppliedBundle<T> = { type, payload: payload as PayloadFor<T>, envelope: bytes, payloadBytes: env.payload };
     (this.applied as Record<string, AppliedBundle>)[type] = bundle;
     return { status: 'applied', bundle };

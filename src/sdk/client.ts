@@ -5,7 +5,7 @@
  */
 import type https from 'node:https';
 import type { Agent as UndiciAgent } from 'undici';
-import '../bundle/node-hashes.js';
+import '../bundle/node-primitives.js';
 import { InputError } from '../errors.js';
 import { PinEngine, type ClientStatus, type EngineOptions, type ReactNativePinningOptions, type RefreshResult } from './core/engine.js';
 import { BundleStorage } from './storage.js';

@@ -67,10 +67,10 @@ it('sha256 matches node:crypto', () => {
   }
 });
 
-it('node:crypto hashes installed by src/bundle/node-hashes.ts give the same bytes as @noble/hashes', async () => {
+it('node:crypto hashes installed by src/bundle/node-primitives.ts give the same bytes as @noble/hashes', async () => {
   const { sha256: n256, sha512: n512 } = await import('@noble/hashes/sha2.js');
   const { sha512 } = await import('../../src/bundle/bytes.js');
-  await import('../../src/bundle/node-hashes.js');
+  await import('../../src/bundle/node-primitives.js');
   for (const n of [0, 3, 111, 112, 128, 5000]) {
     const b = Uint8Array.from({ length: n }, (_, i) => (i * 7) & 0xff);
     expect(sha256(b)).toEqual(n256(b));

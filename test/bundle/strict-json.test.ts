@@ -44,4 +44,19 @@ describe('strict JSON', () => {
   it('a calendar date that does not exist is refused', () => {
     expect(() => store().verify('pins', bundle(payload('', '2026-02-30T00:00:00Z')), NOW)).toThrow(/issuedAt: expected an RFC 3339/);
   });
+  it('finds repeats however they are written: escaped keys, "__proto__", colons in strings, inside overwritten values', () => {
+    const bad = [
+      '{"a":1,"\\u0061":2}',
+      '{"__proto__":{},"__proto__":{}}',
+      '{"x":"a:b","y":"c:d","x":"e"}',
+      '{"a":{"b":{"c":1,"c":2}},"a":3}',
+      '[{"k\\"":1,"k\\u0022":2}]',
+      `${'['.repeat(5000)}{"d":1,"d":1}${']'.repeat(5000)}`,
+    ];
+    for (const text of bad) expect(() => parseStrictJson(Buffer.from(text)), text.slice(0, 40)).toThrow(/appears twice/);
+    const good = ['{"a:":1,"a":2,"\\":":3}', '{"__proto__":{"a":1},"a":{"__proto__":2}}', '{"1":{"a":1},"b":{"a":1},"0":[]}', '{}', '[]', '"{\\"a\\":1,\\"a\\":2}"'];
+    for (const text of good) expect(parseStrictJson(Buffer.from(text)), text).toEqual(JSON.parse(text));
+    const deep = `${'['.repeat(5000)}{"d":1}${']'.repeat(5000)}`;
+    expect(() => parseStrictJson(Buffer.from(deep))).not.toThrow();
+  });
 });

@@ -13,6 +13,7 @@ export { fetchTransport } from './transport.js';
 export type { Download, DownloadOptions, FetchLike, FetchResponseLike, Transport } from './transport.js';
 export { verifySignature } from '../../bundle/ed25519.js';
 export { useHashes, type HashFunction } from '../../bundle/bytes.js';
+export { usePrimitives, type NativePrimitives } from '../../bundle/primitives.js';
 export { TrustedStore } from '../../bundle/trusted-store.js';
 export type { AppliedBundle, StoreOptions } from '../../bundle/trusted-store.js';
 export {
