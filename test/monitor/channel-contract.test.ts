@@ -15,7 +15,7 @@ import { alertId, deliverDue, defaultSenders, queuedMessage, senderFor } from '.
 import { Store } from '../../monitor/store.js';
 import type { MonitorState, OutboxRow } from '../../monitor/state.js';
 import { InputError } from '../../src/errors.js';
-import { NOW, tempDir } from './helpers.js';
+import { NOW, tempDir, commitOutbox } from './helpers.js';
 import {
   HttpReceiver,
   RefusingSmtp,
@@ -149,16 +149,7 @@ async function queue(store: MonitorState, entry: AnyChannel, cfg: unknown): Prom
       nextAttemptAt: at,
     };
   });
-  await store.commitSweep({
-    sweep: { id: `s-${entry.name}`, startedAt: at, finishedAt: at, durationMs: 1, configHash: 'x' },
-    observations: [],
-    previous: new Map(),
-    opened: [],
-    updated: [],
-    resolved: [],
-    events: [],
-    outbox,
-  });
+  await commitOutbox(store, outbox, `s-${entry.name}`, at);
   return outbox.map((r) => r.id);
 }
 

@@ -11,7 +11,7 @@ import { deliverDue } from '../../monitor/alerts.js';
 import { AlertsConfig } from '../../monitor/config.js';
 import { Store } from '../../monitor/store.js';
 import { noNetworkResolver } from '../helpers/cli.js';
-import { NOW, tempDir, writeConfig } from './helpers.js';
+import { NOW, tempDir, writeConfig, commitOutbox } from './helpers.js';
 
 class FakeClock implements ScheduleClock {
   mono = 0;
@@ -156,16 +156,7 @@ describe('alerts queued while the clock was ahead', () => {
   it('are due at once after the clock is corrected, not a day later', async () => {
     const store = await Store.open(tempDir());
     const ahead = new Date(NOW.getTime() + 86_400_000).toISOString();
-    await store.commitSweep({
-      sweep: { id: 's1', startedAt: ahead, finishedAt: ahead, durationMs: 1, configHash: 'x' },
-      observations: [],
-      previous: new Map(),
-      opened: [],
-      updated: [],
-      resolved: [],
-      events: [],
-      outbox: [{ id: 'a1', channel: 'webhook', findingId: 'f', type: 'new', createdAt: ahead, message: { subject: 's', text: 't', webhook: {} }, nextAttemptAt: ahead }],
-    });
+    await commitOutbox(store, [{ id: 'a1', channel: 'webhook', findingId: 'f', type: 'new', createdAt: ahead, message: { subject: 's', text: 't', webhook: {} }, nextAttemptAt: ahead }], 's1', ahead);
     const alerts = { email: null, webhook: null, reminderMs: 86_400_000, minSeverity: 'warning', retryInitialMs: 60_000, retryMaxMs: 3_600_000 } as AlertsConfig;
     const sent: string[] = [];
     const logs: string[] = [];

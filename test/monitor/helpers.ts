@@ -9,7 +9,7 @@ import { SMTPServer } from 'smtp-server';
 import { registerMonitor } from '../../cli/commands/monitor.js';
 import { printError } from '../../cli/style.js';
 import { testIO } from '../helpers/cli.js';
-import type { MonitorState } from '../../monitor/state.js';
+import type { MonitorState, SweepWrite } from '../../monitor/state.js';
 import { NOW, pkiFile } from '../helpers/fixtures.js';
 import { Prober } from '../../src/net/probe.js';
 
@@ -175,17 +175,23 @@ export async function freePort(): Promise<number> {
 export const days = (n: number) => n * 86_400_000;
 export const at = (iso: string) => new Date(iso);
 
-/** Queues outbox rows as a sweep's commit would (one sweep, no observations), created 1 ms apart. */
-export async function queueAlerts(store: MonitorState, rows: { id: string; channel: 'email' | 'webhook' }[]): Promise<void> {
-  const at = NOW.toISOString();
+/** Commits outbox rows as a sweep's commit would (one sweep, no observations, no findings). */
+export async function commitOutbox(store: MonitorState, outbox: SweepWrite['outbox'], sweepId = 's', at = NOW.toISOString()): Promise<void> {
   await store.commitSweep({
-    sweep: { id: `s-${rows[0]!.id}`, startedAt: at, finishedAt: at, durationMs: 1, configHash: 'x' },
+    sweep: { id: sweepId, startedAt: at, finishedAt: at, durationMs: 1, configHash: 'x' },
     observations: [],
     previous: new Map(),
     opened: [],
     updated: [],
     resolved: [],
     events: [],
-    outbox: rows.map((r, i) => ({ id: r.id, channel: r.channel, findingId: 'f', type: 'new' as const, createdAt: new Date(NOW.getTime() + i).toISOString(), message: { subject: r.id, text: r.id, webhook: { id: r.id } }, nextAttemptAt: at })),
+    outbox,
   });
+}
+
+/** Queues outbox rows as a sweep's commit would (one sweep, no observations), created 1 ms apart. */
+export async function queueAlerts(store: MonitorState, rows: { id: string; channel: 'email' | 'webhook' }[]): Promise<void> {
+  const at = NOW.toISOString();
+  const outbox = rows.map((r, i) => ({ id: r.id, channel: r.channel, findingId: 'f', type: 'new' as const, createdAt: new Date(NOW.getTime() + i).toISOString(), message: { subject: r.id, text: r.id, webhook: { id: r.id } }, nextAttemptAt: at }));
+  await commitOutbox(store, outbox, `s-${rows[0]!.id}`);
 }

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AlertsConfig } from '../../monitor/config.js';
 import { defaultSenders, deliverDue } from '../../monitor/alerts.js';
 import { Store } from '../../monitor/store.js';
-import { NOW, smtpReceiver, SmtpReceiver, tempDir, webhookReceiver, WebhookReceiver } from './helpers.js';
+import { NOW, smtpReceiver, SmtpReceiver, tempDir, webhookReceiver, WebhookReceiver, commitOutbox } from './helpers.js';
 
 let smtp: SmtpReceiver;
 let hook: WebhookReceiver;
@@ -34,16 +34,7 @@ describe('outbox rows from before the registry', () => {
       },
       nextAttemptAt: at,
     });
-    await store.commitSweep({
-      sweep: { id: 's', startedAt: at, finishedAt: at, durationMs: 1, configHash: 'x' },
-      observations: [],
-      previous: new Map(),
-      opened: [],
-      updated: [],
-      resolved: [],
-      events: [],
-      outbox: [old('e-old', 'email'), old('w-old', 'webhook')],
-    });
+    await commitOutbox(store, [old('e-old', 'email'), old('w-old', 'webhook')], 's', at);
     const alerts = {
       email: {
         smtp: `smtp://127.0.0.1:${smtp.port}`,
@@ -79,16 +70,7 @@ describe('outbox rows from before the registry', () => {
       message: { subject: 's', text: 't' },
       nextAttemptAt: at,
     };
-    await store.commitSweep({
-      sweep: { id: 's', startedAt: at, finishedAt: at, durationMs: 1, configHash: 'x' },
-      observations: [],
-      previous: new Map(),
-      opened: [],
-      updated: [],
-      resolved: [],
-      events: [],
-      outbox: [row],
-    });
+    await commitOutbox(store, [row], 's', at);
     const alerts = {
       slack: { webhookUrl: hook.url, channel: null, timeoutMs: 5000 },
       reminderMs: 1,

@@ -8,7 +8,7 @@ import { pagerdutyChannel, PAGERDUTY_URL } from '../../monitor/channels/pagerdut
 import { alertView } from '../../monitor/channels/view.js';
 import { Store } from '../../monitor/store.js';
 import type { AlertType, Severity, StoredFinding } from '../../monitor/types.js';
-import { NOW, tempDir } from './helpers.js';
+import { NOW, tempDir, commitOutbox } from './helpers.js';
 import { HttpReceiver, pagerdutyReceiver } from './channel-receivers.js';
 import { FINDING, RESOLVED } from './channel-sample.js';
 
@@ -44,16 +44,7 @@ async function queueAndDeliver(alerts: AlertsConfig, items: { f: StoredFinding; 
       };
     }),
   );
-  await store.commitSweep({
-    sweep: { id: 's', startedAt: at, finishedAt: at, durationMs: 1, configHash: 'x' },
-    observations: [],
-    previous: new Map(),
-    opened: [],
-    updated: [],
-    resolved: [],
-    events: [],
-    outbox,
-  });
+  await commitOutbox(store, outbox, 's', at);
   const result = await deliverDue(store, alerts, defaultSenders(alerts), () => NOW);
   return { store, result, outbox };
 }

@@ -5,7 +5,6 @@
  * webhook receiver and the SMTP server exactly once.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -14,6 +13,7 @@ import { opensslPin, readPki } from '../helpers/fixtures.js';
 import { pkiFile, smtpReceiver, SmtpReceiver, tempDir, webhookReceiver, WebhookReceiver, writeConfig } from './helpers.js';
 import { PG_SKIP, TestDatabase, createTestDatabase } from './pg.js';
 import { Compiled, compileForChildren } from '../helpers/compile.js';
+import { MonitorChild, runnerScript, startMonitor, sweepTimes } from './monitor-procs.js';
 
 let compiled: Compiled;
 let server: Running & { server: import('node:tls').Server };
@@ -38,30 +38,6 @@ afterAll(async () => {
   compiled.remove();
 });
 
-const CHILD = (config: string, dir: string) => `
-import { startRunner } from '${compiled.out}/monitor/runner.js';
-const runner = await startRunner({ configPath: '${config}', env: { PINCTL_TEST_PG_PASSWORD: process.env.PINCTL_TEST_PG_PASSWORD },
-  cwd: '${dir}', now: () => new Date(), log: (l) => process.stdout.write(Date.now() + ' ' + l + '\\n'), sweepAtStart: false, deliveryIntervalMs: 200 });
-process.stdout.write('ready\\n');
-process.on('SIGTERM', async () => { await runner.stop(); process.exit(0); });
-`;
-
-interface Child {
-  proc: ChildProcess;
-  out: string;
-}
-
-function start(script: string): Promise<Child> {
-  const proc = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PINCTL_TEST_PG_PASSWORD: db.password } });
-  const child: Child = { proc, out: '' };
-  proc.stdout!.on('data', (d: Buffer) => (child.out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (child.out += d.toString()));
-  return new Promise((done, fail) => {
-    const timer = setInterval(() => child.out.includes('ready') && (clearInterval(timer), done(child)), 20);
-    proc.once('exit', (code) => (clearInterval(timer), fail(new Error(`monitor exited ${code}: ${child.out}`))));
-  });
-}
-
 async function outboxStatus(): Promise<{ status: string; n: number }[]> {
   const client = new pg.Client({ connectionString: db.urlWithPassword });
   await client.connect();
@@ -77,7 +53,6 @@ async function waitFor(cond: () => Promise<boolean>, ms: number): Promise<void> 
   while (!(await cond()) && Date.now() < end) await sleep(250);
 }
 
-const sweepTimes = (c: Child) => [...c.out.matchAll(/^(\d+) sweep \S+: /gm)].map((m) => Number(m[1]));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.skipIf(PG_SKIP)('several monitors on one PostgreSQL state', () => {
@@ -108,9 +83,9 @@ endpoints:
 `,
     );
     const script = join(dir, 'child.mjs');
-    writeFileSync(script, CHILD(config, dir));
-    const monitors = await Promise.all(Array.from({ length: n }, () => start(script)));
-    const [a, ...others] = monitors as [Child, ...Child[]];
+    writeFileSync(script, runnerScript(compiled.out, config, dir));
+    const monitors = await Promise.all(Array.from({ length: n }, () => startMonitor(script, db.password)));
+    const [a, ...others] = monitors as [MonitorChild, ...MonitorChild[]];
     await sleep(3500);
     server.server.setSecureContext({ cert: readPki('chain-new-key.pem'), key: readPki('leaf-new-key.key') });
     await sleep(2500);

@@ -7,7 +7,6 @@
  * receiver); when both places serve the same key again it resolves, once.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import tls from 'node:tls';
@@ -16,6 +15,7 @@ import { opensslPin, readPki } from '../helpers/fixtures.js';
 import { pkiFile, tempDir, webhookReceiver, WebhookReceiver, writeConfig } from './helpers.js';
 import { PG_SKIP, TestDatabase, createTestDatabase } from './pg.js';
 import { Compiled, compileForChildren } from '../helpers/compile.js';
+import { MonitorChild, runnerScript, startMonitor } from './monitor-procs.js';
 
 let compiled: Compiled;
 let hook: WebhookReceiver;
@@ -47,31 +47,7 @@ afterAll(async () => {
   compiled.remove();
 });
 
-const CHILD = (config: string, dir: string) => `
-import { startRunner } from '${compiled.out}/monitor/runner.js';
-const runner = await startRunner({ configPath: '${config}', env: { PINCTL_TEST_PG_PASSWORD: process.env.PINCTL_TEST_PG_PASSWORD },
-  cwd: '${dir}', now: () => new Date(), log: (l) => process.stdout.write(Date.now() + ' ' + l + '\\n'), sweepAtStart: false, deliveryIntervalMs: 200 });
-process.stdout.write('ready\\n');
-process.on('SIGTERM', async () => { await runner.stop(); process.exit(0); });
-`;
-
-interface Child {
-  proc: ChildProcess;
-  out: string;
-}
-
-function start(script: string): Promise<Child> {
-  const proc = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PINCTL_TEST_PG_PASSWORD: db.password } });
-  const child: Child = { proc, out: '' };
-  proc.stdout!.on('data', (d: Buffer) => (child.out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (child.out += d.toString()));
-  return new Promise((done, fail) => {
-    const timer = setInterval(() => child.out.includes('ready') && (clearInterval(timer), done(child)), 20);
-    proc.once('exit', (code) => (clearInterval(timer), fail(new Error(`monitor exited ${code}: ${child.out}`))));
-  });
-}
-
-async function stop(c: Child): Promise<void> {
+async function stop(c: MonitorChild): Promise<void> {
   if (c.proc.exitCode !== null || c.proc.signalCode !== null) return; // exited, or killed
   c.proc.kill('SIGTERM');
   await new Promise((r) => c.proc.once('exit', r));
@@ -83,7 +59,7 @@ const RECEIVED = ['chain-drift new', 'chain-drift resolved', 'vantage-disagreeme
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `fn` until it returns true (the machine is shared: no fixed timing is assumed). */
-async function until(what: string, fn: () => Promise<boolean>, logs: Child[], timeoutMs = 60_000): Promise<void> {
+async function until(what: string, fn: () => Promise<boolean>, logs: MonitorChild[], timeoutMs = 60_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await fn())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}; the monitors said:\n${logs.map((c) => c.out.slice(-3000)).join('\n---\n')}`);
@@ -118,15 +94,15 @@ endpoints:
 `,
       );
       const script = join(dir, 'child.mjs');
-      writeFileSync(script, CHILD(path, dir));
+      writeFileSync(script, runnerScript(compiled.out, path, dir));
       return script;
     };
     const client = new pg.Client({ connectionString: db.urlWithPassword });
     await client.connect();
-    const monitors: Child[] = [];
+    const monitors: MonitorChild[] = [];
     try {
       const euScript = config('eu', '127.0.0.1');
-      monitors.push(await start(euScript), await start(euScript), await start(config('us', '127.0.0.2')));
+      monitors.push(await startMonitor(euScript, db.password), await startMonitor(euScript, db.password), await startMonitor(config('us', '127.0.0.2'), db.password));
       const q = async (sql: string) => (await client.query(sql)).rows as Record<string, unknown>[];
       const kinds = (where: string) => q(`SELECT kind, key, title, vantage FROM findings WHERE ${where} ORDER BY kind`);
       const sent = async () => (await q(`SELECT 1 FROM outbox WHERE status = 'sent'`)).length;
