@@ -10,29 +10,20 @@ import { embeddedKeyset } from '../src/bundle/keys.js';
 import { signEnvelope, signerFromPem } from '../src/bundle/sign.js';
 import { serializeEnvelope } from '../src/bundle/envelope.js';
 import { encodePayload } from '../src/bundle/payload.js';
-import { PAYLOAD_TYPES, PinsPayload } from '../src/bundle/types.js';
+import { PAYLOAD_TYPES } from '../src/bundle/types.js';
 import { pae } from '../src/bundle/pae.js';
+import { benchPinsPayload } from './pins-payload.js';
 import { PinTable } from '../src/sdk/core/pinset.js';
 import '../src/bundle/node-primitives.js'; // as the Node SDK verifies: node:crypto and Buffer
-import { createHash } from 'node:crypto';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const pin = (s: string) => createHash('sha256').update(s).digest('base64');
 
 export function benchBundleVerify(line: (label: string, ours: string, base: string, ratio: number, target?: string) => void): void {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   const signer = signerFromPem(privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
   const pubPem = publicKey.export({ type: 'spki', format: 'pem' }) as string;
   for (const n of [1, 100, 10_000]) {
-    const payload: PinsPayload = {
-      type: 'pins',
-      audience: 'com.example.app',
-      version: 1,
-      // Valid now, for 30 days: SPEC §7.4 refuses more than 366 days.
-      issuedAt: new Date(Date.now() - 86_400_000).toISOString().replace(/\.\d+Z$/, 'Z'),
-      expiresAt: new Date(Date.now() + 30 * 86_400_000).toISOString().replace(/\.\d+Z$/, 'Z'),
-      domains: Array.from({ length: n }, (_, i) => ({ domain: `api${i}.example.com`, includeSubdomains: i % 2 === 0, pins: [pin(`a${i}`), pin(`b${i}`)] })),
-    };
+    const payload = benchPinsPayload(n);
     const body = encodePayload(payload);
     const env = signEnvelope(PAYLOAD_TYPES.pins, body, [signer]);
     const bytes = new Uint8Array(Buffer.from(serializeEnvelope(env)));

@@ -5,7 +5,7 @@
  * `npm run build:hermes`). Run once each, small: the figures are indicative.
  */
 import { execFileSync } from 'node:child_process';
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -13,28 +13,20 @@ import { join } from 'node:path';
 import { signEnvelope, signerFromPem } from '../src/bundle/sign.js';
 import { serializeEnvelope } from '../src/bundle/envelope.js';
 import { encodePayload } from '../src/bundle/payload.js';
-import { PAYLOAD_TYPES, type PinsPayload } from '../src/bundle/types.js';
+import { PAYLOAD_TYPES } from '../src/bundle/types.js';
 import { applyPins, createClient, type FetchLike } from '../src/sdk/react-native/index.js';
 import { packageRoot } from '../src/package-root.js';
+import { benchPinsPayload } from './pins-payload.js';
 import { nativePrimitives, usePrimitives } from '../src/bundle/primitives.js';
 
 const SIZES = [1, 100, 10_000];
-const pin = (s: string) => createHash('sha256').update(s).digest('base64');
 
 function bundles(): { pubPem: string; envelopes: Map<number, string> } {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   const signer = signerFromPem(privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
   const envelopes = new Map<number, string>();
   for (const n of SIZES) {
-    const payload: PinsPayload = {
-      type: 'pins',
-      audience: 'com.example.app',
-      version: 1,
-      // Valid now, for 30 days: SPEC §7.4 refuses more than 366 days.
-      issuedAt: new Date(Date.now() - 86_400_000).toISOString().replace(/\.\d+Z$/, 'Z'),
-      expiresAt: new Date(Date.now() + 30 * 86_400_000).toISOString().replace(/\.\d+Z$/, 'Z'),
-      domains: Array.from({ length: n }, (_, i) => ({ domain: `api${i}.example.com`, includeSubdomains: i % 2 === 0, pins: [pin(`a${i}`), pin(`b${i}`)] })),
-    };
+    const payload = benchPinsPayload(n);
     envelopes.set(n, serializeEnvelope(signEnvelope(PAYLOAD_TYPES.pins, encodePayload(payload), [signer])));
   }
   return { pubPem: publicKey.export({ type: 'spki', format: 'pem' }) as string, envelopes };

@@ -18,7 +18,7 @@ import { InputError, describeError } from '../src/errors.js';
 import { addrKey } from './findings.js';
 import type { CertRecord, Observation, StoredFinding } from './types.js';
 import type { AddressState, EventWrite, HistoryEvent, MonitorState, OutboxRow, SweepLease, SweepRecord, SweepWrite } from './state.js';
-import { stateOf } from './state.js';
+import { claimDueRows, stateOf } from './state.js';
 import { FINDING_COLUMNS, Row, addressStatesOf, eventArgs, eventFromRow, findingArgs, findingDetailsJson, findingFromRow, observationOf, outboxFromRow, sweepFromRow, sweepRows, vantageObservationsOf } from './state-rows.js';
 import { ACTIVE_STATES, Proposal, ProposalChange, historyOf, proposalArgs, proposalData, proposalFromRow } from './proposal-state.js';
 import { PROPOSAL_EVENT_TYPES, proposalsFromEvents } from './proposal-migrate.js';
@@ -314,15 +314,7 @@ export class PgState implements MonitorState {
   }
 
   async claimDue(now: Date, leaseMs: number, limit = 100): Promise<(OutboxRow & { leaseToken: string })[]> {
-    const out: (OutboxRow & { leaseToken: string })[] = [];
-    for (const channel of await this.channels()) {
-      while (out.length < limit) {
-        const row = await this.claimNext(now, leaseMs, channel);
-        if (!row) break;
-        out.push(row);
-      }
-    }
-    return out.sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : 1));
+    return claimDueRows(this, now, leaseMs, limit);
   }
 
   async channels(): Promise<string[]> {

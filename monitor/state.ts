@@ -145,3 +145,24 @@ export interface MonitorState {
   count(table: 'observations' | 'latest' | 'findings' | 'events' | 'outbox' | 'sweeps' | 'proposals'): Promise<number>;
   close(): void | Promise<void>;
 }
+
+/**
+ * claimDue() of every backend: each channel's due rows through claimNext() (so every row gets its
+ * own lease token, exactly as a deliverer claims it), oldest first.
+ */
+export async function claimDueRows(
+  state: Pick<MonitorState, 'channels' | 'claimNext'>,
+  now: Date,
+  leaseMs: number,
+  limit: number,
+): Promise<(OutboxRow & { leaseToken: string })[]> {
+  const out: (OutboxRow & { leaseToken: string })[] = [];
+  for (const channel of await state.channels()) {
+    while (out.length < limit) {
+      const row = await state.claimNext(now, leaseMs, channel);
+      if (!row) break;
+      out.push(row);
+    }
+  }
+  return out.sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : 1));
+}

@@ -45,7 +45,7 @@ import {
 import { DEFAULT_VANTAGE, vantageOf } from './vantage.js';
 
 export type { AddressState, AlertMessage, EventWrite, HistoryEvent, OutboxRow, SweepRecord, SweepWrite } from './state.js';
-import { stateOf } from './state.js';
+import { claimDueRows, stateOf } from './state.js';
 import { ACTIVE_STATES, Proposal, ProposalChange, historyOf, proposalArgs, proposalData, proposalFromRow } from './proposal-state.js';
 import { PROPOSAL_EVENT_TYPES, proposalsFromEvents } from './proposal-migrate.js';
 export { stateOf };
@@ -548,15 +548,7 @@ export class Store implements MonitorState {
 
   /** Batch claim (tests and tools): every due row, each with its own lease token. */
   async claimDue(now: Date, leaseMs: number, limit = 100): Promise<(OutboxRow & { leaseToken: string })[]> {
-    const out: (OutboxRow & { leaseToken: string })[] = [];
-    for (const channel of await this.channels()) {
-      while (out.length < limit) {
-        const row = await this.claimNext(now, leaseMs, channel);
-        if (!row) break;
-        out.push(row);
-      }
-    }
-    return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+    return claimDueRows(this, now, leaseMs, limit);
   }
 
   /** Every channel that has rows in the outbox. */
