@@ -5,6 +5,8 @@
  */
 import pg from 'pg';
 import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import { join } from 'node:path';
 
 export const PG_ADMIN = process.env.PINCTL_TEST_PG ?? '';
 export const PG_SKIP = PG_ADMIN ? '' : 'PINCTL_TEST_PG is not set (bash .ci/run starts PostgreSQL and sets it)';
@@ -61,4 +63,32 @@ async function dropDatabase(name: string): Promise<void> {
     }
   }
   process.stderr.write(`warning: test database ${name} not dropped: ${last instanceof Error ? last.message : String(last)}\n`);
+}
+
+export interface PgSocketRelay {
+  /** The database's URL through the relay's unix socket (pg's `host` parameter names the directory). */
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The test database behind a unix socket in `dir`, relayed to the server's TCP address: for
+ * monitors in another network namespace, which cannot reach 127.0.0.1 of this one but share the
+ * file system. (The server's own socket directory authenticates by peer, as the OS user; the
+ * relay keeps the password login the TCP address allows.)
+ */
+export async function pgSocketRelay(db: TestDatabase, dir: string): Promise<PgSocketRelay> {
+  const target = new URL(db.url);
+  const port = Number(target.port || 5432);
+  const server = net.createServer((client) => {
+    const upstream = net.connect(port, target.hostname);
+    client.pipe(upstream).pipe(client);
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+  });
+  await new Promise<void>((done, fail) => server.once('error', fail).listen(join(dir, `.s.PGSQL.${port}`), done));
+  const url = new URL(db.url);
+  url.hostname = 'localhost'; // a URL needs a host; pg's `host` parameter wins over it
+  url.searchParams.set('host', dir);
+  return { url: url.href, close: () => new Promise((done) => server.close(() => done())) };
 }
