@@ -26,7 +26,8 @@ function skipReason(): string {
   if (add.status !== 0) return `ip netns add was refused: ${add.stderr.trim()}`;
   try {
     // What the tests do inside: enter the namespace and bind-mount a hosts file.
-    const exec = spawnSync('ip', ['netns', 'exec', probe, 'sh', '-c', 'mount --bind /etc/hosts /etc/hosts'], { encoding: 'utf8' });
+    const bind = ['sh', '-c', 'mount --bind /etc/hosts /etc/hosts'];
+    const exec = spawnSync('ip', ['netns', 'exec', probe, ...bind], { encoding: 'utf8' });
     if (exec.status !== 0) return `ip netns exec with a bind mount was refused: ${exec.stderr.trim()}`;
   } finally {
     spawnSync('ip', ['netns', 'del', probe]);
@@ -87,8 +88,10 @@ export class Namespaces {
    * given (in the child's own mount namespace: the machine's /etc/hosts is untouched).
    */
   spawn(ns: string, argv: string[], opts: { hostsFile?: string; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
-    const inner = opts.hostsFile ? ['sh', '-c', 'mount --bind "$0" /etc/hosts && exec "$@"', opts.hostsFile, ...argv] : argv;
-    const child = spawn('ip', ['netns', 'exec', ns, ...inner], { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
+    const bind = ['sh', '-c', 'mount --bind "$0" /etc/hosts && exec "$@"'];
+    const inner = opts.hostsFile ? [...bind, opts.hostsFile, ...argv] : argv;
+    const env = opts.env ?? process.env;
+    const child = spawn('ip', ['netns', 'exec', ns, ...inner], { stdio: ['ignore', 'pipe', 'pipe'], env });
     this.procs.add(child);
     child.once('exit', () => this.procs.delete(child));
     return child;

@@ -68,6 +68,8 @@ async function dropDatabase(name: string): Promise<void> {
 export interface PgSocketRelay {
   /** The database's URL through the relay's unix socket (pg's `host` parameter names the directory). */
   url: string;
+  /** Connections relayed so far: proof the socket, not the URL's host, was used. */
+  connections(): number;
   close(): Promise<void>;
 }
 
@@ -80,8 +82,15 @@ export interface PgSocketRelay {
 export async function pgSocketRelay(db: TestDatabase, dir: string): Promise<PgSocketRelay> {
   const target = new URL(db.url);
   const port = Number(target.port || 5432);
+  let connections = 0;
+  const open = new Set<net.Socket>();
   const server = net.createServer((client) => {
+    connections++;
     const upstream = net.connect(port, target.hostname);
+    for (const s of [client, upstream]) {
+      open.add(s);
+      s.on('close', () => open.delete(s));
+    }
     client.pipe(upstream).pipe(client);
     client.on('error', () => upstream.destroy());
     upstream.on('error', () => client.destroy());
@@ -90,5 +99,10 @@ export async function pgSocketRelay(db: TestDatabase, dir: string): Promise<PgSo
   const url = new URL(db.url);
   url.hostname = 'localhost'; // a URL needs a host; pg's `host` parameter wins over it
   url.searchParams.set('host', dir);
-  return { url: url.href, close: () => new Promise((done) => server.close(() => done())) };
+  const close = () =>
+    new Promise<void>((done) => {
+      for (const s of open) s.destroy(); // a pool the monitor left open must not hold the close
+      server.close(() => done());
+    });
+  return { url: url.href, connections: () => connections, close };
 }

@@ -8,13 +8,14 @@
  * share the file system, not 127.0.0.1). Needs root; skipped, saying why, where namespaces are refused.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { opensslPin, pkiFile } from '../helpers/fixtures.js';
 import { Namespaces, NETNS_SKIP, collect } from '../helpers/netns.js';
 import { Compiled, compileForChildren } from '../helpers/compile.js';
-import { tempDir, writeConfig } from './helpers.js';
+import { tlsServer } from '../helpers/servers.js';
+import { monitorCli, tempDir, writeConfig } from './helpers.js';
 import { PG_SKIP, PgSocketRelay, TestDatabase, createTestDatabase, pgSocketRelay } from './pg.js';
 
 const SKIP = NETNS_SKIP || PG_SKIP;
@@ -60,11 +61,12 @@ async function startSite(place: Place, site: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  if (SKIP) return;
-  ns = new Namespaces();
+  if (PG_SKIP) return;
   dir = tempDir('pinctl-netns-');
   db = await createTestDatabase();
   relay = await pgSocketRelay(db, dir);
+  if (NETNS_SKIP) return;
+  ns = new Namespaces();
   for (const place of Object.keys(SITES) as Place[]) {
     monitorNs[place] = ns.add(place);
     const site = ns.add(`${place}-site`);
@@ -75,11 +77,12 @@ beforeAll(async () => {
   compiled = compileForChildren('monitor-netns', ['cli', 'src', 'monitor']);
 }, 240_000);
 afterAll(async () => {
-  if (SKIP) return;
+  if (PG_SKIP) return;
   await ns?.remove(); // servers first, then the namespaces and their veths, whatever failed above
   await relay?.close();
   await db?.drop();
   compiled?.remove();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 interface OnceOut {
@@ -88,32 +91,77 @@ interface OnceOut {
   open: { kind: string }[];
 }
 
-/** `pinctl monitor once --json` with `vantage: place`, run inside the place's namespace. */
-async function onceIn(place: Place): Promise<{ code: number | null; out: OnceOut }> {
-  const config = writeConfig(
+/** A config for `vantage` on the state behind the relay; `endpoint` is the endpoint's YAML after `host:`. */
+const configFor = (vantage: string, endpoint: string) =>
+  writeConfig(
     dir,
     `schedule: "*/5 * * * *"
 state: ${relay.url}
 statePasswordEnv: PINCTL_TEST_PG_PASSWORD
-localDir: ./local-${place}
-vantage: ${place}
+localDir: ./local-${vantage}
+vantage: ${vantage}
 retries: 0
 timeout: 5s
 endpoints:
-  - host: api.pinctl.test
+  - host: ${endpoint}
     caFile: ${pkiFile('root.pem')}
     pins: ["${SITES.eu.pin()}", "${SITES.us.pin()}"]
 `,
-    `${place}.yaml`,
+    `${vantage}.yaml`,
   );
-  const argv = [process.execPath, join(compiled.out, 'cli', 'main.js'), 'monitor', 'once', '--config', config, '--json'];
+
+/** `pinctl monitor once --json` with `vantage: place`, run inside the place's namespace. */
+async function onceIn(place: Place): Promise<{ code: number | null; out: OnceOut }> {
+  const main = join(compiled.out, 'cli', 'main.js');
+  const argv = [process.execPath, main, 'monitor', 'once', '--config', configFor(place, 'api.pinctl.test'), '--json'];
   const env = { ...process.env, PINCTL_TEST_PG_PASSWORD: db.password };
   const r = await collect(ns.spawn(monitorNs[place], argv, { hostsFile: join(dir, 'hosts'), env }));
   if (!r.stdout.trim()) throw new Error(`monitor once in ${place} printed nothing (exit ${r.code}): ${r.stderr}`);
   return { code: r.code, out: JSON.parse(r.stdout) as OnceOut };
 }
 
-const seen = (out: OnceOut) => out.observations.map((o) => ({ vantage: o.vantage, address: o.address, leaf: o.chain[0]?.spkiSha256 }));
+/** Rows of one query on the test database, read directly (not through the monitor). */
+async function rows(sql: string, params: unknown[] = []): Promise<Record<string, unknown>[]> {
+  const client = new pg.Client({ connectionString: db.urlWithPassword });
+  await client.connect();
+  try {
+    return (await client.query(sql, params)).rows as Record<string, unknown>[];
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Without root too: the state URL's unix-socket form (pg's `host` parameter) as the config gives it
+ * to the monitor, with the password from statePasswordEnv (its own vantage and endpoint in the database).
+ */
+describe.skipIf(PG_SKIP)('a PostgreSQL state through a unix socket', () => {
+  it('monitor once stores its sweep through the socket', async () => {
+    const server = await tlsServer('chain.pem', 'leaf.key');
+    try {
+      const config = configFor('socket', `api.pinctl.test\n    port: ${server.port}\n    addresses: [127.0.0.1]`);
+      const env = { PINCTL_TEST_PG_PASSWORD: db.password };
+      const r = await monitorCli(['monitor', 'once', '--config', config, '--json'], { env });
+      expect(r.code, r.stderr).toBe(0);
+      expect(relay.url).toMatch(/^postgres:\/\/[^/]*@localhost:\d+\/\w+\?host=/);
+      expect(relay.connections()).toBeGreaterThan(0); // the socket, not localhost's TCP port
+      const latest = await rows(`SELECT vantage, address FROM latest WHERE vantage = 'socket'`);
+      expect(latest).toEqual([{ vantage: 'socket', address: '127.0.0.1' }]);
+    } finally {
+      await server.close();
+    }
+  }, 60_000);
+});
+
+/** What a sweep saw: vantage, address dialled and the leaf's pin, per observation. */
+const seen = (out: OnceOut) =>
+  out.observations.map((o) => ({ vantage: o.vantage, address: o.address, leaf: o.chain[0]?.spkiSha256 }));
+
+interface View {
+  vantage: string;
+  addresses: string[];
+  leafKeys: string[];
+}
 
 describe.skipIf(SKIP)('vantages in two network namespaces: one name, one address, two servers', () => {
   it('each place sees its own key; one vantage-disagreement, no drift', async () => {
@@ -131,23 +179,19 @@ describe.skipIf(SKIP)('vantages in two network namespaces: one name, one address
     expect(again.out.opened).toEqual([]);
     expect(again.out.open.map((f) => f.kind)).toEqual(['vantage-disagreement']);
 
-    const client = new pg.Client({ connectionString: db.urlWithPassword });
-    await client.connect();
-    try {
-      const findings = (await client.query(`SELECT kind, key, resolved_at, details FROM findings`)).rows;
-      expect(findings.map((f) => [f.kind, f.key, f.resolved_at])).toEqual([['vantage-disagreement', `vantage-disagreement|${ENDPOINT}`, null]]);
-      const views = (JSON.parse(String(findings[0].details)) as { vantages: { vantage: string; addresses: string[]; leafKeys: string[] }[] }).vantages;
-      expect(views.map((v) => [v.vantage, v.addresses, v.leafKeys])).toEqual([
-        ['eu', [ADDRESS], [SITES.eu.pin()]],
-        ['us', [ADDRESS], [SITES.us.pin()]],
-      ]);
-      const latest = (await client.query(`SELECT vantage, address FROM latest ORDER BY vantage`)).rows;
-      expect(latest).toEqual([
-        { vantage: 'eu', address: ADDRESS },
-        { vantage: 'us', address: ADDRESS },
-      ]);
-    } finally {
-      await client.end();
-    }
+    // Every finding ever opened for the endpoint: the one disagreement (so no drift, no pin mismatch).
+    const findings = await rows(`SELECT kind, key, resolved_at, details FROM findings WHERE endpoint = $1`, [ENDPOINT]);
+    expect(findings.map((f) => [f.kind, f.key, f.resolved_at])).toEqual([
+      ['vantage-disagreement', `vantage-disagreement|${ENDPOINT}`, null],
+    ]);
+    const views = (JSON.parse(String(findings[0]!.details)) as { vantages: View[] }).vantages;
+    expect(views.map((v) => [v.vantage, v.addresses, v.leafKeys])).toEqual([
+      ['eu', [ADDRESS], [SITES.eu.pin()]],
+      ['us', [ADDRESS], [SITES.us.pin()]],
+    ]);
+    expect(await rows(`SELECT vantage, address FROM latest WHERE endpoint = $1 ORDER BY vantage`, [ENDPOINT])).toEqual([
+      { vantage: 'eu', address: ADDRESS },
+      { vantage: 'us', address: ADDRESS },
+    ]);
   }, 180_000);
 });
