@@ -15,7 +15,8 @@
  * (email), Idempotency-Key header and `pinctl.alertId` field (webhook), alert id (Slack) or
  * dedup_key (PagerDuty), so the receiver can drop or merge the copy.
  * A failed send is retried with exponential backoff (alerts.retry.initial doubling up to .max) and
- * survives restarts, since the queue is in the database.
+ * survives restarts, since the queue is in the database; a send the receiver refused as a message
+ * (the channel throws DeliveryError{retryable: false}) makes the row dead at once.
  */
 import { createHash } from 'node:crypto';
 import { describeError } from '../src/errors.js';

@@ -260,7 +260,7 @@ function printOnceTo(out: { write(s: string): void }, s: Style, cfg: MonitorConf
   }
   const failed = r.delivery.failed;
   if (r.queued || r.delivery.sent.length || failed.length) {
-    out.write(`\nalerts: ${r.queued} queued, ${r.delivery.sent.length} sent, ${failed.length} failed${failed.length ? ` (${[...new Set(failed.map((x) => `${x.row.channel}: ${x.error}`))].join('; ')}; retried with backoff)` : ''}\n`);
+    out.write(`\nalerts: ${r.queued} queued, ${r.delivery.sent.length} sent, ${failed.length} failed${failed.length ? ` (${[...new Set(failed.map((x) => `${x.row.channel}: ${x.error}${x.retryAt ? '' : ' (refused: not retried)'}`))].join('; ')}; ${failed.some((x) => x.retryAt) ? 'retried with backoff' : 'not retried'})` : ''}\n`);
   }
   out.write(M.healthy(r.open) ? `${s.green('ok:')} every endpoint is healthy\n` : `${s.red('fail:')} ${r.open.filter((f) => f.severity !== 'info').length} open finding(s) of warning or critical severity\n`);
 }

@@ -5,6 +5,7 @@
  */
 import net from 'node:net';
 import type { AlertChannel, ChannelConfigKit } from './types.js';
+import { DeliveryError } from './types.js';
 import { alertText, testText } from './view.js';
 
 export interface EmailChannel {
@@ -100,14 +101,47 @@ async function send(
     socketTimeout: ch.timeoutMs,
     getSocket,
   } as Parameters<typeof nodemailer.createTransport>[0]);
-  // Every SMTP failure is retried with backoff, permanent 5xx answers included (as before the registry).
-  await transport.sendMail({
+  try {
+    await sendMail(transport, ch, payload, attempt.alertId, attempt.type);
+  } catch (e) {
+    throw classified(e);
+  }
+}
+
+type Transport = ReturnType<typeof import('nodemailer').createTransport>;
+
+function sendMail(transport: Transport, ch: EmailChannel, payload: EmailPayload, alertId: string, type: string) {
+  return transport.sendMail({
     from: ch.from,
     to: ch.to,
     subject: payload.subject,
     text: payload.text,
-    messageId: `<${attempt.alertId}@pinctl.monitor>`,
-    headers: { 'X-Pinctl-Alert-Id': attempt.alertId, 'X-Pinctl-Alert-Type': attempt.type },
+    messageId: `<${alertId}@pinctl.monitor>`,
+    headers: { 'X-Pinctl-Alert-Id': alertId, 'X-Pinctl-Alert-Type': type },
+  });
+}
+
+/** The SMTP commands whose 5xx reply refuses this message (its sender, recipients or content). */
+const MESSAGE_COMMANDS = new Set(['MAIL FROM', 'RCPT TO', 'DATA']);
+
+/**
+ * An SMTP failure, classified: a 5xx reply to MAIL FROM, RCPT TO or DATA refuses the message
+ * itself (550 no such mailbox, 553 sender refused, 552/554 content refused): the same message
+ * would be refused again, so it is not retried. Everything else is retried with backoff: 4xx
+ * replies (451, 452, 421: the server asks to try later), connection errors and timeouts, and
+ * also a refused login (535) or greeting (554 before MAIL): those concern the config or the
+ * server, not the message, and a queued alert must still go out once the operator fixed them
+ * (a reload) instead of being buried with every other alert of the outage. nodemailer reports
+ * the deferred recipient when some were deferred and some refused (all rejected: it prefers a 4xx).
+ */
+export function classified(e: unknown): unknown {
+  const err = e as { responseCode?: unknown; command?: unknown; message?: unknown };
+  const code = typeof err?.responseCode === 'number' ? err.responseCode : 0;
+  const permanent = code >= 500 && code <= 599 && MESSAGE_COMMANDS.has(String(err.command));
+  if (!permanent) return e;
+  return new DeliveryError(`smtp refused the message (${String(err.command)}): ${String(err.message)}`, {
+    retryable: false,
+    cause: e,
   });
 }
 

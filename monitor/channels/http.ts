@@ -66,8 +66,14 @@ function retryAfter(v: string | null): number | undefined {
   return Number.isFinite(s) && s >= 0 ? Math.min(s, 86_400) * 1000 : undefined;
 }
 
-/** 408, 429 and 5xx are worth retrying; another 4xx means the message itself is refused. */
-export const retryableStatus = (status: number) => status === 408 || status === 429 || status >= 500;
+/**
+ * The one HTTP classification of every HTTP channel (webhook, Slack, PagerDuty): 408 Request
+ * Timeout, 425 Too Early, 429 Too Many Requests and 5xx are worth retrying; any other 4xx means the
+ * receiver refused the message itself (400 malformed, 401/403 refused, 404/410 gone, 422
+ * unprocessable), so the same bytes would be refused again: the row is dead. (A 3xx is not
+ * followed and counts as refused too: a moved webhook needs its new URL in the config.)
+ */
+export const retryableStatus = (status: number) => status === 408 || status === 425 || status === 429 || status >= 500;
 
 /** Throws a classified DeliveryError for a non-2xx answer. */
 export function requireSuccess(what: string, a: HttpAnswer, detail = a.body): void {

@@ -7,8 +7,8 @@
  */
 import { atLeast, Severity } from '../types.js';
 import type { AlertChannel, AlertView, ChannelConfigKit } from './types.js';
-import { clip, DeliveryError, SEVERITY_WORD } from './types.js';
-import { postJson, retryableStatus } from './http.js';
+import { clip, SEVERITY_WORD } from './types.js';
+import { postJson, requireSuccess } from './http.js';
 import { testText } from './view.js';
 
 export const PAGERDUTY_URL = 'https://events.pagerduty.com/v2/enqueue';
@@ -104,7 +104,7 @@ function parse(raw: unknown, kit: ChannelConfigKit): PagerDutyChannel | undefine
   return url && (routingKey !== null || kit.secretsOptional) ? { routingKey, url, severityMin, timeoutMs } : undefined;
 }
 
-/** 202 sent; 429 and 5xx retried; 400 (and any other 4xx) dead, with PagerDuty's own message. */
+/** 202 sent; 408/425/429 and 5xx retried; 400 (and any other 4xx) dead, with PagerDuty's own message. */
 async function send(ch: PagerDutyChannel, event: PagerDutyEvent, attempt: { signal: AbortSignal }): Promise<void> {
   if (!ch.routingKey) throw new Error('alerts.pagerduty: the routing key was not available when the config was loaded');
   const answer = await postJson(
@@ -115,7 +115,7 @@ async function send(ch: PagerDutyChannel, event: PagerDutyEvent, attempt: { sign
     attempt.signal,
   );
   if (answer.status >= 200 && answer.status <= 299) return;
-  let said = answer.body.trim().slice(0, 300);
+  let said = answer.body;
   try {
     const j = JSON.parse(answer.body) as { message?: unknown; errors?: unknown };
     said =
@@ -123,10 +123,7 @@ async function send(ch: PagerDutyChannel, event: PagerDutyEvent, attempt: { sign
   } catch {
     // not JSON: the raw text
   }
-  throw new DeliveryError(`pagerduty answered HTTP ${answer.status}${said ? `: ${said}` : ''}`, {
-    retryable: retryableStatus(answer.status),
-    retryAfterMs: answer.retryAfterMs,
-  });
+  requireSuccess('pagerduty', answer, said);
 }
 
 export const pagerdutyChannel = {

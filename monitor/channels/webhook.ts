@@ -4,8 +4,7 @@
  * `pinctl.alertId` carry the alert id so a receiver can drop a copy.
  */
 import type { AlertChannel, ChannelConfigKit } from './types.js';
-import { postJson } from './http.js';
-import { DeliveryError } from './types.js';
+import { postJson, requireSuccess } from './http.js';
 import { testText } from './view.js';
 
 export interface WebhookChannel {
@@ -77,9 +76,8 @@ export const webhookChannel = {
       ...(ch.token ? { authorization: `Bearer ${ch.token}` } : {}),
     };
     const answer = await postJson(ch.url, JSON.stringify(payload), headers, ch.timeoutMs, attempt.signal);
-    // Any non-2xx is retried with backoff (a generic receiver's 4xx may be a deploy in progress).
-    if (answer.status < 200 || answer.status > 299)
-      throw new DeliveryError(`webhook answered HTTP ${answer.status}`, { retryable: true });
+    // Classified like Slack and PagerDuty: 408/425/429/5xx retried, another 4xx dead with the receiver's words.
+    requireSuccess('webhook', answer);
   },
   describe: (c) => `webhook ${new URL(c.url).origin}`,
 } satisfies AlertChannel<'webhook', WebhookChannel, WebhookPayload>;

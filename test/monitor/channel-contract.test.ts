@@ -4,7 +4,9 @@
  * bad one with a typed error (path and hint), renders new/changed/reminder/resolved
  * deterministically, delivers through the outbox to a real local receiver (and a retry after a
  * restart sends the same bytes and ids), ends an attempt at its deadline against a tarpit, and
- * classifies a refused delivery as retryable or not.
+ * classifies every refusal its receiver can answer: temporary ones (SMTP 451, HTTP 408/425/429/5xx)
+ * are retried with backoff, permanent ones (SMTP 550, HTTP 400/404/410/422) make the row dead with
+ * the receiver's answer as its error, counted in alerts_failed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
@@ -34,7 +36,8 @@ interface Harness {
   env?: Record<string, string>;
   /** What arrived, one key per delivery: equal keys = the same bytes and ids. */
   delivered(): string[];
-  refuse(mode: 'temporary' | 'permanent' | null): void;
+  /** Refuse the next deliveries with this status or reply code (null: accept again). */
+  refuse(code: number | null): void;
   close(): Promise<void>;
 }
 
@@ -44,13 +47,16 @@ interface Fixture {
   bad: { section: Record<string, unknown>; path: string };
   tarpit: 'smtp' | 'http';
   tarpitSection(t: Tarpit): Record<string, unknown>;
-  /** Whether each kind of refusal is retried (email and webhook retry every failure, as they always did). */
-  retryable: { temporary: boolean; permanent: boolean };
+  /**
+   * Refusals the receiver can answer, by how the entry must classify them: every entry retries a
+   * temporary one (the row stays pending with a retry time) and buries a permanent one (dead).
+   */
+  refusals: { temporary: number[]; permanent: number[] };
 }
 
-const http = (r: HttpReceiver, statuses: { temporary: number; permanent: number }) => ({
+const http = (r: HttpReceiver) => ({
   delivered: () => r.requests.map((q) => `${String(q.headers['idempotency-key'] ?? '')}|${q.raw}`),
-  refuse: (mode: 'temporary' | 'permanent' | null) => void (r.force = mode === null ? null : statuses[mode]),
+  refuse: (status: number | null) => void (r.force = status),
   close: () => r.close(),
 });
 
@@ -63,7 +69,7 @@ const FIXTURES: Record<string, Fixture> = {
       return {
         section: { smtp: `smtp://127.0.0.1:${smtp.port}`, from: 'pinctl@example.test', to: ['ops@example.test'] },
         delivered: () => smtp.mails.map((m) => `${m.messageId}|${m.subject}`),
-        refuse: (mode) => void (smtp.refuse = mode === null ? null : mode === 'temporary' ? 451 : 550),
+        refuse: (code) => void (smtp.refuse = code),
         close: () => smtp.close(),
       };
     },
@@ -78,7 +84,8 @@ const FIXTURES: Record<string, Fixture> = {
       to: ['ops@example.test'],
       timeout: '60s',
     }),
-    retryable: { temporary: true, permanent: true },
+    // 451 and 550 to RCPT TO (refusingSmtp): the server's own answers, through nodemailer.
+    refusals: { temporary: [451], permanent: [550] },
   },
   webhook: {
     async start() {
@@ -86,13 +93,13 @@ const FIXTURES: Record<string, Fixture> = {
       return {
         section: { url: r.url, tokenEnv: 'HOOK_TOKEN' },
         env: { HOOK_TOKEN: 'tok' },
-        ...http(r, { temporary: 503, permanent: 400 }),
+        ...http(r),
       };
     },
     bad: { section: { url: 'ftp://hooks.example.test/x' }, path: 'alerts.webhook.url' },
     tarpit: 'http',
     tarpitSection: (t) => ({ url: t.url, timeout: '60s' }),
-    retryable: { temporary: true, permanent: true },
+    refusals: { temporary: [503, 408, 425, 429], permanent: [400, 404, 410, 422] },
   },
   slack: {
     async start(dir) {
@@ -100,7 +107,7 @@ const FIXTURES: Record<string, Fixture> = {
       writeFileSync(join(dir, 'slack-url'), `${r.url}\n`);
       return {
         section: { webhookUrlFile: './slack-url', channel: '#ops' },
-        ...http(r, { temporary: 500, permanent: 404 }),
+        ...http(r),
       };
     },
     bad: {
@@ -109,7 +116,7 @@ const FIXTURES: Record<string, Fixture> = {
     },
     tarpit: 'http',
     tarpitSection: (t) => ({ webhookUrl: t.url, timeout: '60s' }),
-    retryable: { temporary: true, permanent: false },
+    refusals: { temporary: [500], permanent: [404] },
   },
   pagerduty: {
     async start() {
@@ -117,7 +124,7 @@ const FIXTURES: Record<string, Fixture> = {
       return {
         section: { routingKeyEnv: 'PD_KEY', url: r.url },
         env: { PD_KEY: ROUTING_KEY },
-        ...http(r, { temporary: 429, permanent: 400 }),
+        ...http(r),
       };
     },
     bad: {
@@ -126,7 +133,7 @@ const FIXTURES: Record<string, Fixture> = {
     },
     tarpit: 'http',
     tarpitSection: (t) => ({ routingKey: ROUTING_KEY, url: t.url, timeout: '60s' }),
-    retryable: { temporary: true, permanent: false },
+    refusals: { temporary: [429], permanent: [400] },
   },
 };
 
@@ -232,14 +239,18 @@ describe.each(CHANNELS.map((c) => [c.name, c as AnyChannel] as const))('alert ch
     }
   }, 20_000);
 
-  it('classifies a refused delivery as retryable or not, and the outbox retries or buries it', async () => {
+  it('classifies every refusal as temporary (retried with backoff) or permanent (dead, error kept and counted)', async () => {
     const cfg = load(dir, name, h.section, h.env);
     const c = cfg[name as keyof AlertsConfig];
-    for (const mode of ['temporary', 'permanent'] as const) {
-      h.refuse(mode);
+    const refusals = Object.entries(fx.refusals).flatMap(([mode, codes]) => codes.map((code) => [mode, code] as const));
+    expect(refusals.filter(([m]) => m === 'temporary').length, 'a temporary refusal fixture').toBeGreaterThan(0);
+    expect(refusals.filter(([m]) => m === 'permanent').length, 'a permanent refusal fixture').toBeGreaterThan(0);
+    for (const [mode, code] of refusals) {
+      const what = `${mode} ${code}`;
+      h.refuse(code);
       const err = await entry
-        .send(c, entry.render(viewOf('new'), `alert-${mode}`, c), {
-          alertId: `alert-${mode}`,
+        .send(c, entry.render(viewOf('new'), `alert-${code}`, c), {
+          alertId: `alert-${code}`,
           type: 'new',
           signal: AbortSignal.timeout(10_000),
         })
@@ -247,19 +258,21 @@ describe.each(CHANNELS.map((c) => [c.name, c as AnyChannel] as const))('alert ch
           () => null,
           (e: unknown) => e,
         );
-      expect(err, mode).toBeInstanceOf(Error);
-      expect(isRetryable(err), mode).toBe(fx.retryable[mode]);
+      expect(err, what).toBeInstanceOf(Error);
+      expect(isRetryable(err), what).toBe(mode === 'temporary');
+      expect((err as Error).message, what).toContain(String(code));
       const store = await Store.open(tempDir());
       await queue(store, entry, c);
       const r = await deliverDue(store, cfg, defaultSenders(cfg), () => NOW);
       expect(r.sent).toEqual([]);
-      expect(
-        r.failed.every((f) => (f.retryAt !== null) === fx.retryable[mode]),
-        mode,
-      ).toBe(true);
-      expect((await store.outbox(fx.retryable[mode] ? 'pending' : 'dead')).length, mode).toBe(4);
+      expect(r.failed.map((f) => f.retryAt !== null), what).toEqual([true, true, true, true].map(() => mode === 'temporary'));
+      const rows = await store.outbox(mode === 'temporary' ? 'pending' : 'dead');
+      expect(rows.length, what).toBe(4);
+      expect(rows.every((x) => (x.lastError ?? '').includes(String(code))), what).toBe(true);
+      const failed = (await store.counters()).find((x) => x.name === 'alerts_failed' && x.label === name);
+      expect(failed?.value, what).toBe(4);
       store.close();
     }
     h.refuse(null);
-  }, 30_000);
+  }, 60_000);
 });

@@ -237,30 +237,36 @@ export function tarpit(kind: 'smtp' | 'http'): Promise<Tarpit> {
 export interface RefusingSmtp {
   port: number;
   mails: { messageId: string; subject: string }[];
-  /** Answer RCPT TO with this code (451 temporary, 550 permanent), or accept (null). */
+  /** Answer `refuseAt` with this code (e.g. 451 temporary, 550 permanent), or accept (null). */
   refuse: number | null;
+  /** The command refused (default RCPT TO); AUTH refuses every login with `refuse`. */
+  refuseAt: 'MAIL FROM' | 'RCPT TO' | 'DATA' | 'AUTH';
   close(): Promise<void>;
 }
 
-/** An SMTP server (smtp-server) that accepts, or refuses every recipient with a chosen code. */
+/** An SMTP server (smtp-server) that accepts, or refuses one command with a chosen code. */
 export function refusingSmtp(): Promise<RefusingSmtp> {
-  const r: RefusingSmtp = { port: 0, mails: [], refuse: null, close: async () => undefined };
+  const r: RefusingSmtp = { port: 0, mails: [], refuse: null, refuseAt: 'RCPT TO', close: async () => undefined };
+  const refusal = (at: RefusingSmtp['refuseAt']) =>
+    r.refuse === null || r.refuseAt !== at
+      ? undefined
+      : Object.assign(new Error(r.refuse >= 500 ? 'mailbox unavailable' : 'try again later'), {
+          responseCode: r.refuse,
+        });
   const server = new SMTPServer({
     authOptional: true,
+    allowInsecureAuth: true,
     disabledCommands: ['STARTTLS'],
     logger: false,
-    onRcptTo(_address, _session, callback) {
-      if (r.refuse === null) return callback();
-      callback(
-        Object.assign(new Error(r.refuse >= 500 ? 'mailbox unavailable' : 'try again later'), {
-          responseCode: r.refuse,
-        }),
-      );
-    },
+    onAuth: (_auth, _session, callback) => callback(refusal('AUTH') ?? null, { user: 'ops' }),
+    onMailFrom: (_address, _session, callback) => callback(refusal('MAIL FROM')),
+    onRcptTo: (_address, _session, callback) => callback(refusal('RCPT TO')),
     onData(stream, _session, callback) {
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
+        const refused = refusal('DATA');
+        if (refused) return callback(refused);
         const raw = Buffer.concat(chunks).toString('utf8');
         const header = (name: string) => new RegExp(`^${name}: (.*)`, 'mi').exec(raw)?.[1]?.trim() ?? '';
         r.mails.push({ messageId: header('Message-ID'), subject: header('Subject') });
