@@ -23,8 +23,7 @@ import { FetchLike } from './proposals.js';
 import { ProposalResult, afterCommit, proposeForCycle } from './pinning-cycle.js';
 import { ServedBundleCheck, ServedBundles, servedSources, uncovered, withServedPins } from './served-bundles.js';
 import { servedBundleFindings } from './served-bundle-findings.js';
-import { ReportsCheck, reportFindings } from './report-findings.js';
-import { readReportsSince } from './reports-source.js';
+import type { ReportsCheck } from './report-findings.js';
 
 export interface CycleDeps {
   now: () => Date;
@@ -115,10 +114,6 @@ async function leadCycle(configured: MonitorConfig, store: MonitorState, deps: C
   const found = diffObservations({ previous: previousChains, current: swept.observations, endpoints: cfg.endpoints, now, commands: { certPath: (sha) => store.certPath(sha) } });
   found.push(...servedBundleFindings(servedChecks, now, (c) => uncovered(cfg, c)));
   const open = await store.openFindings();
-  // Pin-failure reports read since the last sweep; the read position commits with the sweep.
-  const reportsRead = cfg.reportsFrom ? await readReportsSince(cfg.reportsFrom, store, now) : null;
-  const reports: ReportsCheck[] = reportsRead ? [reportsRead.check] : [];
-  for (const r of reports) found.push(...reportFindings(r, open, now));
   const recentlyResolved = await store.recentlyResolved('chain-drift', new Date(now.getTime() - cfg.driftWindowMs).toISOString());
   // This vantage decides its own findings; other vantages' and state-wide ones are not its to resolve.
   const own = reconcile({
@@ -132,12 +127,13 @@ async function leadCycle(configured: MonitorConfig, store: MonitorState, deps: C
     reminderMs: cfg.alerts.reminderMs,
     minSeverity: cfg.alerts.minSeverity,
     servedBundles: servedChecks,
-    reports,
   });
+  // State-wide under the decision lead: vantage-disagreement, and the pin-failure reports (read
+  // since the state's one cursor, which commits with this sweep): each report counted once.
   const across = await decideAcrossVantages(store, cfg, swept.observations, open, now, deps.log);
   try {
     const release = async () => void (await across.lease?.release());
-    return await decideAndCommit(cfg, store, deps, { swept, previous, open, plan: mergePlans(own, across.plan), servedChecks, reports, reportsEvent: reportsRead?.event, now, release });
+    return await decideAndCommit(cfg, store, deps, { swept, previous, open, plan: mergePlans(own, across.plan), servedChecks, reports: across.reports, reportsEvent: across.reportsEvent, now, release });
   } finally {
     await across.lease?.release();
   }

@@ -62,12 +62,18 @@ const NO_DOMAIN = '(no domain)';
 
 export const reportFindingKey = (source: string, domain: string) => `pin-failure-reports|${source}|${domain}`;
 
+/**
+ * The state-wide findings after this sweep's reports. Several open findings of one domain (a
+ * state where each vantage kept its own, before reports were counted state-wide) continue as one:
+ * their counts are added, since each report was counted by one of them.
+ */
 export function reportFindings(check: ReportsCheck, open: StoredFinding[], now: Date): Finding[] {
   const previous = new Map<string, ReportCounts>();
   for (const f of open) {
     const d = f.details;
     if (d.kind !== 'pin-failure-reports' || d.source !== check.source) continue;
-    previous.set(d.domain, d);
+    const seen = previous.get(d.domain);
+    previous.set(d.domain, seen ? mergeCounts(seen, d) : d);
   }
   const fresh = new Map<string, ReportLine[]>();
   for (const r of check.reports) {
@@ -82,6 +88,29 @@ export function reportFindings(check: ReportsCheck, open: StoredFinding[], now: 
     if (counts.inWindow > 0) out.push(toFinding(check, counts));
   }
   return out;
+}
+
+/** Two findings' counts of one domain as one (disjoint reports: totals and tallies add up). */
+export function mergeCounts(a: ReportCounts, b: ReportCounts): ReportCounts {
+  const c: ReportCounts = {
+    ...a,
+    total: a.total + b.total,
+    inWindow: a.inWindow + b.inWindow,
+    firstAt: [a.firstAt, b.firstAt].filter(Boolean).sort()[0] ?? '',
+    lastAt: a.lastAt > b.lastAt ? a.lastAt : b.lastAt,
+    buckets: a.buckets.map(([m, n]) => [m, n]),
+    types: { ...a.types },
+    apps: { ...a.apps },
+    versions: { ...a.versions },
+    failedOn: { ...a.failedOn },
+    expected: { ...a.expected },
+    ports: [...a.ports],
+  };
+  for (const [m, n] of b.buckets) addBucket(c.buckets, m, n);
+  for (const k of ['types', 'apps', 'versions', 'failedOn', 'expected'] as const)
+    for (const [key, n] of Object.entries(b[k])) tally(c[k], key, n);
+  for (const p of b.ports) if (!c.ports.includes(p) && c.ports.length < MAX_KEYS) c.ports.push(p);
+  return c;
 }
 
 function domainOf(r: ReportLine): string {
@@ -134,19 +163,19 @@ export function addReports(before: ReportCounts, reports: ReportLine[], now: Dat
   return c;
 }
 
-function addBucket(buckets: [string, number][], minute: string): void {
+function addBucket(buckets: [string, number][], minute: string, n = 1): void {
   const i = buckets.findIndex(([m]) => m === minute);
-  if (i >= 0) buckets[i]![1]++;
+  if (i >= 0) buckets[i]![1] += n;
   else {
-    buckets.push([minute, 1]);
+    buckets.push([minute, n]);
     buckets.sort((a, b) => (a[0] < b[0] ? -1 : 1));
   }
 }
 
-function tally(m: Record<string, number>, key: string): void {
-  if (m[key] !== undefined) m[key]++;
-  else if (Object.keys(m).length < MAX_KEYS) m[key] = 1;
-  else m['(other)'] = (m['(other)'] ?? 0) + 1;
+function tally(m: Record<string, number>, key: string, n = 1): void {
+  if (m[key] !== undefined) m[key] += n;
+  else if (Object.keys(m).length < MAX_KEYS) m[key] = n;
+  else m['(other)'] = (m['(other)'] ?? 0) + n;
 }
 
 const isStrings = (v: unknown): v is string[] =>
@@ -201,6 +230,8 @@ function formatWindow(ms: number): string {
 export function reportResolution(f: StoredFinding, checks: ReportsCheck[] | undefined): string | null {
   const d = f.details;
   if (d.kind !== 'pin-failure-reports') return null;
+  // Opened by one vantage when each counted the reports it read: continued by the state-wide finding.
+  if (f.vantage) return `reports are counted once for the whole state now: ${d.domain} continues in one finding`;
   const check = (checks ?? []).find((c) => c.source === d.source);
   if (!check) return 'its reports source is no longer in the config';
   if (check.error) return null;

@@ -7,11 +7,19 @@
  * Where the last sweep stopped (the log's inode, byte offset and first bytes' fingerprint) is a
  * history event written in the sweep's own transaction, so a sweep that dies before its commit
  * reads the same reports again and a committed one never does: each report is counted once, across
- * restarts, log rotation, and monitors sharing one state (one sweeps at a time).
+ * restarts, log rotation, and monitors sharing one state.
+ *
+ * Reports come from apps, not from a place the monitor probes from: they are state-wide. One cursor
+ * per source for the whole state, read and decided only by the holder of the decision lead
+ * (`decideReports`, called under `store.leadDecision()` with vantage-disagreement), from reading the
+ * cursor to the commit: two vantages on one state neither read the same lines twice nor split them.
  */
 import { LogCursor, LogRead, REPORTS_LOG, formatCursor, parseCursor, readReportsLog } from '../src/service/reports-log.js';
+import type { MonitorConfig } from './config.js';
+import { ReconcilePlan, reconcile } from './findings.js';
+import type { StoredFinding } from './types.js';
 import type { EventWrite, MonitorState } from './state.js';
-import type { ReportsCheck, ReportsPolicy } from './report-findings.js';
+import { ReportsCheck, ReportsPolicy, reportFindings } from './report-findings.js';
 
 export interface ReportsSourceConfig {
   /** Stable id (SHA-256 of the absolute directory or the URL, shortened). */
@@ -49,6 +57,44 @@ export async function lastCursor(store: MonitorState, id: string): Promise<LogCu
 }
 
 type Fetch = typeof fetch;
+
+export interface ReportsDecision {
+  plan: ReconcilePlan;
+  /** What was read (empty without reportsFrom). */
+  reports: ReportsCheck[];
+  /** The cursor to commit with the sweep; null when nothing moved. */
+  event: EventWrite | null;
+}
+
+export const isReportFinding = (f: Pick<StoredFinding, 'kind'>) => f.kind === 'pin-failure-reports';
+
+/**
+ * The state-wide pin-failure-reports findings after the reports added since the shared cursor.
+ * Call it only while holding the decision lead, with the open findings read under it, and commit
+ * `event` with the plan before releasing the lead. Without reportsFrom, open report findings resolve.
+ */
+export async function decideReports(
+  cfg: MonitorConfig,
+  store: MonitorState,
+  open: StoredFinding[],
+  now: Date,
+): Promise<ReportsDecision> {
+  const read = cfg.reportsFrom ? await readReportsSince(cfg.reportsFrom, store, now) : null;
+  const reports = read ? [read.check] : [];
+  const mine = open.filter(isReportFinding);
+  const plan = reconcile({
+    open: mine,
+    found: reports.flatMap((r) => reportFindings(r, mine, now)),
+    current: [],
+    endpoints: cfg.endpoints,
+    now,
+    driftWindowMs: cfg.driftWindowMs,
+    reminderMs: cfg.alerts.reminderMs,
+    minSeverity: cfg.alerts.minSeverity,
+    reports,
+  });
+  return { plan, reports, event: read?.event ?? null };
+}
 
 export async function readReportsSince(
   cfg: ReportsSourceConfig,

@@ -23,9 +23,15 @@ export function parseVantageName(v: unknown): string | null {
 /** An observation's vantage (observations stored before vantages existed carry none: the default). */
 export const vantageOf = (o: Pick<Observation, 'vantage'>): string => o.vantage ?? DEFAULT_VANTAGE;
 
-/** A stored finding's vantage; null for state-wide findings (vantage-disagreement). */
+/** Kinds decided for the whole state under the decision lead, not by one vantage (monitor/vantage-cycle.ts). */
+const STATE_WIDE: readonly string[] = ['vantage-disagreement', 'pin-failure-reports'];
+
+/**
+ * A stored finding's vantage; null for state-wide findings (vantage-disagreement; pin-failure
+ * reports, which come from apps, not from a place the monitor probes from).
+ */
 export const findingVantage = (f: Pick<Finding, 'kind' | 'vantage'>): string | null =>
-  f.kind === 'vantage-disagreement' ? null : (f.vantage ?? DEFAULT_VANTAGE);
+  STATE_WIDE.includes(f.kind) ? null : (f.vantage ?? DEFAULT_VANTAGE);
 
 /**
  * A finding one vantage made, named after it: with a named vantage its key and title carry the

@@ -5,7 +5,7 @@ import { DeliveryLock, Senders, deliverDue } from '../../monitor/alerts.js';
 import { OutboxRow, Store } from '../../monitor/store.js';
 import { NOW, queueAlerts, tempDir } from './helpers.js';
 
-const alerts: AlertsConfig = { email: null, webhook: null, reminderMs: 86_400_000, minSeverity: 'warning', retryInitialMs: 60_000, retryMaxMs: 3_600_000 };
+const alerts: AlertsConfig = { email: null, webhook: null, slack: null, pagerduty: null, reminderMs: 86_400_000, minSeverity: 'warning', retryInitialMs: 60_000, retryMaxMs: 3_600_000 };
 
 describe('alert delivery', () => {
   it('a second deliverer never re-claims rows the first has not reached yet (slow sends, no crash)', async () => {

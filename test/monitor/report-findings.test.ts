@@ -1,6 +1,7 @@
 /** Pin-failure reports to findings: the pure counting, severity and resolution (no files, no clock). */
 import { describe, expect, it } from 'vitest';
-import { ReportLine, ReportsCheck, addReports, reportFindings, reportResolution } from '../../monitor/report-findings.js';
+import { ReportCounts, ReportLine, ReportsCheck, addReports, reportFindings, reportResolution } from '../../monitor/report-findings.js';
+import { qualify } from '../../monitor/vantage.js';
 import { reconcile } from '../../monitor/findings.js';
 import type { Finding, StoredFinding } from '../../monitor/types.js';
 
@@ -15,6 +16,9 @@ function line(domain: string | undefined, at: Date, extra: Record<string, unknow
     report: { type: 'pin-mismatch', audience: 'com.example.app', time: at.toISOString(), ...(domain ? { domain, port: 443 } : {}), chainPins: ['LEAF=', 'CA='], expectedPins: ['P2=', 'P1='], bundle: { type: 'pins', version: 7, expiresAt: '2026-07-01T00:00:00Z' }, ...extra },
   };
 }
+
+/** A report finding's counts (its details, typed). */
+const rc = (f: Finding) => f.details as ReportCounts;
 
 const check = (reports: ReportLine[], error: ReportsCheck['error'] = null): ReportsCheck => ({ source: 'src1', label: '/srv/pinctl', policy, reports, error });
 
@@ -49,15 +53,15 @@ describe('reportFindings', () => {
     const first = reportFindings(check([line('api.example.com', min(0)), line('api.example.com', min(1))]), [], min(2));
     expect(first[0]!.details).toMatchObject({ total: 2, inWindow: 2 });
     const again = reportFindings(check([]), stored(first, min(2)), min(10));
-    expect(again.map((f) => [f.severity, f.signature, f.details.total, f.details.inWindow])).toEqual([['warning', 'warning', 2, 2]]);
+    expect(again.map((f) => [f.severity, f.signature, rc(f).total, rc(f).inWindow])).toEqual([['warning', 'warning', 2, 2]]);
     const more = reportFindings(check([line('api.example.com', min(11)), line('api.example.com', min(12))]), stored(again, min(10)), min(13));
-    expect(more.map((f) => [f.severity, f.details.total, f.details.inWindow])).toEqual([['critical', 4, 4]]);
+    expect(more.map((f) => [f.severity, rc(f).total, rc(f).inWindow])).toEqual([['critical', 4, 4]]);
   });
 
   it('reports older than the window count in the total but not in the window; none left in the window: no finding', () => {
     const first = reportFindings(check([line('api.example.com', min(0)), line('api.example.com', min(50))]), [], min(51));
     const later = reportFindings(check([]), stored(first, min(51)), min(61)); // the first report left the window
-    expect(later.map((f) => [f.severity, f.details.total, f.details.inWindow])).toEqual([['info', 2, 1]]);
+    expect(later.map((f) => [f.severity, rc(f).total, rc(f).inWindow])).toEqual([['info', 2, 1]]);
     expect(reportFindings(check([]), stored(later, min(61)), min(111))).toEqual([]);
   });
 
@@ -65,9 +69,9 @@ describe('reportFindings', () => {
     const odd = Array.from({ length: 30 }, (_, i) => line(undefined, min(0), { type: 'stale-bundle', audience: `app${i}`, chainPins: 'nope' }));
     const [f] = reportFindings(check(odd), [], min(1));
     expect(f!.host).toBe('(no domain)');
-    expect(Object.keys(f!.details.apps as object)).toHaveLength(21); // 20 apps and "(other)"
-    expect((f!.details.apps as Record<string, number>)['(other)']).toBe(10);
-    expect(f!.details.failedOn).toEqual({});
+    expect(Object.keys(rc(f!).apps as object)).toHaveLength(21); // 20 apps and "(other)"
+    expect((rc(f!).apps as Record<string, number>)['(other)']).toBe(10);
+    expect(rc(f!).failedOn).toEqual({});
   });
 
   it('a report stamped in the future counts as now', () => {
@@ -101,6 +105,23 @@ describe('report findings through reconcile', () => {
     const p5 = reconcile({ ...base, open: open3, found: reportFindings(c5, open3, min(120)), now: min(120), reports: [c5] });
     expect(p5.resolved.map((r) => r.resolution)).toEqual(['no pin-failure reports for api.example.com in the last 1h']);
     expect(p5.alerts.map((a) => a.type)).toEqual(['resolved']);
+  });
+
+  it("per-vantage findings of one domain (before reports were state-wide) continue as one: counts added, each resolved", () => {
+    const eu = stored(reportFindings(check([line('api.example.com', min(0)), line('api.example.com', min(1))]), [], min(1)), min(1)).map((f) => ({ ...f, ...qualify(f, 'eu') }));
+    const us = stored(reportFindings(check([line('api.example.com', min(1), { audience: 'com.example.other' })]), [], min(2)), min(2)).map((f) => ({ ...f, ...qualify(f, 'us') }));
+    const open = [...eu, ...us];
+    const c = check([line('api.example.com', min(3))]);
+    const found = reportFindings(c, open, min(4));
+    expect(found.map((f) => [f.key, rc(f).total, rc(f).inWindow, rc(f).apps, rc(f).firstAt])).toEqual([
+      ['pin-failure-reports|src1|api.example.com', 4, 4, { 'com.example.app': 3, 'com.example.other': 1 }, min(0).toISOString()],
+    ]);
+    const plan = reconcile({ ...base, open, found, now: min(4), reports: [c] });
+    expect(plan.opened.map((f) => [f.key, f.vantage ?? null])).toEqual([['pin-failure-reports|src1|api.example.com', null]]);
+    expect(plan.resolved.map((r) => [r.finding.vantage, r.resolution])).toEqual([
+      ['eu', 'reports are counted once for the whole state now: api.example.com continues in one finding'],
+      ['us', 'reports are counted once for the whole state now: api.example.com continues in one finding'],
+    ]);
   });
 
   it('a finding whose source left the config is resolved', () => {
