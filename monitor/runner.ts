@@ -98,7 +98,7 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   const update = async () => {
     if (!opts.onUpdate) return;
     const s = await snapshot();
-    opts.onUpdate(endpointRows(cfg.endpoints, s.observations, s.open, await store.lastChanges(), s.now), last);
+    opts.onUpdate(endpointRows(cfg.endpoints, s.observations, s.open, await store.lastChanges(), s.now, cfg.vantage), last);
   };
 
   /** `scheduled`: a tick of the schedule, skipped when another monitor on this state swept this slot. */

@@ -4,9 +4,16 @@ import { AlertsConfig, EndpointConfig, MonitorConfig } from './config.js';
 import { configuredChannels } from './channels/index.js';
 import { byEndpoint, chainSig, matchPins } from './findings.js';
 import { Observation, Severity, StoredFinding, maxSeverity } from './types.js';
+import { DEFAULT_VANTAGE, findingVantage, vantageOf } from './vantage.js';
 
 export interface EndpointRow {
   endpoint: string;
+  /**
+   * The vantage whose view this row is (monitor/vantage.ts; `default` without `vantage:`): an
+   * endpoint probed from several places has one row per vantage. Shown as a label except for the
+   * default vantage, which looks as it always did.
+   */
+  vantage: string;
   /** ok, or the worst open finding's severity; 'unknown' before the first sweep. */
   status: 'ok' | Severity | 'unknown';
   addresses: number;
@@ -18,13 +25,35 @@ export interface EndpointRow {
   distinctChains: number;
   lastSeen: string | null;
   lastChange: string | null;
-  /** Titles of open findings, worst first. */
+  /** Titles of open findings, worst first: this vantage's and the state-wide ones (vantage-disagreement). */
   problems: { severity: Severity; kind: string; title: string }[];
 }
 
 const RANK: Record<Severity, number> = { critical: 0, warning: 1, info: 2 };
 
-export function endpointRows(endpoints: EndpointConfig[], observations: Observation[], open: StoredFinding[], lastChanges: Map<string, string>, now: Date): EndpointRow[] {
+/** "host:port", or "host:port [eu]" for a named vantage's row: one label rule for every view. */
+export const rowLabel = (r: Pick<EndpointRow, 'endpoint'> & { vantage?: string }) =>
+  !r.vantage || r.vantage === DEFAULT_VANTAGE ? r.endpoint : `${r.endpoint} [${r.vantage}]`;
+
+/** The vantages that observed an endpoint, the default first, then by name; none: `home` (the monitor's own). */
+export function vantagesOf(obs: Observation[], home: string): string[] {
+  const names = [...new Set(obs.map(vantageOf))];
+  if (names.length === 0) return [home];
+  return names.sort((a, b) => (a === DEFAULT_VANTAGE ? -1 : b === DEFAULT_VANTAGE ? 1 : a.localeCompare(b)));
+}
+
+/**
+ * One row per (endpoint, vantage that observed it), endpoints in config order. `home`: the vantage
+ * an endpoint not observed yet is shown under (the monitor's own).
+ */
+export function endpointRows(
+  endpoints: EndpointConfig[],
+  observations: Observation[],
+  open: StoredFinding[],
+  lastChanges: Map<string, string>,
+  now: Date,
+  home: string = DEFAULT_VANTAGE,
+): EndpointRow[] {
   // Open findings by endpoint, once: a filter per endpoint was 10,000 × 20,000 comparisons.
   const openBy = new Map<string, StoredFinding[]>();
   for (const f of open) {
@@ -32,25 +61,35 @@ export function endpointRows(endpoints: EndpointConfig[], observations: Observat
     if (list) list.push(f);
     else openBy.set(f.endpoint, [f]);
   }
-  return endpoints.map((ep) => {
-    const obs = byEndpoint(observations).get(ep.id) ?? [];
-    const answering = obs.filter((o) => o.chain.length > 0);
-    const findings = [...(openBy.get(ep.id) ?? [])].sort((a, b) => RANK[a.severity] - RANK[b.severity]);
-    const notAfters = answering.flatMap((o) => o.chain.map((c) => Date.parse(c.notAfter)));
-    const significant = findings.filter((f) => f.severity !== 'info');
-    return {
-      endpoint: ep.id,
-      status: obs.length === 0 ? 'unknown' : significant.length ? maxSeverity(significant.map((f) => f.severity)) : 'ok',
-      addresses: obs.length,
-      answering: answering.length,
-      pinMatch: ep.pins && answering.length ? answering.every((o) => matchPins(ep.pins!, o.chain, now).pass) : null,
-      daysToExpiry: notAfters.length ? Math.floor((Math.min(...notAfters) - now.getTime()) / 86_400_000) : null,
-      distinctChains: new Set(answering.map((o) => chainSig(o.chain))).size,
-      lastSeen: obs.length ? obs.map((o) => o.at).sort().at(-1)! : null,
-      lastChange: lastChanges.get(ep.id) ?? null,
-      problems: findings.map((f) => ({ severity: f.severity, kind: f.kind, title: f.title })),
-    };
+  return endpoints.flatMap((ep) => {
+    const all = byEndpoint(observations).get(ep.id) ?? [];
+    const epOpen = openBy.get(ep.id) ?? [];
+    return vantagesOf(all, home).map((vantage) => {
+      const obs = all.filter((o) => vantageOf(o) === vantage);
+      const mine = epOpen.filter((f) => [vantage, null].includes(findingVantage(f)));
+      return row(ep, vantage, obs, mine, lastChanges.get(ep.id) ?? null, now);
+    });
   });
+}
+
+function row(ep: EndpointConfig, vantage: string, obs: Observation[], open: StoredFinding[], lastChange: string | null, now: Date): EndpointRow {
+  const answering = obs.filter((o) => o.chain.length > 0);
+  const findings = [...open].sort((a, b) => RANK[a.severity] - RANK[b.severity]);
+  const notAfters = answering.flatMap((o) => o.chain.map((c) => Date.parse(c.notAfter)));
+  const significant = findings.filter((f) => f.severity !== 'info');
+  return {
+    endpoint: ep.id,
+    vantage,
+    status: obs.length === 0 ? 'unknown' : significant.length ? maxSeverity(significant.map((f) => f.severity)) : 'ok',
+    addresses: obs.length,
+    answering: answering.length,
+    pinMatch: ep.pins && answering.length ? answering.every((o) => matchPins(ep.pins!, o.chain, now).pass) : null,
+    daysToExpiry: notAfters.length ? Math.floor((Math.min(...notAfters) - now.getTime()) / 86_400_000) : null,
+    distinctChains: new Set(answering.map((o) => chainSig(o.chain))).size,
+    lastSeen: obs.length ? obs.map((o) => o.at).sort().at(-1)! : null,
+    lastChange,
+    problems: findings.map((f) => ({ severity: f.severity, kind: f.kind, title: f.title })),
+  };
 }
 
 /** The longest gap between the schedule's next runs (a weekday schedule's weekend counts). */

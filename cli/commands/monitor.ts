@@ -40,6 +40,7 @@ async function loadMonitor() {
     openState: store.openState,
     trustStores: sweep.trustStores,
     endpointRows: status.endpointRows,
+    rowLabel: status.rowLabel,
     freshness: status.freshness,
     alertChannels: status.alertChannels,
     cn: findings.cn,
@@ -288,7 +289,7 @@ export async function statusCommand(opts: ConfigOption & { json?: boolean; watch
       ]);
       const configured = new Set(cfg.endpoints.map((e) => e.id));
       const openHere = open.filter((f) => configured.has(f.endpoint));
-      return { rows: M.endpointRows(cfg.endpoints, observations, openHere, lastChanges, io.now()), observations, open: openHere, lastSweep, pending };
+      return { rows: M.endpointRows(cfg.endpoints, observations, openHere, lastChanges, io.now(), cfg.vantage), observations, open: openHere, lastSweep, pending };
     };
     if (opts.watch && watchable(io)) {
       const { startMonitorWatch } = await import('../views/monitor-watch.js');
@@ -345,7 +346,7 @@ export function rowLine(s: Style, r: EndpointRow): string {
   const status = r.status === 'ok' ? s.green('ok      ') : r.status === 'critical' ? s.red('critical') : r.status === 'warning' ? s.yellow('warning ') : s.dim(r.status.padEnd(8));
   const pins = r.pinMatch === null ? 'pins –' : r.pinMatch ? 'pins match' : 'PINS FAIL';
   const expiry = r.daysToExpiry === null ? 'expiry –' : `expires in ${r.daysToExpiry}d`;
-  return `${status} ${r.endpoint.padEnd(30)} ${`${r.answering}/${r.addresses} up`.padEnd(8)} ${pins.padEnd(10)} ${expiry.padEnd(16)} ${r.distinctChains > 1 ? `${r.distinctChains} chains ` : ''}${r.lastChange ? s.dim(`changed ${r.lastChange}`) : ''}`;
+  return `${status} ${M.rowLabel(r).padEnd(30)} ${`${r.answering}/${r.addresses} up`.padEnd(8)} ${pins.padEnd(10)} ${expiry.padEnd(16)} ${r.distinctChains > 1 ? `${r.distinctChains} chains ` : ''}${r.lastChange ? s.dim(`changed ${r.lastChange}`) : ''}`;
 }
 
 // ---------------------------------------------------------------------------------------------

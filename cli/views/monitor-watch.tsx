@@ -7,6 +7,7 @@
 import React, { useEffect, useRef, useState } from 'react';
 import { Box, render, Text, useInput, useStdout } from 'ink';
 import { relativeTime } from '../../monitor/status-page/relative-time.js';
+import { rowLabel } from '../../monitor/status.js';
 import { cellText, Column, columns, detailLines, fit, WatchRow } from './watch-layout.js';
 import { collapseLog, filterLog, LogEntry, logText } from './event-log.js';
 
@@ -73,7 +74,7 @@ const matching = (rows: WatchRow[], filter: string) => {
   const f = filter.trim().toLowerCase();
   return f
     ? rows.filter((r) =>
-        `${r.endpoint} ${r.status} ${r.problems.map((x) => x.title).join(' ')}`.toLowerCase().includes(f),
+        `${rowLabel(r)} ${r.status} ${r.problems.map((x) => x.title).join(' ')}`.toLowerCase().includes(f),
       )
     : rows;
 };
@@ -95,12 +96,12 @@ function nextUi(ui: Ui, input: string, key: KeyInfo, all: WatchRow[]): Ui | 'qui
   const rows = matching(all, ui.filter);
   const index = Math.max(
     0,
-    rows.findIndex((r) => r.endpoint === ui.selected),
+    rows.findIndex((r) => rowLabel(r) === ui.selected),
   );
   if (input === 'q' || (key.ctrl && input === 'c')) return 'quit';
   if (input === '/') return { ...ui, mode: 'filter' };
-  if (key.upArrow && rows.length) return { ...ui, selected: rows[Math.max(0, index - 1)]!.endpoint };
-  if (key.downArrow && rows.length) return { ...ui, selected: rows[Math.min(rows.length - 1, index + 1)]!.endpoint };
+  if (key.upArrow && rows.length) return { ...ui, selected: rowLabel(rows[Math.max(0, index - 1)]!) };
+  if (key.downArrow && rows.length) return { ...ui, selected: rowLabel(rows[Math.min(rows.length - 1, index + 1)]!) };
   if (key.return && rows.length) return { ...ui, mode: ui.mode === 'details' ? 'table' : 'details' };
   if (key.escape) return { ...ui, mode: 'table' };
   return ui;
@@ -129,7 +130,7 @@ export function MonitorWatch(p: WatchProps) {
   const rows = matching(p.rows, filter);
   const index = Math.max(
     0,
-    rows.findIndex((r) => r.endpoint === ui.current.selected),
+    rows.findIndex((r) => rowLabel(r) === ui.current.selected),
   );
   const current = rows[index] ?? null;
 
@@ -153,7 +154,7 @@ export function MonitorWatch(p: WatchProps) {
         {line(`  ${cols.map((x) => fit(x.title, x.width, true)).join('')}`)}
       </Text>
       {visible.map((r) => (
-        <Row key={r.endpoint} r={r} cols={cols} now={now} selected={current?.endpoint === r.endpoint} color={p.color} />
+        <Row key={rowLabel(r)} r={r} cols={cols} now={now} selected={current === r} color={p.color} />
       ))}
       {rows.length === 0 ? (
         <Text wrap="truncate-end">

@@ -3,7 +3,7 @@
  * columns give way first, every cell truncated with an ellipsis), relative times, and the
  * endpoint's details. The ink component (monitor-watch.tsx) only arranges and colours these.
  */
-import type { EndpointRow } from '../../monitor/status.js';
+import { EndpointRow, rowLabel } from '../../monitor/status.js';
 import type { EndpointStatus } from '../../monitor/status-page/model.js';
 import { relativeTime } from '../../monitor/status-page/relative-time.js';
 import { cn } from '../../monitor/findings.js';
@@ -39,7 +39,7 @@ const FIXED: Column[] = [
  */
 export function columns(width: number, rows: WatchRow[]): Column[] {
   const avail = Math.max(20, width - 2);
-  const longest = Math.max(8, ...rows.map((r) => r.endpoint.length));
+  const longest = Math.max(8, ...rows.map((r) => rowLabel(r).length));
   let fixed = FIXED;
   for (const drop of ['changed', 'up', 'expiry']) {
     if (avail - fixed.reduce((n, c) => n + c.width, 0) >= 12 + 10) break;
@@ -66,7 +66,7 @@ export function problemText(r: WatchRow): string | null {
 export function cellText(r: WatchRow, key: Column['key'], now: Date): string {
   switch (key) {
     case 'endpoint':
-      return r.endpoint;
+      return rowLabel(r);
     case 'status':
       return r.status;
     case 'up':
@@ -85,7 +85,7 @@ export function cellText(r: WatchRow, key: Column['key'], now: Date): string {
 /** The details of one endpoint (enter): pins, chain with expiry, open findings; lines to fit. */
 export function detailLines(r: WatchRow, now: Date): string[] {
   const seen = `last seen ${relativeTime(r.lastSeen, now)}`;
-  const lines = [`${r.endpoint} · ${r.status} · ${r.answering}/${r.addresses} addresses answering · ${seen}`];
+  const lines = [`${rowLabel(r)} · ${r.status} · ${r.answering}/${r.addresses} addresses answering · ${seen}`];
   const verdict = r.pinMatch === false ? 'NO PIN MATCHES' : r.pinMatch ? 'a pin matches' : 'not checked';
   if (r.pins) {
     const from = r.pins.format === 'inline' ? 'inline' : `from ${r.pins.source} (${r.pins.format})`;

@@ -8,6 +8,7 @@ import { expiryChart } from './chart.js';
 import { escapeHtml as esc } from './escape.js';
 import { relativeTime } from './relative-time.js';
 import { STYLE } from './style.js';
+import { DEFAULT_VANTAGE } from '../vantage.js';
 
 export function renderStatusPage(doc: StatusDocument, title = 'pinctl monitor'): string {
   const now = new Date(doc.generatedAt);
@@ -23,7 +24,7 @@ export function renderStatusPage(doc: StatusDocument, title = 'pinctl monitor'):
 <span class="key pinset"></span> pin-set expiration <span class="key overlap"></span> dynamic-pinning overlap window <span class="key now"></span> today</p>
 ${expiryChart(doc)}</section>
 <section id="findings"><h2>Open findings (${doc.findings.length})</h2>${findingsList(doc, now)}</section>
-${doc.endpoints.map((ep) => endpointSection(ep, now)).join('\n')}
+${groupByEndpoint(doc.endpoints).map((rows) => endpointSection(rows, now)).join('\n')}
 </main>
 <footer>Read-only · <a href="api/status">api/status</a> (JSON) · <a href="metrics">metrics</a> · generated ${esc(doc.generatedAt)}</footer>
 </body></html>
@@ -37,7 +38,11 @@ function summaryLine(doc: StatusDocument, now: Date): string {
   const sweep = doc.lastSweep
     ? `last sweep ${timeTag(doc.lastSweep.finishedAt, now)} (${doc.lastSweep.durationMs} ms)`
     : 'no sweep recorded yet';
-  return `<p class="summary" id="summary">${health} · ${doc.endpoints.length} endpoint(s) · ${sweep}</p>`;
+  // endpoints[] has a row per (endpoint, vantage): count each endpoint once, and the places.
+  const count = new Set(doc.endpoints.map((e) => e.endpoint)).size;
+  const places = new Set(doc.endpoints.map((e) => e.vantage)).size;
+  const vantages = places > 1 ? ` seen from ${places} vantages` : '';
+  return `<p class="summary" id="summary">${health} · ${count} endpoint(s)${vantages} · ${sweep}</p>`;
 }
 
 function bundleLine(doc: StatusDocument, now: Date): string {
@@ -82,7 +87,8 @@ function endpointsTable(doc: StatusDocument, now: Date): string {
       .join(' ');
     const problem = ep.problems.find((p) => p.severity !== 'info');
     return (
-      `<tr data-endpoint="${esc(ep.endpoint)}"><td><a href="#${anchor(ep.endpoint)}">${esc(ep.endpoint)}</a></td>` +
+      `<tr data-endpoint="${esc(ep.endpoint)}"${vantageAttr(ep)}>` +
+      `<td><a href="#${anchor(ep.endpoint)}">${esc(ep.endpoint)}</a>${vantageLabel(ep)}</td>` +
       `<td class="status ${esc(ep.status)}" data-field="status">${esc(ep.status)}</td>${pins}${expiry}` +
       `<td>${ep.answering}/${ep.addresses} up ${vantages}</td>` +
       `<td>${ep.lastChange ? timeTag(ep.lastChange, now) : '–'}</td>` +
@@ -110,11 +116,38 @@ function findingsList(doc: StatusDocument, now: Date): string {
   return `<ul class="findings">${items.join('')}</ul>`;
 }
 
-function endpointSection(ep: EndpointStatus, now: Date): string {
+/** The rows of one endpoint together (one per vantage), in the document's order. */
+function groupByEndpoint(rows: EndpointStatus[]): EndpointStatus[][] {
+  const groups = new Map<string, EndpointStatus[]>();
+  for (const r of rows) groups.set(r.endpoint, [...(groups.get(r.endpoint) ?? []), r]);
+  return [...groups.values()];
+}
+
+/** A named vantage's row is labelled; the default vantage's looks as it always did. */
+const named = (ep: EndpointStatus) => ep.vantage !== DEFAULT_VANTAGE;
+const vantageAttr = (ep: EndpointStatus) => (named(ep) ? ` data-vantage="${esc(ep.vantage)}"` : '');
+const vantageLabel = (ep: EndpointStatus) =>
+  named(ep) ? ` <span class="vantage" title="seen from vantage ${esc(ep.vantage)}">${esc(ep.vantage)}</span>` : '';
+
+/** One section per endpoint: its pins, each vantage's chain (labelled when named), one timeline. */
+function endpointSection(rows: EndpointStatus[], now: Date): string {
+  const ep = rows[0]!;
   const pins = ep.pins
     ? `${ep.pins.count} pin(s) ${ep.pins.format === 'inline' ? 'inline in the config' : `from ${esc(ep.pins.source)} (${esc(ep.pins.format)})`}` +
       (ep.pins.expiration ? `, pin set expires ${esc(ep.pins.expiration)}` : '')
     : 'no pins configured';
+  const statuses = rows.map((r) => `<span class="status ${esc(r.status)}">${esc(r.status)}</span>${vantageLabel(r)}`);
+  const chains = rows.map((r) => {
+    const title = named(r) ? `<h3 class="vantage-chain"${vantageAttr(r)}>Seen from ${esc(r.vantage)}</h3>` : '';
+    return `${title}${chainTable(r, now)}`;
+  });
+  return `<section class="endpoint" id="${anchor(ep.endpoint)}"><h2>${esc(ep.endpoint)} ${statuses.join(' ')}</h2>
+<p>${pins}</p>
+${chains.join('\n')}
+<h3>Timeline</h3>${timelineList(ep.timeline, now)}</section>`;
+}
+
+function chainTable(ep: EndpointStatus, now: Date): string {
   const chain = ep.chain.map((c) => {
     const cells = [
       esc(c.position),
@@ -128,11 +161,7 @@ function endpointSection(ep: EndpointStatus, now: Date): string {
   const head = ['Position', 'Subject', 'Key (SPKI SHA-256)', 'Not after', 'Served by']
     .map((t) => `<th>${t}</th>`)
     .join('');
-  const status = `<span class="status ${esc(ep.status)}">${esc(ep.status)}</span>`;
-  return `<section class="endpoint" id="${anchor(ep.endpoint)}"><h2>${esc(ep.endpoint)} ${status}</h2>
-<p>${pins}</p>
-<table class="chain"><thead><tr>${head}</tr></thead><tbody>${chain.join('')}</tbody></table>
-<h3>Timeline</h3>${timelineList(ep.timeline, now)}</section>`;
+  return `<table class="chain"${vantageAttr(ep)}><thead><tr>${head}</tr></thead><tbody>${chain.join('')}</tbody></table>`;
 }
 
 function timelineList(entries: TimelineEntry[], now: Date): string {

@@ -7,6 +7,7 @@ import type { HistoryEvent, OutboxRow } from '../store.js';
 import { byEndpoint } from '../findings.js';
 import { windowEnd, type Proposal } from '../proposal-state.js';
 import { EndpointRow, endpointRows } from '../status.js';
+import { findingVantage, vantageOf } from '../vantage.js';
 import type { CertRecord, Observation, Position, Severity, StoredFinding } from '../types.js';
 
 export interface BundleInfo {
@@ -53,13 +54,15 @@ export interface FindingSummary {
   title: string;
   openedAt: string;
   lastAlertAt: string | null;
+  /** The vantage that decided it; null for a state-wide finding (vantage-disagreement, pin-failure reports). */
+  vantage: string | null;
 }
 
 export interface EndpointStatus extends EndpointRow {
   host: string;
   port: number;
   pins: { source: string; format: string; expiration: string | null; count: number } | null;
-  /** Each address probed (the monitor's vantage points on the endpoint). */
+  /** Each address this row's vantage probed (the name keeps its first meaning: the points probed). */
   vantages: { address: string; ok: boolean; protocol: string | null; error: string | null; at: string }[];
   chain: ChainPosition[];
   findings: FindingSummary[];
@@ -98,6 +101,8 @@ export interface StatusInput {
   /** Alerts sent (outbox rows with status 'sent'). */
   sent: OutboxRow[];
   bundle: BundleInfo | null;
+  /** The reading monitor's vantage: an endpoint no vantage observed yet is shown under it. */
+  vantage?: string;
 }
 
 const DAY = 86_400_000;
@@ -107,13 +112,16 @@ const TIMELINE_TYPES =
 
 export function statusDocument(input: StatusInput): StatusDocument {
   const { now } = input;
-  const rows = endpointRows(input.endpoints, input.observations, input.open, input.lastChanges, now);
+  const rows = endpointRows(input.endpoints, input.observations, input.open, input.lastChanges, now, input.vantage);
   const observed = byEndpoint(input.observations);
-  const endpoints = input.endpoints.map((ep, i) => {
-    const obs = observed.get(ep.id) ?? [];
-    const open = input.open.filter((f) => f.endpoint === ep.id);
+  const configs = new Map(input.endpoints.map((ep) => [ep.id, ep]));
+  // One entry per row: an endpoint seen from two vantages is two entries, each with its own view.
+  const endpoints = rows.map((row) => {
+    const ep = configs.get(row.endpoint)!;
+    const obs = (observed.get(ep.id) ?? []).filter((o) => vantageOf(o) === row.vantage);
+    const open = input.open.filter((f) => f.endpoint === ep.id && [row.vantage, null].includes(findingVantage(f)));
     return {
-      ...rows[i]!,
+      ...row,
       host: ep.host,
       port: ep.port,
       pins: ep.pins
@@ -156,6 +164,7 @@ const summary = (f: StoredFinding): FindingSummary => ({
   title: f.title,
   openedAt: f.openedAt,
   lastAlertAt: f.lastAlertAt,
+  vantage: findingVantage(f),
 });
 
 /** Every distinct certificate the endpoint's addresses serve, leaf first, with the addresses. */

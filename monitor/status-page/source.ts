@@ -44,6 +44,7 @@ export async function readStatus(
     proposals,
     sent,
     bundle,
+    vantage: cfg.vantage,
   });
 }
 

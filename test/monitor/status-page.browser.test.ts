@@ -19,6 +19,7 @@ import {
   startRig,
   sweepWithIntermediateSwap,
 } from './status-page-rig.js';
+import { startVantageRig } from './vantage-status-rig.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
@@ -147,6 +148,35 @@ describe.skipIf(!HAVE_CHROMIUM)('status page in headless Chromium', () => {
       await context.close();
     }
   });
+
+  it('two vantages on one state: one row each, the named vantage labelled (JavaScript off); screenshot', async () => {
+    const v = await startVantageRig();
+    const context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1280, height: 700 } });
+    try {
+      const page = await context.newPage();
+      expect((await page.goto(`${v.base}/`))!.status()).toBe(200);
+      const rows = page.locator(`table.endpoints tr[data-endpoint="${v.id}"]`);
+      await expect(rows.count()).resolves.toBe(2);
+      // The default vantage's row as it always was: no label. The eu row says where it was seen from.
+      await expect(rows.nth(0).locator('.vantage').count()).resolves.toBe(0);
+      await expect(rows.nth(0).locator('td').first().innerText()).resolves.toBe(v.id);
+      const label = page.locator(`table.endpoints tr[data-endpoint="${v.id}"][data-vantage="eu"] .vantage`);
+      await expect(label.isVisible()).resolves.toBe(true);
+      await expect(label.innerText()).resolves.toBe('eu');
+      expect((await label.boundingBox())!.width).toBeGreaterThan(8); // laid out, not an empty box
+      const euCells = (await rows.nth(1).locator('td').allInnerTexts()).map((t) => t.trim());
+      expect(euCells.slice(0, 3)).toEqual([`${v.id} eu`, 'CRITICAL', 'FAIL']);
+      const chainTitle = page.locator('section.endpoint h3.vantage-chain[data-vantage="eu"]');
+      await expect(chainTitle.innerText()).resolves.toBe('Seen from eu');
+      const euChain = page.locator('section.endpoint table.chain[data-vantage="eu"]');
+      await expect(euChain.locator('code').first().innerText()).resolves.toBe(opensslPin('leaf-new-key.pem'));
+      mkdirSync(SCREENSHOT_DIR, { recursive: true });
+      await page.screenshot({ path: join(SCREENSHOT_DIR, 'status-page-vantages.png'), fullPage: true });
+    } finally {
+      await context.close();
+      await v.close();
+    }
+  }, 60_000);
 });
 
 function doc_notAfter(
