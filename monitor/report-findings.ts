@@ -93,24 +93,31 @@ export function reportFindings(check: ReportsCheck, open: StoredFinding[], now: 
 /** Two findings' counts of one domain as one (disjoint reports: totals and tallies add up). */
 export function mergeCounts(a: ReportCounts, b: ReportCounts): ReportCounts {
   const c: ReportCounts = {
-    ...a,
+    ...copyCounts(a),
     total: a.total + b.total,
     inWindow: a.inWindow + b.inWindow,
     firstAt: [a.firstAt, b.firstAt].filter(Boolean).sort()[0] ?? '',
     lastAt: a.lastAt > b.lastAt ? a.lastAt : b.lastAt,
-    buckets: a.buckets.map(([m, n]) => [m, n]),
-    types: { ...a.types },
-    apps: { ...a.apps },
-    versions: { ...a.versions },
-    failedOn: { ...a.failedOn },
-    expected: { ...a.expected },
-    ports: [...a.ports],
   };
   for (const [m, n] of b.buckets) addBucket(c.buckets, m, n);
   for (const k of ['types', 'apps', 'versions', 'failedOn', 'expected'] as const)
     for (const [key, n] of Object.entries(b[k])) tally(c[k], key, n);
   for (const p of b.ports) if (!c.ports.includes(p) && c.ports.length < MAX_KEYS) c.ports.push(p);
   return c;
+}
+
+/** A copy whose buckets, tallies and ports can be changed without touching `c`. */
+function copyCounts(c: ReportCounts): ReportCounts {
+  return {
+    ...c,
+    buckets: c.buckets.map(([m, n]) => [m, n]),
+    types: { ...c.types },
+    apps: { ...c.apps },
+    versions: { ...c.versions },
+    failedOn: { ...c.failedOn },
+    expected: { ...c.expected },
+    ports: [...c.ports],
+  };
 }
 
 function domainOf(r: ReportLine): string {
@@ -127,17 +134,7 @@ function emptyCounts(source: string, domain: string, windowMs: number): ReportCo
 
 /** The counts after adding `reports`, with buckets older than the window dropped. Pure. */
 export function addReports(before: ReportCounts, reports: ReportLine[], now: Date, windowMs: number): ReportCounts {
-  const c: ReportCounts = {
-    ...before,
-    windowMs,
-    buckets: before.buckets.map(([m, n]) => [m, n]),
-    types: { ...before.types },
-    apps: { ...before.apps },
-    versions: { ...before.versions },
-    failedOn: { ...before.failedOn },
-    expected: { ...before.expected },
-    ports: [...before.ports],
-  };
+  const c: ReportCounts = { ...copyCounts(before), windowMs };
   for (const r of reports) {
     // The service's clock stamped receivedAt; a report from its future counts as now.
     const t = Math.min(Date.parse(r.receivedAt) || now.getTime(), now.getTime());

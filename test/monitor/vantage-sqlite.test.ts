@@ -8,20 +8,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { Store } from '../../monitor/store.js';
-import { opensslPin, readPki } from '../helpers/fixtures.js';
-import { monitorCli, pkiFile, tempDir, writeConfig } from './helpers.js';
+import { monitorCli, tempDir } from './helpers.js';
+import { serveTls, vantageConfig } from './vantage-status-rig.js';
 
 const servers: tls.Server[] = [];
 let port = 0;
 
-function serve(host: string, at: number, cert: string, key: string): Promise<tls.Server> {
-  const server = tls.createServer({ cert: readPki(cert), key: readPki(key) }, (s) => s.end());
-  server.on('tlsClientError', () => {});
+async function serve(host: string, at: number, cert: string, key: string): Promise<tls.Server> {
+  const server = await serveTls(host, at, cert, key);
   servers.push(server);
-  return new Promise((done, fail) => {
-    server.once('error', fail);
-    server.listen(at, host, () => done(server));
-  });
+  return server;
 }
 
 beforeAll(async () => {
@@ -32,23 +28,7 @@ afterAll(async () => {
   for (const s of servers) await new Promise((r) => s.close(r));
 });
 
-const config = (dir: string, vantage: string, address: string) =>
-  writeConfig(
-    dir,
-    `schedule: "*/5 * * * *"
-state: ./state
-vantage: ${vantage}
-retries: 0
-timeout: 2s
-endpoints:
-  - host: api.pinctl.test
-    port: ${port}
-    addresses: [${address}]
-    caFile: ${pkiFile('root.pem')}
-    pins: ["${opensslPin('leaf.pem')}", "${opensslPin('backup.key')}"]
-`,
-    `${vantage}.yaml`,
-  );
+const config = (dir: string, vantage: string, address: string) => vantageConfig(dir, port, vantage, address);
 
 type Out = { observations: { vantage: string; address: string }[]; opened: { kind: string; title: string }[]; open: { kind: string }[] };
 const once = async (path: string) => {

@@ -25,7 +25,8 @@ export interface VantageRig {
   close(): Promise<void>;
 }
 
-function serve(host: string, port: number, cert: string, key: string): Promise<tls.Server> {
+/** A TLS server on host:port (port 0: any free one). */
+export function serveTls(host: string, port: number, cert: string, key: string): Promise<tls.Server> {
   const server = tls.createServer({ cert: readPki(cert), key: readPki(key) }, (s) => s.end());
   server.on('tlsClientError', () => {});
   return new Promise((done, fail) => {
@@ -34,7 +35,8 @@ function serve(host: string, port: number, cert: string, key: string): Promise<t
   });
 }
 
-const config = (dir: string, port: number, vantage: string | null, address: string) =>
+/** A config on `dir`/state probing api.pinctl.test at `address` from `vantage` (null: the default). */
+export const vantageConfig = (dir: string, port: number, vantage: string | null, address: string) =>
   writeConfig(
     dir,
     `schedule: "*/5 * * * *"
@@ -52,12 +54,12 @@ endpoints:
   );
 
 export async function startVantageRig(): Promise<VantageRig> {
-  const first = await serve('127.0.0.1', 0, 'chain.pem', 'leaf.key');
+  const first = await serveTls('127.0.0.1', 0, 'chain.pem', 'leaf.key');
   const port = (first.address() as AddressInfo).port;
-  const second = await serve('127.0.0.2', port, 'chain-new-key.pem', 'leaf-new-key.key');
+  const second = await serveTls('127.0.0.2', port, 'chain-new-key.pem', 'leaf-new-key.key');
   const dir = tempDir('pinctl-vantage-status-');
-  const home = config(dir, port, null, '127.0.0.1');
-  const eu = config(dir, port, 'eu', '127.0.0.2');
+  const home = vantageConfig(dir, port, null, '127.0.0.1');
+  const eu = vantageConfig(dir, port, 'eu', '127.0.0.2');
   for (const c of [home, eu]) {
     const r = await monitorCli(['monitor', 'once', '--config', c, '--json']);
     expect(r.stdout, r.stderr).toBeTruthy();
