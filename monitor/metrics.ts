@@ -75,7 +75,11 @@ export function renderMetrics(s: MetricsSnapshot): string {
     changes: new Family('pinctl_chain_changes_total', 'counter', 'Chain changes (drift) detected for the endpoint since the state was created.'),
     open: new Family('pinctl_findings_open', 'gauge', 'Open findings by kind and severity.'),
     sent: new Family('pinctl_alerts_sent_total', 'counter', 'Alerts delivered, by channel.'),
-    failed: new Family('pinctl_alerts_failed_total', 'counter', 'Failed alert delivery attempts, by channel: retried with backoff, or dead when the receiver refused the message itself.'),
+    failed: new Family(
+      'pinctl_alerts_failed_total',
+      'counter',
+      'Failed alert delivery attempts, by channel: retried with backoff, or dead when the receiver refused the message itself.',
+    ),
     queued: new Family('pinctl_alerts_queued', 'gauge', 'Alerts waiting for delivery or retry, by channel.'),
     sweeps: new Family('pinctl_sweeps_total', 'counter', 'Sweeps completed since the state was created.'),
     lastSweep: new Family('pinctl_last_sweep_timestamp_seconds', 'gauge', 'When the last sweep finished, as a Unix timestamp.'),

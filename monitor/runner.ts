@@ -98,7 +98,8 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   const update = async () => {
     if (!opts.onUpdate) return;
     const s = await snapshot();
-    opts.onUpdate(endpointRows(cfg.endpoints, s.observations, s.open, await store.lastChanges(), s.now, cfg.vantage), last);
+    const rows = endpointRows(cfg.endpoints, s.observations, s.open, await store.lastChanges(), s.now, cfg.vantage);
+    opts.onUpdate(rows, last);
   };
 
   /** `scheduled`: a tick of the schedule, skipped when another monitor on this state swept this slot. */

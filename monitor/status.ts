@@ -72,7 +72,14 @@ export function endpointRows(
   });
 }
 
-function row(ep: EndpointConfig, vantage: string, obs: Observation[], open: StoredFinding[], lastChange: string | null, now: Date): EndpointRow {
+function row(
+  ep: EndpointConfig,
+  vantage: string,
+  obs: Observation[],
+  open: StoredFinding[],
+  lastChange: string | null,
+  now: Date,
+): EndpointRow {
   const answering = obs.filter((o) => o.chain.length > 0);
   const findings = [...open].sort((a, b) => RANK[a.severity] - RANK[b.severity]);
   const notAfters = answering.flatMap((o) => o.chain.map((c) => Date.parse(c.notAfter)));

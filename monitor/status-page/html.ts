@@ -161,7 +161,8 @@ function chainTable(ep: EndpointStatus, now: Date): string {
   const head = ['Position', 'Subject', 'Key (SPKI SHA-256)', 'Not after', 'Served by']
     .map((t) => `<th>${t}</th>`)
     .join('');
-  return `<table class="chain"${vantageAttr(ep)}><thead><tr>${head}</tr></thead><tbody>${chain.join('')}</tbody></table>`;
+  const rows = `<tbody>${chain.join('')}</tbody>`;
+  return `<table class="chain"${vantageAttr(ep)}><thead><tr>${head}</tr></thead>${rows}</table>`;
 }
 
 function timelineList(entries: TimelineEntry[], now: Date): string {

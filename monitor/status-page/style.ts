@@ -8,7 +8,8 @@ code { font-size: 12px; } .muted { color: #7a8594; } .empty { color: #7a8594; fo
 .ok { color: #137333; } .warning { color: #a05a00; } .critical { color: #b3261e; font-weight: 600; } .info, .unknown { color: #5f6b7a; }
 .status { text-transform: uppercase; font-size: 12px; letter-spacing: .03em; }
 tr.pinned td { background: #f1f7ff; }
-.vantage { display: inline-block; font-size: 11px; padding: 0 .4em; margin-left: .3em; border-radius: .6em; background: #e8eef7; color: #2b4a73; }
+.vantage { display: inline-block; font-size: 11px; padding: 0 .4em; margin-left: .3em; border-radius: .6em;
+  background: #e8eef7; color: #2b4a73; }
 ol.timeline { list-style: none; padding-left: 0; border-left: 3px solid #dde3ea; }
 ol.timeline li { padding: .2rem .6rem; margin-left: -3px; border-left: 3px solid transparent; }
 ol.timeline li.warning { border-left-color: #e8a33d; } ol.timeline li.critical { border-left-color: #d93025; } ol.timeline li.ok { border-left-color: #34a853; }

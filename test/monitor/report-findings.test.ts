@@ -108,8 +108,10 @@ describe('report findings through reconcile', () => {
   });
 
   it("per-vantage findings of one domain (before reports were state-wide) continue as one: counts added, each resolved", () => {
-    const eu = stored(reportFindings(check([line('api.example.com', min(0)), line('api.example.com', min(1))]), [], min(1)), min(1)).map((f) => ({ ...f, ...qualify(f, 'eu') }));
-    const us = stored(reportFindings(check([line('api.example.com', min(1), { audience: 'com.example.other' })]), [], min(2)), min(2)).map((f) => ({ ...f, ...qualify(f, 'us') }));
+    const opened = (reports: ReportLine[], at: Date, vantage: string) =>
+      stored(reportFindings(check(reports), [], at), at).map((f) => ({ ...f, ...qualify(f, vantage) }));
+    const eu = opened([line('api.example.com', min(0)), line('api.example.com', min(1))], min(1), 'eu');
+    const us = opened([line('api.example.com', min(1), { audience: 'com.example.other' })], min(2), 'us');
     const open = [...eu, ...us];
     const c = check([line('api.example.com', min(3))]);
     const found = reportFindings(c, open, min(4));

@@ -8,6 +8,7 @@ import { opensslPin } from '../helpers/fixtures.js';
 import { monitorCli } from './helpers.js';
 import { startVantageRig, VantageRig } from './vantage-status-rig.js';
 import type { StatusDocument } from '../../monitor/status-page/model.js';
+import { cellText, detailLines } from '../../cli/views/watch-layout.js';
 
 let rig: VantageRig;
 beforeAll(async () => {
@@ -32,6 +33,14 @@ describe('rows split by vantage', () => {
         ['vantage-disagreement', null],
       ],
     ]);
+  });
+
+  it('status --watch: each vantage row is its own line, the named one labelled', async () => {
+    const doc = (await (await fetch(`${rig.base}/api/status`)).json()) as StatusDocument;
+    const rows = doc.endpoints.filter((e) => e.endpoint === rig.id);
+    const now = new Date(doc.generatedAt);
+    expect(rows.map((r) => cellText(r, 'endpoint', now))).toEqual([rig.id, `${rig.id} [eu]`]);
+    expect(detailLines(rows[1]!, now)[0]).toMatch(new RegExp(`^${rig.id} \\[eu\\] · critical · 1/1 addresses`));
   });
 
   it('the page: the default row unlabelled as before, the eu row and its chain labelled', async () => {
