@@ -183,9 +183,9 @@ describe('a sweep that dies before its commit', () => {
       await expect(runCycle(cfg, store, { ...deps, failCommitAt: 2 })).rejects.toThrow();
       expect(await store.openFindings()).toEqual([]);
       const r = await runCycle(cfg, store, deps);
-      expect(r.open.filter((f) => f.kind === 'pin-failure-reports').map((f) => [f.host, f.details.total])).toEqual([[HOST, 3]]);
+      expect(r.open.filter((f) => f.kind === 'pin-failure-reports').map((f) => [f.host, (f.details as { total?: number }).total])).toEqual([[HOST, 3]]);
       const again = await runCycle(cfg, store, { ...deps, now: () => minutes(2) });
-      expect(again.open.filter((f) => f.kind === 'pin-failure-reports').map((f) => [f.host, f.details.total])).toEqual([[HOST, 3]]);
+      expect(again.open.filter((f) => f.kind === 'pin-failure-reports').map((f) => [f.host, (f.details as { total?: number }).total])).toEqual([[HOST, 3]]);
     } finally {
       store.close();
     }

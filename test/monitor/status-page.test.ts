@@ -194,6 +194,7 @@ describe('/ (HTML)', () => {
         endpoints: [
           {
             endpoint: 'x.test:443',
+            vantage: 'default',
             host: 'x.test',
             port: 443,
             status: 'warning',

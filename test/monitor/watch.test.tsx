@@ -38,6 +38,7 @@ const KEY = { up: '\u001B[A', down: '\u001B[B', enter: '\r', escape: '\u001B', b
 
 const row = (over: Partial<WatchRow>): WatchRow => ({
   endpoint: 'api.pinctl.test:443',
+  vantage: 'default',
   status: 'ok',
   addresses: 2,
   answering: 2,
@@ -97,6 +98,7 @@ const ROWS: WatchRow[] = [
     findings: [
       {
         id: 'f1',
+        vantage: 'default',
         kind: 'pin-mismatch',
         severity: 'critical',
         endpoint: 'cdn.pinctl.test:443',
