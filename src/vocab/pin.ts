@@ -24,6 +24,20 @@ export function isPin(value: string): boolean {
   return bits < 64 && (DIGIT[value.charCodeAt(42)]! & 3) === 0;
 }
 
+/**
+ * isPin over the 44 bytes from `start` (the pins fast path checks a pin where it lies in a payload,
+ * before making a string of it). Past the end of `bytes` is not a pin.
+ */
+export function isPinAt(bytes: Uint8Array, start: number): boolean {
+  if (bytes[start + 43] !== 61 /* = */) return false;
+  let bits = 0;
+  for (let i = start; i < start + 43; i++) {
+    const c = bytes[i]!; // undefined past the end: 0 after the mask, not a digit
+    bits |= DIGIT[c & 127]! | (c & 0x80);
+  }
+  return bits < 64 && (DIGIT[bytes[start + 42]!]! & 3) === 0;
+}
+
 /** A typed pin: trimmed, "sha256/" removed; the bare pin or null. */
 export function normalizePin(value: string): string | null {
   const v = value.trim().replace(/^sha256\//i, '');
