@@ -51,6 +51,8 @@ export function utf8Encode(text: string): Uint8Array {
 
 export class Utf8Error extends Error {}
 
+let decoder: Decoder | undefined;
+
 /** Strict UTF-8 (WHATWG "fatal"): overlong forms, surrogates and values above U+10FFFF are errors; a BOM is kept. */
 export function utf8Decode(bytes: Uint8Array): string {
   // ASCII is its own UTF-8: a runtime's native ASCII check and copy skip the decoder (2 MiB bundles).
@@ -58,7 +60,9 @@ export function utf8Decode(bytes: Uint8Array): string {
   if (ascii !== undefined) return ascii;
   if (g.TextDecoder) {
     try {
-      return new g.TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+      // One decoder for every call: without { stream: true } decode() keeps no state between calls.
+      decoder ??= new g.TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+      return decoder.decode(bytes);
     } catch {
       throw new Utf8Error('expected UTF-8');
     }

@@ -3,6 +3,7 @@ import { EnvelopeError } from './errors.js';
 import { StrictJsonError, parseStrictJson } from './strict-json.js';
 import { base64DecodeBytes, base64DecodeStrict, base64Encode } from './bytes.js';
 import { ByteJson, fastPathOrNull, memberNames, offFastPath } from './json-bytes.js';
+import { nativePrimitives } from './primitives.js';
 
 export interface EnvelopeSignature {
   keyid: string;
@@ -56,7 +57,9 @@ const SIGNATURE_MEMBERS = memberNames('keyid', 'sig');
  */
 export function readPlainEnvelope(bytes: Uint8Array): Envelope | null {
   return fastPathOrNull(() => {
-    const r = new ByteJson(bytes);
+    // Where the runtime has a native ASCII decoder (Node), one copy of the envelope as text: the
+    // payload's end is found by a native string search and decoded from a slice of it (no copy).
+    const r = new ByteJson(bytes, nativePrimitives().asciiDecode?.(bytes));
     let seen = 0;
     let payloadType = '';
     let payload: Uint8Array | null = null;
@@ -79,8 +82,9 @@ export function readPlainEnvelope(bytes: Uint8Array): Envelope | null {
 /** A base64 string without escapes (the decoder refuses "\\", controls and non-ASCII bytes itself). */
 function plainBase64(r: ByteJson): Uint8Array {
   const start = r.openString();
-  const end = r.b.indexOf(34 /* " */, start);
-  const bytes = end < 0 ? null : base64DecodeBytes(r.b.subarray(start, end));
+  const end = r.quoteFrom(start);
+  const text = r.text;
+  const bytes = end < 0 ? null : text !== undefined ? base64DecodeStrict(text.slice(start, end)) : base64DecodeBytes(r.b.subarray(start, end));
   if (bytes === null) return offFastPath();
   r.i = end + 1;
   return bytes;
