@@ -76,11 +76,19 @@ export function utf8DecodePortable(bytes: Uint8Array): string {
   let out = '';
   for (let i = 0; i < bytes.length; ) {
     const b = bytes[i]!;
+    if (b < 0x80) {
+      // A run of ASCII (a whole bundle, usually) is turned into text by the engine, 8 KiB at a time.
+      let j = i + 1;
+      while (j < bytes.length && bytes[j]! < 0x80 && j - i < 8192) j++;
+      out += String.fromCharCode.apply(null, units) + String.fromCharCode.apply(null, bytes.subarray(i, j) as unknown as number[]);
+      units.length = 0;
+      i = j;
+      continue;
+    }
     let cp: number;
     let need: number;
     let min: number;
-    if (b < 0x80) [cp, need, min] = [b, 0, 0];
-    else if (b >= 0xc2 && b <= 0xdf) [cp, need, min] = [b & 0x1f, 1, 0x80];
+    if (b >= 0xc2 && b <= 0xdf) [cp, need, min] = [b & 0x1f, 1, 0x80];
     else if (b >= 0xe0 && b <= 0xef) [cp, need, min] = [b & 0x0f, 2, 0x800];
     else if (b >= 0xf0 && b <= 0xf4) [cp, need, min] = [b & 0x07, 3, 0x10000];
     else throw new Utf8Error('expected UTF-8');
