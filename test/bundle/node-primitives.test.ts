@@ -84,6 +84,20 @@ describe('Buffer base64 decoder (canonical only)', () => {
     }
   });
 
+  it('agrees on texts of several re-encoded slices (48 KiB each), changed in any slice', () => {
+    const bytes = Uint8Array.from({ length: 3 * 49152 + 2 }, (_, i) => (i * 7919) & 0xff);
+    const text = base64Encode(bytes);
+    expect(native(text)).toEqual(bytes);
+    for (const i of [0, 65535, 65536, 65537, 100_000, 131072, text.length - 3, text.length - 1]) {
+      for (const c of ['-', '=', 'A', ' ']) {
+        const t = text.slice(0, i) + c + text.slice(i + 1);
+        expect(same(t), `${i} ${c}`).toBe(true);
+      }
+    }
+    expect(same(`${text}AAAA`)).toBe(true);
+    expect(same(text.slice(0, -4))).toBe(true);
+  });
+
   it('agrees on long texts: canonical ones of every length mod 3, and each with one character changed', () => {
     let accepted = 0;
     for (let n = 1000; n < 1003; n++) {
