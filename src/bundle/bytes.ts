@@ -80,7 +80,8 @@ export function utf8DecodePortable(bytes: Uint8Array): string {
       // A run of ASCII (a whole bundle, usually) is turned into text by the engine, 8 KiB at a time.
       let j = i + 1;
       while (j < bytes.length && bytes[j]! < 0x80 && j - i < 8192) j++;
-      out += String.fromCharCode.apply(null, units) + String.fromCharCode.apply(null, bytes.subarray(i, j) as unknown as number[]);
+      const run = bytes.subarray(i, j) as unknown as number[];
+      out += String.fromCharCode.apply(null, units) + String.fromCharCode.apply(null, run);
       units.length = 0;
       i = j;
       continue;

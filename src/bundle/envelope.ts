@@ -84,7 +84,9 @@ function plainBase64(r: ByteJson): Uint8Array {
   const start = r.openString();
   const end = r.quoteFrom(start);
   const text = r.text;
-  const bytes = end < 0 ? null : text !== undefined ? base64DecodeStrict(text.slice(start, end)) : base64DecodeBytes(r.b.subarray(start, end));
+  let bytes: Uint8Array | null = null;
+  if (end >= 0 && text !== undefined) bytes = base64DecodeStrict(text.slice(start, end));
+  else if (end >= 0) bytes = base64DecodeBytes(r.b.subarray(start, end));
   if (bytes === null) return offFastPath();
   r.i = end + 1;
   return bytes;

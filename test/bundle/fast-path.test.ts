@@ -92,189 +92,189 @@ const PATHS: [string, NativePrimitives][] = [
 afterAll(() => usePrimitives(nodePrimitives));
 
 describe.each(PATHS)('with %s primitives', (_name, primitives) => {
-beforeAll(() => usePrimitives(primitives));
+  beforeAll(() => usePrimitives(primitives));
 
-describe('fast paths = general readers', () => {
-  it('every vector file (fixtures/bundles, ../shared/vectors) gets the same verdict through both', () => {
-    const files = [...vectorFiles(join(BUNDLES_DIR, 'vectors')), ...vectorFiles(SHARED_VECTORS)];
-    let fastEnvelopes = 0;
-    let fastPayloads = 0;
-    for (const f of files) {
-      const b = new Uint8Array(readFileSync(f));
-      if (sameEnvelopeVerdict(b)) fastEnvelopes++;
-      let env;
-      try {
-        env = parseEnvelopeGeneral(b);
-      } catch {
-        continue;
+  describe('fast paths = general readers', () => {
+    it('every vector file (fixtures/bundles, ../shared/vectors) gets the same verdict through both', () => {
+      const files = [...vectorFiles(join(BUNDLES_DIR, 'vectors')), ...vectorFiles(SHARED_VECTORS)];
+      let fastEnvelopes = 0;
+      let fastPayloads = 0;
+      for (const f of files) {
+        const b = new Uint8Array(readFileSync(f));
+        if (sameEnvelopeVerdict(b)) fastEnvelopes++;
+        let env;
+        try {
+          env = parseEnvelopeGeneral(b);
+        } catch {
+          continue;
+        }
+        if (env.payloadType === PAYLOAD_TYPES.pins && samePayloadVerdict(env.payload)) fastPayloads++;
       }
-      if (env.payloadType === PAYLOAD_TYPES.pins && samePayloadVerdict(env.payload)) fastPayloads++;
-    }
-    expect(files.length).toBeGreaterThan(40);
-    expect(fastEnvelopes).toBeGreaterThanOrEqual(30);
-    expect(fastPayloads).toBeGreaterThanOrEqual(10);
-  });
+      expect(files.length).toBeGreaterThan(40);
+      expect(fastEnvelopes).toBeGreaterThanOrEqual(30);
+      expect(fastPayloads).toBeGreaterThanOrEqual(10);
+    });
 
-  it('well-formed pins payloads in other layouts take the fast path, with the same result', () => {
-    const base = payload();
-    const accepted = [
-      base,
-      base.replace(/,/g, ' ,\n\t').replace(/":/g, '" : ').replace(/\{/g, '{ ').replace(/\}/g, '\r\n}'),
-      ` \n${base}\r\n `,
-      payload(`${domain('a.example.com')},${domain('b.example.com', `"${SLASH_PIN}","${PIN_A}"`, 'false')}`),
-      `{"domains":[${domain('api.example.com')}],${base.slice(1, base.indexOf(',"domains"'))}}`,
-      payload('{"pins":["' + PIN_A + '","' + PIN_B + '"],"includeSubdomains":false,"domain":"x.example"}'),
-      payload(domain('api.example.com', manyPins(64))),
-      payload(domain('api.example.com', `"${PIN_A}","${PIN_A}","${PIN_B}"`)),
-      payload(domain('2001:db8::1')), // IPv6: the full grammar decides, still on the fast path
-      payload(domain('10.0.0.1')),
-      payload(domain(`${'a'.repeat(63)}.example`)),
-      payload(domain([1, 2, 3].map(() => 'a'.repeat(63)).join('.') + '.' + 'b'.repeat(61))), // 253 characters
-      payload(undefined, '9007199254740'), // 13 digits
-      payload(undefined, '123456789012345'),
-      payload().replace(ISSUED, '2026-05-01T00:00:00.123Z'),
-    ];
-    for (const p of accepted) expect(samePayloadVerdict(bytes(p)), p).toBe(true);
-  });
+    it('well-formed pins payloads in other layouts take the fast path, with the same result', () => {
+      const base = payload();
+      const accepted = [
+        base,
+        base.replace(/,/g, ' ,\n\t').replace(/":/g, '" : ').replace(/\{/g, '{ ').replace(/\}/g, '\r\n}'),
+        ` \n${base}\r\n `,
+        payload(`${domain('a.example.com')},${domain('b.example.com', `"${SLASH_PIN}","${PIN_A}"`, 'false')}`),
+        `{"domains":[${domain('api.example.com')}],${base.slice(1, base.indexOf(',"domains"'))}}`,
+        payload('{"pins":["' + PIN_A + '","' + PIN_B + '"],"includeSubdomains":false,"domain":"x.example"}'),
+        payload(domain('api.example.com', manyPins(64))),
+        payload(domain('api.example.com', `"${PIN_A}","${PIN_A}","${PIN_B}"`)),
+        payload(domain('2001:db8::1')), // IPv6: the full grammar decides, still on the fast path
+        payload(domain('10.0.0.1')),
+        payload(domain(`${'a'.repeat(63)}.example`)),
+        payload(domain([1, 2, 3].map(() => 'a'.repeat(63)).join('.') + '.' + 'b'.repeat(61))), // 253 characters
+        payload(undefined, '9007199254740'), // 13 digits
+        payload(undefined, '123456789012345'),
+        payload().replace(ISSUED, '2026-05-01T00:00:00.123Z'),
+      ];
+      for (const p of accepted) expect(samePayloadVerdict(bytes(p)), p).toBe(true);
+    });
 
-  it('unusual pins payloads leave the fast path and get the general reader\'s verdict', () => {
-    const base = payload();
-    const mutations = [
-      base.replace('"domain"', '"dom\\u0061in"'), // accepted by the general reader only
-      payload(undefined, undefined, 'com.ex\u00e4mple.app'),
-      payload(undefined, undefined, 'com.ex\\u00e4mple.app'),
-      payload(undefined, undefined, 'com.ex\\/ample.app'),
-      payload(undefined, undefined, ''),
-      payload(domain('api.example.com', `"${SLASH_PIN.replace('/', '\\/')}","${PIN_A}"`)),
-      ...['7.0', '7e0', '7E0', '0', '-7', '007', '9007199254740992', '9007199254740993', '1e400', '"7"', 'true', 'null', '-0', '1.5', '0.7e1'].map((v) => payload(undefined, v)),
-      base.replace('"version":7', '"version":7,"version":8'),
-      base.replace('"includeSubdomains":true', '"includeSubdomains":true,"includeSubdomains":false'),
-      base.replace('"type"', '"extra":1,"type"'),
-      base.replace('"pins"', '"note":"x","pins"'),
-      base.replace('"type":"pins"', '"type":"trust-roots"'),
-      base.replace('"type":"pins"', '"type":"keyset"'),
-      base.replace('"issuedAt"', '"issuedat"'),
-      base.replace('"type":"pins",', ''),
-      payload(domain('api.example.com', `"${PIN_A}"`)),
-      payload(domain('api.example.com', `"${PIN_A}","${PIN_A}"`)),
-      payload(domain('api.example.com', `"${PIN_A}","${PIN_A}","${PIN_A}"`)),
-      payload(domain('api.example.com', `"${PIN_A}","${PIN_B.slice(0, -2)}="`)),
-      payload(domain('api.example.com', `"${PIN_A}","${PIN_B.slice(0, -2)}B="`)),
-      payload(domain('api.example.com', `"${PIN_A}","${PIN_B.slice(0, -1)}"`)),
-      payload(domain('api.example.com', `"${PIN_A}","${PIN_B}A"`)),
-      payload(domain('api.example.com', `"${PIN_A}",1`)),
-      payload(domain('api.example.com', manyPins(65))),
-      payload(domain('api.example.com', '')),
-      ...['API.example.com', '*.example.com', 'example.com.', '-a.example.com', 'a-.example.com', 'a..example', '.a.example', `${'a'.repeat(64)}.com`, '', 'a_b.example', 'a b.example', '2001:DB8::1', '2001:db8:0::1', '::ffff:1.2.3.4x', `${[1, 2, 3].map(() => 'a'.repeat(63)).join('.')}.${'b'.repeat(62)}`].map((n) => payload(domain(n))),
-      payload(domain('api\\".example.com')),
-      payload(domain('api\\u002eexample.com')),
-      payload(domain('api.ex\u00e4mple.com')),
-      payload(`${domain('api.example.com')},${domain('api.example.com')}`),
-      ...['"true"', 'null', '1', 'tru', 'truex', 'True'].map((inc) => payload(domain('api.example.com', undefined, inc))),
-      payload(''),
-      payload(`${domain('a.example')},`),
-      base.replace('"domains":[', '"domains":{"x":[').replace(']}', ']}}'),
-      base.replace(EXPIRES, '2026-04-01T00:00:00Z'),
-      base.replace(EXPIRES, ISSUED),
-      base.replace(EXPIRES, '2027-05-03T00:00:00Z'), // 367 days
-      base.replace(ISSUED, '2026-02-30T00:00:00Z'),
-      base.replace(ISSUED, '2026-05-01 00:00:00Z'),
-      base.replace(ISSUED, '2026-05-01T00:00:00+00:00'),
-      `${base} x`, `\uFEFF${base}`, base.slice(0, -1), `[${base}]`, `${base}${base}`, `${base}\u00a0`, `${base}\f`, `${base}\u0000`,
-      base.replace(',', ' \u000b,'), base.replace(',', '\u00a0,'), '', '{}', '[]', 'null', '"pins"',
-    ];
-    for (const p of mutations) expect(samePayloadVerdict(bytes(p)), p).toBe(false);
-    // 0xC3 then "e": a broken two-byte character in the member name "audience"
-    const badUtf8 = bytes(base);
-    badUtf8[base.indexOf('audience') + 3] = 0xc3;
-    expect(samePayloadVerdict(badUtf8)).toBe(false);
-  });
+    it('unusual pins payloads leave the fast path and get the general reader\'s verdict', () => {
+      const base = payload();
+      const mutations = [
+        base.replace('"domain"', '"dom\\u0061in"'), // accepted by the general reader only
+        payload(undefined, undefined, 'com.ex\u00e4mple.app'),
+        payload(undefined, undefined, 'com.ex\\u00e4mple.app'),
+        payload(undefined, undefined, 'com.ex\\/ample.app'),
+        payload(undefined, undefined, ''),
+        payload(domain('api.example.com', `"${SLASH_PIN.replace('/', '\\/')}","${PIN_A}"`)),
+        ...['7.0', '7e0', '7E0', '0', '-7', '007', '9007199254740992', '9007199254740993', '1e400', '"7"', 'true', 'null', '-0', '1.5', '0.7e1'].map((v) => payload(undefined, v)),
+        base.replace('"version":7', '"version":7,"version":8'),
+        base.replace('"includeSubdomains":true', '"includeSubdomains":true,"includeSubdomains":false'),
+        base.replace('"type"', '"extra":1,"type"'),
+        base.replace('"pins"', '"note":"x","pins"'),
+        base.replace('"type":"pins"', '"type":"trust-roots"'),
+        base.replace('"type":"pins"', '"type":"keyset"'),
+        base.replace('"issuedAt"', '"issuedat"'),
+        base.replace('"type":"pins",', ''),
+        payload(domain('api.example.com', `"${PIN_A}"`)),
+        payload(domain('api.example.com', `"${PIN_A}","${PIN_A}"`)),
+        payload(domain('api.example.com', `"${PIN_A}","${PIN_A}","${PIN_A}"`)),
+        payload(domain('api.example.com', `"${PIN_A}","${PIN_B.slice(0, -2)}="`)),
+        payload(domain('api.example.com', `"${PIN_A}","${PIN_B.slice(0, -2)}B="`)),
+        payload(domain('api.example.com', `"${PIN_A}","${PIN_B.slice(0, -1)}"`)),
+        payload(domain('api.example.com', `"${PIN_A}","${PIN_B}A"`)),
+        payload(domain('api.example.com', `"${PIN_A}",1`)),
+        payload(domain('api.example.com', manyPins(65))),
+        payload(domain('api.example.com', '')),
+        ...['API.example.com', '*.example.com', 'example.com.', '-a.example.com', 'a-.example.com', 'a..example', '.a.example', `${'a'.repeat(64)}.com`, '', 'a_b.example', 'a b.example', '2001:DB8::1', '2001:db8:0::1', '::ffff:1.2.3.4x', `${[1, 2, 3].map(() => 'a'.repeat(63)).join('.')}.${'b'.repeat(62)}`].map((n) => payload(domain(n))),
+        payload(domain('api\\".example.com')),
+        payload(domain('api\\u002eexample.com')),
+        payload(domain('api.ex\u00e4mple.com')),
+        payload(`${domain('api.example.com')},${domain('api.example.com')}`),
+        ...['"true"', 'null', '1', 'tru', 'truex', 'True'].map((inc) => payload(domain('api.example.com', undefined, inc))),
+        payload(''),
+        payload(`${domain('a.example')},`),
+        base.replace('"domains":[', '"domains":{"x":[').replace(']}', ']}}'),
+        base.replace(EXPIRES, '2026-04-01T00:00:00Z'),
+        base.replace(EXPIRES, ISSUED),
+        base.replace(EXPIRES, '2027-05-03T00:00:00Z'), // 367 days
+        base.replace(ISSUED, '2026-02-30T00:00:00Z'),
+        base.replace(ISSUED, '2026-05-01 00:00:00Z'),
+        base.replace(ISSUED, '2026-05-01T00:00:00+00:00'),
+        `${base} x`, `\uFEFF${base}`, base.slice(0, -1), `[${base}]`, `${base}${base}`, `${base}\u00a0`, `${base}\f`, `${base}\u0000`,
+        base.replace(',', ' \u000b,'), base.replace(',', '\u00a0,'), '', '{}', '[]', 'null', '"pins"',
+      ];
+      for (const p of mutations) expect(samePayloadVerdict(bytes(p)), p).toBe(false);
+      // 0xC3 then "e": a broken two-byte character in the member name "audience"
+      const badUtf8 = bytes(base);
+      badUtf8[base.indexOf('audience') + 3] = 0xc3;
+      expect(samePayloadVerdict(badUtf8)).toBe(false);
+    });
 
-  it('every truncation and many byte changes of a pins payload: the general reader\'s verdict', () => {
-    const base = bytes(payload(`${domain('a.example.com')},${domain('2001:db8::1', `"${PIN_B}","${SLASH_PIN}"`, 'false')}`));
-    let fast = 0;
-    for (let n = 0; n <= base.length; n++) if (samePayloadVerdict(base.subarray(0, n))) fast++;
-    expect(fast).toBe(1); // only the whole payload
-    const values = [0x20, 0x09, 0x0a, 0x0d, 0x0b, 0x0c, 0x00, 0x22, 0x5c, 0x2c, 0x3a, 0x7b, 0x7d, 0x5b, 0x5d, 0x2e, 0x2d, 0x3d, 0x2f, 0x41, 0x61, 0x30, 0x39, 0x7f, 0x80, 0xc3, 0xff];
-    for (let i = 0; i < base.length; i++) {
-      for (const v of values) {
-        if (base[i] === v) continue;
-        const m = base.slice();
-        m[i] = v;
-        samePayloadVerdict(m);
+    it('every truncation and many byte changes of a pins payload: the general reader\'s verdict', () => {
+      const base = bytes(payload(`${domain('a.example.com')},${domain('2001:db8::1', `"${PIN_B}","${SLASH_PIN}"`, 'false')}`));
+      let fast = 0;
+      for (let n = 0; n <= base.length; n++) if (samePayloadVerdict(base.subarray(0, n))) fast++;
+      expect(fast).toBe(1); // only the whole payload
+      const values = [0x20, 0x09, 0x0a, 0x0d, 0x0b, 0x0c, 0x00, 0x22, 0x5c, 0x2c, 0x3a, 0x7b, 0x7d, 0x5b, 0x5d, 0x2e, 0x2d, 0x3d, 0x2f, 0x41, 0x61, 0x30, 0x39, 0x7f, 0x80, 0xc3, 0xff];
+      for (let i = 0; i < base.length; i++) {
+        for (const v of values) {
+          if (base[i] === v) continue;
+          const m = base.slice();
+          m[i] = v;
+          samePayloadVerdict(m);
+        }
       }
-    }
-  });
+    });
 
-  it('a PinTable over a bundle\'s domains finds what a table of its own would', () => {
-    const p = readPins(bytes(payload(`${domain('example.com')},${domain('api.example.org', undefined, 'false')},${domain('::1')}`)))!;
-    const fresh = new PinTable([...p.domains]); // a copy: no index from a reader
-    const shared = new PinTable(p.domains);
-    for (const host of ['example.com', 'a.b.example.com', 'api.example.org', 'x.api.example.org', '::1', '[::1]', 'EXAMPLE.com.', 'org', 'other.example']) {
-      expect(shared.lookup(host), host).toBe(fresh.lookup(host));
-    }
-  });
-});
-
-describe('fast path envelopes = general reader', () => {
-  const { privateKey } = generateKeyPairSync('ed25519');
-  const signer = signerFromPem(privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
-  const good = serializeEnvelope(signEnvelope(PAYLOAD_TYPES.pins, bytes(payload()), [signer]));
-  const compact = JSON.stringify(JSON.parse(good));
-  const b64 = /"payload": "([^"]*)"/.exec(good)![1]!;
-  const sig = /"sig": "([^"]*)"/.exec(good)![1]!;
-  const keyid = signer.keyid;
-
-  it('well-formed envelopes take the fast path', () => {
-    for (const e of [good, compact, good.replace(/,/g, ' ,\n ').replace(/:/g, '\t:\t'), `{"signatures":[{"sig":"${sig}","keyid":"${keyid}"}],"payload":"${b64}","payloadType":"${PAYLOAD_TYPES.pins}"}`]) {
-      expect(sameEnvelopeVerdict(bytes(e)), e).toBe(true);
-    }
-    const two = compact.replace(/\[(.*)\]/, '[$1,$1]');
-    expect(sameEnvelopeVerdict(bytes(two))).toBe(true);
-    expect(sameEnvelopeVerdict(bytes(compact.replace(/\[(.*)\]/, `[${Array(16).fill('$1').join(',')}]`)))).toBe(true);
-  });
-
-  it('unusual envelopes leave the fast path and get the general reader\'s verdict', () => {
-    const mutations = [
-      good.replace(/\//g, '\\/'), // valid JSON for the same bytes: general reader only
-      good.replace('"payloadType"', '"payload\\u0054ype"'),
-      good.replace('"payload":', '"payload":"AAAA","payload":'),
-      good.replace('"sig":', '"keyid":"x","sig":'),
-      good.replace('"signatures"', '"extra":1,"signatures"'),
-      good.replace(/\{\s*"keyid"/, '{"extra":1,"keyid"'),
-      good.replace(b64, b64.slice(0, -4)), good.replace(b64, `${b64}=`), good.replace(b64, `${b64.slice(0, 4)}=${b64.slice(5)}`),
-      good.replace(b64, `${b64.slice(0, 8)}\\n${b64.slice(8)}`), good.replace(b64, `${b64.slice(0, 8)}\n${b64.slice(8)}`),
-      good.replace(b64, `${b64.slice(0, 8)}\u00e9${b64.slice(12)}`), good.replace(b64, `${b64.slice(0, 8)}-_${b64.slice(10)}`),
-      good.replace(b64, `${b64.slice(0, -4)}====`), good.replace(b64, ''),
-      good.replace(sig, sig.slice(4)), good.replace(keyid, 'k'.repeat(129)), good.replace(keyid, 'k'.repeat(128)),
-      good.replace(keyid, ''), good.replace(keyid, 'k\\u0041'), good.replace(keyid, 'k\u00e9'),
-      good.replace(`"${PAYLOAD_TYPES.pins}"`, '""'), good.replace(`"${PAYLOAD_TYPES.pins}"`, '1'),
-      compact.replace('[{', '[').replace('}]', ']'), compact.replace(/\[.*\]/, '[]'), compact.replace(/\[.*\]/, '{}'),
-      compact.replace(/\[(.*)\]/, `[${Array(17).fill('$1').join(',')}]`), compact.replace(/\[(.*)\]/, '[$1,]'),
-      `${good} x`, `\uFEFF${good}`, good.slice(0, -3), `[${good}]`, `${good}${good}`, '', '{}', 'null',
-    ];
-    const changed = mutations.filter((m) => m !== good && m !== compact);
-    expect(changed.length).toBeGreaterThan(30);
-    const fast = changed.filter((m) => sameEnvelopeVerdict(bytes(m)));
-    // Still plain and valid envelopes (their signatures are another step): a shorter or empty
-    // payload, a key id of 128 characters or none.
-    expect(fast).toEqual([good.replace(b64, b64.slice(0, -4)), good.replace(b64, ''), good.replace(keyid, 'k'.repeat(128)), good.replace(keyid, '')]);
-    expect(envelopeText(() => parseEnvelope(bytes(mutations[0]!)))).toBe(envelopeText(() => parseEnvelope(bytes(good))));
-  });
-
-  it('every truncation and many byte changes of an envelope: the general reader\'s verdict', () => {
-    const base = bytes(compact);
-    for (let n = 0; n < base.length; n++) expect(sameEnvelopeVerdict(base.subarray(0, n))).toBe(false);
-    for (let i = 0; i < base.length; i++) {
-      for (const v of [0x20, 0x0a, 0x00, 0x22, 0x5c, 0x2c, 0x3a, 0x7d, 0x5d, 0x3d, 0x2b, 0x2f, 0x2d, 0x41, 0x80, 0xff]) {
-        if (base[i] === v) continue;
-        const m = base.slice();
-        m[i] = v;
-        sameEnvelopeVerdict(m);
+    it('a PinTable over a bundle\'s domains finds what a table of its own would', () => {
+      const p = readPins(bytes(payload(`${domain('example.com')},${domain('api.example.org', undefined, 'false')},${domain('::1')}`)))!;
+      const fresh = new PinTable([...p.domains]); // a copy: no index from a reader
+      const shared = new PinTable(p.domains);
+      for (const host of ['example.com', 'a.b.example.com', 'api.example.org', 'x.api.example.org', '::1', '[::1]', 'EXAMPLE.com.', 'org', 'other.example']) {
+        expect(shared.lookup(host), host).toBe(fresh.lookup(host));
       }
-    }
+    });
   });
-});
+
+  describe('fast path envelopes = general reader', () => {
+    const { privateKey } = generateKeyPairSync('ed25519');
+    const signer = signerFromPem(privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
+    const good = serializeEnvelope(signEnvelope(PAYLOAD_TYPES.pins, bytes(payload()), [signer]));
+    const compact = JSON.stringify(JSON.parse(good));
+    const b64 = /"payload": "([^"]*)"/.exec(good)![1]!;
+    const sig = /"sig": "([^"]*)"/.exec(good)![1]!;
+    const keyid = signer.keyid;
+
+    it('well-formed envelopes take the fast path', () => {
+      for (const e of [good, compact, good.replace(/,/g, ' ,\n ').replace(/:/g, '\t:\t'), `{"signatures":[{"sig":"${sig}","keyid":"${keyid}"}],"payload":"${b64}","payloadType":"${PAYLOAD_TYPES.pins}"}`]) {
+        expect(sameEnvelopeVerdict(bytes(e)), e).toBe(true);
+      }
+      const two = compact.replace(/\[(.*)\]/, '[$1,$1]');
+      expect(sameEnvelopeVerdict(bytes(two))).toBe(true);
+      expect(sameEnvelopeVerdict(bytes(compact.replace(/\[(.*)\]/, `[${Array(16).fill('$1').join(',')}]`)))).toBe(true);
+    });
+
+    it('unusual envelopes leave the fast path and get the general reader\'s verdict', () => {
+      const mutations = [
+        good.replace(/\//g, '\\/'), // valid JSON for the same bytes: general reader only
+        good.replace('"payloadType"', '"payload\\u0054ype"'),
+        good.replace('"payload":', '"payload":"AAAA","payload":'),
+        good.replace('"sig":', '"keyid":"x","sig":'),
+        good.replace('"signatures"', '"extra":1,"signatures"'),
+        good.replace(/\{\s*"keyid"/, '{"extra":1,"keyid"'),
+        good.replace(b64, b64.slice(0, -4)), good.replace(b64, `${b64}=`), good.replace(b64, `${b64.slice(0, 4)}=${b64.slice(5)}`),
+        good.replace(b64, `${b64.slice(0, 8)}\\n${b64.slice(8)}`), good.replace(b64, `${b64.slice(0, 8)}\n${b64.slice(8)}`),
+        good.replace(b64, `${b64.slice(0, 8)}\u00e9${b64.slice(12)}`), good.replace(b64, `${b64.slice(0, 8)}-_${b64.slice(10)}`),
+        good.replace(b64, `${b64.slice(0, -4)}====`), good.replace(b64, ''),
+        good.replace(sig, sig.slice(4)), good.replace(keyid, 'k'.repeat(129)), good.replace(keyid, 'k'.repeat(128)),
+        good.replace(keyid, ''), good.replace(keyid, 'k\\u0041'), good.replace(keyid, 'k\u00e9'),
+        good.replace(`"${PAYLOAD_TYPES.pins}"`, '""'), good.replace(`"${PAYLOAD_TYPES.pins}"`, '1'),
+        compact.replace('[{', '[').replace('}]', ']'), compact.replace(/\[.*\]/, '[]'), compact.replace(/\[.*\]/, '{}'),
+        compact.replace(/\[(.*)\]/, `[${Array(17).fill('$1').join(',')}]`), compact.replace(/\[(.*)\]/, '[$1,]'),
+        `${good} x`, `\uFEFF${good}`, good.slice(0, -3), `[${good}]`, `${good}${good}`, '', '{}', 'null',
+      ];
+      const changed = mutations.filter((m) => m !== good && m !== compact);
+      expect(changed.length).toBeGreaterThan(30);
+      const fast = changed.filter((m) => sameEnvelopeVerdict(bytes(m)));
+      // Still plain and valid envelopes (their signatures are another step): a shorter or empty
+      // payload, a key id of 128 characters or none.
+      expect(fast).toEqual([good.replace(b64, b64.slice(0, -4)), good.replace(b64, ''), good.replace(keyid, 'k'.repeat(128)), good.replace(keyid, '')]);
+      expect(envelopeText(() => parseEnvelope(bytes(mutations[0]!)))).toBe(envelopeText(() => parseEnvelope(bytes(good))));
+    });
+
+    it('every truncation and many byte changes of an envelope: the general reader\'s verdict', () => {
+      const base = bytes(compact);
+      for (let n = 0; n < base.length; n++) expect(sameEnvelopeVerdict(base.subarray(0, n))).toBe(false);
+      for (let i = 0; i < base.length; i++) {
+        for (const v of [0x20, 0x0a, 0x00, 0x22, 0x5c, 0x2c, 0x3a, 0x7d, 0x5d, 0x3d, 0x2b, 0x2f, 0x2d, 0x41, 0x80, 0xff]) {
+          if (base[i] === v) continue;
+          const m = base.slice();
+          m[i] = v;
+          sameEnvelopeVerdict(m);
+        }
+      }
+    });
+  });
 
 });
 
