@@ -92,6 +92,15 @@ export class ByteJson {
     return true;
   }
 
+  /** Consumes `text` (bytes, see memberNames) when it comes next, whitespace not skipped. */
+  literal(text: Uint8Array): boolean {
+    const b = this.b;
+    const i = this.i;
+    for (let j = 0; j < text.length; j++) if (b[i + j] !== text[j]) return false;
+    this.i = i + text.length;
+    return true;
+  }
+
   /** Skips whitespace and the opening quote of a string; the index of its first byte. */
   openString(): number {
     this.expect(34 /* " */);

@@ -82,7 +82,27 @@ function domainList(r: ByteJson): PinsDomain[] {
   return out;
 }
 
+// The layout JSON.stringify writes (encodePayload): read as three literals and three values.
+const [OPEN, INCLUDE, PINS] = memberNames('{"domain":', ',"includeSubdomains":', ',"pins":');
+
 function domain(r: ByteJson): PinsDomain {
+  r.ws();
+  const at = r.i;
+  return compactDomain(r) ?? ((r.i = at), anyLayoutDomain(r));
+}
+
+/** A domain entry in the compact layout, or null (then read again in any layout). */
+function compactDomain(r: ByteJson): PinsDomain | null {
+  if (!r.literal(OPEN)) return null;
+  const name = hostName(r);
+  if (!r.literal(INCLUDE)) return null;
+  const includeSubdomains = r.boolean();
+  if (!r.literal(PINS)) return null;
+  const pins = pinList(r);
+  return r.eat(125 /* } */) ? { domain: name, includeSubdomains, pins } : null;
+}
+
+function anyLayoutDomain(r: ByteJson): PinsDomain {
   let seen = 0;
   let name = '';
   let includeSubdomains = false;
@@ -135,9 +155,10 @@ function pinList(r: ByteJson): string[] {
   } while (r.eat(44 /* , */));
   r.expect(93 /* ] */);
   // SPEC §3.1: at least two distinct pins (a backup).
-  if (n === 2) return scratch[0] !== scratch[1] ? [scratch[0]!, scratch[1]!] : offFastPath();
   if (n < 2 || !hasTwoDistinct(n)) offFastPath();
-  return scratch.slice(0, n);
+  const pins = n === 2 ? [scratch[0]!, scratch[1]!] : scratch.slice(0, n);
+  scratch.fill('', 0, n); // no slice of this payload's text outlives the read here
+  return pins;
 }
 
 function hasTwoDistinct(n: number): boolean {
