@@ -60,20 +60,14 @@ export function readPlainEnvelope(bytes: Uint8Array): Envelope | null {
     // Where the runtime has a native ASCII decoder (Node), one copy of the envelope as text: the
     // payload's end is found by a native string search and decoded from a slice of it (no copy).
     const r = new ByteJson(bytes, nativePrimitives().asciiDecode?.(bytes));
-    let seen = 0;
     let payloadType = '';
     let payload: Uint8Array | null = null;
     let signatures: EnvelopeSignature[] = [];
-    r.expect(123 /* { */);
-    do {
-      const k = r.member(MEMBERS);
-      if (seen & (1 << k)) offFastPath(); // a repeated member: the general reader names it
-      seen |= 1 << k;
+    const seen = r.object(MEMBERS, (k) => {
       if (k === 0) payloadType = r.plainText();
       else if (k === 1) payload = plainBase64(r);
       else signatures = plainSignatures(r);
-    } while (r.eat(44 /* , */));
-    r.expect(125 /* } */);
+    });
     if (!r.atEnd() || seen !== 0b111 || payloadType === '') offFastPath();
     return { payloadType, payload: payload!, signatures };
   });
@@ -97,18 +91,12 @@ function plainSignatures(r: ByteJson): EnvelopeSignature[] {
   r.expect(91 /* [ */);
   do {
     if (out.length === MAX_SIGNATURES) offFastPath();
-    let seen = 0;
     let keyid = '';
     let sig: Uint8Array | null = null;
-    r.expect(123 /* { */);
-    do {
-      const k = r.member(SIGNATURE_MEMBERS);
-      if (seen & (1 << k)) offFastPath();
-      seen |= 1 << k;
+    const seen = r.object(SIGNATURE_MEMBERS, (k) => {
       if (k === 0) keyid = r.plainText();
       else sig = plainBase64(r);
-    } while (r.eat(44 /* , */));
-    r.expect(125 /* } */);
+    });
     if (seen !== 0b11 || keyid.length > 128 || sig!.length !== 64) offFastPath();
     out.push({ keyid, sig: sig! });
   } while (r.eat(44 /* , */));

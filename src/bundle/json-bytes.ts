@@ -73,6 +73,23 @@ export class ByteJson {
     return this.i === this.b.length;
   }
 
+  /**
+   * An object of the members `names`, each at most once (a repeated one leaves the fast path: the
+   * general reader names it), `read(k)` reading the value of member k; the bit mask of those seen.
+   */
+  object(names: readonly Uint8Array[], read: (k: number) => void): number {
+    let seen = 0;
+    this.expect(123 /* { */);
+    do {
+      const k = this.member(names);
+      if (seen & (1 << k)) offFastPath();
+      seen |= 1 << k;
+      read(k);
+    } while (this.eat(44 /* , */));
+    this.expect(125 /* } */);
+    return seen;
+  }
+
   /** The index in `names` of the next member name (written without escapes), its ':' consumed. */
   member(names: readonly Uint8Array[]): number {
     const start = this.openString();

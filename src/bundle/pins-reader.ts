@@ -34,26 +34,20 @@ export function readPins(bytes: Uint8Array): PinsPayload | null {
 }
 
 function payload(r: ByteJson): PinsPayload {
-  let seen = 0;
   let audience = '';
   let version = 0;
   let issuedAt = '';
   let expiresAt = '';
   let domains: PinsDomain[] = [];
-  r.expect(123 /* { */);
-  do {
-    const k = r.member(MEMBERS);
-    if (seen & (1 << k)) offFastPath(); // a repeated member: the general reader names it
-    seen |= 1 << k;
+  const seen = r.object(MEMBERS, (k) => {
     if (k === 0) {
       if (r.plainText() !== 'pins') offFastPath();
     } else if (k === 1) audience = r.plainText();
     else if (k === 2) version = r.positiveInteger();
     else if (k === 3) issuedAt = r.plainText();
     else if (k === 4) expiresAt = r.plainText();
-    else if (k === 5) domains = domainList(r);
-  } while (r.eat(44 /* , */));
-  r.expect(125 /* } */);
+    else domains = domainList(r);
+  });
   if (!r.atEnd() || seen !== 0b111111 || audience === '') offFastPath();
   const issued = timestampMs(issuedAt);
   const expires = timestampMs(expiresAt);
@@ -103,20 +97,14 @@ function compactDomain(r: ByteJson): PinsDomain | null {
 }
 
 function anyLayoutDomain(r: ByteJson): PinsDomain {
-  let seen = 0;
   let name = '';
   let includeSubdomains = false;
   let pins: string[] = [];
-  r.expect(123 /* { */);
-  do {
-    const k = r.member(DOMAIN_MEMBERS);
-    if (seen & (1 << k)) offFastPath();
-    seen |= 1 << k;
+  const seen = r.object(DOMAIN_MEMBERS, (k) => {
     if (k === 0) name = hostName(r);
     else if (k === 1) includeSubdomains = r.boolean();
     else pins = pinList(r);
-  } while (r.eat(44 /* , */));
-  r.expect(125 /* } */);
+  });
   if (seen !== 0b111) offFastPath();
   return { domain: name, includeSubdomains, pins };
 }
