@@ -51,6 +51,8 @@ export function utf8Encode(text: string): Uint8Array {
 
 export class Utf8Error extends Error {}
 
+let decoder: Decoder | undefined;
+
 /** Strict UTF-8 (WHATWG "fatal"): overlong forms, surrogates and values above U+10FFFF are errors; a BOM is kept. */
 export function utf8Decode(bytes: Uint8Array): string {
   // ASCII is its own UTF-8: a runtime's native ASCII check and copy skip the decoder (2 MiB bundles).
@@ -58,7 +60,9 @@ export function utf8Decode(bytes: Uint8Array): string {
   if (ascii !== undefined) return ascii;
   if (g.TextDecoder) {
     try {
-      return new g.TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+      // One decoder for every call: without { stream: true } decode() keeps no state between calls.
+      decoder ??= new g.TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+      return decoder.decode(bytes);
     } catch {
       throw new Utf8Error('expected UTF-8');
     }
@@ -72,11 +76,20 @@ export function utf8DecodePortable(bytes: Uint8Array): string {
   let out = '';
   for (let i = 0; i < bytes.length; ) {
     const b = bytes[i]!;
+    if (b < 0x80) {
+      // A run of ASCII (a whole bundle, usually) is turned into text by the engine, 8 KiB at a time.
+      let j = i + 1;
+      while (j < bytes.length && bytes[j]! < 0x80 && j - i < 8192) j++;
+      const run = bytes.subarray(i, j) as unknown as number[];
+      out += String.fromCharCode.apply(null, units) + String.fromCharCode.apply(null, run);
+      units.length = 0;
+      i = j;
+      continue;
+    }
     let cp: number;
     let need: number;
     let min: number;
-    if (b < 0x80) [cp, need, min] = [b, 0, 0];
-    else if (b >= 0xc2 && b <= 0xdf) [cp, need, min] = [b & 0x1f, 1, 0x80];
+    if (b >= 0xc2 && b <= 0xdf) [cp, need, min] = [b & 0x1f, 1, 0x80];
     else if (b >= 0xe0 && b <= 0xef) [cp, need, min] = [b & 0x0f, 2, 0x800];
     else if (b >= 0xf0 && b <= 0xf4) [cp, need, min] = [b & 0x07, 3, 0x10000];
     else throw new Utf8Error('expected UTF-8');
@@ -104,10 +117,6 @@ const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 // expression over a 2.8 MB payload string cost more than the decoding itself).
 const DECODE = new Uint8Array(256).fill(255);
 for (let i = 0; i < ALPHABET.length; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
-const digit = (text: string, i: number) => {
-  const c = text.charCodeAt(i);
-  return c < 256 ? DECODE[c]! : 255;
-};
 
 /**
  * Standard base64 with canonical padding: length a multiple of 4, "=" only as the last one or two
@@ -119,18 +128,40 @@ export function base64DecodeStrict(text: string): Uint8Array | null {
   return native ? native(text) : base64DecodePortable(text);
 }
 
+/**
+ * base64DecodeStrict of the text these bytes hold, one character a byte (an envelope's payload,
+ * decoded where it lies in the envelope); a byte of 0x80 or above is no base64 digit.
+ */
+export function base64DecodeBytes(bytes: Uint8Array): Uint8Array | null {
+  const p = nativePrimitives();
+  const text = p.base64Decode && p.asciiDecode ? p.asciiDecode(bytes) : undefined;
+  return text !== undefined ? p.base64Decode!(text) : base64DecodeBytesPortable(bytes);
+}
+
 /** The pure-JS decoder (exported so tests hold a native one installed by an adapter to its verdicts). */
 export function base64DecodePortable(text: string): Uint8Array | null {
-  if (typeof text !== 'string' || text.length % 4 !== 0) return null;
-  const pad = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
-  const out = new Uint8Array((text.length / 4) * 3 - pad);
-  const full = pad ? text.length - 4 : text.length;
+  if (typeof text !== 'string') return null;
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    bytes[i] = c < 0x80 ? c : 0xff; // 0xff: not a digit, not "="
+  }
+  return base64DecodeBytesPortable(bytes);
+}
+
+/** The one pure-JS base64 decoder, over bytes. */
+function base64DecodeBytesPortable(text: Uint8Array): Uint8Array | null {
+  const len = text.length;
+  if (len % 4 !== 0) return null;
+  const pad = text[len - 1] === 61 ? (text[len - 2] === 61 ? 2 : 1) : 0;
+  const out = new Uint8Array((len / 4) * 3 - pad);
+  const full = pad ? len - 4 : len;
   let o = 0;
   for (let i = 0; i < full; i += 4) {
-    const a = digit(text, i);
-    const b = digit(text, i + 1);
-    const c = digit(text, i + 2);
-    const d = digit(text, i + 3);
+    const a = DECODE[text[i]!]!;
+    const b = DECODE[text[i + 1]!]!;
+    const c = DECODE[text[i + 2]!]!;
+    const d = DECODE[text[i + 3]!]!;
     if ((a | b | c | d) > 63) return null; // outside the alphabet ("=" included)
     const n = (a << 18) | (b << 12) | (c << 6) | d;
     out[o++] = n >> 16;
@@ -139,9 +170,9 @@ export function base64DecodePortable(text: string): Uint8Array | null {
   }
   if (!pad) return out;
   // The last group: 2 or 3 characters carry 1 or 2 bytes and 4 or 2 unused bits, which must be zero.
-  const a = digit(text, full);
-  const b = digit(text, full + 1);
-  const c = pad === 1 ? digit(text, full + 2) : 0;
+  const a = DECODE[text[full]!]!;
+  const b = DECODE[text[full + 1]!]!;
+  const c = pad === 1 ? DECODE[text[full + 2]!]! : 0;
   if ((a | b | c) > 63) return null;
   const n = (a << 18) | (b << 12) | (c << 6);
   out[o++] = n >> 16;

@@ -1,7 +1,9 @@
 /** DSSE envelope parsing and serialisation, strict about shape (SPEC §1.1, §4.2). */
 import { EnvelopeError } from './errors.js';
 import { StrictJsonError, parseStrictJson } from './strict-json.js';
-import { base64DecodeStrict, base64Encode } from './bytes.js';
+import { base64DecodeBytes, base64DecodeStrict, base64Encode } from './bytes.js';
+import { ByteJson, fastPathOrNull, memberNames, offFastPath } from './json-bytes.js';
+import { nativePrimitives } from './primitives.js';
 
 export interface EnvelopeSignature {
   keyid: string;
@@ -39,7 +41,71 @@ function exactKeys(o: Record<string, unknown>, keys: string[], what: string): vo
   }
 }
 
+/** SPEC §4.2: the envelope, read by the fast path when it is the common kind, else by the general reader. */
 export function parseEnvelope(bytes: Uint8Array): Envelope {
+  return readPlainEnvelope(bytes) ?? parseEnvelopeGeneral(bytes);
+}
+
+const MEMBERS = memberNames('payloadType', 'payload', 'signatures');
+const SIGNATURE_MEMBERS = memberNames('keyid', 'sig');
+
+/**
+ * The common envelope (plain ASCII strings, members in any order) read in one pass, its payload
+ * decoded from base64 where it lies: no 2 MB string of the envelope, no JSON tree. null for
+ * anything else, which parseEnvelopeGeneral then judges with its exact error; so this accepts
+ * only what the general reader accepts (exported for test/bundle/fast-path.test.ts).
+ */
+export function readPlainEnvelope(bytes: Uint8Array): Envelope | null {
+  return fastPathOrNull(() => {
+    // Where the runtime has a native ASCII decoder (Node), one copy of the envelope as text: the
+    // payload's end is found by a native string search and decoded from a slice of it (no copy).
+    const r = new ByteJson(bytes, nativePrimitives().asciiDecode?.(bytes));
+    let payloadType = '';
+    let payload: Uint8Array | null = null;
+    let signatures: EnvelopeSignature[] = [];
+    const seen = r.object(MEMBERS, (k) => {
+      if (k === 0) payloadType = r.plainText();
+      else if (k === 1) payload = plainBase64(r);
+      else signatures = plainSignatures(r);
+    });
+    if (!r.atEnd() || seen !== 0b111 || payloadType === '') offFastPath();
+    return { payloadType, payload: payload!, signatures };
+  });
+}
+
+/** A base64 string without escapes (the decoder refuses "\\", controls and non-ASCII bytes itself). */
+function plainBase64(r: ByteJson): Uint8Array {
+  const start = r.openString();
+  const end = r.quoteFrom(start);
+  const text = r.text;
+  let bytes: Uint8Array | null = null;
+  if (end >= 0 && text !== undefined) bytes = base64DecodeStrict(text.slice(start, end));
+  else if (end >= 0) bytes = base64DecodeBytes(r.b.subarray(start, end));
+  if (bytes === null) return offFastPath();
+  r.i = end + 1;
+  return bytes;
+}
+
+function plainSignatures(r: ByteJson): EnvelopeSignature[] {
+  const out: EnvelopeSignature[] = [];
+  r.expect(91 /* [ */);
+  do {
+    if (out.length === MAX_SIGNATURES) offFastPath();
+    let keyid = '';
+    let sig: Uint8Array | null = null;
+    const seen = r.object(SIGNATURE_MEMBERS, (k) => {
+      if (k === 0) keyid = r.plainText();
+      else sig = plainBase64(r);
+    });
+    if (seen !== 0b11 || keyid.length > 128 || sig!.length !== 64) offFastPath();
+    out.push({ keyid, sig: sig! });
+  } while (r.eat(44 /* , */));
+  r.expect(93 /* ] */);
+  return out;
+}
+
+/** The general reader (a strict JSON tree), for every envelope readPlainEnvelope leaves to it. */
+export function parseEnvelopeGeneral(bytes: Uint8Array): Envelope {
   let doc: unknown;
   try {
     doc = parseStrictJson(bytes);

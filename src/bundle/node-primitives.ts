@@ -19,12 +19,19 @@ function asciiDecode(bytes: Uint8Array): string | undefined {
 
 /**
  * Buffer's decoder is lenient (it skips what is not base64, takes base64url, needs no padding), so
- * its result counts only when re-encoding gives the text back: a canonical encoding is the only
- * text that is its own bytes' standard padded encoding. Two native passes instead of a JS loop.
+ * its result counts only when the text is canonical, which is checked without a JS loop or a second
+ * copy of a 2 MiB text: every character ASCII and none of base64url's "-" and "_"; then, as each
+ * digit carries 6 bits, L characters with p trailing "=" decode to 3L/4 - p bytes only if every
+ * one before the padding was read as a digit (one fewer gives fewer bytes); and the last group,
+ * re-encoded, gives its 4 characters back (padding and zero unused bits).
  */
 function base64Decode(text: string): Uint8Array | null {
+  const n = text.length;
+  if (n % 4 !== 0 || Buffer.byteLength(text, 'utf8') !== n || text.includes('-') || text.includes('_')) return null;
+  const pad = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
   const b = Buffer.from(text, 'base64');
-  if (b.toString('base64') !== text) return null;
+  if (b.byteLength !== (n / 4) * 3 - pad) return null;
+  if (n > 0 && b.toString('base64', (n / 4 - 1) * 3) !== text.slice(n - 4)) return null;
   // A small Buffer is a view of Node's shared pool: hand out a private copy, never the pool.
   return b.byteLength === b.buffer.byteLength ? new Uint8Array(b.buffer, 0, b.byteLength) : new Uint8Array(b);
 }

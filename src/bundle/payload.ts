@@ -8,12 +8,14 @@ import { PayloadError } from './errors.js';
 import { isPin } from '../vocab/pin.js';
 import { isHostName } from '../vocab/hostname.js';
 import { StrictJsonError, parseStrictJson } from './strict-json.js';
+import { LIMITS, MAX_LIFETIME_MS, setDomainIndex, timestampMs } from './payload-rules.js';
+import { readPins } from './pins-reader.js';
+import { DomainIndex, hashName } from './domain-index.js';
 import { BundleType, KeysetPayload, Payload, PayloadFor, PinsDomain, PinsPayload, TrustRoot, TrustRootsPayload, KeysetKey, RootRoleSpec } from './types.js';
 
 const HEX64 = /^[0-9a-f]{64}$/;
-const RFC3339_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z$/;
 
-export const LIMITS = { domains: 10_000, pinsPerDomain: 64, roots: 1_000, keys: 16 } as const;
+export { LIMITS, MAX_LIFETIME_MS };
 
 type Obj = Record<string, unknown>;
 
@@ -58,39 +60,49 @@ export function isBundleDomain(v: string): boolean {
 }
 
 function timestamp(v: unknown, path: string): number {
-  const s = string(v, path);
-  const m = RFC3339_UTC.exec(s);
-  const t = Date.parse(s);
-  // Date.parse rolls 2026-02-30 over to March 2; a date that does not exist is refused, as Go and Swift do.
-  if (!m || Number.isNaN(t) || new Date(t).toISOString().slice(0, 19) !== s.slice(0, 19)) {
-    fail(path, 'an RFC 3339 UTC timestamp such as 2026-11-22T12:00:00Z', v);
-  }
+  const t = timestampMs(string(v, path));
+  if (Number.isNaN(t)) fail(path, 'an RFC 3339 UTC timestamp such as 2026-11-22T12:00:00Z', v);
   return t;
 }
-
-/** SPEC §7.4: a yearly signing ceremony; 366 days covers a leap year. */
-export const MAX_LIFETIME_MS = 366 * 24 * 3600_000;
 
 const COMMON = ['type', 'audience', 'version', 'issuedAt', 'expiresAt'];
 const EXTRA: Record<BundleType, string[]> = { pins: ['domains'], 'trust-roots': ['roots'], keyset: ['threshold', 'keys'] };
 
-/** A payload parsed once (strict JSON, SPEC §3), read by steps 5–8 and then shaped by step 9. */
+/**
+ * A payload parsed once (SPEC §3), read by steps 5–8 and then shaped by step 9: a valid pins
+ * payload the fast path read (pins-reader.ts), or else the strict JSON tree.
+ */
 export interface ParsedPayload {
+  readonly bytes: Uint8Array;
+  readonly pins: PinsPayload | null;
+  /** The strict JSON tree when `pins` is null (read it with treeOf). */
   readonly json: unknown;
 }
 
-/** Strict JSON of a payload, or PayloadError. */
-export function parsePayload(bytes: Uint8Array): ParsedPayload {
+/**
+ * Strict JSON of a payload, or PayloadError. With `expected` 'pins' the fast path reads it first;
+ * it gives up on anything but a valid pins payload, which the general reader then judges.
+ */
+export function parsePayload(bytes: Uint8Array, expected?: BundleType): ParsedPayload {
+  const pins = expected === 'pins' ? readPins(bytes) : null;
+  if (pins) return { bytes, pins, json: undefined };
   try {
-    return { json: parseStrictJson(bytes) };
+    return { bytes, pins: null, json: parseStrictJson(bytes) };
   } catch (e) {
     throw new PayloadError(`payload: expected a UTF-8 JSON object without a byte-order mark or repeated members${e instanceof StrictJsonError ? ` (${e.message})` : ''}`);
   }
 }
 
+/** The strict JSON tree (built now if the fast path read the payload: only for a type other than pins). */
+function treeOf(p: ParsedPayload): unknown {
+  return p.pins ? parsePayload(p.bytes).json : p.json;
+}
+
 /** SPEC §3 and §4.5/§4.9: bytes (or a payload parsed once) → a payload of the expected type, or PayloadError. */
 export function decodePayload<T extends BundleType>(input: Uint8Array | ParsedPayload, type: T): PayloadFor<T> {
-  const doc = input instanceof Uint8Array ? parsePayload(input).json : input.json;
+  const parsed = input instanceof Uint8Array ? parsePayload(input, type) : input;
+  if (parsed.pins && type === 'pins') return parsed.pins as PayloadFor<T>;
+  const doc = treeOf(parsed);
   // SPEC §7.3.4: `root` is an optional member of keysets only.
   const o = object(doc, '', [...COMMON, ...EXTRA[type]], type === 'keyset' ? ['root'] : []);
   if (o.type !== type) fail('.type', JSON.stringify(type), o.type);
@@ -99,7 +111,8 @@ export function decodePayload<T extends BundleType>(input: Uint8Array | ParsedPa
 
 /** The common members only, for steps 5–8, which run before the type-specific shape (step 9). */
 export function payloadHeader(input: Uint8Array | ParsedPayload): { type: unknown; audience: unknown; version: unknown; issuedAt: unknown; expiresAt: unknown } {
-  const d = input instanceof Uint8Array ? parsePayload(input).json : input.json;
+  if (!(input instanceof Uint8Array) && input.pins) return input.pins;
+  const d = input instanceof Uint8Array ? parsePayload(input).json : treeOf(input);
   if (typeof d === 'object' && d !== null && !Array.isArray(d)) {
     const o = d as Record<string, unknown>;
     return { type: o.type, audience: o.audience, version: o.version, issuedAt: o.issuedAt, expiresAt: o.expiresAt };
@@ -148,21 +161,23 @@ const DOMAIN_MEMBERS = ['domain', 'includeSubdomains', 'pins'];
 
 function validateDomains(v: unknown): PinsDomain[] {
   const list = array(v, '.domains', 1, LIMITS.domains);
-  const seen = new Set<string>();
+  const seen = new DomainIndex<PinsDomain>(list.length); // each domain once, and the pin index's table
   const out = new Array<PinsDomain>(list.length);
   for (let i = 0; i < list.length; i++) out[i] = validateDomain(list[i], i, seen);
+  setDomainIndex(out, seen);
   return out;
 }
 
-function validateDomain(d: unknown, i: number, seen: Set<string>): PinsDomain {
+function validateDomain(d: unknown, i: number, seen: DomainIndex<PinsDomain>): PinsDomain {
   const o = hasExactly(d, DOMAIN_MEMBERS) ? (d as Obj) : object(d, `.domains[${i}]`, DOMAIN_MEMBERS);
   const domain = o.domain;
   if (typeof domain !== 'string' || !isBundleDomain(domain)) {
     string(domain, `.domains[${i}].domain`);
     fail(`.domains[${i}].domain`, 'a lower-case host name without wildcard or trailing dot', domain);
   }
-  if (seen.has(domain)) fail(`.domains[${i}].domain`, 'each domain once', domain);
-  seen.add(domain);
+  // The entry is made now to be indexed (each domain once); a later check that fails discards it.
+  const entry: PinsDomain = { domain, includeSubdomains: o.includeSubdomains as boolean, pins: o.pins as string[] };
+  if (!seen.add(entry, hashName(domain))) fail(`.domains[${i}].domain`, 'each domain once', domain);
   if (typeof o.includeSubdomains !== 'boolean') fail(`.domains[${i}].includeSubdomains`, 'true or false', o.includeSubdomains);
   const pins = o.pins as unknown[];
   if (!Array.isArray(pins) || pins.length < 2 || pins.length > LIMITS.pinsPerDomain) array(pins, `.domains[${i}].pins`, 2, LIMITS.pinsPerDomain);
@@ -172,7 +187,7 @@ function validateDomain(d: unknown, i: number, seen: Set<string>): PinsDomain {
   }
   const distinct = pins.length === 2 ? (pins[0] === pins[1] ? 1 : 2) : new Set(pins).size;
   if (distinct < 2) fail(`.domains[${i}].pins`, 'at least two distinct pins (a backup)', `${distinct} distinct`);
-  return { domain, includeSubdomains: o.includeSubdomains, pins: pins as string[] };
+  return entry;
 }
 
 /**

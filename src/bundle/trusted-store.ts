@@ -100,7 +100,7 @@ export class TrustedStore {
     const env = this.checkEnvelope(type, bytes); // steps 1–3
     this.checkTrustFresh(now); // SPEC §7.5
     this.checkSignatures(env, this.trusted, this.rootRole ? 'signing' : 'trusted'); // step 4 (§7.2: signing keys only)
-    const parsed = parsePayload(env.payload); // parsed once: steps 5–8 read it, step 9 shapes it
+    const parsed = parsePayload(env.payload, type); // parsed once: steps 5–8 read it, step 9 shapes it
     const header = payloadHeader(parsed); // step 5
     if (header.type !== type) throw new PayloadError(`payload .type: expected "${type}" (the payloadType says so), found ${JSON.stringify(header.type)}`);
     this.checkAudience(header.audience); // step 6

@@ -43,6 +43,27 @@ export function isHostName(name: string): boolean {
   return name.length > 0 && name.length <= MAX_HOST_NAME && LABELS.test(name);
 }
 
+/**
+ * isHostName over bytes, for the pins fast path: the index of the closing quote (") when the bytes
+ * from `start` up to it are a DNS name LABELS accepts, else -1 (then the caller asks isHostName of
+ * the string: an IPv6 literal, or a name that is refused). One pass, no string, no regex.
+ */
+export function hostNameEnd(bytes: Uint8Array, start: number): number {
+  let label = 0; // characters of the current label so far
+  let prev = 46; // as if after a ".": no "-" or "." may come first
+  for (let i = start; ; i++) {
+    const c = bytes[i];
+    if (c === 34) return label > 0 && prev !== 45 && i - start <= MAX_HOST_NAME ? i : -1;
+    if (c === 46) {
+      if (label === 0 || prev === 45) return -1; // an empty label, or one ending in "-"
+      label = 0;
+    } else if ((c! >= 97 && c! <= 122) || (c! >= 48 && c! <= 57) || (c === 45 && label > 0)) {
+      if (++label > 63) return -1;
+    } else return -1; // anything else, "-" first in a label, or the end of the bytes
+    prev = c;
+  }
+}
+
 /** Why a raw value is not a host name, or null when its normal form is one. */
 export function hostNameProblem(raw: string): string | null {
   const h = normalizeHostName(raw);

@@ -8,7 +8,7 @@
 // decoder (this module runs in the SDK core on Hermes too: no Buffer), and not the regular
 // expression /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/ it replaces (same language, test/vocab/pin.test.ts):
 // a 10,000-domain bundle holds 20,000 pins or more, and a table lookup per character is faster.
-const DIGIT = new Uint8Array(128).fill(255);
+const DIGIT = new Uint8Array(256).fill(255); // 256 entries: a byte indexes it without a mask
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 for (let i = 0; i < ALPHABET.length; i++) DIGIT[ALPHABET.charCodeAt(i)] = i;
 
@@ -22,6 +22,18 @@ export function isPin(value: string): boolean {
     bits |= DIGIT[c & 127]! | (c & 0xff80);
   }
   return bits < 64 && (DIGIT[value.charCodeAt(42)]! & 3) === 0;
+}
+
+/**
+ * isPin over the 44 bytes from `start` (the pins fast path checks a pin where it lies in a payload,
+ * before making a string of it). Past the end of `bytes` is not a pin.
+ */
+export function isPinAt(bytes: Uint8Array, start: number): boolean {
+  if (bytes[start + 43] !== 61 /* = */) return false;
+  let bits = 0;
+  // In bounds: the "=" at start + 43 was there. A byte above 127 has 255 in the table.
+  for (let i = start; i < start + 43; i++) bits |= DIGIT[bytes[i]!]!;
+  return bits < 64 && (DIGIT[bytes[start + 42]!]! & 3) === 0;
 }
 
 /** A typed pin: trimmed, "sha256/" removed; the bare pin or null. */

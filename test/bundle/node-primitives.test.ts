@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { usePrimitives, type NativePrimitives } from '../../src/bundle/primitives.js';
 import { nodePrimitives } from '../../src/bundle/node-primitives.js';
 import { activeBackend } from '../../src/bundle/ed25519.js';
-import { Utf8Error, base64DecodePortable, base64DecodeStrict, base64Encode, utf8Decode } from '../../src/bundle/bytes.js';
+import { Utf8Error, base64DecodeBytes, base64DecodePortable, base64DecodeStrict, base64Encode, utf8Decode } from '../../src/bundle/bytes.js';
 import { loadManifest, publicKeyPem, runCase, storeTarget } from './conformance.js';
 
 afterAll(() => usePrimitives(nodePrimitives));
@@ -66,6 +66,36 @@ describe('Buffer base64 decoder (canonical only)', () => {
     }
     expect(checked).toBe(15 + 15 ** 2 + 15 ** 3 + 15 ** 4);
     expect(accepted).toBeGreaterThan(100);
+  });
+
+  it('base64DecodeBytes (an envelope payload read in place) gives the verdicts of both decoders on the text of its bytes', () => {
+    const CHARS = ['A', 'Q', 'w', '/', '=', '-', ' ', '\\', '"', '\u00e9', '\u00ff', '\u0000'];
+    let texts = [''];
+    for (let len = 1; len <= 4; len++) {
+      texts = texts.flatMap((t) => CHARS.map((c) => t + c));
+      for (const t of texts) {
+        const b = new Uint8Array(Buffer.from(t, 'latin1'));
+        const expected = base64DecodePortable(t);
+        usePrimitives({});
+        const portable = base64DecodeBytes(b);
+        usePrimitives(nodePrimitives);
+        expect([portable, base64DecodeBytes(b)], JSON.stringify(t)).toEqual([expected, expected]);
+      }
+    }
+  });
+
+  it('agrees on texts of several re-encoded slices (48 KiB each), changed in any slice', () => {
+    const bytes = Uint8Array.from({ length: 3 * 49152 + 2 }, (_, i) => (i * 7919) & 0xff);
+    const text = base64Encode(bytes);
+    expect(native(text)).toEqual(bytes);
+    for (const i of [0, 65535, 65536, 65537, 100_000, 131072, text.length - 3, text.length - 1]) {
+      for (const c of ['-', '=', 'A', ' ']) {
+        const t = text.slice(0, i) + c + text.slice(i + 1);
+        expect(same(t), `${i} ${c}`).toBe(true);
+      }
+    }
+    expect(same(`${text}AAAA`)).toBe(true);
+    expect(same(text.slice(0, -4))).toBe(true);
   });
 
   it('agrees on long texts: canonical ones of every length mod 3, and each with one character changed', () => {

@@ -1,6 +1,8 @@
 /** Which pins apply to a host (SPEC §3.1), for bundle domains and the app's shipped baseline. */
 import { InputError } from '../../errors.js';
 import { isPinValue } from '../../bundle/payload.js';
+import { domainIndex } from '../../bundle/payload-rules.js';
+import { DomainIndex } from '../../bundle/domain-index.js';
 
 /** Accepts `sha256/<b64>` (OkHttp, HPKP style) as well as the bare form; returns the bare pin or null. */
 export function normalizePin(value: string): string | null {
@@ -59,10 +61,11 @@ export function parseBaseline(baseline: Baseline | undefined): DomainRule[] {
 
 /** Lookup by suffix: the longest covering domain wins, whatever less specific rules say. */
 export class PinTable {
-  private readonly byDomain = new Map<string, DomainRule>();
+  private readonly byDomain: { get(name: string): DomainRule | undefined };
 
   constructor(readonly rules: readonly DomainRule[]) {
-    for (const r of rules) this.byDomain.set(r.domain, r);
+    // A bundle's domains come with the table its reader made while checking each domain once.
+    this.byDomain = domainIndex(rules) ?? DomainIndex.of(rules);
   }
 
   lookup(host: string): DomainRule | undefined {
