@@ -57,6 +57,8 @@ export interface MonitorBenchOptions {
   cpuProfDir?: string;
   /** `--monitor-scenarios=first,repeat,two,json,alerting` (default all). */
   scenarios?: string[];
+  /** `--monitor-probe-threads=N`: the config's probeThreads (default: the config's default). */
+  probeThreads?: number;
 }
 
 export const MONITOR_SIZES = [1000, 10_000, 100_000];
@@ -75,7 +77,7 @@ function scenarios(sizes: number[]): Scenario[] {
   return out;
 }
 
-function writeConfig(s: Scenario, dir: string, state: BenchState, ports: number[], root: string, pins: string[]): string {
+function writeConfig(s: Scenario, dir: string, state: BenchState, ports: number[], root: string, pins: string[], probeThreads?: number): string {
   const warn = s.alerting ? [500] : [30, 14, 7];
   const file = join(dir, `monitor.${s.format}`);
   if (s.format === 'yaml') {
@@ -84,7 +86,8 @@ function writeConfig(s: Scenario, dir: string, state: BenchState, ports: number[
       { length: s.n },
       (_, i) => `  - { host: ep${i}.bench.test, port: ${ports[i % ports.length]}, addresses: [127.0.0.1], caFile: ${root}, pins: [${pinList}] }`,
     );
-    const top = `schedule: "0 * * * *"\n${state.configLines}\nexpiryWarningDays: [${warn.join(', ')}]`;
+    const threads = probeThreads ? `\nprobeThreads: ${probeThreads}` : '';
+    const top = `schedule: "0 * * * *"\n${state.configLines}\nexpiryWarningDays: [${warn.join(', ')}]${threads}`;
     writeFileSync(file, `${top}\nendpoints:\n${endpoints.join('\n')}\n`);
   } else {
     const endpoints = Array.from({ length: s.n }, (_, i) => ({
@@ -95,7 +98,8 @@ function writeConfig(s: Scenario, dir: string, state: BenchState, ports: number[
       pins,
     }));
     const stateKeys = Object.fromEntries(state.configLines.split('\n').map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)]));
-    writeFileSync(file, JSON.stringify({ schedule: '0 * * * *', ...stateKeys, expiryWarningDays: warn, endpoints }));
+    const threads = probeThreads ? { probeThreads } : {};
+    writeFileSync(file, JSON.stringify({ schedule: '0 * * * *', ...stateKeys, expiryWarningDays: warn, ...threads, endpoints }));
   }
   return file;
 }
@@ -212,7 +216,7 @@ async function benchBackend(rig: Rig, backend: 'sqlite' | 'postgres'): Promise<v
     for (const s of scenarios(rig.opts.sizes).filter((x) => !rig.opts.scenarios || rig.opts.scenarios.includes(x.id))) {
       const dir = mkdtempSync(join(tmpdir(), 'pinctl-bench-monitor-'));
       if (!s.repeat || !state) states.push((state = backend === 'postgres' ? await pgState(dir) : sqliteState(dir)));
-      const configFile = writeConfig(s, dir, state, rig.ports, rig.caRoot, rig.pins);
+      const configFile = writeConfig(s, dir, state, rig.ports, rig.caRoot, rig.pins, rig.opts.probeThreads);
       const r = await runScenario(rig, s, configFile, state);
       // Both baselines once per size, right after its first run, each in a fresh process like the run itself.
       const loop = (shared: boolean) => bareTlsLoopInChild(rig.ports, s.n, 64, 'ep', '.bench.test', shared);

@@ -129,6 +129,8 @@ export interface MonitorConfig {
   retries: number;
   retryDelayMs: number;
   concurrency: number;
+  /** Worker threads the handshakes are spread over (src/net/probe-threads.ts); 1: in the monitor's own thread. */
+  probeThreads: number;
   /** How long a chain-drift finding stays open when nothing else resolves it. */
   driftWindowMs: number;
   /** `status` and /healthz report the monitor stale when the last sweep is older than this; null: 3× the schedule's interval. */
@@ -154,6 +156,7 @@ export const DEFAULTS = {
   retries: 2,
   retryDelay: '1s',
   concurrency: 64,
+  probeThreads: 1,
   driftWindow: '24h',
   reminder: '24h',
   minSeverity: 'warning' as Severity,
@@ -318,7 +321,7 @@ interface SecretCtx {
   required: boolean;
 }
 
-const TOP = ['schedule', 'timezone', 'state', 'statePasswordEnv', 'statePasswordFile', 'localDir', 'expiryWarningDays', 'timeout', 'retries', 'retryDelay', 'concurrency', 'driftWindow', 'staleAfter', 'metrics', 'alerts', 'endpoints', 'dynamicPinning', 'reportsFrom', 'vantage', 'vantageWindow'];
+const TOP = ['schedule', 'timezone', 'state', 'statePasswordEnv', 'statePasswordFile', 'localDir', 'expiryWarningDays', 'timeout', 'retries', 'retryDelay', 'concurrency', 'probeThreads', 'driftWindow', 'staleAfter', 'metrics', 'alerts', 'endpoints', 'dynamicPinning', 'reportsFrom', 'vantage', 'vantageWindow'];
 const ENDPOINT = ['host', 'port', 'sni', 'addresses', 'caFile', 'pins', 'pinsFrom', 'expiryWarningDays'];
 
 /** Reads and validates a config file. Throws InputError (exit 2) naming every bad field. */
@@ -453,6 +456,7 @@ function validate(p: Problems, doc: unknown, opts: LoadOptions, hash: ReturnType
   const retries = o.retries === undefined ? DEFAULTS.retries : (int(p, o.retries, 'retries', 0, 10) ?? 0);
   const retryDelayMs = duration(p, o.retryDelay ?? DEFAULTS.retryDelay, 'retryDelay', 1, 600_000) ?? 1000;
   const concurrency = o.concurrency === undefined ? DEFAULTS.concurrency : (int(p, o.concurrency, 'concurrency', 1, 4096) ?? 1);
+  const probeThreads = o.probeThreads === undefined ? DEFAULTS.probeThreads : (int(p, o.probeThreads, 'probeThreads', 1, 64) ?? 1);
   const driftWindowMs = duration(p, o.driftWindow ?? DEFAULTS.driftWindow, 'driftWindow', 1000, 366 * 86_400_000) ?? 86_400_000;
   const staleAfterMs = o.staleAfter === undefined ? null : (duration(p, o.staleAfter, 'staleAfter', 1000, 366 * 86_400_000) ?? null);
   const vantage = o.vantage === undefined ? DEFAULT_VANTAGE : (parseVantageName(o.vantage) ?? p.add('vantage', VANTAGE_NAME_RULE, o.vantage) ?? DEFAULT_VANTAGE);
@@ -485,7 +489,7 @@ function validate(p: Problems, doc: unknown, opts: LoadOptions, hash: ReturnType
     }
   }
   const reportsFrom = o.reportsFrom === undefined || o.reportsFrom === null ? null : (reportsFromConfig(p, o.reportsFrom, sec) ?? null);
-  return { schedule, timezone, state, statePassword, localDir, expiryWarningDays, timeoutMs, retries, retryDelayMs, concurrency, driftWindowMs, staleAfterMs, metrics, alerts, endpoints, dynamicPinning, reportsFrom, vantage, vantageWindowMs };
+  return { schedule, timezone, state, statePassword, localDir, expiryWarningDays, timeoutMs, retries, retryDelayMs, concurrency, probeThreads, driftWindowMs, staleAfterMs, metrics, alerts, endpoints, dynamicPinning, reportsFrom, vantage, vantageWindowMs };
 }
 
 /** `state`: a directory (SQLite) or `postgres://USER@HOST:PORT/DB`, with the password from a file or variable. */

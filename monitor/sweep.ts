@@ -13,6 +13,7 @@ import { PinctlError, describeError } from '../src/errors.js';
 import { Prober, probeTls } from '../src/net/probe.js';
 import { Resolver, resolveAll } from '../src/net/resolve.js';
 import { runBounded } from '../src/net/observe.js';
+import { probeThreads } from '../src/net/probe-threads.js';
 import { loadCaFile, loadSystemStore } from '../src/net/trust-store-file.js';
 import { EndpointConfig, MonitorConfig } from './config.js';
 import { CertRecord, ErrorReason, Observation } from './types.js';
@@ -54,7 +55,16 @@ export interface SweepResult {
 }
 
 export async function sweep(cfg: MonitorConfig, deps: SweepDeps): Promise<SweepResult> {
-  const probe = deps.probe ?? probeTls;
+  // Threads only for pinctl's own prober: an injected one (tests) runs as given.
+  const pool = !deps.probe && cfg.probeThreads > 1 ? probeThreads(cfg.probeThreads) : null;
+  try {
+    return await sweepWith(cfg, deps, deps.probe ?? pool?.probe ?? probeTls);
+  } finally {
+    await pool?.close();
+  }
+}
+
+async function sweepWith(cfg: MonitorConfig, deps: SweepDeps, probe: Prober): Promise<SweepResult> {
   const resolve = deps.resolve ?? resolveAll;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const started = performance.now();
