@@ -13,6 +13,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { CORE_SCHEMA, YAMLException, loadAll } from 'js-yaml';
 import { parseStrictJson } from '../src/bundle/strict-json.js';
 import { validate as validateCron } from 'node-cron';
@@ -129,7 +130,10 @@ export interface MonitorConfig {
   retries: number;
   retryDelayMs: number;
   concurrency: number;
-  /** Worker threads the handshakes are spread over (src/net/probe-threads.ts); 1: in the monitor's own thread. */
+  /**
+   * At most this many worker threads share a sweep's handshakes (src/net/probe-threads.ts), one per
+   * 500 addresses; 1: all in the monitor's own thread. `auto` (the default): the CPUs Node may use.
+   */
   probeThreads: number;
   /** How long a chain-drift finding stays open when nothing else resolves it. */
   driftWindowMs: number;
@@ -156,7 +160,7 @@ export const DEFAULTS = {
   retries: 2,
   retryDelay: '1s',
   concurrency: 64,
-  probeThreads: 1,
+  probeThreads: 'auto',
   driftWindow: '24h',
   reminder: '24h',
   minSeverity: 'warning' as Severity,
@@ -230,6 +234,13 @@ function str(p: Problems, v: unknown, path: string, what = 'a string'): string |
 function int(p: Problems, v: unknown, path: string, min: number, max: number): number | undefined {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) return p.add(path, `a whole number from ${min} to ${max}`, v);
   return v;
+}
+
+/** `probeThreads`: `auto` is the CPUs this process may use (os.availableParallelism). */
+function threadCount(p: Problems, v: unknown): number {
+  if (v === 'auto') return availableParallelism();
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 64) return v;
+  return p.add('probeThreads', '`auto` or a whole number from 1 to 64', v) ?? 1;
 }
 
 function duration(p: Problems, v: unknown, path: string, minMs: number, maxMs: number): number | undefined {
@@ -456,7 +467,7 @@ function validate(p: Problems, doc: unknown, opts: LoadOptions, hash: ReturnType
   const retries = o.retries === undefined ? DEFAULTS.retries : (int(p, o.retries, 'retries', 0, 10) ?? 0);
   const retryDelayMs = duration(p, o.retryDelay ?? DEFAULTS.retryDelay, 'retryDelay', 1, 600_000) ?? 1000;
   const concurrency = o.concurrency === undefined ? DEFAULTS.concurrency : (int(p, o.concurrency, 'concurrency', 1, 4096) ?? 1);
-  const probeThreads = o.probeThreads === undefined ? DEFAULTS.probeThreads : (int(p, o.probeThreads, 'probeThreads', 1, 64) ?? 1);
+  const probeThreads = threadCount(p, o.probeThreads ?? DEFAULTS.probeThreads);
   const driftWindowMs = duration(p, o.driftWindow ?? DEFAULTS.driftWindow, 'driftWindow', 1000, 366 * 86_400_000) ?? 86_400_000;
   const staleAfterMs = o.staleAfter === undefined ? null : (duration(p, o.staleAfter, 'staleAfter', 1000, 366 * 86_400_000) ?? null);
   const vantage = o.vantage === undefined ? DEFAULT_VANTAGE : (parseVantageName(o.vantage) ?? p.add('vantage', VANTAGE_NAME_RULE, o.vantage) ?? DEFAULT_VANTAGE);

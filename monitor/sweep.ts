@@ -13,7 +13,7 @@ import { PinctlError, describeError } from '../src/errors.js';
 import { Prober, probeTls } from '../src/net/probe.js';
 import { Resolver, resolveAll } from '../src/net/resolve.js';
 import { runBounded } from '../src/net/observe.js';
-import { probeThreads } from '../src/net/probe-threads.js';
+import { ProbePool, startProbeThreads } from '../src/net/probe-threads.js';
 import { loadCaFile, loadSystemStore } from '../src/net/trust-store-file.js';
 import { EndpointConfig, MonitorConfig } from './config.js';
 import { CertRecord, ErrorReason, Observation } from './types.js';
@@ -55,16 +55,6 @@ export interface SweepResult {
 }
 
 export async function sweep(cfg: MonitorConfig, deps: SweepDeps): Promise<SweepResult> {
-  // Threads only for pinctl's own prober: an injected one (tests) runs as given.
-  const pool = !deps.probe && cfg.probeThreads > 1 ? probeThreads(cfg.probeThreads) : null;
-  try {
-    return await sweepWith(cfg, deps, deps.probe ?? pool?.probe ?? probeTls);
-  } finally {
-    await pool?.close();
-  }
-}
-
-async function sweepWith(cfg: MonitorConfig, deps: SweepDeps, probe: Prober): Promise<SweepResult> {
   const resolve = deps.resolve ?? resolveAll;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const started = performance.now();
@@ -105,17 +95,35 @@ async function sweepWith(cfg: MonitorConfig, deps: SweepDeps, probe: Prober): Pr
   jobs.sort((a, b) => order.get(a.endpoint.id)! - order.get(b.endpoint.id)!);
   let done = 0;
   const results: Observation[] = new Array(jobs.length);
-  await runBounded(
-    jobs.map((j, i) => ({ j, i })),
-    cfg.concurrency,
-    async ({ j, i }) => {
-      results[i] = await observeAddress(j, cfg, deps, probe, sleep, cache);
-      deps.onProgress?.(++done, jobs.length);
-    },
-  );
+  const pool = deps.probe ? null : probingThreads(cfg.probeThreads, jobs.length);
+  const probe = deps.probe ?? pool?.probe ?? probeTls;
+  try {
+    await runBounded(
+      jobs.map((j, i) => ({ j, i })),
+      cfg.concurrency,
+      async ({ j, i }) => {
+        results[i] = await observeAddress(j, cfg, deps, probe, sleep, cache);
+        deps.onProgress?.(++done, jobs.length);
+      },
+    );
+  } finally {
+    await pool?.close();
+  }
   observations.push(...results);
   observations.sort((a, b) => order.get(a.endpoint)! - order.get(b.endpoint)!);
   return { startedAt, finishedAt: deps.now().toISOString(), durationMs: performance.now() - started, observations, certificates: cache.certificates };
+}
+
+/** Below this many addresses per thread a sweep is too short for threads to pay for their start. */
+export const ADDRESSES_PER_THREAD = 500;
+
+/**
+ * Worker threads for pinctl's own prober (an injected prober, as in tests, runs as given): up to
+ * `probeThreads`, one per ADDRESSES_PER_THREAD addresses; one thread means the monitor's own.
+ */
+function probingThreads(probeThreads: number, addresses: number): ProbePool | null {
+  const n = Math.min(probeThreads, Math.floor(addresses / ADDRESSES_PER_THREAD));
+  return n > 1 ? startProbeThreads(n) : null;
 }
 
 function base(endpoint: EndpointConfig, address: string, now: Date, vantage = DEFAULT_VANTAGE): Observation {

@@ -1,5 +1,5 @@
 /**
- * A worker thread of probeThreads() (probe-threads.ts): runs probeTls for each request it is
+ * A worker thread of startProbeThreads() (probe-threads.ts): runs probeTls for each request it is
  * sent and posts the result back, the certificates' buffers transferred rather than copied.
  */
 import { parentPort } from 'node:worker_threads';

@@ -26,7 +26,7 @@ interface Thread {
  * `count` probing threads, or null when they cannot be started from this module: run from its
  * TypeScript source (a test runner), the compiled probe-thread.js it would load does not exist.
  */
-export function probeThreads(count: number): ProbePool | null {
+export function startProbeThreads(count: number): ProbePool | null {
   const url = new URL('./probe-thread.js', import.meta.url);
   if (!import.meta.url.endsWith('.js')) return null;
   let nextId = 0;

@@ -1,4 +1,4 @@
-/** probeThreads: probeTls in worker threads gives probeTls's results (compiled: threads load .js). */
+/** startProbeThreads: probeTls in worker threads gives probeTls's results (compiled: threads load .js). */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
@@ -26,9 +26,9 @@ const shape = (r: ProbeResult) =>
     ? { ok: true, address: r.address, served: r.served.map((d) => Buffer.from(d).toString('base64')), protocol: r.protocol, cipher: r.cipher }
     : { ok: false, address: r.address, code: r.error.code, message: r.error.message, hint: r.error.hint, isProbeError: r.error instanceof ProbeError || r.error.name === 'ProbeError' };
 
-describe('probeThreads', () => {
+describe('startProbeThreads', () => {
   it('returns what probeTls returns: chains, refusals and timeouts, spread over the threads', async () => {
-    const pool = threads.probeThreads(2)!;
+    const pool = threads.startProbeThreads(2)!;
     expect(pool).not.toBeNull();
     try {
       const reqs: ProbeRequest[] = [
@@ -47,6 +47,6 @@ describe('probeThreads', () => {
   });
   it('is not started from the TypeScript source (the compiled thread module would be missing)', async () => {
     const fromSource = await import('../../src/net/probe-threads.js');
-    expect(fromSource.probeThreads(2)).toBeNull();
+    expect(fromSource.startProbeThreads(2)).toBeNull();
   });
 });
