@@ -14,6 +14,17 @@ afterAll(async () => Promise.all(servers.map((s) => s.close())));
 
 const pinsOf = (served: Uint8Array[]) => served.map((d) => spkiSha256(certificateSpki(d)));
 
+/** Counts getPeerX509Certificate() calls (the read that leaks issuer certificates in Node 20). */
+function spyOnX509Reads() {
+  const original = tls.TLSSocket.prototype.getPeerX509Certificate;
+  let calls = 0;
+  tls.TLSSocket.prototype.getPeerX509Certificate = function (this: tls.TLSSocket) {
+    calls++;
+    return original.call(this);
+  };
+  return { calls: () => calls, restore: () => void (tls.TLSSocket.prototype.getPeerX509Certificate = original) };
+}
+
 describe('probeTls against real servers on 127.0.0.1', () => {
   it('returns exactly the served chain, not completed from any store', async () => {
     const s = keep(await tlsServer('chain.pem', 'leaf.key'));
@@ -153,17 +164,12 @@ describe('probeTls against real servers on 127.0.0.1', () => {
   });
   it('reads a leaf sent alone with getPeerX509Certificate (nothing after the first to leak), and nothing else with it', async () => {
     const pem = (f: string) => readFileSync(pkiFile(f), 'utf8');
-    const original = tls.TLSSocket.prototype.getPeerX509Certificate;
-    let calls = 0;
-    tls.TLSSocket.prototype.getPeerX509Certificate = function (this: tls.TLSSocket) {
-      calls++;
-      return original.call(this);
-    };
+    const spy = spyOnX509Reads();
     try {
       const alone = keep(await tlsServer('leaf.pem', 'leaf.key'));
       const r = await probeTls({ host: 'api.pinctl.test', port: alone.port, address: '127.0.0.1', timeoutMs: 3000 });
       expect(r.ok && pinsOf(r.served)).toEqual([opensslPin('leaf.pem')]);
-      expect(calls).toBe(1);
+      expect(spy.calls()).toBe(1);
       // OpenSSL found no issuer of the leaf, yet an unrelated certificate came with it: the result
       // is still the issuer-linked one, and that endpoint is not read with the leaking call again.
       const extra = keep(await tlsServer('chain.pem', 'leaf.key', { cert: ['leaf.pem', 'intermediate2.pem'].map(pem).join('') }));
@@ -171,27 +177,22 @@ describe('probeTls against real servers on 127.0.0.1', () => {
         const again = await probeTls({ host: 'api.pinctl.test', port: extra.port, address: '127.0.0.1', timeoutMs: 3000 });
         expect(again.ok && pinsOf(again.served)).toEqual([opensslPin('leaf.pem')]);
       }
-      expect(calls).toBe(2);
+      expect(spy.calls()).toBe(2);
     } finally {
-      tls.TLSSocket.prototype.getPeerX509Certificate = original;
+      spy.restore();
     }
   });
   it('by default never calls getPeerX509Certificate when the leaf came with its issuers (it leaks them natively in Node 20)', async () => {
     const s = keep(await tlsServer('fullchain.pem', 'leaf.key'));
-    const original = tls.TLSSocket.prototype.getPeerX509Certificate;
-    let calls = 0;
-    tls.TLSSocket.prototype.getPeerX509Certificate = function (this: tls.TLSSocket) {
-      calls++;
-      return original.call(this);
-    };
+    const spy = spyOnX509Reads();
     try {
       const r = await probeTls({ host: 'api.pinctl.test', port: s.port, address: '127.0.0.1', timeoutMs: 3000 });
       expect(r.ok && r.served.length).toBe(3);
-      expect(calls).toBe(0);
+      expect(spy.calls()).toBe(0);
       await probeTls({ host: 'api.pinctl.test', port: s.port, address: '127.0.0.1', timeoutMs: 3000, asSent: true });
-      expect(calls).toBe(1); // the spy works
+      expect(spy.calls()).toBe(1); // the spy works
     } finally {
-      tls.TLSSocket.prototype.getPeerX509Certificate = original;
+      spy.restore();
     }
   });
   it('a server sending 500 certificates fails cleanly', async () => {
