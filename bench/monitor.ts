@@ -77,7 +77,15 @@ function scenarios(sizes: number[]): Scenario[] {
   return out;
 }
 
-function writeConfig(s: Scenario, dir: string, state: BenchState, ports: number[], root: string, pins: string[], probeThreads?: number): string {
+function writeConfig(
+  s: Scenario,
+  dir: string,
+  state: BenchState,
+  ports: number[],
+  root: string,
+  pins: string[],
+  probeThreads?: number,
+): string {
   const warn = s.alerting ? [500] : [30, 14, 7];
   const file = join(dir, `monitor.${s.format}`);
   if (s.format === 'yaml') {
@@ -99,7 +107,8 @@ function writeConfig(s: Scenario, dir: string, state: BenchState, ports: number[
     }));
     const stateKeys = Object.fromEntries(state.configLines.split('\n').map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)]));
     const threads = probeThreads ? { probeThreads } : {};
-    writeFileSync(file, JSON.stringify({ schedule: '0 * * * *', ...stateKeys, expiryWarningDays: warn, ...threads, endpoints }));
+    const top = { schedule: '0 * * * *', ...stateKeys, expiryWarningDays: warn, ...threads };
+    writeFileSync(file, JSON.stringify({ ...top, endpoints }));
   }
   return file;
 }
@@ -143,7 +152,8 @@ async function runScenario(rig: Rig, s: Scenario, configFile: string, state: Ben
   const before = await state.footprint().catch((): Footprint => ({ rows: 0, bytes: 0 }));
   const t = performance.now();
   const serverCpu0 = rig.serverCpuMs();
-  const outs = await Promise.all(Array.from({ length: s.procs }, () => monitorOnce(rig.root, configFile, rig.opts.cpuProfDir)));
+  const once = () => monitorOnce(rig.root, configFile, rig.opts.cpuProfDir);
+  const outs = await Promise.all(Array.from({ length: s.procs }, once));
   const wallMs = performance.now() - t;
   const serverCpuMs = rig.serverCpuMs() - serverCpu0;
   const swept = outs.filter((o) => o.code !== 2);
@@ -155,7 +165,8 @@ async function runScenario(rig: Rig, s: Scenario, configFile: string, state: Ben
   const sweepMs = await state.lastSweepMs();
   if (sweepMs === undefined) throw new Error('pinctl monitor once stored no sweep');
   const after = await state.footprint();
-  return { wallMs, outs, serverCpuMs, swept: swept.length, sweepMs, rows: after.rows - before.rows, bytes: after.bytes - before.bytes };
+  const grown = { rows: after.rows - before.rows, bytes: after.bytes - before.bytes };
+  return { wallMs, outs, serverCpuMs, swept: swept.length, sweepMs, ...grown };
 }
 
 interface Baseline {
@@ -192,7 +203,10 @@ export async function benchMonitor(line: Line, opts: MonitorBenchOptions = ALL):
   const servers = await startTlsServers(pki.chain, pki.key, Math.max(8, Math.ceil(Math.max(...opts.sizes) / 5000)));
   const cli = join(root, 'dist', 'cli', 'main.js');
   const pins = (JSON.parse(execFileSync(process.execPath, [cli, 'pins', '--json', pki.chain, pki.root], { encoding: 'utf8' })) as { spkiSha256: string }[]).map((p) => p.spkiSha256);
-  const rig: Rig = { root, ports: servers.ports, caRoot: pki.root, pins, line, opts, baselines: new Map(), firstSweep: new Map(), serverCpuMs: servers.cpuMs };
+  const rig: Rig = {
+    ...{ root, ports: servers.ports, caRoot: pki.root, pins, line, opts },
+    ...{ baselines: new Map(), firstSweep: new Map(), serverCpuMs: servers.cpuMs },
+  };
   try {
     await bareTlsLoop(rig.ports, 500, 64, (i) => `ep${i}.bench.test`); // warm the servers
     for (const backend of opts.backends) {
@@ -228,7 +242,8 @@ async function benchBackend(rig: Rig, backend: 'sqlite' | 'postgres'): Promise<v
       rig.line(
         `monitor ${fmtN(s.n)} ${backend} (${s.format}), ${s.label}`,
         `${secs(r.wallMs)}${procs}, cpu ${cpu} s (servers ${(r.serverCpuMs / 1000).toFixed(1)} s), peak ${rss} MB`,
-        `bare tls.connect ${secs(b.plain.ms)}; shared-context loop ${secs(b.shared.ms)} (cpu ${(b.shared.cpuMs / 1000).toFixed(1)} s) = ` +
+        `bare tls.connect ${secs(b.plain.ms)}; ` +
+          `shared-context loop ${secs(b.shared.ms)} (cpu ${(b.shared.cpuMs / 1000).toFixed(1)} s) = ` +
           `${(r.wallMs / b.shared.ms).toFixed(2)}x; probing alone ${secs(r.sweepMs)}; db +${fmtN(r.rows)} rows, ` +
           `${r.bytes >= 0 ? '+' : ''}${(r.bytes / MB).toFixed(1)} MB`,
         r.wallMs / b.plain.ms,

@@ -9,7 +9,13 @@ import { runBounded } from '../src/net/observe.js';
  * loop. cpuMs() is that process's CPU time so far (Linux /proc; NaN elsewhere): on a 2-core machine
  * it tells whether a run was bound by the client or by the servers.
  */
-export async function startTlsServers(chain: string, key: string, count: number): Promise<{ ports: number[]; stop(): void; cpuMs(): number }> {
+export interface TlsServers {
+  ports: number[];
+  stop(): void;
+  cpuMs(): number;
+}
+
+export async function startTlsServers(chain: string, key: string, count: number): Promise<TlsServers> {
   const code = `const tls = require('node:tls'); const fs = require('node:fs');
     const opts = { cert: fs.readFileSync(${JSON.stringify(chain)}), key: fs.readFileSync(${JSON.stringify(key)}) };
     const ports = []; let n = ${count};
@@ -63,11 +69,19 @@ export interface LoopTime {
  * bareTlsLoop in a fresh Node process (as `pinctl monitor once` runs in one), so neither side of
  * the comparison carries the heap of the benchmarks that ran before it in this process.
  */
-export function bareTlsLoopInChild(ports: number[], n: number, concurrency: number, namePrefix: string, nameSuffix: string, sharedContext: boolean): LoopTime {
+export function bareTlsLoopInChild(
+  ports: number[],
+  n: number,
+  concurrency: number,
+  namePrefix: string,
+  nameSuffix: string,
+  sharedContext: boolean,
+): LoopTime {
   const url = new URL('./tls-load.js', import.meta.url).href;
   const code = `const { bareTlsLoop } = await import(${JSON.stringify(url)});
     const ms = await bareTlsLoop(${JSON.stringify(ports)}, ${n}, ${concurrency}, (i) => ${JSON.stringify(namePrefix)} + i + ${JSON.stringify(nameSuffix)}, ${sharedContext});
     const u = process.resourceUsage();
     process.stdout.write(JSON.stringify({ ms, cpuMs: (u.userCPUTime + u.systemCPUTime) / 1000 }));`;
-  return JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' })) as LoopTime;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' });
+  return JSON.parse(out) as LoopTime;
 }

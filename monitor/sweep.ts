@@ -111,7 +111,8 @@ export async function sweep(cfg: MonitorConfig, deps: SweepDeps): Promise<SweepR
   }
   observations.push(...results);
   observations.sort((a, b) => order.get(a.endpoint)! - order.get(b.endpoint)!);
-  return { startedAt, finishedAt: deps.now().toISOString(), durationMs: performance.now() - started, observations, certificates: cache.certificates };
+  const durationMs = performance.now() - started;
+  return { startedAt, finishedAt: deps.now().toISOString(), durationMs, observations, certificates: cache.certificates };
 }
 
 /** Below this many addresses per thread a sweep is too short for threads to pay for their start. */
@@ -168,10 +169,8 @@ async function observeAddress(
         obs.chain = chain.records;
         obs.trusted = chain.trusted;
         obs.problems = chain.problems.map((p) => ({ code: p.code, message: p.message }));
-        obs.error =
-          chain.problems.length === 0
-            ? null
-            : { reason: 'verify', code: chain.problems[0]!.code, message: chain.problems.map((p) => p.message).join('; ') };
+        const [first] = chain.problems;
+        obs.error = first ? { reason: 'verify', code: first.code, message: chain.problems.map((p) => p.message).join('; ') } : null;
         obs.at = deps.now().toISOString();
         return obs;
       } catch (e) {

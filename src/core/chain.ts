@@ -171,7 +171,8 @@ function validate(path: ChainEntry[], trusted: boolean, store: TrustStore, opts:
 export function hostnameProblem(leaf: CertInfo, h: string): ChainProblem | null {
   const ok = isIP(h) ? leaf.x509.checkIP(h) !== undefined : leaf.x509.checkHost(h) !== undefined;
   if (ok) return null;
-  return { code: 'hostname-mismatch', message: `the leaf is for ${leaf.subjectAltNames.join(', ') || leaf.subject || 'an empty subject'}, not ${h}` };
+  const names = leaf.subjectAltNames.join(', ') || leaf.subject || 'an empty subject';
+  return { code: 'hostname-mismatch', message: `the leaf is for ${names}, not ${h}` };
 }
 
 /**
@@ -180,7 +181,8 @@ export function hostnameProblem(leaf: CertInfo, h: string): ChainProblem | null 
  */
 export function validitySignature(entries: ChainEntry[], now: Date): string {
   const t = now.getTime();
-  return entries.map((e) => (e.cert.notAfter.getTime() < t ? 'x' : e.cert.notBefore.getTime() > t ? 'y' : '.')).join('');
+  const status = (c: CertInfo) => (c.notAfter.getTime() < t ? 'x' : c.notBefore.getTime() > t ? 'y' : '.');
+  return entries.map((e) => status(e.cert)).join('');
 }
 
 export function isoDate(d: Date): string {

@@ -8,6 +8,6 @@ import { ProbeRequest, probeTls } from './probe.js';
 parentPort!.on('message', (m: { id: number; req: ProbeRequest }) => {
   void probeTls(m.req).then((r) => {
     if (r.ok) parentPort!.postMessage({ id: m.id, r }, r.served.map((d) => d.buffer as ArrayBuffer));
-    else parentPort!.postMessage({ id: m.id, r: { ...r, error: { code: r.error.code, message: r.error.message, hint: r.error.hint } } });
+    else parentPort!.postMessage({ id: m.id, r: { ...r, error: r.error.toJSON() } });
   });
 });

@@ -13,7 +13,9 @@ export interface ProbePool {
   close(): Promise<void>;
 }
 
-type Posted = ProbeResult | (Omit<ProbeResult & { ok: false }, 'error'> & { error: { code: ErrorCode; message: string; hint?: string } });
+/** A failure crosses the thread boundary as its toJSON(): code, message, hint. */
+type PostedError = { code: ErrorCode; message: string; hint?: string };
+type Posted = ProbeResult | (Omit<ProbeResult & { ok: false }, 'error'> & { error: PostedError });
 
 interface Thread {
   worker: Worker;
@@ -35,7 +37,8 @@ export function startProbeThreads(count: number): ProbePool | null {
     t.worker.on('message', (m: { id: number; r: Posted }) => {
       const done = t.pending.get(m.id)!;
       t.pending.delete(m.id);
-      done(m.r.ok ? m.r : { ...m.r, error: new ProbeError(m.r.error.code, m.r.error.message, { hint: m.r.error.hint }) });
+      const r = m.r;
+      done(r.ok ? r : { ...r, error: new ProbeError(r.error.code, r.error.message, { hint: r.error.hint }) });
     });
     // A thread that dies answers what it held with an error and takes no more; the sweep goes on.
     const died = (why: string) => {

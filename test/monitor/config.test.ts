@@ -93,9 +93,9 @@ endpoints:
     expect(msg).toContain('endpoints[1].host: expected a host name or IP address');
     expect(msg).toContain('endpoints[1].pins[0]: expected a base64 SHA-256 SPKI pin');
   });
-  it('probeThreads: auto (the default) is the CPUs Node may use; a number is taken as given', () => {
-    expect(parse(MIN).probeThreads).toBe(availableParallelism());
-    expect(parse(`probeThreads: auto\n${MIN}`).probeThreads).toBe(availableParallelism());
+  it('probeThreads: auto (the default) leaves one CPU to the monitor; a number is taken as given', () => {
+    expect(parse(MIN).probeThreads).toBe(Math.max(1, availableParallelism() - 1));
+    expect(parse(`probeThreads: auto\n${MIN}`).probeThreads).toBe(Math.max(1, availableParallelism() - 1));
     expect(parse(`probeThreads: 3\n${MIN}`).probeThreads).toBe(3);
     expect(problem(`probeThreads: 0\n${MIN}`)).toContain('probeThreads: expected `auto` or a whole number from 1 to 64, found 0');
   });
