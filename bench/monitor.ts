@@ -16,7 +16,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bareTlsLoop, bareTlsLoopInChild, startTlsServers } from './tls-load.js';
+import { LoopTime, bareTlsLoop, bareTlsLoopInChild, startTlsServers } from './tls-load.js';
 import { packageRoot } from '../src/package-root.js';
 import { BenchState, Footprint, PG_SKIP_REASON, pgState, sqliteState } from './monitor-db.js';
 
@@ -57,6 +57,8 @@ export interface MonitorBenchOptions {
   cpuProfDir?: string;
   /** `--monitor-scenarios=first,repeat,two,json,alerting` (default all). */
   scenarios?: string[];
+  /** `--monitor-probe-threads=N`: the config's probeThreads (default: the config's default). */
+  probeThreads?: number;
 }
 
 export const MONITOR_SIZES = [1000, 10_000, 100_000];
@@ -75,7 +77,15 @@ function scenarios(sizes: number[]): Scenario[] {
   return out;
 }
 
-function writeConfig(s: Scenario, dir: string, state: BenchState, ports: number[], root: string, pins: string[]): string {
+function writeConfig(
+  s: Scenario,
+  dir: string,
+  state: BenchState,
+  ports: number[],
+  root: string,
+  pins: string[],
+  probeThreads?: number,
+): string {
   const warn = s.alerting ? [500] : [30, 14, 7];
   const file = join(dir, `monitor.${s.format}`);
   if (s.format === 'yaml') {
@@ -84,7 +94,8 @@ function writeConfig(s: Scenario, dir: string, state: BenchState, ports: number[
       { length: s.n },
       (_, i) => `  - { host: ep${i}.bench.test, port: ${ports[i % ports.length]}, addresses: [127.0.0.1], caFile: ${root}, pins: [${pinList}] }`,
     );
-    const top = `schedule: "0 * * * *"\n${state.configLines}\nexpiryWarningDays: [${warn.join(', ')}]`;
+    const threads = probeThreads ? `\nprobeThreads: ${probeThreads}` : '';
+    const top = `schedule: "0 * * * *"\n${state.configLines}\nexpiryWarningDays: [${warn.join(', ')}]${threads}`;
     writeFileSync(file, `${top}\nendpoints:\n${endpoints.join('\n')}\n`);
   } else {
     const endpoints = Array.from({ length: s.n }, (_, i) => ({
@@ -95,26 +106,31 @@ function writeConfig(s: Scenario, dir: string, state: BenchState, ports: number[
       pins,
     }));
     const stateKeys = Object.fromEntries(state.configLines.split('\n').map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)]));
-    writeFileSync(file, JSON.stringify({ schedule: '0 * * * *', ...stateKeys, expiryWarningDays: warn, endpoints }));
+    const threads = probeThreads ? { probeThreads } : {};
+    const top = { schedule: '0 * * * *', ...stateKeys, expiryWarningDays: warn, ...threads };
+    writeFileSync(file, JSON.stringify({ ...top, endpoints }));
   }
   return file;
 }
 
 interface RunOut {
   ms: number;
+  /** CPU time (user + system) of the process: steadier than wall time on a shared machine. */
+  cpuMs: number;
   rssKb: number;
   code: number;
   err: string;
 }
 
-/** `pinctl monitor once` in a child process that reports its wall time, its exit code and its peak RSS. */
+/** `pinctl monitor once` in a child process that reports its wall and CPU time, its exit code and its peak RSS. */
 function monitorOnce(root: string, configFile: string, cpuProfDir?: string): Promise<RunOut> {
   const code = `const { run } = await import(${JSON.stringify(join(root, 'dist', 'cli', 'run.js'))});
     const { processIO } = await import(${JSON.stringify(join(root, 'dist', 'cli', 'io.js'))});
     const io = processIO(); io.stdout = { write() {} }; let err = ''; io.stderr = { write(x) { err += x; } };
     const t = performance.now(); const code = await run(['monitor', 'once', '--config', ${JSON.stringify(configFile)}], io);
-    const ms = performance.now() - t;
-    process.stdout.write(JSON.stringify({ ms, rssKb: process.resourceUsage().maxRSS, code, err: err.slice(0, 2000) }));`;
+    const ms = performance.now() - t; const u = process.resourceUsage();
+    const cpuMs = (u.userCPUTime + u.systemCPUTime) / 1000;
+    process.stdout.write(JSON.stringify({ ms, cpuMs, rssKb: u.maxRSS, code, err: err.slice(0, 2000) }));`;
   const prof = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];
   const child = spawn(process.execPath, [...prof, '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
@@ -132,11 +148,14 @@ function monitorOnce(root: string, configFile: string, cpuProfDir?: string): Pro
 }
 
 /** One sweep (or two processes racing for one): times, peak RSS per process, the database's growth. */
-async function runScenario(root: string, s: Scenario, configFile: string, state: BenchState, cpuProfDir?: string) {
+async function runScenario(rig: Rig, s: Scenario, configFile: string, state: BenchState) {
   const before = await state.footprint().catch((): Footprint => ({ rows: 0, bytes: 0 }));
   const t = performance.now();
-  const outs = await Promise.all(Array.from({ length: s.procs }, () => monitorOnce(root, configFile, cpuProfDir)));
+  const serverCpu0 = rig.serverCpuMs();
+  const once = () => monitorOnce(rig.root, configFile, rig.opts.cpuProfDir);
+  const outs = await Promise.all(Array.from({ length: s.procs }, once));
   const wallMs = performance.now() - t;
+  const serverCpuMs = rig.serverCpuMs() - serverCpu0;
   const swept = outs.filter((o) => o.code !== 2);
   const busy = outs.filter((o) => o.code === 2 && /STATE_BUSY|another monitor/.test(o.err));
   // A run that failed or stored no sweep measured nothing: say so instead of printing a time.
@@ -146,12 +165,13 @@ async function runScenario(root: string, s: Scenario, configFile: string, state:
   const sweepMs = await state.lastSweepMs();
   if (sweepMs === undefined) throw new Error('pinctl monitor once stored no sweep');
   const after = await state.footprint();
-  return { wallMs, outs, swept: swept.length, sweepMs, rows: after.rows - before.rows, bytes: after.bytes - before.bytes };
+  const grown = { rows: after.rows - before.rows, bytes: after.bytes - before.bytes };
+  return { wallMs, outs, serverCpuMs, swept: swept.length, sweepMs, ...grown };
 }
 
 interface Baseline {
-  plain: number;
-  shared: number;
+  plain: LoopTime;
+  shared: LoopTime;
 }
 
 const MB = 1024 * 1024;
@@ -169,6 +189,8 @@ interface Rig {
   line: Line;
   opts: MonitorBenchOptions;
   baselines: Map<number, Baseline>;
+  /** CPU time of the TLS servers' process so far. */
+  serverCpuMs: () => number;
   /** First-sweep times by "backend size", for PostgreSQL vs SQLite. */
   firstSweep: Map<string, number>;
 }
@@ -181,7 +203,10 @@ export async function benchMonitor(line: Line, opts: MonitorBenchOptions = ALL):
   const servers = await startTlsServers(pki.chain, pki.key, Math.max(8, Math.ceil(Math.max(...opts.sizes) / 5000)));
   const cli = join(root, 'dist', 'cli', 'main.js');
   const pins = (JSON.parse(execFileSync(process.execPath, [cli, 'pins', '--json', pki.chain, pki.root], { encoding: 'utf8' })) as { spkiSha256: string }[]).map((p) => p.spkiSha256);
-  const rig: Rig = { root, ports: servers.ports, caRoot: pki.root, pins, line, opts, baselines: new Map(), firstSweep: new Map() };
+  const rig: Rig = {
+    ...{ root, ports: servers.ports, caRoot: pki.root, pins, line, opts },
+    ...{ baselines: new Map(), firstSweep: new Map(), serverCpuMs: servers.cpuMs },
+  };
   try {
     await bareTlsLoop(rig.ports, 500, 64, (i) => `ep${i}.bench.test`); // warm the servers
     for (const backend of opts.backends) {
@@ -205,20 +230,23 @@ async function benchBackend(rig: Rig, backend: 'sqlite' | 'postgres'): Promise<v
     for (const s of scenarios(rig.opts.sizes).filter((x) => !rig.opts.scenarios || rig.opts.scenarios.includes(x.id))) {
       const dir = mkdtempSync(join(tmpdir(), 'pinctl-bench-monitor-'));
       if (!s.repeat || !state) states.push((state = backend === 'postgres' ? await pgState(dir) : sqliteState(dir)));
-      const configFile = writeConfig(s, dir, state, rig.ports, rig.caRoot, rig.pins);
-      const r = await runScenario(rig.root, s, configFile, state, rig.opts.cpuProfDir);
+      const configFile = writeConfig(s, dir, state, rig.ports, rig.caRoot, rig.pins, rig.opts.probeThreads);
+      const r = await runScenario(rig, s, configFile, state);
       // Both baselines once per size, right after its first run, each in a fresh process like the run itself.
       const loop = (shared: boolean) => bareTlsLoopInChild(rig.ports, s.n, 64, 'ep', '.bench.test', shared);
       if (!rig.baselines.has(s.n)) rig.baselines.set(s.n, { plain: loop(false), shared: loop(true) });
       const b = rig.baselines.get(s.n)!;
       const rss = r.outs.map((o) => `${Math.round(o.rssKb / 1024)}`).join('/');
+      const cpu = r.outs.map((o) => (o.cpuMs / 1000).toFixed(1)).join('/');
       const procs = s.procs > 1 ? ` (${r.swept} of ${s.procs} swept)` : '';
       rig.line(
         `monitor ${fmtN(s.n)} ${backend} (${s.format}), ${s.label}`,
-        `${secs(r.wallMs)}${procs}, peak ${rss} MB`,
-        `bare tls.connect ${secs(b.plain)}; shared-context loop ${secs(b.shared)} = ${(r.wallMs / b.shared).toFixed(2)}x; ` +
-          `probing alone ${secs(r.sweepMs)}; db +${fmtN(r.rows)} rows, ${r.bytes >= 0 ? '+' : ''}${(r.bytes / MB).toFixed(1)} MB`,
-        r.wallMs / b.plain,
+        `${secs(r.wallMs)}${procs}, cpu ${cpu} s (servers ${(r.serverCpuMs / 1000).toFixed(1)} s), peak ${rss} MB`,
+        `bare tls.connect ${secs(b.plain.ms)}; ` +
+          `shared-context loop ${secs(b.shared.ms)} (cpu ${(b.shared.cpuMs / 1000).toFixed(1)} s) = ` +
+          `${(r.wallMs / b.shared.ms).toFixed(2)}x; probing alone ${secs(r.sweepMs)}; db +${fmtN(r.rows)} rows, ` +
+          `${r.bytes >= 0 ? '+' : ''}${(r.bytes / MB).toFixed(1)} MB`,
+        r.wallMs / b.plain.ms,
         targetOf(s.n),
       );
       if (s.id === 'first') rig.firstSweep.set(`${backend} ${s.n}`, r.wallMs);

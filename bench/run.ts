@@ -131,7 +131,8 @@ async function benchProbe(): Promise<void> {
  * `--only=monitor` (or pins, probe, resolve, soak, bundle, serve, sdk-core, android; comma-separated) runs just those sections.
  * Monitor: `--monitor-sizes=1000,10000` (default 1000,10000,100000), `--monitor-states=sqlite,postgres`
  * (PostgreSQL from PINCTL_BENCH_PG or PINCTL_TEST_PG), `--monitor-scenarios=first,repeat,two,json,alerting`,
- * `--monitor-cpu-prof=DIR` (V8 profiles of each monitor process).
+ * `--monitor-cpu-prof=DIR` (V8 profiles of each monitor process), `--monitor-probe-threads=N` (the config's
+ * probeThreads).
  */
 const only = args.get('only')?.split(',');
 const wanted = (section: string) => !only || only.includes(section);
@@ -162,6 +163,7 @@ async function main(): Promise<void> {
       sizes: sizesArg(args.get('monitor-sizes')) ?? MONITOR_SIZES,
       backends: (args.get('monitor-states')?.split(',') ?? ['sqlite', 'postgres']) as ('sqlite' | 'postgres')[],
       cpuProfDir: args.get('monitor-cpu-prof'),
+      probeThreads: args.has('monitor-probe-threads') ? Number(args.get('monitor-probe-threads')) : undefined,
       scenarios: args.get('monitor-scenarios')?.split(','),
     });
   }

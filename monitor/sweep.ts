@@ -5,7 +5,7 @@
  * Observation: the full chain as validated by src/core/chain.ts (position, fingerprint, SPKI pin,
  * subject, issuer, validity, embedded SCTs), the TLS version, or an error by reason.
  */
-import { buildChain } from '../src/core/chain.js';
+import { ChainProblem, ChainReport, buildChain, hostnameProblem, validitySignature } from '../src/core/chain.js';
 import { CertInfo, parseCertificate } from '../src/core/certificate.js';
 import { TrustStore } from '../src/core/trust-store.js';
 import { TAG, children, expectTag, oidToString, readWhole } from '../src/core/der.js';
@@ -13,6 +13,7 @@ import { PinctlError, describeError } from '../src/errors.js';
 import { Prober, probeTls } from '../src/net/probe.js';
 import { Resolver, resolveAll } from '../src/net/resolve.js';
 import { runBounded } from '../src/net/observe.js';
+import { ProbePool, startProbeThreads } from '../src/net/probe-threads.js';
 import { loadCaFile, loadSystemStore } from '../src/net/trust-store-file.js';
 import { EndpointConfig, MonitorConfig } from './config.js';
 import { CertRecord, ErrorReason, Observation } from './types.js';
@@ -54,14 +55,12 @@ export interface SweepResult {
 }
 
 export async function sweep(cfg: MonitorConfig, deps: SweepDeps): Promise<SweepResult> {
-  const probe = deps.probe ?? probeTls;
   const resolve = deps.resolve ?? resolveAll;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const started = performance.now();
   const startedAt = deps.now().toISOString();
   const observations: Observation[] = [];
-  const certificates = new Map<string, Uint8Array>();
-  const records = new Map<string, CertRecord>();
+  const cache: SweepCache = { certificates: new Map(), records: new Map(), chains: new Map() };
   const jobs: Job[] = [];
 
   // Lookups run with the sweep's concurrency, each bounded by the probe's deadline: a silent
@@ -96,17 +95,36 @@ export async function sweep(cfg: MonitorConfig, deps: SweepDeps): Promise<SweepR
   jobs.sort((a, b) => order.get(a.endpoint.id)! - order.get(b.endpoint.id)!);
   let done = 0;
   const results: Observation[] = new Array(jobs.length);
-  await runBounded(
-    jobs.map((j, i) => ({ j, i })),
-    cfg.concurrency,
-    async ({ j, i }) => {
-      results[i] = await observeAddress(j, cfg, deps, probe, sleep, certificates, records);
-      deps.onProgress?.(++done, jobs.length);
-    },
-  );
+  const pool = deps.probe ? null : probingThreads(cfg.probeThreads, jobs.length);
+  const probe = deps.probe ?? pool?.probe ?? probeTls;
+  try {
+    await runBounded(
+      jobs.map((j, i) => ({ j, i })),
+      cfg.concurrency,
+      async ({ j, i }) => {
+        results[i] = await observeAddress(j, cfg, deps, probe, sleep, cache);
+        deps.onProgress?.(++done, jobs.length);
+      },
+    );
+  } finally {
+    await pool?.close();
+  }
   observations.push(...results);
   observations.sort((a, b) => order.get(a.endpoint)! - order.get(b.endpoint)!);
-  return { startedAt, finishedAt: deps.now().toISOString(), durationMs: performance.now() - started, observations, certificates };
+  const durationMs = performance.now() - started;
+  return { startedAt, finishedAt: deps.now().toISOString(), durationMs, observations, certificates: cache.certificates };
+}
+
+/** Below this many addresses per thread a sweep is too short for threads to pay for their start. */
+export const ADDRESSES_PER_THREAD = 500;
+
+/**
+ * Worker threads for pinctl's own prober (an injected prober, as in tests, runs as given): up to
+ * `probeThreads`, one per ADDRESSES_PER_THREAD addresses; one thread means the monitor's own.
+ */
+function probingThreads(probeThreads: number, addresses: number): ProbePool | null {
+  const n = Math.min(probeThreads, Math.floor(addresses / ADDRESSES_PER_THREAD));
+  return n > 1 ? startProbeThreads(n) : null;
 }
 
 function base(endpoint: EndpointConfig, address: string, now: Date, vantage = DEFAULT_VANTAGE): Observation {
@@ -135,8 +153,7 @@ async function observeAddress(
   deps: SweepDeps,
   probe: Prober,
   sleep: (ms: number) => Promise<void>,
-  certificates: Map<string, Uint8Array>,
-  records: Map<string, CertRecord>,
+  cache: SweepCache,
 ): Promise<Observation> {
   const obs = base(job.endpoint, job.address, deps.now(), cfg.vantage);
   const store = deps.stores.get(job.endpoint.caFile ?? '')!;
@@ -147,15 +164,13 @@ async function observeAddress(
     if (r.ok) {
       try {
         const certs = r.served.map((der, i) => parseCertificate(der, `${job.address} certificate ${i + 1}`));
-        const chain = buildChain(certs, store, { now: deps.now(), hostname: job.endpoint.sni });
-        for (const e of chain.entries) certificates.set(e.cert.sha256Fingerprint, e.cert.der);
+        const chain = validated(certs, job.endpoint, store, deps.now(), cache);
         obs.protocol = r.protocol;
-        obs.chain = chain.entries.map((e) => sharedRecord(records, e.cert, e.position, e.source));
+        obs.chain = chain.records;
         obs.trusted = chain.trusted;
         obs.problems = chain.problems.map((p) => ({ code: p.code, message: p.message }));
-        obs.error = chain.valid
-          ? null
-          : { reason: 'verify', code: chain.problems[0]!.code, message: chain.problems.map((p) => p.message).join('; ') };
+        const [first] = chain.problems;
+        obs.error = first ? { reason: 'verify', code: first.code, message: chain.problems.map((p) => p.message).join('; ') } : null;
         obs.at = deps.now().toISOString();
         return obs;
       } catch (e) {
@@ -169,6 +184,35 @@ async function observeAddress(
   }
   obs.at = deps.now().toISOString();
   return obs;
+}
+
+/** What a sweep computes once and shares: by served chain, by certificate, and every certificate seen. */
+interface SweepCache {
+  certificates: Map<string, Uint8Array>;
+  records: Map<string, CertRecord>;
+  /** By CA file and the served certificates' fingerprints: the chain validated without a name. */
+  chains: Map<string, { report: ChainReport; validity: string; records: CertRecord[] }>;
+}
+
+/**
+ * buildChain once per distinct served chain and trust store in a sweep (a fleet behind one
+ * wildcard or one CDN serves a handful of chains): what differs per endpoint is the name, checked
+ * here per endpoint, and the clock, so a cached report is reused only while every certificate on
+ * its path has the same expired / not-yet-valid status as when it was built. The problems come in
+ * buildChain's order (the name last), so each observation is what buildChain with the name gives.
+ */
+function validated(certs: CertInfo[], endpoint: EndpointConfig, store: TrustStore, now: Date, cache: SweepCache) {
+  const key = `${endpoint.caFile ?? ''}\n${certs.map((c) => c.sha256Fingerprint).join(',')}`;
+  let hit = cache.chains.get(key);
+  if (!hit || hit.validity !== validitySignature(hit.report.entries, now)) {
+    const report = buildChain(certs, store, { now });
+    for (const e of report.entries) cache.certificates.set(e.cert.sha256Fingerprint, e.cert.der);
+    const records = report.entries.map((e) => sharedRecord(cache.records, e.cert, e.position, e.source));
+    cache.chains.set(key, (hit = { report, validity: validitySignature(report.entries, now), records }));
+  }
+  const mismatch = hostnameProblem(hit.report.entries[0]!.cert, endpoint.sni);
+  const problems: ChainProblem[] = mismatch ? [...hit.report.problems, mismatch] : hit.report.problems;
+  return { trusted: hit.report.trusted, problems, records: hit.records };
 }
 
 export function reasonOf(code: string): ErrorReason {

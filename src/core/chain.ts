@@ -162,17 +162,27 @@ function validate(path: ChainEntry[], trusted: boolean, store: TrustStore, opts:
       });
     }
   }
-  if (opts.hostname !== undefined) {
-    const h = opts.hostname;
-    const ok = isIP(h) ? leaf.x509.checkIP(h) !== undefined : leaf.x509.checkHost(h) !== undefined;
-    if (!ok) {
-      problems.push({
-        code: 'hostname-mismatch',
-        message: `the leaf is for ${leaf.subjectAltNames.join(', ') || leaf.subject || 'an empty subject'}, not ${h}`,
-      });
-    }
-  }
+  const mismatch = opts.hostname === undefined ? null : hostnameProblem(leaf, opts.hostname);
+  if (mismatch) problems.push(mismatch);
   return problems;
+}
+
+/** The one problem that depends on the name asked for (always the last in a report's list). */
+export function hostnameProblem(leaf: CertInfo, h: string): ChainProblem | null {
+  const ok = isIP(h) ? leaf.x509.checkIP(h) !== undefined : leaf.x509.checkHost(h) !== undefined;
+  if (ok) return null;
+  const names = leaf.subjectAltNames.join(', ') || leaf.subject || 'an empty subject';
+  return { code: 'hostname-mismatch', message: `the leaf is for ${names}, not ${h}` };
+}
+
+/**
+ * What the clock decides in a report: per path entry, expired, not yet valid or neither. Two
+ * reports of one served chain with the same signature differ at most in the name checked.
+ */
+export function validitySignature(entries: ChainEntry[], now: Date): string {
+  const t = now.getTime();
+  const status = (c: CertInfo) => (c.notAfter.getTime() < t ? 'x' : c.notBefore.getTime() > t ? 'y' : '.');
+  return entries.map((e) => status(e.cert)).join('');
 }
 
 export function isoDate(d: Date): string {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { generateKeyPairSync } from 'node:crypto';
 import { loadConfig, parseConfig } from '../../monitor/config.js';
 import { signEnvelope, signerFromPem } from '../../src/bundle/sign.js';
@@ -91,6 +92,12 @@ endpoints:
     expect(msg).toContain('endpoints[0].adresses: unknown key (did you mean "addresses"?)');
     expect(msg).toContain('endpoints[1].host: expected a host name or IP address');
     expect(msg).toContain('endpoints[1].pins[0]: expected a base64 SHA-256 SPKI pin');
+  });
+  it('probeThreads: auto (the default) leaves one CPU to the monitor; a number is taken as given', () => {
+    expect(parse(MIN).probeThreads).toBe(Math.max(1, availableParallelism() - 1));
+    expect(parse(`probeThreads: auto\n${MIN}`).probeThreads).toBe(Math.max(1, availableParallelism() - 1));
+    expect(parse(`probeThreads: 3\n${MIN}`).probeThreads).toBe(3);
+    expect(problem(`probeThreads: 0\n${MIN}`)).toContain('probeThreads: expected `auto` or a whole number from 1 to 64, found 0');
   });
 
   it('rejects unknown keys at every level, bad cron, missing keys and bad YAML', () => {

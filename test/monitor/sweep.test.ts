@@ -7,7 +7,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { httpLikeServer, stallServer, tlsServer, Running } from '../helpers/servers.js';
 import { opensslPin, readPki } from '../helpers/fixtures.js';
-import { hasEmbeddedSct } from '../../monitor/sweep.js';
+import { X509Certificate } from 'node:crypto';
+import { hasEmbeddedSct, sweep, trustStores } from '../../monitor/sweep.js';
+import { loadConfig } from '../../monitor/config.js';
+import { Prober, probeTls } from '../../src/net/probe.js';
 import { freePort, monitorCli, NOW, pkiFile, tempDir, writeConfig } from './helpers.js';
 
 let good: Running;
@@ -119,6 +122,27 @@ describe('monitor sweep', () => {
     expect(hasEmbeddedSct(new Uint8Array(der))).toBe(true);
     expect(hasEmbeddedSct(new Uint8Array(pemDer(readPki('leaf.pem').toString())))).toBe(false);
     expect(hasEmbeddedSct(new Uint8Array(der.subarray(0, 100)))).toBe(false);
+  });
+
+  it('one served chain validated once per sweep: the name is still checked per endpoint, the clock per observation', async () => {
+    const dir = tempDir();
+    const eps = [ep(good.port, '', 'api.pinctl.test'), ep(good.port, '', 'wrong.example.test'), ep(good.port, '    sni: api.pinctl.test\n', 'third.pinctl.test')];
+    const config = loadConfig(cfg(dir, eps.join(''), 'concurrency: 1\n'), { env: {}, cwd: dir, now: NOW });
+    const notAfter = Date.parse(new X509Certificate(readPki('leaf.pem')).validTo);
+    // One endpoint at a time: the clock passes the leaf's expiry after the first two observations.
+    let validations = 0;
+    const now = () => new Date(validations > 2 ? notAfter + 1000 : NOW.getTime());
+    const probe: Prober = async (req) => {
+      validations++;
+      return probeTls(req);
+    };
+    const r = await sweep(config, { now, probe, stores: trustStores(config, {}), sleep: async () => {} });
+    const problems = r.observations.map((o) => o.problems.map((p) => p.code));
+    expect(problems).toEqual([[], ['hostname-mismatch'], ['expired']]);
+    expect(r.observations[1]!.error).toMatchObject({ reason: 'verify', code: 'hostname-mismatch' });
+    expect(r.observations[1]!.error!.message).toContain('not wrong.example.test');
+    expect(r.observations[0]!.chain).toBe(r.observations[1]!.chain);
+    expect(r.observations[2]!.chain.map((c) => c.sha256)).toEqual(r.observations[0]!.chain.map((c) => c.sha256));
   });
 
   it('chain-invalid: a chain that does not validate against the trust store is critical', async () => {

@@ -1,7 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
-import { probeTls } from '../../src/net/probe.js';
+import type { X509Certificate } from 'node:crypto';
+import { linkIssuers, probeTls } from '../../src/net/probe.js';
 import { closedPort, httpLikeServer, midHandshakeStallServer, stallServer, tlsServer, Running } from '../helpers/servers.js';
 import { opensslPin, pkiFile, readPki } from '../helpers/fixtures.js';
 import { spkiSha256 } from '../../src/core/pin.js';
@@ -12,6 +13,17 @@ const keep = <T extends Running>(r: T) => (servers.push(r), r);
 afterAll(async () => Promise.all(servers.map((s) => s.close())));
 
 const pinsOf = (served: Uint8Array[]) => served.map((d) => spkiSha256(certificateSpki(d)));
+
+/** Counts getPeerX509Certificate() calls (the read that leaks issuer certificates in Node 20). */
+function spyOnX509Reads() {
+  const original = tls.TLSSocket.prototype.getPeerX509Certificate;
+  let calls = 0;
+  tls.TLSSocket.prototype.getPeerX509Certificate = function (this: tls.TLSSocket) {
+    calls++;
+    return original.call(this);
+  };
+  return { calls: () => calls, restore: () => void (tls.TLSSocket.prototype.getPeerX509Certificate = original) };
+}
 
 describe('probeTls against real servers on 127.0.0.1', () => {
   it('returns exactly the served chain, not completed from any store', async () => {
@@ -108,22 +120,79 @@ describe('probeTls against real servers on 127.0.0.1', () => {
       expect(r.ok && pinsOf(r.served), what).toEqual(expected.map((f) => opensslPin(f)));
     }
   });
-  it('by default never calls getPeerX509Certificate (it leaks the issuer certificates natively in Node 20)', async () => {
+  it('links issuers exactly as getPeerCertificate(true) does, from the certificates as sent (linkIssuers)', async () => {
+    const pem = (f: string) => readFileSync(pkiFile(f), 'utf8');
+    const sends = [
+      ['leaf.pem', 'intermediate.pem', 'root.pem'],
+      ['leaf.pem', 'intermediate.pem', 'intermediate.pem', 'root.pem'],
+      ['leaf.pem', 'root.pem', 'intermediate.pem'],
+      ['leaf.pem', 'intermediate2.pem', 'intermediate.pem'],
+      ['leaf.pem', 'leaf.pem', 'intermediate.pem'],
+      ['leaf.pem', 'intermediate2.pem'],
+      ['leaf.pem'],
+      ['example-self-signed.pem', 'example-self-signed.pem'],
+      ['leaf.pem', 'root.pem'],
+      ['leaf.pem', 'intermediate.pem', 'root.pem', 'intermediate2.pem', 'root.pem'],
+    ];
+    const read = (port: number, f: (s: tls.TLSSocket) => Buffer[]) =>
+      new Promise<string[]>((resolve, reject) => {
+        const s = tls.connect({ host: '127.0.0.1', port, servername: 'api.pinctl.test', rejectUnauthorized: false, secureContext: tls.createSecureContext({ ca: [] }) }, () => {
+          resolve(f(s).map((b) => b.toString('base64')));
+          s.destroy();
+        });
+        s.once('error', reject);
+      });
+    for (const sent of sends) {
+      const key = sent[0]!.startsWith('example') ? 'example-self-signed.key' : 'leaf.key';
+      const s = keep(await tlsServer('chain.pem', key, { cert: sent.map(pem).join(''), key: readPki(key) }));
+      const byNode = await read(s.port, (sock) => {
+        const out: Buffer[] = [];
+        const seen = new Set<object>();
+        for (let c: tls.DetailedPeerCertificate | undefined = sock.getPeerCertificate(true); c?.raw && !seen.has(c); c = c.issuerCertificate) {
+          seen.add(c);
+          out.push(c.raw);
+        }
+        return out;
+      });
+      const ours = await read(s.port, (sock) => {
+        const sentCerts: X509Certificate[] = [];
+        for (let c = sock.getPeerX509Certificate(); c; c = c.issuerCertificate) sentCerts.push(c);
+        return linkIssuers(sentCerts).map((c) => c.raw);
+      });
+      expect(ours, sent.join(' ')).toEqual(byNode);
+    }
+  });
+  it('reads a leaf sent alone with getPeerX509Certificate (nothing after the first to leak), and nothing else with it', async () => {
+    const pem = (f: string) => readFileSync(pkiFile(f), 'utf8');
+    const spy = spyOnX509Reads();
+    try {
+      const alone = keep(await tlsServer('leaf.pem', 'leaf.key'));
+      const r = await probeTls({ host: 'api.pinctl.test', port: alone.port, address: '127.0.0.1', timeoutMs: 3000 });
+      expect(r.ok && pinsOf(r.served)).toEqual([opensslPin('leaf.pem')]);
+      expect(spy.calls()).toBe(1);
+      // OpenSSL found no issuer of the leaf, yet an unrelated certificate came with it: the result
+      // is still the issuer-linked one, and that endpoint is not read with the leaking call again.
+      const extra = keep(await tlsServer('chain.pem', 'leaf.key', { cert: ['leaf.pem', 'intermediate2.pem'].map(pem).join('') }));
+      for (let i = 0; i < 3; i++) {
+        const again = await probeTls({ host: 'api.pinctl.test', port: extra.port, address: '127.0.0.1', timeoutMs: 3000 });
+        expect(again.ok && pinsOf(again.served)).toEqual([opensslPin('leaf.pem')]);
+      }
+      expect(spy.calls()).toBe(2);
+    } finally {
+      spy.restore();
+    }
+  });
+  it('by default never calls getPeerX509Certificate when the leaf came with its issuers (it leaks them natively in Node 20)', async () => {
     const s = keep(await tlsServer('fullchain.pem', 'leaf.key'));
-    const original = tls.TLSSocket.prototype.getPeerX509Certificate;
-    let calls = 0;
-    tls.TLSSocket.prototype.getPeerX509Certificate = function (this: tls.TLSSocket) {
-      calls++;
-      return original.call(this);
-    };
+    const spy = spyOnX509Reads();
     try {
       const r = await probeTls({ host: 'api.pinctl.test', port: s.port, address: '127.0.0.1', timeoutMs: 3000 });
       expect(r.ok && r.served.length).toBe(3);
-      expect(calls).toBe(0);
+      expect(spy.calls()).toBe(0);
       await probeTls({ host: 'api.pinctl.test', port: s.port, address: '127.0.0.1', timeoutMs: 3000, asSent: true });
-      expect(calls).toBe(1); // the spy works
+      expect(spy.calls()).toBe(1); // the spy works
     } finally {
-      tls.TLSSocket.prototype.getPeerX509Certificate = original;
+      spy.restore();
     }
   });
   it('a server sending 500 certificates fails cleanly', async () => {
