@@ -22,16 +22,27 @@ import { BenchState, Footprint, PG_SKIP_REASON, pgState, sqliteState } from './m
 
 type Line = (label: string, ours: string, base: string, ratio: number, target?: string) => void;
 
-/** A wildcard PKI made with openssl for the bench (valid ~13 months), so every endpoint name has a valid chain. */
-function wildcardPki(dir: string): { root: string; chain: string; key: string } {
+/**
+ * A wildcard PKI made with openssl for the bench (valid ~13 months), so every endpoint name has a valid chain.
+ * `leaf`: the servers send the leaf alone, signed by the root (the probe's cheap read applies);
+ * `intermediate`: leaf + intermediate, as public CAs' chains are served (the probe's detailed read).
+ */
+function wildcardPki(dir: string, shape: ChainShape): { root: string; chain: string; key: string } {
+  const ca = `-addext basicConstraints=critical,CA:true -addext keyUsage=critical,keyCertSign`;
+  const issuer = shape === 'intermediate' ? 'inter' : 'root';
   const sh = `set -e; cd "${dir}"
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout root.key -out root.pem -subj "/CN=bench root" -days 400 \
-      -addext basicConstraints=critical,CA:true -addext keyUsage=critical,keyCertSign 2>/dev/null
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout root.key -out root.pem -subj "/CN=bench root" -days 400 ${ca} 2>/dev/null
+    if [ ${issuer} = inter ]; then
+      openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout inter.key -out inter.csr -subj "/CN=bench intermediate" 2>/dev/null
+      printf 'basicConstraints=critical,CA:true,pathlen:0\nkeyUsage=critical,keyCertSign\n' > inter.ext
+      openssl x509 -req -in inter.csr -CA root.pem -CAkey root.key -CAcreateserial -out inter.pem -days 400 -extfile inter.ext 2>/dev/null
+    fi
     openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout leaf.key -out leaf.csr -subj "/CN=*.bench.test" 2>/dev/null
     printf 'subjectAltName=DNS:*.bench.test\nbasicConstraints=CA:false\nextendedKeyUsage=serverAuth\n' > leaf.ext
-    openssl x509 -req -in leaf.csr -CA root.pem -CAkey root.key -CAcreateserial -out leaf.pem -days 400 -extfile leaf.ext 2>/dev/null`;
+    openssl x509 -req -in leaf.csr -CA ${issuer}.pem -CAkey ${issuer}.key -CAcreateserial -out leaf.pem -days 400 -extfile leaf.ext 2>/dev/null
+    cat leaf.pem ${issuer === 'inter' ? 'inter.pem' : ''} > chain.pem`;
   execFileSync('bash', ['-c', sh]);
-  return { root: join(dir, 'root.pem'), chain: join(dir, 'leaf.pem'), key: join(dir, 'leaf.key') };
+  return { root: join(dir, 'root.pem'), chain: join(dir, 'chain.pem'), key: join(dir, 'leaf.key') };
 }
 
 interface Scenario {
@@ -59,7 +70,11 @@ export interface MonitorBenchOptions {
   scenarios?: string[];
   /** `--monitor-probe-threads=N`: the config's probeThreads (default: the config's default). */
   probeThreads?: number;
+  /** `--monitor-chain=leaf|intermediate`: what the bench's servers send (default leaf). */
+  chain?: ChainShape;
 }
+
+export type ChainShape = 'leaf' | 'intermediate';
 
 export const MONITOR_SIZES = [1000, 10_000, 100_000];
 
@@ -197,7 +212,7 @@ interface Rig {
 
 export async function benchMonitor(line: Line, opts: MonitorBenchOptions = ALL): Promise<void> {
   const root = packageRoot();
-  const pki = wildcardPki(mkdtempSync(join(tmpdir(), 'pinctl-bench-pki-')));
+  const pki = wildcardPki(mkdtempSync(join(tmpdir(), 'pinctl-bench-pki-')), opts.chain ?? 'leaf');
   // A port per 5,000 endpoints: 100,000 sweeps plus two baseline loops within TIME_WAIT must not run
   // out of local ports towards one server port.
   const servers = await startTlsServers(pki.chain, pki.key, Math.max(8, Math.ceil(Math.max(...opts.sizes) / 5000)));
@@ -240,7 +255,7 @@ async function benchBackend(rig: Rig, backend: 'sqlite' | 'postgres'): Promise<v
       const cpu = r.outs.map((o) => (o.cpuMs / 1000).toFixed(1)).join('/');
       const procs = s.procs > 1 ? ` (${r.swept} of ${s.procs} swept)` : '';
       rig.line(
-        `monitor ${fmtN(s.n)} ${backend} (${s.format}), ${s.label}`,
+        `monitor ${fmtN(s.n)} ${backend} (${s.format}${rig.opts.chain === 'intermediate' ? ', +intermediate' : ''}), ${s.label}`,
         `${secs(r.wallMs)}${procs}, cpu ${cpu} s (servers ${(r.serverCpuMs / 1000).toFixed(1)} s), peak ${rss} MB`,
         `bare tls.connect ${secs(b.plain.ms)}; ` +
           `shared-context loop ${secs(b.shared.ms)} (cpu ${(b.shared.cpuMs / 1000).toFixed(1)} s) = ` +

@@ -15,7 +15,7 @@ import type { Target } from '../src/core/target.js';
 import { benchBundleVerify } from './bundle.js';
 import { bareTlsLoop, startTlsServers } from './tls-load.js';
 import { benchServe } from './serve.js';
-import { MONITOR_SIZES, benchMonitor } from './monitor.js';
+import { ChainShape, MONITOR_SIZES, benchMonitor } from './monitor.js';
 import { benchKotlinSdk } from './android.js';
 import { benchSdkCore } from './sdk-core.js';
 import { benchSoak } from './soak.js';
@@ -132,7 +132,7 @@ async function benchProbe(): Promise<void> {
  * Monitor: `--monitor-sizes=1000,10000` (default 1000,10000,100000), `--monitor-states=sqlite,postgres`
  * (PostgreSQL from PINCTL_BENCH_PG or PINCTL_TEST_PG), `--monitor-scenarios=first,repeat,two,json,alerting`,
  * `--monitor-cpu-prof=DIR` (V8 profiles of each monitor process), `--monitor-probe-threads=N` (the config's
- * probeThreads).
+ * probeThreads), `--monitor-chain=leaf|intermediate` (what the bench's servers send; default the leaf alone).
  */
 const only = args.get('only')?.split(',');
 const wanted = (section: string) => !only || only.includes(section);
@@ -142,6 +142,11 @@ function sizesArg(v: string | undefined): number[] | undefined {
   const sizes = v.split(',').map((x) => Number(x.replace(/_/g, '')));
   if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--monitor-sizes: expected whole numbers such as 1000,10000, found ${v}`);
   return sizes;
+}
+
+function chainArg(v: string | undefined): ChainShape | undefined {
+  if (v === undefined || v === 'leaf' || v === 'intermediate') return v;
+  throw new Error(`--monitor-chain: expected leaf or intermediate, found ${v}`);
 }
 
 async function main(): Promise<void> {
@@ -165,6 +170,7 @@ async function main(): Promise<void> {
       cpuProfDir: args.get('monitor-cpu-prof'),
       probeThreads: args.has('monitor-probe-threads') ? Number(args.get('monitor-probe-threads')) : undefined,
       scenarios: args.get('monitor-scenarios')?.split(','),
+      chain: chainArg(args.get('monitor-chain')),
     });
   }
   if (wanted('bundle')) benchBundleVerify(line);
