@@ -16,7 +16,10 @@ import type { CertRecord, Observation } from './types.js';
 export interface ShareOptions {
   /** Endpoints per batch (default 500). */
   batchSize: number;
-  /** How long a claim lasts without renewal (default 60 s; renewed every third of it while probing). */
+  /**
+   * How long a claim lasts without renewal (default 15 s, renewed every third of it while probing):
+   * how long a batch of a monitor killed mid-probe waits before another claims it.
+   */
   leaseMs: number;
   /** How often a waiting monitor looks at the run again (default 500 ms). */
   pollMs: number;
@@ -31,7 +34,7 @@ export function shareOptions(env: Record<string, string | undefined> = {}): Shar
   const num = (v: string | undefined, d: number) => (v && Number(v) > 0 ? Number(v) : d);
   return {
     batchSize: num(env.PINCTL_SWEEP_BATCH, 500),
-    leaseMs: num(env.PINCTL_SWEEP_LEASE_MS, 60_000),
+    leaseMs: num(env.PINCTL_SWEEP_LEASE_MS, 15_000),
     pollMs: 500,
     parallel: 4,
     claimer: `${hostname()} pid ${process.pid}`,
@@ -49,7 +52,7 @@ const wait = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export async function probeBatches(run: SweepRun, cfg: MonitorConfig, store: MonitorState, deps: SweepDeps, opts: ShareOptions): Promise<Probed> {
   const probed: Probed = { batches: 0, endpoints: 0 };
   const byId = new Map(cfg.endpoints.map((e) => [e.id, e]));
-  const workers = Math.max(1, Math.min(opts.parallel, run.batches));
+  const workers = Math.max(1, Math.min(opts.parallel, run.batches, cfg.concurrency));
   const concurrency = Math.max(1, Math.ceil(cfg.concurrency / workers));
   const worker = async () => {
     for (;;) {

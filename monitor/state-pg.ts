@@ -121,7 +121,8 @@ export class PgState implements MonitorState {
   ) {}
 
   static async open(url: string, opts: PgOptions): Promise<PgState> {
-    const pool = new pg.Pool({ connectionString: withPassword(url, opts.password), max: 4, connectionTimeoutMillis: 10_000 });
+    // application_name: pg_stat_activity (and pg_locks joined to it) tells which monitor holds a lead.
+    const pool = new pg.Pool({ connectionString: withPassword(url, opts.password), max: 4, connectionTimeoutMillis: 10_000, application_name: `pinctl monitor pid ${process.pid}` });
     pool.on('error', () => {}); // an idle client's connection dropped: the next query reconnects
     const state = new PgState(pool, url, opts.certDir);
     try {
