@@ -271,6 +271,8 @@ function printOnceTo(out: { write(s: string): void }, s: Style, cfg: MonitorConf
       out.write(`  ${p.endpoint}: ${p.file} (${dropped}${p.pins.length} pin(s) + ${p.backups.length} backup(s); ${published})\n`);
     }
   }
+  const by = Object.entries(r.shared.byClaimer);
+  if (by.length > 1) out.write(`\nsweep ${r.sweepId} shared by ${by.length} monitors: probed by ${by.map(([who, n]) => `${who}: ${n}`).join(', ')} (${r.shared.batches} batches)\n`);
   const failed = r.delivery.failed;
   if (r.queued || r.delivery.sent.length || failed.length) {
     out.write(`\nalerts: ${r.queued} queued, ${r.delivery.sent.length} sent, ${failed.length} failed${failed.length ? ` (${[...new Set(failed.map((x) => `${x.row.channel}: ${x.error}`))].join('; ')}; retried with backoff)` : ''}\n`);
