@@ -41,8 +41,15 @@ export function progressOf(rows: Row[], nowIso: string): BatchProgress {
 export const encodeResult = (r: BatchResult): string => JSON.stringify(r);
 export const decodeResult = (text: unknown): BatchResult => JSON.parse(String(text)) as BatchResult;
 
+/**
+ * Endpoints per batch when not configured: about 32 batches a sweep, so a monitor that joins a
+ * second after the lead still finds work (the lead claims up to 4 at once), within 25…500 endpoints
+ * (a claim, a result row and a lease renewal per batch stay cheap; a killed claimer's batch is re-probed).
+ */
+export const autoBatchSize = (endpoints: number) => Math.min(500, Math.max(25, Math.ceil(endpoints / 32)));
+
 /** Endpoint ids in batches of `size` (an endpoint's addresses are probed in its batch, so they stay together). */
-export function cutBatches(ids: string[], size: number): string[][] {
-  const n = Math.max(1, Math.floor(size));
+export function cutBatches(ids: string[], size: number | null): string[][] {
+  const n = Math.max(1, Math.floor(size ?? autoBatchSize(ids.length)));
   return Array.from({ length: Math.ceil(ids.length / n) }, (_, i) => ids.slice(i * n, (i + 1) * n));
 }

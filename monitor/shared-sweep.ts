@@ -14,8 +14,8 @@ import { SweepDeps, SweepResult, sweep } from './sweep.js';
 import type { CertRecord, Observation } from './types.js';
 
 export interface ShareOptions {
-  /** Endpoints per batch (default 500). */
-  batchSize: number;
+  /** Endpoints per batch; null (default): about 32 batches a sweep, 25 to 500 endpoints each (run-rows.ts). */
+  batchSize: number | null;
   /**
    * How long a claim lasts without renewal (default 15 s, renewed every third of it while probing):
    * how long a batch of a monitor killed mid-probe waits before another claims it.
@@ -33,7 +33,7 @@ export interface ShareOptions {
 export function shareOptions(env: Record<string, string | undefined> = {}): ShareOptions {
   const num = (v: string | undefined, d: number) => (v && Number(v) > 0 ? Number(v) : d);
   return {
-    batchSize: num(env.PINCTL_SWEEP_BATCH, 500),
+    batchSize: Number(env.PINCTL_SWEEP_BATCH) > 0 ? Number(env.PINCTL_SWEEP_BATCH) : null,
     leaseMs: num(env.PINCTL_SWEEP_LEASE_MS, 15_000),
     pollMs: 500,
     parallel: 4,
