@@ -4,7 +4,7 @@
  * under a lease token. The SQL differs only where the engines do (SKIP LOCKED, placeholders).
  */
 import { PinctlError } from '../src/errors.js';
-import type { BatchProgress, BatchResult } from './state.js';
+import type { BatchProgress, BatchResult, SweepRun } from './state.js';
 import type { Row } from './state-rows.js';
 
 /** The shared sweep a commit was to decide is closed: another monitor decided it first. */
@@ -37,6 +37,14 @@ export function progressOf(rows: Row[], nowIso: string): BatchProgress {
   }
   return p;
 }
+
+export const runOf = (r: Row): SweepRun => ({
+  id: String(r.id),
+  vantage: String(r.vantage),
+  configHash: String(r.config_hash),
+  startedAt: String(r.started_at),
+  batches: Number(r.batches),
+});
 
 export const encodeResult = (r: BatchResult): string => JSON.stringify(r);
 export const decodeResult = (text: unknown): BatchResult => JSON.parse(String(text)) as BatchResult;

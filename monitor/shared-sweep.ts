@@ -23,7 +23,7 @@ export interface ShareOptions {
   leaseMs: number;
   /** How often a waiting monitor looks at the run again (default 500 ms). */
   pollMs: number;
-  /** Batches one monitor probes at a time, sharing its `concurrency` (default 4): a slow batch never holds the others. */
+  /** Batches one monitor probes at a time, sharing its `concurrency` (default 4): a slow batch never holds all. */
   parallel: number;
   /** Who probed (counted per claimer in the lead's result): host and pid by default. */
   claimer: string;
@@ -49,7 +49,13 @@ export interface Probed {
 const wait = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Claims and probes batches of the run until none is claimable; what this monitor probed. */
-export async function probeBatches(run: SweepRun, cfg: MonitorConfig, store: MonitorState, deps: SweepDeps, opts: ShareOptions): Promise<Probed> {
+export async function probeBatches(
+  run: SweepRun,
+  cfg: MonitorConfig,
+  store: MonitorState,
+  deps: SweepDeps,
+  opts: ShareOptions,
+): Promise<Probed> {
   const probed: Probed = { batches: 0, endpoints: 0 };
   const byId = new Map(cfg.endpoints.map((e) => [e.id, e]));
   const workers = Math.max(1, Math.min(opts.parallel, run.batches, cfg.concurrency));
@@ -70,8 +76,15 @@ export async function probeBatches(run: SweepRun, cfg: MonitorConfig, store: Mon
 }
 
 /** One claimed batch: probed under a renewed lease, its result stored while the claim holds. */
-async function probeOne(claim: BatchClaim, cfg: MonitorConfig, store: MonitorState, deps: SweepDeps, opts: ShareOptions): Promise<boolean> {
-  const renew = setInterval(() => void store.renewBatch(claim, deps.now(), opts.leaseMs).catch(() => false), Math.max(50, opts.leaseMs / 3));
+async function probeOne(
+  claim: BatchClaim,
+  cfg: MonitorConfig,
+  store: MonitorState,
+  deps: SweepDeps,
+  opts: ShareOptions,
+): Promise<boolean> {
+  const renewal = () => void store.renewBatch(claim, deps.now(), opts.leaseMs).catch(() => false);
+  const renew = setInterval(renewal, Math.max(50, opts.leaseMs / 3));
   try {
     const r = await sweep(cfg, deps);
     const certificates: Record<string, string> = {};
@@ -86,7 +99,13 @@ async function probeOne(claim: BatchClaim, cfg: MonitorConfig, store: MonitorSta
  * The lead: probes what it can claim and waits for the batches others hold (claiming those whose
  * lease ran out), until every batch is in. Returns what the lead probed itself.
  */
-export async function awaitAllIn(run: SweepRun, cfg: MonitorConfig, store: MonitorState, deps: SweepDeps, opts: ShareOptions): Promise<Probed> {
+export async function awaitAllIn(
+  run: SweepRun,
+  cfg: MonitorConfig,
+  store: MonitorState,
+  deps: SweepDeps,
+  opts: ShareOptions,
+): Promise<Probed> {
   const mine: Probed = { batches: 0, endpoints: 0 };
   for (;;) {
     const p = await probeBatches(run, cfg, store, deps, opts);
@@ -114,15 +133,23 @@ export async function gatherRun(run: SweepRun, store: MonitorState, now: Date): 
     return c;
   };
   for await (const b of store.batchResults(run.id)) {
-    for (const [sha, b64] of Object.entries(b.certificates)) await store.saveCertificate(sha, Buffer.from(b64, 'base64'));
+    for (const [sha, b64] of Object.entries(b.certificates)) {
+      await store.saveCertificate(sha, Buffer.from(b64, 'base64'));
+    }
     for (const o of b.observations) observations.push({ ...o, chain: o.chain.map(intern) });
   }
   const finishedAt = now.toISOString();
-  return { startedAt: run.startedAt, finishedAt, durationMs: Math.max(0, now.getTime() - Date.parse(run.startedAt)), observations, certificates: new Map() };
+  const durationMs = Math.max(0, now.getTime() - Date.parse(run.startedAt));
+  return { startedAt: run.startedAt, finishedAt, durationMs, observations, certificates: new Map() };
 }
 
 /** A follower waits this long for the lead to open its run (the lead opens it right after taking the lead). */
-export async function waitForRun(store: MonitorState, vantage: string, withinMs: number, pollMs: number): Promise<SweepRun | null> {
+export async function waitForRun(
+  store: MonitorState,
+  vantage: string,
+  withinMs: number,
+  pollMs: number,
+): Promise<SweepRun | null> {
   const until = Date.now() + withinMs;
   for (;;) {
     const run = await store.openedRun(vantage);

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { BatchClaim, BatchProgress, BatchResult, SweepRun } from './state.js';
 import type { Row } from './state-rows.js';
-import { RunDecided, decodeResult, encodeResult, progressOf } from './run-rows.js';
+import { RunDecided, decodeResult, encodeResult, progressOf, runOf } from './run-rows.js';
 
 type Client = pg.PoolClient;
 
@@ -17,14 +17,13 @@ export interface PgAccess {
   tx<T>(fn: (c: Client) => Promise<T>): Promise<T>;
 }
 
-const runOf = (r: Row): SweepRun => ({ id: String(r.id), vantage: String(r.vantage), configHash: String(r.config_hash), startedAt: String(r.started_at), batches: Number(r.batches) });
-
 export class PgRuns {
   constructor(private readonly db: PgAccess) {}
 
   async openRun(run: Omit<SweepRun, 'batches'>, batches: string[][]): Promise<boolean> {
     return this.db.tx(async (c) => {
-      const added = await c.query(`INSERT INTO sweep_runs (id, vantage, config_hash, started_at, batches) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, [
+      const added = await c.query(`INSERT INTO sweep_runs (id, vantage, config_hash, started_at, batches)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, [
         run.id,
         run.vantage,
         run.configHash,
@@ -54,8 +53,10 @@ export class PgRuns {
     const token = randomUUID();
     const r = (
       await this.db.all(
-        `UPDATE sweep_batches SET status = 'claimed', claimer = $1, lease_token = $2, lease_until = $3, claims = claims + 1
-         WHERE (run, n) = (SELECT run, n FROM sweep_batches WHERE run = $4 AND (status = 'pending' OR (status = 'claimed' AND lease_until <= $5))
+        `UPDATE sweep_batches SET status = 'claimed', claimer = $1, lease_token = $2, lease_until = $3,
+             claims = claims + 1
+         WHERE (run, n) = (SELECT run, n FROM sweep_batches WHERE run = $4
+             AND (status = 'pending' OR (status = 'claimed' AND lease_until <= $5))
                            ORDER BY n LIMIT 1 FOR UPDATE SKIP LOCKED)
          RETURNING n, endpoints`,
         [claimer, token, new Date(now.getTime() + leaseMs).toISOString(), run, now.toISOString()],
@@ -66,23 +67,28 @@ export class PgRuns {
 
   async renewBatch(c: BatchClaim, now: Date, leaseMs: number): Promise<boolean> {
     const until = new Date(now.getTime() + leaseMs).toISOString();
-    const sql = `UPDATE sweep_batches SET lease_until = $1 WHERE run = $2 AND n = $3 AND status = 'claimed' AND lease_token = $4 RETURNING n`;
+    const sql = `UPDATE sweep_batches SET lease_until = $1 WHERE run = $2 AND n = $3
+      AND status = 'claimed' AND lease_token = $4 RETURNING n`;
     return (await this.db.all(sql, [until, c.run, c.n, c.token])).length > 0;
   }
 
   async completeBatch(c: BatchClaim, result: BatchResult): Promise<boolean> {
-    const sql = `UPDATE sweep_batches SET status = 'done', result = $1, lease_token = NULL WHERE run = $2 AND n = $3 AND status = 'claimed' AND lease_token = $4 RETURNING n`;
+    const sql = `UPDATE sweep_batches SET status = 'done', result = $1, lease_token = NULL
+      WHERE run = $2 AND n = $3
+      AND status = 'claimed' AND lease_token = $4 RETURNING n`;
     return (await this.db.all(sql, [encodeResult(result), c.run, c.n, c.token])).length > 0;
   }
 
   async batchProgress(run: string, now: Date): Promise<BatchProgress> {
-    return progressOf(await this.db.all(`SELECT status, claimer, size, lease_until FROM sweep_batches WHERE run = $1 ORDER BY n`, [run]), now.toISOString());
+    const rows = await this.db.all(`SELECT status, claimer, size, lease_until FROM sweep_batches WHERE run = $1 ORDER BY n`, [run]);
+    return progressOf(rows, now.toISOString());
   }
 
   async *batchResults(run: string): AsyncIterable<BatchResult> {
     const total = Number((await this.db.all(`SELECT COUNT(*) AS n FROM sweep_batches WHERE run = $1`, [run]))[0]!.n);
     for (let n = 0; n < total; n++) {
-      const r = (await this.db.all(`SELECT result FROM sweep_batches WHERE run = $1 AND n = $2 AND status = 'done'`, [run, n]))[0];
+      const sql = `SELECT result FROM sweep_batches WHERE run = $1 AND n = $2 AND status = 'done'`;
+      const r = (await this.db.all(sql, [run, n]))[0];
       if (r) yield decodeResult(r.result);
     }
   }

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { BatchClaim, BatchProgress, BatchResult, SweepRun } from './state.js';
 import type { Arg, Row } from './state-rows.js';
-import { RunDecided, decodeResult, encodeResult, progressOf } from './run-rows.js';
+import { RunDecided, decodeResult, encodeResult, progressOf, runOf } from './run-rows.js';
 
 /** What Store lends: its prepared-statement helpers and its write transaction. */
 export interface SqliteAccess {
@@ -15,14 +15,13 @@ export interface SqliteAccess {
   transaction<T>(fn: () => T): T;
 }
 
-const runOf = (r: Row): SweepRun => ({ id: String(r.id), vantage: String(r.vantage), configHash: String(r.config_hash), startedAt: String(r.started_at), batches: Number(r.batches) });
-
 export class SqliteRuns {
   constructor(private readonly db: SqliteAccess) {}
 
   openRun(run: Omit<SweepRun, 'batches'>, batches: string[][]): boolean {
     return this.db.transaction(() => {
-      const added = this.db.run(`INSERT INTO sweep_runs (id, vantage, config_hash, started_at, batches) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, [
+      const added = this.db.run(`INSERT INTO sweep_runs (id, vantage, config_hash, started_at, batches)
+         VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, [
         run.id,
         run.vantage,
         run.configHash,
@@ -30,7 +29,8 @@ export class SqliteRuns {
         batches.length,
       ]);
       if (added.changes === 0) return false;
-      batches.forEach((ids, n) => this.db.run(`INSERT INTO sweep_batches (run, n, endpoints, size, status) VALUES (?, ?, ?, ?, 'pending')`, [run.id, n, JSON.stringify(ids), ids.length]));
+      const add = `INSERT INTO sweep_batches (run, n, endpoints, size, status) VALUES (?, ?, ?, ?, 'pending')`;
+      batches.forEach((ids, n) => this.db.run(add, [run.id, n, JSON.stringify(ids), ids.length]));
       return true;
     });
   }
@@ -62,8 +62,10 @@ export class SqliteRuns {
     const r = this.db.transaction(
       () =>
         this.db.all(
-          `UPDATE sweep_batches SET status = 'claimed', claimer = ?, lease_token = ?, lease_until = ?, claims = claims + 1
-           WHERE run = ? AND n = (SELECT n FROM sweep_batches WHERE run = ? AND (status = 'pending' OR (status = 'claimed' AND lease_until <= ?))
+          `UPDATE sweep_batches SET status = 'claimed', claimer = ?, lease_token = ?, lease_until = ?,
+             claims = claims + 1
+           WHERE run = ? AND n = (SELECT n FROM sweep_batches WHERE run = ?
+             AND (status = 'pending' OR (status = 'claimed' AND lease_until <= ?))
                                   ORDER BY n LIMIT 1)
            RETURNING n, endpoints`,
           [claimer, token, new Date(now.getTime() + leaseMs).toISOString(), run, run, nowIso],
@@ -74,23 +76,28 @@ export class SqliteRuns {
 
   renewBatch(c: BatchClaim, now: Date, leaseMs: number): boolean {
     const until = new Date(now.getTime() + leaseMs).toISOString();
-    const sql = `UPDATE sweep_batches SET lease_until = ? WHERE run = ? AND n = ? AND status = 'claimed' AND lease_token = ?`;
+    const sql = `UPDATE sweep_batches SET lease_until = ? WHERE run = ? AND n = ?
+      AND status = 'claimed' AND lease_token = ?`;
     return this.db.transaction(() => this.db.run(sql, [until, c.run, c.n, c.token]).changes > 0);
   }
 
   completeBatch(c: BatchClaim, result: BatchResult): boolean {
-    const sql = `UPDATE sweep_batches SET status = 'done', result = ?, lease_token = NULL WHERE run = ? AND n = ? AND status = 'claimed' AND lease_token = ?`;
+    const sql = `UPDATE sweep_batches SET status = 'done', result = ?, lease_token = NULL
+      WHERE run = ? AND n = ?
+      AND status = 'claimed' AND lease_token = ?`;
     return this.db.transaction(() => this.db.run(sql, [encodeResult(result), c.run, c.n, c.token]).changes > 0);
   }
 
   batchProgress(run: string, now: Date): BatchProgress {
-    return progressOf(this.db.all(`SELECT status, claimer, size, lease_until FROM sweep_batches WHERE run = ? ORDER BY n`, [run]), now.toISOString());
+    const rows = this.db.all(`SELECT status, claimer, size, lease_until FROM sweep_batches WHERE run = ? ORDER BY n`, [run]);
+    return progressOf(rows, now.toISOString());
   }
 
   async *batchResults(run: string): AsyncIterable<BatchResult> {
     const total = Number(this.db.all(`SELECT COUNT(*) AS n FROM sweep_batches WHERE run = ?`, [run])[0]!.n);
     for (let n = 0; n < total; n++) {
-      const r = this.db.all(`SELECT result FROM sweep_batches WHERE run = ? AND n = ? AND status = 'done'`, [run, n])[0];
+      const sql = `SELECT result FROM sweep_batches WHERE run = ? AND n = ? AND status = 'done'`;
+      const r = this.db.all(sql, [run, n])[0];
       if (r) yield decodeResult(r.result);
     }
   }
