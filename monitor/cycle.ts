@@ -135,7 +135,7 @@ export async function runOrHelp(configured: MonitorConfig, store: MonitorState, 
   const helped: Helped = { helped: true, sweepId: run.id, batches: 0, endpoints: 0 };
   const add = (p: Probed) => ((helped.batches += p.batches), (helped.endpoints += p.endpoints));
   add(await probeBatches(run, configured, store, sweepDeps(deps), opts));
-  while (mode === 'run' && (await store.openedRun(vantage))?.id === run.id) {
+  while (mode === 'run' && !opts.signal?.aborted && (await store.openedRun(vantage))?.id === run.id) {
     const takeover = await store.leadSweep(vantage);
     if (takeover) {
       deps.log?.(`the lead of sweep ${run.id} went away: this monitor continues and decides it`);

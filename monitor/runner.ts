@@ -114,7 +114,7 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
         const minSweepGapMs = scheduled ? scheduleIntervalMs(cfg.schedule, cfg.timezone) / 2 : 0;
         // Delivery is not part of the sweep: a slow mail server never keeps the next sweep waiting.
         // A follower of this vantage's lead probes the lead's batches instead of skipping the slot.
-        const r = await runOrHelp(cfg, store, { now: opts.now, stores, probe: opts.probe, resolve: opts.resolve, sleep: opts.sleep, senders: senders(), log: opts.log, noDelivery: true, servedBundles: servedBundles(), minSweepGapMs, share: shareOptions(opts.env) }, 'run');
+        const r = await runOrHelp(cfg, store, { now: opts.now, stores, probe: opts.probe, resolve: opts.resolve, sleep: opts.sleep, senders: senders(), log: opts.log, noDelivery: true, servedBundles: servedBundles(), minSweepGapMs, share: { ...shareOptions(opts.env), signal: stopping.signal } }, 'run');
         lastError = null;
         lastSweepMono = clock.monoNow();
         if ('helped' in r) {

@@ -27,6 +27,8 @@ export interface ShareOptions {
   parallel: number;
   /** Who probed (counted per claimer in the lead's result): host and pid by default. */
   claimer: string;
+  /** `monitor run` stopping: claim no more batches (those held are finished), stop waiting for the decision. */
+  signal?: AbortSignal;
 }
 
 /** The defaults, with PINCTL_SWEEP_BATCH / PINCTL_SWEEP_LEASE_MS from the environment (tests and tuning). */
@@ -62,6 +64,7 @@ export async function probeBatches(
   const concurrency = Math.max(1, Math.ceil(cfg.concurrency / workers));
   const worker = async () => {
     for (;;) {
+      if (opts.signal?.aborted) return;
       const claim = await store.claimBatch(run.id, deps.now(), opts.leaseMs, opts.claimer);
       if (!claim) return;
       const endpoints = claim.endpoints.map((id) => byId.get(id)).filter((e) => e !== undefined);
@@ -107,8 +110,10 @@ export async function awaitAllIn(
   opts: ShareOptions,
 ): Promise<Probed> {
   const mine: Probed = { batches: 0, endpoints: 0 };
+  // The lead finishes its sweep also when stopping (as before shared sweeps): nobody else may be left to.
+  const lead = { ...opts, signal: undefined };
   for (;;) {
-    const p = await probeBatches(run, cfg, store, deps, opts);
+    const p = await probeBatches(run, cfg, store, deps, lead);
     mine.batches += p.batches;
     mine.endpoints += p.endpoints;
     const progress = await store.batchProgress(run.id, deps.now());

@@ -18,6 +18,8 @@ import { SlowEndpoint, StateReader, claimerOf, pgReader, sharedConfig, slowEndpo
 const ENDPOINTS = 40;
 const BATCH = 4;
 const LEASE_MS = 2000;
+/** Seconds between sweeps: one monitor alone takes ~8 s for the 40 endpoints (400 ms each, concurrency 2). */
+const SLOT_S = 15;
 /** monitor/state-pg.ts: the per-vantage sweep lead is the advisory lock (741300003, hashtext(vantage)). */
 const LEAD_HOLDER = `SELECT a.application_name AS app FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
   WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = 741300003 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`;
@@ -57,12 +59,12 @@ async function sweepRows(db: StateReader) {
 describe.skipIf(PG_SKIP)('monitor run processes of one vantage share each sweep (PostgreSQL)', () => {
   it.each([2, 3])('%i monitors: each endpoint probed once per sweep, by all of them; the lead killed mid-sweep; alerts once', async (n) => {
     for (const e of endpoints) await e.close();
-    endpoints = await Promise.all(Array.from({ length: ENDPOINTS }, () => slowEndpoint(500)));
+    endpoints = await Promise.all(Array.from({ length: ENDPOINTS }, () => slowEndpoint(400)));
     hook.requests.length = 0;
     const db = await createTestDatabase();
     databases.push(db);
     const dir = tempDir();
-    const extra = `schedule: "*/10 * * * * *"\nstatePasswordEnv: PINCTL_TEST_PG_PASSWORD\nalerts:\n  webhook: { url: "${hook.url}", timeout: 2s }\n  reminder: 1h\n`;
+    const extra = `schedule: "*/${SLOT_S} * * * * *"\nstatePasswordEnv: PINCTL_TEST_PG_PASSWORD\nalerts:\n  webhook: { url: "${hook.url}", timeout: 2s }\n  reminder: 1h\n`;
     const config = sharedConfig(dir, db.url, endpoints.map((e) => e.port), extra);
     const script = join(dir, 'child.mjs');
     writeFileSync(script, runnerScript(compiled.out, config, dir, ['PINCTL_SWEEP_BATCH', 'PINCTL_SWEEP_LEASE_MS']));
@@ -71,9 +73,15 @@ describe.skipIf(PG_SKIP)('monitor run processes of one vantage share each sweep 
     children.push(...monitors);
     const state = await pgReader(db.urlWithPassword);
     try {
-      // Sweep 1: shared by all, each endpoint once.
-      await until('the first sweep', async () => (await sweepRows(state)).length === 1, 40_000, 100);
-      const [first] = await sweepRows(state);
+      // Sweep 1: the first slot at least 2 s after every monitor is up (one right at start-up can
+      // find a monitor still starting), shared by all, each endpoint once.
+      const slot = Math.ceil((Date.now() + 2000) / (SLOT_S * 1000)) * SLOT_S * 1000;
+      await sleep(slot - 1000 - Date.now());
+      for (const e of endpoints) e.handshakes = 0;
+      const ofSlot = async () => (await sweepRows(state)).filter((r) => Date.parse(r.id.slice(0, 24)) >= slot - 500);
+      await until('the first sweep', async () => (await ofSlot()).length === 1, 40_000, 100);
+      const before = (await sweepRows(state)).length;
+      const [first] = await ofSlot();
       expect(first).toMatchObject({ endpoints: ENDPOINTS, addresses: ENDPOINTS });
       expect(endpoints.map((e) => e.handshakes)).toEqual(endpoints.map(() => 1));
       await until('the lead to log sweep 1', () => probedBy(monitors, first!.id).size > 0, 5000);
@@ -96,8 +104,8 @@ describe.skipIf(PG_SKIP)('monitor run processes of one vantage share each sweep 
       const killed = monitors.find((m) => m.proc.pid === lead)!;
       killed.proc.kill('SIGKILL');
       const survivors = monitors.filter((m) => m !== killed);
-      await until('sweep 2 to be decided', async () => (await sweepRows(state)).length === 2, 30_000, 100);
-      const second = (await sweepRows(state))[1]!;
+      await until('sweep 2 to be decided', async () => (await sweepRows(state)).length === before + 1, 30_000, 100);
+      const second = (await sweepRows(state))[before]!;
       expect(second).toEqual({ id: run, endpoints: ENDPOINTS, addresses: ENDPOINTS });
       const counts = endpoints.map((e) => e.handshakes);
       expect(Math.min(...counts)).toBe(1);
@@ -114,6 +122,7 @@ describe.skipIf(PG_SKIP)('monitor run processes of one vantage share each sweep 
       await Promise.all(survivors.map((m) => (m.proc.kill('SIGTERM'), new Promise((r) => m.proc.once('exit', r)))));
     } finally {
       await state.close();
+      for (const m of monitors) m.proc.kill('SIGKILL'); // a failed case leaves nothing sweeping into the next
     }
   }, 180_000);
 });
