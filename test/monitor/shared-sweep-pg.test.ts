@@ -110,7 +110,8 @@ describe.skipIf(PG_SKIP)('monitor run processes of one vantage share each sweep 
       const counts = endpoints.map((e) => e.handshakes);
       expect(Math.min(...counts)).toBe(1);
       expect(counts.reduce((x, y) => x + y, 0) - ENDPOINTS).toBeLessThanOrEqual(2 * BATCH); // what the lead probed of its batches
-      expect(survivors.some((m) => m.out.includes(`the lead of sweep ${run} went away`) && m.out.includes(`sweep ${run}: `))).toBe(true);
+      // A survivor says it took the lead over and logs the sweep (its log line follows the commit).
+      await until('the new lead to log sweep 2', () => survivors.some((m) => m.out.includes(`the lead of sweep ${run} went away`) && m.out.includes(`sweep ${run}: `)), 5000);
       const open = (await state.rows(`SELECT kind, endpoint FROM findings WHERE resolved_at IS NULL ORDER BY kind, endpoint`)).map((r) => `${r.kind} ${r.endpoint}`);
       const ep = (i: number) => `api.pinctl.test:${endpoints[i]!.port}`;
       expect(open).toEqual([`chain-drift ${ep(1)}`, ...[ep(0), ep(1)].sort().map((e) => `pin-mismatch ${e}`)]);
