@@ -194,6 +194,9 @@ async function underLead(configured: MonitorConfig, store: MonitorState, deps: C
     return await leadCycle(configured, store, deps, run, opts);
   } catch (e) {
     if (e instanceof RunDecided) throw new SweepSkipped(e.message);
+    // A sweep that failed is dropped, as before shared sweeps (the next one probes afresh); only a
+    // lead that died leaves its run for the next lead to continue.
+    await store.dropRun(run.id).catch(() => undefined);
     throw e;
   }
 }
