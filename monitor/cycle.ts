@@ -14,7 +14,7 @@ import { DeliveryLock, DeliveryResult, Senders, alertId, channelsFor, defaultSen
 import { alertView } from './channels/view.js';
 import { configuredChannels } from './channels/index.js';
 import type { AddressState, EventWrite, MonitorState, SweepLease, SweepRun, SweepWrite } from './state.js';
-import { Probed, ShareOptions, awaitAllIn, gatherRun, probeBatches, shareOptions, waitForRun } from './shared-sweep.js';
+import { Probed, ShareOptions, awaitAllIn, gatherRun, leaseClock, probeBatches, shareOptions, waitForRun } from './shared-sweep.js';
 import { RunDecided, cutBatches } from './run-rows.js';
 import { DEFAULT_VANTAGE, findingVantage, qualify } from './vantage.js';
 import { decideAcrossVantages, mergePlans } from './vantage-cycle.js';
@@ -211,7 +211,7 @@ async function leadCycle(configured: MonitorConfig, store: MonitorState, deps: C
   const vantage = cfg.vantage ?? DEFAULT_VANTAGE;
   const previous = await store.previousStates(ids, vantage);
   const probedHere = await awaitAllIn(run, configured, store, sweepDeps(deps), opts);
-  const { byClaimer } = await store.batchProgress(run.id, deps.now());
+  const { byClaimer } = await store.batchProgress(run.id, leaseClock());
   const swept = await gatherRun(run, store, deps.now());
   const now = deps.now();
   const shared: SharedSweep = { run: run.id, batches: run.batches, probedHere, byClaimer };

@@ -22,7 +22,7 @@ export const runTables = (text: string, int: string): string[] => [
      config_hash ${text} NOT NULL, started_at ${text} NOT NULL, batches ${int} NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS sweep_batches (run ${text} NOT NULL, n ${int} NOT NULL, endpoints ${text} NOT NULL,
      size ${int} NOT NULL, status ${text} NOT NULL, claimer ${text}, lease_token ${text}, lease_until ${text},
-     claims ${int} NOT NULL DEFAULT 0, result ${text}, PRIMARY KEY (run, n))`,
+     claims ${int} NOT NULL DEFAULT 0, result ${text}, pid ${int}, PRIMARY KEY (run, n))`,
 ];
 
 /** Progress from the batch rows (status, claimer, size, lease_until). */

@@ -50,6 +50,12 @@ export interface Probed {
 
 const wait = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/**
+ * Leases run on the wall clock, not the cycle's clock (deps.now, which tests freeze or step): they
+ * measure whether a claimer is still alive, in real time, between processes.
+ */
+export const leaseClock = () => new Date();
+
 /** Claims and probes batches of the run until none is claimable; what this monitor probed. */
 export async function probeBatches(
   run: SweepRun,
@@ -65,7 +71,7 @@ export async function probeBatches(
   const worker = async () => {
     for (;;) {
       if (opts.signal?.aborted) return;
-      const claim = await store.claimBatch(run.id, deps.now(), opts.leaseMs, opts.claimer);
+      const claim = await store.claimBatch(run.id, leaseClock(), opts.leaseMs, opts.claimer);
       if (!claim) return;
       const endpoints = claim.endpoints.map((id) => byId.get(id)).filter((e) => e !== undefined);
       if (await probeOne(claim, { ...cfg, endpoints, concurrency }, store, deps, opts)) {
@@ -86,7 +92,7 @@ async function probeOne(
   deps: SweepDeps,
   opts: ShareOptions,
 ): Promise<boolean> {
-  const renewal = () => void store.renewBatch(claim, deps.now(), opts.leaseMs).catch(() => false);
+  const renewal = () => void store.renewBatch(claim, leaseClock(), opts.leaseMs).catch(() => false);
   const renew = setInterval(renewal, Math.max(50, opts.leaseMs / 3));
   try {
     const r = await sweep(cfg, deps);
@@ -116,7 +122,7 @@ export async function awaitAllIn(
     const p = await probeBatches(run, cfg, store, deps, lead);
     mine.batches += p.batches;
     mine.endpoints += p.endpoints;
-    const progress = await store.batchProgress(run.id, deps.now());
+    const progress = await store.batchProgress(run.id, leaseClock());
     if (progress.done >= progress.total) return mine;
     await wait(opts.pollMs);
   }

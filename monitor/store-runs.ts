@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { BatchClaim, BatchProgress, BatchResult, SweepRun } from './state.js';
 import type { Arg, Row } from './state-rows.js';
 import { RunDecided, decodeResult, encodeResult, progressOf, runOf } from './run-rows.js';
+import { alive } from './store.js';
 
 /** What Store lends: its prepared-statement helpers and its write transaction. */
 export interface SqliteAccess {
@@ -56,21 +57,27 @@ export class SqliteRuns {
     if (!this.close(id)) throw new RunDecided(id);
   }
 
+  /**
+   * As on PostgreSQL, and: a batch whose claimer's process is gone is claimable at once (a SQLite
+   * state is on this machine, so its pid tells), without waiting for its lease to end.
+   */
   claimBatch(run: string, now: Date, leaseMs: number, claimer: string): BatchClaim | null {
     const token = randomUUID();
     const nowIso = now.toISOString();
-    const r = this.db.transaction(
-      () =>
-        this.db.all(
-          `UPDATE sweep_batches SET status = 'claimed', claimer = ?, lease_token = ?, lease_until = ?,
-             claims = claims + 1
-           WHERE run = ? AND n = (SELECT n FROM sweep_batches WHERE run = ?
-             AND (status = 'pending' OR (status = 'claimed' AND lease_until <= ?))
-                                  ORDER BY n LIMIT 1)
-           RETURNING n, endpoints`,
-          [claimer, token, new Date(now.getTime() + leaseMs).toISOString(), run, run, nowIso],
-        )[0],
-    );
+    const held = `SELECT n, pid FROM sweep_batches WHERE run = ? AND status = 'claimed' AND lease_until > ?`;
+    const r = this.db.transaction(() => {
+      for (const h of this.db.all(held, [run, nowIso])) {
+        if (!alive(Number(h.pid))) this.db.run(`UPDATE sweep_batches SET lease_until = ? WHERE run = ? AND n = ?`, [nowIso, run, Number(h.n)]);
+      }
+      return this.db.all(
+        `UPDATE sweep_batches SET status = 'claimed', claimer = ?, lease_token = ?, lease_until = ?,
+           claims = claims + 1, pid = ?
+         WHERE run = ? AND n = (SELECT n FROM sweep_batches WHERE run = ?
+           AND (status = 'pending' OR (status = 'claimed' AND lease_until <= ?)) ORDER BY n LIMIT 1)
+         RETURNING n, endpoints`,
+        [claimer, token, new Date(now.getTime() + leaseMs).toISOString(), process.pid, run, run, nowIso],
+      )[0];
+    });
     return r ? { run, n: Number(r.n), endpoints: JSON.parse(String(r.endpoints)) as string[], token } : null;
   }
 

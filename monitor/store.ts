@@ -125,7 +125,7 @@ type Step = { sql: string; args: Arg[] };
 const SWEEP_LEASE_MS = 15 * 60_000;
 
 /** A SQLite state is on this machine: a holder whose process is gone holds nothing. */
-function alive(pid: number): boolean {
+export function alive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
