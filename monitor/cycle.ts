@@ -134,7 +134,7 @@ export async function runOrHelp(configured: MonitorConfig, store: MonitorState, 
   if (run.configHash !== configured.hash) throw new SweepSkipped(`another monitor of this vantage sweeps ${run.id} with another config (${run.configHash.slice(0, 12)}, this one ${configured.hash.slice(0, 12)}): not joined`);
   const helped: Helped = { helped: true, sweepId: run.id, batches: 0, endpoints: 0 };
   const add = (p: Probed) => ((helped.batches += p.batches), (helped.endpoints += p.endpoints));
-  add(await probeBatches(run, configured, store, sweepDeps(deps), opts));
+  add(await probeBatches({ run, cfg: configured, store, deps: sweepDeps(deps), opts }));
   while (mode === 'run' && !opts.signal?.aborted && (await store.openedRun(vantage))?.id === run.id) {
     const takeover = await store.leadSweep(vantage);
     if (takeover) {
@@ -143,7 +143,7 @@ export async function runOrHelp(configured: MonitorConfig, store: MonitorState, 
       if (r) return r;
       break;
     }
-    add(await probeBatches(run, configured, store, sweepDeps(deps), opts));
+    add(await probeBatches({ run, cfg: configured, store, deps: sweepDeps(deps), opts }));
     await new Promise((r) => setTimeout(r, opts.pollMs));
   }
   return helped;
@@ -210,7 +210,7 @@ async function leadCycle(configured: MonitorConfig, store: MonitorState, deps: C
   const ids = cfg.endpoints.map((e) => e.id);
   const vantage = cfg.vantage ?? DEFAULT_VANTAGE;
   const previous = await store.previousStates(ids, vantage);
-  const probedHere = await awaitAllIn(run, configured, store, sweepDeps(deps), opts);
+  const probedHere = await awaitAllIn({ run, cfg: configured, store, deps: sweepDeps(deps), opts });
   const { byClaimer } = await store.batchProgress(run.id, leaseClock());
   const swept = await gatherRun(run, store, deps.now());
   const now = deps.now();

@@ -56,14 +56,18 @@ const wait = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  */
 export const leaseClock = () => new Date();
 
+/** One monitor's part in one run: what it probes with and where the batches are. */
+export interface Sharing {
+  run: SweepRun;
+  cfg: MonitorConfig;
+  store: MonitorState;
+  deps: SweepDeps;
+  opts: ShareOptions;
+}
+
 /** Claims and probes batches of the run until none is claimable; what this monitor probed. */
-export async function probeBatches(
-  run: SweepRun,
-  cfg: MonitorConfig,
-  store: MonitorState,
-  deps: SweepDeps,
-  opts: ShareOptions,
-): Promise<Probed> {
+export async function probeBatches(sh: Sharing): Promise<Probed> {
+  const { run, cfg, store, opts } = sh;
   const probed: Probed = { batches: 0, endpoints: 0 };
   const byId = new Map(cfg.endpoints.map((e) => [e.id, e]));
   const workers = Math.max(1, Math.min(opts.parallel, run.batches, cfg.concurrency));
@@ -74,7 +78,7 @@ export async function probeBatches(
       const claim = await store.claimBatch(run.id, leaseClock(), opts.leaseMs, opts.claimer);
       if (!claim) return;
       const endpoints = claim.endpoints.map((id) => byId.get(id)).filter((e) => e !== undefined);
-      if (await probeOne(claim, { ...cfg, endpoints, concurrency }, store, deps, opts)) {
+      if (await probeOne(sh, claim, { ...cfg, endpoints, concurrency })) {
         probed.batches++;
         probed.endpoints += endpoints.length;
       }
@@ -84,18 +88,12 @@ export async function probeBatches(
   return probed;
 }
 
-/** One claimed batch: probed under a renewed lease, its result stored while the claim holds. */
-async function probeOne(
-  claim: BatchClaim,
-  cfg: MonitorConfig,
-  store: MonitorState,
-  deps: SweepDeps,
-  opts: ShareOptions,
-): Promise<boolean> {
+/** One claimed batch (`batch`: the config with its endpoints): probed under a renewed lease, stored while the claim holds. */
+async function probeOne({ store, deps, opts }: Sharing, claim: BatchClaim, batch: MonitorConfig): Promise<boolean> {
   const renewal = () => void store.renewBatch(claim, leaseClock(), opts.leaseMs).catch(() => false);
   const renew = setInterval(renewal, Math.max(50, opts.leaseMs / 3));
   try {
-    const r = await sweep(cfg, deps);
+    const r = await sweep(batch, deps);
     const certificates: Record<string, string> = {};
     for (const [sha, der] of r.certificates) certificates[sha] = Buffer.from(der).toString('base64');
     return await store.completeBatch(claim, { observations: r.observations, certificates });
@@ -108,23 +106,17 @@ async function probeOne(
  * The lead: probes what it can claim and waits for the batches others hold (claiming those whose
  * lease ran out), until every batch is in. Returns what the lead probed itself.
  */
-export async function awaitAllIn(
-  run: SweepRun,
-  cfg: MonitorConfig,
-  store: MonitorState,
-  deps: SweepDeps,
-  opts: ShareOptions,
-): Promise<Probed> {
+export async function awaitAllIn(sh: Sharing): Promise<Probed> {
   const mine: Probed = { batches: 0, endpoints: 0 };
   // The lead finishes its sweep also when stopping (as before shared sweeps): nobody else may be left to.
-  const lead = { ...opts, signal: undefined };
+  const lead = { ...sh, opts: { ...sh.opts, signal: undefined } };
   for (;;) {
-    const p = await probeBatches(run, cfg, store, deps, lead);
+    const p = await probeBatches(lead);
     mine.batches += p.batches;
     mine.endpoints += p.endpoints;
-    const progress = await store.batchProgress(run.id, leaseClock());
+    const progress = await sh.store.batchProgress(sh.run.id, leaseClock());
     if (progress.done >= progress.total) return mine;
-    await wait(opts.pollMs);
+    await wait(sh.opts.pollMs);
   }
 }
 
