@@ -8,8 +8,8 @@
  * child's own; the database's rows and bytes are deltas over the sweep.
  *
  * Scenarios per size and state: a healthy fleet's first sweep on an empty state, a repeat sweep
- * on that state, and two monitor processes started together on that state (one leads the sweep,
- * the other is told another monitor sweeps); at 10,000 also a JSON config and a fleet where every
+ * on that state, and two monitor processes started together on that state (one leads the sweep and
+ * the other helps probe it: how many endpoints each probed is printed); at 10,000 also a JSON config and a fleet where every
  * endpoint alerts (every certificate inside the expiry window: 20,000 findings in one commit).
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -135,17 +135,30 @@ interface RunOut {
   rssKb: number;
   code: number;
   err: string;
+  /** The report's lines on a shared sweep ("helped sweep …", "sweep … shared by … probed by …"). */
+  shared: string;
+  pid: number;
+}
+
+/** Endpoints this process probed: from its helper line, or from its lead's line (by its pid); null: it swept alone. */
+export function probedByProcess(o: RunOut): number | null {
+  const helped = /helped sweep \S+: probed (\d+) endpoint/.exec(o.shared);
+  if (helped) return Number(helped[1]);
+  const mine = new RegExp(` pid ${o.pid}: (\\d+)`).exec(o.shared);
+  return mine ? Number(mine[1]) : null;
 }
 
 /** `pinctl monitor once` in a child process that reports its wall and CPU time, its exit code and its peak RSS. */
 function monitorOnce(root: string, configFile: string, cpuProfDir?: string): Promise<RunOut> {
   const code = `const { run } = await import(${JSON.stringify(join(root, 'dist', 'cli', 'run.js'))});
     const { processIO } = await import(${JSON.stringify(join(root, 'dist', 'cli', 'io.js'))});
-    const io = processIO(); io.stdout = { write() {} }; let err = ''; io.stderr = { write(x) { err += x; } };
+    // Of the report, only the lines saying who probed what (a shared sweep): its lead's and a helper's.
+    let shared = ''; const keep = (x) => { for (const m of String(x).matchAll(/^(helped sweep .*|sweep \\S+ shared by .*)$/gm)) shared += m[0] + '\\n'; };
+    const io = processIO(); io.stdout = { write: keep }; let err = ''; io.stderr = { write(x) { err += x; } };
     const t = performance.now(); const code = await run(['monitor', 'once', '--config', ${JSON.stringify(configFile)}], io);
     const ms = performance.now() - t; const u = process.resourceUsage();
     const cpuMs = (u.userCPUTime + u.systemCPUTime) / 1000;
-    process.stdout.write(JSON.stringify({ ms, cpuMs, rssKb: u.maxRSS, code, err: err.slice(0, 2000) }));`;
+    process.stdout.write(JSON.stringify({ ms, cpuMs, rssKb: u.maxRSS, code, err: err.slice(0, 2000), shared, pid: process.pid }));`;
   const prof = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];
   const child = spawn(process.execPath, [...prof, '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
@@ -171,6 +184,7 @@ async function runScenario(rig: Rig, s: Scenario, configFile: string, state: Ben
   const outs = await Promise.all(Array.from({ length: s.procs }, once));
   const wallMs = performance.now() - t;
   const serverCpuMs = rig.serverCpuMs() - serverCpu0;
+  // A process that found the sweep open helps it (exit 0); one that found none open yet is told another sweeps.
   const swept = outs.filter((o) => o.code !== 2);
   const busy = outs.filter((o) => o.code === 2 && /STATE_BUSY|another monitor/.test(o.err));
   // A run that failed or stored no sweep measured nothing: say so instead of printing a time.
@@ -253,7 +267,8 @@ async function benchBackend(rig: Rig, backend: 'sqlite' | 'postgres'): Promise<v
       const b = rig.baselines.get(s.n)!;
       const rss = r.outs.map((o) => `${Math.round(o.rssKb / 1024)}`).join('/');
       const cpu = r.outs.map((o) => (o.cpuMs / 1000).toFixed(1)).join('/');
-      const procs = s.procs > 1 ? ` (${r.swept} of ${s.procs} swept)` : '';
+      const perProc = r.outs.map((o) => probedByProcess(o) ?? (o.code === 2 ? 'busy' : s.n)).join('/');
+      const procs = s.procs > 1 ? ` (endpoints probed per process: ${perProc})` : '';
       rig.line(
         `monitor ${fmtN(s.n)} ${backend} (${s.format}${rig.opts.chain === 'intermediate' ? ', +intermediate' : ''}), ${s.label}`,
         `${secs(r.wallMs)}${procs}, cpu ${cpu} s (servers ${(r.serverCpuMs / 1000).toFixed(1)} s), peak ${rss} MB`,

@@ -13,10 +13,12 @@ import { ReconcilePlan, addrKey, diffObservations, reconcile } from './findings.
 import { DeliveryLock, DeliveryResult, Senders, alertId, channelsFor, defaultSenders, deliverDue, queuedMessage } from './alerts.js';
 import { alertView } from './channels/view.js';
 import { configuredChannels } from './channels/index.js';
-import type { AddressState, EventWrite, MonitorState, SweepWrite } from './state.js';
+import type { AddressState, EventWrite, MonitorState, SweepLease, SweepRun, SweepWrite } from './state.js';
+import { Probed, ShareOptions, awaitAllIn, gatherRun, leaseClock, probeBatches, shareOptions, waitForRun } from './shared-sweep.js';
+import { RunDecided, cutBatches } from './run-rows.js';
 import { DEFAULT_VANTAGE, findingVantage, qualify } from './vantage.js';
 import { decideAcrossVantages, mergePlans } from './vantage-cycle.js';
-import { SweepResult, sweep } from './sweep.js';
+import { SweepDeps, SweepResult } from './sweep.js';
 import { Observation, StoredFinding, atLeast } from './types.js';
 import { storedDetails } from './lifecycle.js';
 import { FetchLike } from './proposals.js';
@@ -49,6 +51,8 @@ export interface CycleDeps {
    * monitor on the same state swept this slot). Default 0: always sweep.
    */
   minSweepGapMs?: number;
+  /** How a sweep is shared between the monitors of a vantage (monitor/shared-sweep.ts); default shareOptions(). */
+  share?: ShareOptions;
 }
 
 /** Another monitor sweeps this state now, or swept this slot already: nothing was done. */
@@ -78,25 +82,125 @@ export interface CycleResult {
   config: MonitorConfig;
   /** The pin-failure reports read this cycle (reportsFrom), with the source's error if it could not be read. */
   reports: ReportsCheck[];
+  /** How the sweep was shared between the monitors of this vantage. */
+  shared: SharedSweep;
 }
 
+export interface SharedSweep {
+  run: string;
+  batches: number;
+  /** What this monitor probed itself. */
+  probedHere: Probed;
+  /** Endpoints probed by each monitor (claimer: host and pid). */
+  byClaimer: Record<string, number>;
+}
+
+/** What a monitor that helped another monitor's sweep of its vantage did (`monitor once` / `run` followers). */
+export interface Helped {
+  helped: true;
+  /** The shared sweep: the id its decider commits it under. */
+  sweepId: string;
+  batches: number;
+  endpoints: number;
+}
+
+const busy = (vantage: string) => `another monitor${vantage === DEFAULT_VANTAGE ? '' : ` of vantage ${vantage}`} is sweeping this state now`;
+
+/** Leads a cycle of the config's vantage, or SweepSkipped when another monitor holds that lead. */
 export async function runCycle(configured: MonitorConfig, store: MonitorState, deps: CycleDeps): Promise<CycleResult> {
   const vantage = configured.vantage ?? DEFAULT_VANTAGE;
   const lease = await store.leadSweep(vantage);
-  if (!lease) throw new SweepSkipped(`another monitor${vantage === DEFAULT_VANTAGE ? '' : ` of vantage ${vantage}`} is sweeping this state now`);
+  if (!lease) throw new SweepSkipped(busy(vantage));
   try {
-    if (deps.minSweepGapMs) {
-      const last = await store.lastSweep(vantage);
-      const age = last ? deps.now().getTime() - Date.parse(last.startedAt) : Infinity;
-      if (age >= 0 && age < deps.minSweepGapMs) throw new SweepSkipped(`another monitor swept this state ${Math.round(age / 1000)} s ago (${last!.id})`);
-    }
-    return await leadCycle(configured, store, deps);
+    return (await underLead(configured, store, deps))!;
   } finally {
     await lease.release();
   }
 }
 
-async function leadCycle(configured: MonitorConfig, store: MonitorState, deps: CycleDeps): Promise<CycleResult> {
+/**
+ * `monitor once` and `monitor run`: lead when the vantage's lead is free (as runCycle), else help
+ * the sweep the lead opened: claim and probe its batches. `once` then ends; `run` stays until the
+ * sweep is decided and takes the lead over (and decides) if its holder goes away.
+ */
+export async function runOrHelp(configured: MonitorConfig, store: MonitorState, deps: CycleDeps, mode: 'once' | 'run'): Promise<CycleResult | Helped> {
+  const vantage = configured.vantage ?? DEFAULT_VANTAGE;
+  const opts = deps.share ?? shareOptions();
+  const lease = await store.leadSweep(vantage);
+  if (lease) return (await withLease(lease, () => underLead(configured, store, deps)))!;
+  const run = await waitForRun(store, vantage, 3000, opts.pollMs);
+  if (!run) throw new SweepSkipped(busy(vantage));
+  if (run.configHash !== configured.hash) throw new SweepSkipped(`another monitor of this vantage sweeps ${run.id} with another config (${run.configHash.slice(0, 12)}, this one ${configured.hash.slice(0, 12)}): not joined`);
+  const helped: Helped = { helped: true, sweepId: run.id, batches: 0, endpoints: 0 };
+  const add = (p: Probed) => ((helped.batches += p.batches), (helped.endpoints += p.endpoints));
+  add(await probeBatches({ run, cfg: configured, store, deps: sweepDeps(deps), opts }));
+  while (mode === 'run' && !opts.signal?.aborted && (await store.openedRun(vantage))?.id === run.id) {
+    const takeover = await store.leadSweep(vantage);
+    if (takeover) {
+      deps.log?.(`the lead of sweep ${run.id} went away: this monitor continues and decides it`);
+      const r = await withLease(takeover, () => underLead(configured, store, deps, run.id));
+      if (r) return r;
+      break;
+    }
+    add(await probeBatches({ run, cfg: configured, store, deps: sweepDeps(deps), opts }));
+    await new Promise((r) => setTimeout(r, opts.pollMs));
+  }
+  return helped;
+}
+
+async function withLease<T>(lease: SweepLease, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } finally {
+    await lease.release();
+  }
+}
+
+const sweepDeps = (deps: CycleDeps): SweepDeps => ({ now: deps.now, stores: deps.stores, probe: deps.probe, resolve: deps.resolve, sleep: deps.sleep, onProgress: deps.onProgress });
+
+/** An open run older than this is not continued (its observations would be stale): a new one starts. */
+const MAX_RUN_AGE_MS = 60 * 60_000;
+
+/**
+ * Under the vantage's lead: continue the vantage's open run (its lead died) or open one, then
+ * decide it. `only`: continue that run only (a follower taking over); null when it was decided meanwhile.
+ */
+async function underLead(configured: MonitorConfig, store: MonitorState, deps: CycleDeps, only?: string): Promise<CycleResult | null> {
+  const vantage = configured.vantage ?? DEFAULT_VANTAGE;
+  const opts = deps.share ?? shareOptions();
+  let run = await store.openedRun(vantage);
+  if (only !== undefined && run?.id !== only) return null;
+  const age = run ? deps.now().getTime() - Date.parse(run.startedAt) : 0;
+  if (run && (run.configHash !== configured.hash || age > MAX_RUN_AGE_MS || age < -MAX_RUN_AGE_MS)) {
+    deps.log?.(`sweep ${run.id} left open by another monitor is dropped (${run.configHash !== configured.hash ? 'another config' : 'too old'}): a new one starts`);
+    await store.dropRun(run.id);
+    run = null;
+  }
+  if (run) deps.log?.(`continuing sweep ${run.id}, left open by a monitor of this vantage that went away`);
+  else {
+    if (deps.minSweepGapMs) {
+      const last = await store.lastSweep(vantage);
+      const since = last ? deps.now().getTime() - Date.parse(last.startedAt) : Infinity;
+      if (since >= 0 && since < deps.minSweepGapMs) throw new SweepSkipped(`another monitor swept this state ${Math.round(since / 1000)} s ago (${last!.id})`);
+    }
+    const startedAt = deps.now().toISOString();
+    const fresh = { id: `${startedAt}-${randomUUID().slice(0, 8)}`, vantage, configHash: configured.hash, startedAt };
+    const batches = cutBatches(configured.endpoints.map((e) => e.id), opts.batchSize);
+    if (!(await store.openRun(fresh, batches))) throw new SweepSkipped(busy(vantage));
+    run = { ...fresh, batches: batches.length };
+  }
+  try {
+    return await leadCycle(configured, store, deps, run, opts);
+  } catch (e) {
+    if (e instanceof RunDecided) throw new SweepSkipped(e.message);
+    // A sweep that failed is dropped, as before shared sweeps (the next one probes afresh); only a
+    // lead that died leaves its run for the next lead to continue.
+    await store.dropRun(run.id).catch(() => undefined);
+    throw e;
+  }
+}
+
+async function leadCycle(configured: MonitorConfig, store: MonitorState, deps: CycleDeps, run: SweepRun, opts: ShareOptions): Promise<CycleResult> {
   // The served bundles first: their pins are what this sweep's endpoints are compared with.
   const sources = servedSources(configured.endpoints);
   const served = deps.servedBundles ?? new ServedBundles({ stateDir: configured.localDir, now: deps.now, timeoutMs: configured.timeoutMs });
@@ -105,9 +209,11 @@ async function leadCycle(configured: MonitorConfig, store: MonitorState, deps: C
   const ids = cfg.endpoints.map((e) => e.id);
   const vantage = cfg.vantage ?? DEFAULT_VANTAGE;
   const previous = await store.previousStates(ids, vantage);
-  const swept = await sweep(cfg, { now: deps.now, stores: deps.stores, probe: deps.probe, resolve: deps.resolve, sleep: deps.sleep, onProgress: deps.onProgress });
+  const probedHere = await awaitAllIn({ run, cfg: configured, store, deps: sweepDeps(deps), opts });
+  const { byClaimer } = await store.batchProgress(run.id, leaseClock());
+  const swept = await gatherRun(run, store, deps.now());
   const now = deps.now();
-  for (const [sha, der] of swept.certificates) await store.saveCertificate(sha, der);
+  const shared: SharedSweep = { run: run.id, batches: run.batches, probedHere, byClaimer };
 
   const previousChains = new Map<string, Observation>();
   for (const [k, v] of previous) if (v.lastWithChain) previousChains.set(k, v.lastWithChain);
@@ -133,13 +239,14 @@ async function leadCycle(configured: MonitorConfig, store: MonitorState, deps: C
   const across = await decideAcrossVantages(store, cfg, swept.observations, open, now, deps.log);
   try {
     const release = async () => void (await across.lease?.release());
-    return await decideAndCommit(cfg, store, deps, { swept, previous, open, plan: mergePlans(own, across.plan), servedChecks, reports: across.reports, reportsEvent: across.reportsEvent, now, release });
+    return await decideAndCommit(cfg, store, deps, { shared, swept, previous, open, plan: mergePlans(own, across.plan), servedChecks, reports: across.reports, reportsEvent: across.reportsEvent, now, release });
   } finally {
     await across.lease?.release();
   }
 }
 
 interface Decided {
+  shared: SharedSweep;
   swept: SweepResult;
   previous: Map<string, AddressState>;
   open: StoredFinding[];
@@ -214,7 +321,7 @@ async function decideAndCommit(cfg: MonitorConfig, store: MonitorState, deps: Cy
     }
   }
 
-  const sweepId = `${swept.startedAt}-${randomUUID().slice(0, 8)}`;
+  const sweepId = d.shared.run;
   const committed = await store.commitSweep(
     {
       sweep: { id: sweepId, startedAt: swept.startedAt, finishedAt: swept.finishedAt, durationMs: swept.durationMs, configHash: cfg.hash, vantage: cfg.vantage ?? DEFAULT_VANTAGE },
@@ -226,6 +333,7 @@ async function decideAndCommit(cfg: MonitorConfig, store: MonitorState, deps: Cy
       events,
       outbox,
       proposals: proposed.changes,
+      run: d.shared.run,
     },
     { failAt: deps.failCommitAt },
   );
@@ -246,6 +354,7 @@ async function decideAndCommit(cfg: MonitorConfig, store: MonitorState, deps: Cy
     servedBundles: servedChecks,
     config: cfg,
     reports,
+    shared: d.shared,
   };
 }
 

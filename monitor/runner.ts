@@ -13,7 +13,8 @@ import { Prober } from '../src/net/probe.js';
 import { Resolver } from '../src/net/resolve.js';
 import { TrustStore } from '../src/core/trust-store.js';
 import { MonitorConfig, PageAuth, loadConfig } from './config.js';
-import { CycleResult, SweepSkipped, runCycle } from './cycle.js';
+import { CycleResult, SweepSkipped, runOrHelp } from './cycle.js';
+import { shareOptions } from './shared-sweep.js';
 import { ServedBundles } from './served-bundles.js';
 import { DeliveryLock, Senders, defaultSenders, deliverDue } from './alerts.js';
 import { MetricsServer, renderMetrics, startMetricsServer } from './metrics.js';
@@ -113,14 +114,22 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
         // Half the schedule's interval: a sweep another monitor on this state made in this slot counts.
         const minSweepGapMs = scheduled ? scheduleIntervalMs(cfg.schedule, cfg.timezone) / 2 : 0;
         // Delivery is not part of the sweep: a slow mail server never keeps the next sweep waiting.
-        const r = await runCycle(cfg, store, { now: opts.now, stores, probe: opts.probe, resolve: opts.resolve, sleep: opts.sleep, senders: senders(), log: opts.log, noDelivery: true, servedBundles: servedBundles(), minSweepGapMs });
-        last = r;
+        // A follower of this vantage's lead probes the lead's batches instead of skipping the slot.
+        const r = await runOrHelp(cfg, store, { now: opts.now, stores, probe: opts.probe, resolve: opts.resolve, sleep: opts.sleep, senders: senders(), log: opts.log, noDelivery: true, servedBundles: servedBundles(), minSweepGapMs, share: { ...shareOptions(opts.env), signal: stopping.signal } }, 'run');
         lastError = null;
         lastSweepMono = clock.monoNow();
+        if ('helped' in r) {
+          opts.log(`helped sweep ${r.sweepId}: probed ${r.endpoints} endpoint(s) in ${r.batches} batch(es); decided by another monitor of this vantage`);
+          void deliver();
+          return null;
+        }
+        last = r;
         const failures = r.sweep.observations.filter((o) => o.error).length;
+        const by = Object.entries(r.shared.byClaimer).map(([who, n]) => `${who}: ${n}`).join(', ');
         opts.log(
           `sweep ${r.sweepId}: ${cfg.endpoints.length} endpoint(s), ${r.sweep.observations.length} address(es), ${failures} failed, ${Math.round(r.sweep.durationMs)} ms; ` +
-            `${r.opened.length} new, ${r.changed.length} changed, ${r.resolved.length} resolved, ${r.open.length} open; ${r.queued} alert(s) queued`,
+            `${r.opened.length} new, ${r.changed.length} changed, ${r.resolved.length} resolved, ${r.open.length} open; ${r.queued} alert(s) queued; ` +
+            `probed by ${by || 'nobody'} (${r.shared.batches} batch(es))`,
         );
         for (const f of r.opened) opts.log(`  new ${f.severity} ${f.kind}: ${f.title}`);
         for (const f of r.changed) opts.log(`  changed ${f.severity} ${f.kind}: ${f.title}`);

@@ -23,6 +23,9 @@ import { FINDING_COLUMNS, Row, addressStatesOf, eventArgs, eventFromRow, finding
 import { ACTIVE_STATES, Proposal, ProposalChange, historyOf, proposalArgs, proposalData, proposalFromRow } from './proposal-state.js';
 import { PROPOSAL_EVENT_TYPES, proposalsFromEvents } from './proposal-migrate.js';
 import { DEFAULT_VANTAGE, vantageOf } from './vantage.js';
+import type { BatchClaim, BatchProgress, BatchResult, SweepRun } from './state.js';
+import { runTables } from './run-rows.js';
+import { PgRuns, closeForCommit } from './state-pg-runs.js';
 
 /** 2: vantages (`latest` keyed by vantage, endpoint, address; `vantage` columns); a state of 1 is upgraded on open. */
 export const PG_SCHEMA_VERSION = 2;
@@ -59,6 +62,7 @@ CREATE TABLE IF NOT EXISTS certificates (sha256 ${T} PRIMARY KEY, der BYTEA NOT 
 CREATE TABLE IF NOT EXISTS proposals (ord BIGSERIAL, id ${T} PRIMARY KEY, domain ${T} NOT NULL, state ${T} NOT NULL,
   version INTEGER NOT NULL, created_at ${T} NOT NULL, updated_at ${T} NOT NULL, data ${T} NOT NULL);
 CREATE INDEX IF NOT EXISTS proposals_state ON proposals (state, domain);
+${runTables(T, 'INTEGER').join(';\n')};
 `;
 /** Schema 1 → 2 (vantages): additive columns, and the vantage joins `latest`'s primary key. */
 const TO_V2 = `
@@ -107,6 +111,9 @@ function withPassword(url: string, password: string | null | undefined): string 
 }
 
 export class PgState implements MonitorState {
+  /** Shared sweeps (monitor/state-pg-runs.ts), through this pool. */
+  private readonly runs = new PgRuns({ all: (sql, args) => this.all(sql, args), tx: (fn) => this.tx(fn) });
+
   private constructor(
     private readonly pool: pg.Pool,
     readonly url: string,
@@ -114,7 +121,8 @@ export class PgState implements MonitorState {
   ) {}
 
   static async open(url: string, opts: PgOptions): Promise<PgState> {
-    const pool = new pg.Pool({ connectionString: withPassword(url, opts.password), max: 4, connectionTimeoutMillis: 10_000 });
+    // application_name: pg_stat_activity (and pg_locks joined to it) tells which monitor holds a lead.
+    const pool = new pg.Pool({ connectionString: withPassword(url, opts.password), max: 4, connectionTimeoutMillis: 10_000, application_name: `pinctl monitor pid ${process.pid}` });
     pool.on('error', () => {}); // an idle client's connection dropped: the next query reconnects
     const state = new PgState(pool, url, opts.certDir);
     try {
@@ -193,6 +201,38 @@ export class PgState implements MonitorState {
         c.release();
       },
     };
+  }
+
+  openRun(run: Omit<SweepRun, 'batches'>, batches: string[][]): Promise<boolean> {
+    return this.runs.openRun(run, batches);
+  }
+
+  openedRun(vantage: string): Promise<SweepRun | null> {
+    return this.runs.openedRun(vantage);
+  }
+
+  dropRun(id: string): Promise<void> {
+    return this.runs.dropRun(id);
+  }
+
+  claimBatch(run: string, now: Date, leaseMs: number, claimer: string): Promise<BatchClaim | null> {
+    return this.runs.claimBatch(run, now, leaseMs, claimer);
+  }
+
+  renewBatch(claim: BatchClaim, now: Date, leaseMs: number): Promise<boolean> {
+    return this.runs.renewBatch(claim, now, leaseMs);
+  }
+
+  completeBatch(claim: BatchClaim, result: BatchResult): Promise<boolean> {
+    return this.runs.completeBatch(claim, result);
+  }
+
+  batchProgress(run: string, now: Date): Promise<BatchProgress> {
+    return this.runs.batchProgress(run, now);
+  }
+
+  batchResults(run: string): AsyncIterable<BatchResult> {
+    return this.runs.batchResults(run);
   }
 
   certPath(sha256: string): string {
@@ -419,6 +459,8 @@ function sweepSteps(c: Client, w: SweepWrite, rows: Rows, lost: ProposalChange[]
   // One row per address (the last wins, as an upsert per row would make it).
   const latest = [...new Map(w.observations.map((o) => [`${vantageOf(o)}|${addrKey(o.endpoint, o.address)}`, o])).values()];
   return [
+    // A shared sweep is decided once: closing it first makes a second decider's commit fail whole.
+    ...(w.run ? [() => closeForCommit(c, w.run!)] : []),
     async () => {
       const r = await c.query(
         `INSERT INTO sweeps (id, started_at, finished_at, duration_ms, endpoints, addresses, failures, config_hash, vantage)

@@ -85,11 +85,54 @@ export interface SweepWrite {
   outbox: Omit<OutboxRow, 'attempts' | 'lastError' | 'sentAt' | 'status'>[];
   /** Dynamic-pinning proposals created or moved this sweep (each applied by compare-and-set). */
   proposals?: ProposalChange[];
+  /**
+   * A shared sweep (SweepRun id) this commit decides: closed in the same transaction; when it is
+   * not open any more (another monitor decided it), the commit fails (RunDecided, STATE_BUSY) and writes nothing.
+   */
+  run?: string;
 }
 
 /** Held by the one monitor that sweeps a state now; released when its cycle ends (or it dies). */
 export interface SweepLease {
   release(): Promise<void>;
+}
+
+/**
+ * One vantage's sweep shared out between its monitors (monitor/shared-sweep.ts): opened by the
+ * vantage's lead with the endpoints cut into batches; any monitor of the vantage claims batches,
+ * probes them and completes them with its observations; the lead that finds every batch in decides.
+ */
+export interface SweepRun {
+  /** Also the id of the committed sweep (SweepRecord.id). */
+  id: string;
+  vantage: string;
+  configHash: string;
+  startedAt: string;
+  batches: number;
+}
+
+/** A batch held by one monitor until `leaseUntil`; only the holder of `token` can renew or complete it. */
+export interface BatchClaim {
+  run: string;
+  n: number;
+  endpoints: string[];
+  token: string;
+}
+
+/** What a monitor found probing one batch. */
+export interface BatchResult {
+  observations: Observation[];
+  /** DER by SHA-256, base64: the decider writes them where its alerts' commands point. */
+  certificates: Record<string, string>;
+}
+
+export interface BatchProgress {
+  total: number;
+  done: number;
+  /** Claimed and still leased at `now`. */
+  claimed: number;
+  /** Endpoints probed by each claimer (done batches). */
+  byClaimer: Record<string, number>;
 }
 
 export interface MonitorState {
@@ -104,6 +147,27 @@ export interface MonitorState {
    * this lead, from reading the open ones to the commit. null: another monitor decides now.
    */
   leadDecision(): Promise<SweepLease | null>;
+  /**
+   * Opens a shared sweep of `run.vantage` with these endpoint batches (under the vantage's lead).
+   * false: one is open for that vantage already (continue it: openRun()).
+   */
+  openRun(run: Omit<SweepRun, 'batches'>, batches: string[][]): Promise<boolean>;
+  /** The open shared sweep of this vantage, if any. */
+  openedRun(vantage: string): Promise<SweepRun | null>;
+  /** Drops an open shared sweep that will not be decided (its config changed, or it is too old). */
+  dropRun(id: string): Promise<void>;
+  /**
+   * Hands one batch of the run to one claimer (`FOR UPDATE SKIP LOCKED` / a write transaction): a
+   * pending one, or one whose lease ended (its claimer died). null: none is claimable now.
+   */
+  claimBatch(run: string, now: Date, leaseMs: number, claimer: string): Promise<BatchClaim | null>;
+  /** Extends the lease while the holder still has it; false when it was lost. */
+  renewBatch(claim: BatchClaim, now: Date, leaseMs: number): Promise<boolean>;
+  /** Stores the batch's result and marks it done while the holder still has it; false when it was lost. */
+  completeBatch(claim: BatchClaim, result: BatchResult): Promise<boolean>;
+  batchProgress(run: string, now: Date): Promise<BatchProgress>;
+  /** The results of the done batches, one batch at a time (the whole sweep is never held twice). */
+  batchResults(run: string): AsyncIterable<BatchResult>;
   /** Where certificate PEM files are written for the commands printed in alerts. */
   certPath(sha256: string): string;
   /** Content-addressed: writing the same certificate again is a no-op. */

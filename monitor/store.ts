@@ -43,6 +43,9 @@ import {
   vantageObservationsOf,
 } from './state-rows.js';
 import { DEFAULT_VANTAGE, vantageOf } from './vantage.js';
+import type { BatchClaim, BatchProgress, BatchResult, SweepRun } from './state.js';
+import { runTables } from './run-rows.js';
+import { SqliteRuns } from './store-runs.js';
 
 export type { AddressState, AlertMessage, EventWrite, HistoryEvent, OutboxRow, SweepRecord, SweepWrite } from './state.js';
 import { claimDueRows, stateOf } from './state.js';
@@ -96,6 +99,8 @@ const SCHEMA = [
      id TEXT PRIMARY KEY, domain TEXT NOT NULL, state TEXT NOT NULL, version INTEGER NOT NULL,
      created_at TEXT NOT NULL, updated_at TEXT NOT NULL, data TEXT NOT NULL)`,
   `CREATE INDEX IF NOT EXISTS proposals_state ON proposals (state, domain)`,
+  // Shared sweeps (additive: a pinctl without them ignores the tables).
+  ...runTables('TEXT', 'INTEGER'),
 ];
 
 function LATEST_TABLE(name: string): string {
@@ -120,7 +125,7 @@ type Step = { sql: string; args: Arg[] };
 const SWEEP_LEASE_MS = 15 * 60_000;
 
 /** A SQLite state is on this machine: a holder whose process is gone holds nothing. */
-function alive(pid: number): boolean {
+export function alive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
@@ -133,6 +138,8 @@ function alive(pid: number): boolean {
 export class Store implements MonitorState {
   /** Prepared once per SQL text and reused: binding new values costs nothing to keep alive. */
   private readonly statements = new Map<string, Statement>();
+  /** Shared sweeps (monitor/store-runs.ts), through this store's statements and transactions. */
+  private readonly runs = new SqliteRuns({ all: (sql, args) => this.all(sql, args), run: (sql, args) => this.run(sql, args), transaction: (fn) => this.transaction(fn) });
 
   private constructor(
     readonly dir: string,
@@ -309,6 +316,38 @@ export class Store implements MonitorState {
     };
   }
 
+  async openRun(run: Omit<SweepRun, 'batches'>, batches: string[][]): Promise<boolean> {
+    return this.runs.openRun(run, batches);
+  }
+
+  async openedRun(vantage: string): Promise<SweepRun | null> {
+    return this.runs.openedRun(vantage);
+  }
+
+  async dropRun(id: string): Promise<void> {
+    this.runs.dropRun(id);
+  }
+
+  async claimBatch(run: string, now: Date, leaseMs: number, claimer: string): Promise<BatchClaim | null> {
+    return this.runs.claimBatch(run, now, leaseMs, claimer);
+  }
+
+  async renewBatch(claim: BatchClaim, now: Date, leaseMs: number): Promise<boolean> {
+    return this.runs.renewBatch(claim, now, leaseMs);
+  }
+
+  async completeBatch(claim: BatchClaim, result: BatchResult): Promise<boolean> {
+    return this.runs.completeBatch(claim, result);
+  }
+
+  async batchProgress(run: string, now: Date): Promise<BatchProgress> {
+    return this.runs.batchProgress(run, now);
+  }
+
+  batchResults(run: string): AsyncIterable<BatchResult> {
+    return this.runs.batchResults(run);
+  }
+
   certPath(sha256: string): string {
     return join(this.dir, 'certs', `${sha256}.pem`);
   }
@@ -445,6 +484,8 @@ export class Store implements MonitorState {
     // keeps none of it.
     const steps: (() => void)[] = [];
     let seq = 0;
+    // A shared sweep is decided once: closing it first makes a second decider's commit fail whole.
+    if (w.run) steps.push(() => this.runs.closeForCommit(w.run!));
     steps.push(() => {
       seq = Number(
         this.run(`INSERT INTO sweeps (id, started_at, finished_at, duration_ms, endpoints, addresses, failures, config_hash, vantage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, [

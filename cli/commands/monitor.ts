@@ -15,7 +15,7 @@ import { registerMonitorSetup } from './monitor-setup.js';
 // Types only: the monitor's modules (js-yaml, node-cron, libsql, nodemailer: ~0.1 s to load) are
 // imported when a monitor command runs, never at pinctl start-up.
 import type { EndpointConfig, MonitorConfig } from '../../monitor/config.js';
-import type { CycleResult } from '../../monitor/cycle.js';
+import type { CycleResult, Helped } from '../../monitor/cycle.js';
 import type { HistoryEvent, MonitorState } from '../../monitor/state.js';
 import type { EndpointRow } from '../../monitor/status.js';
 import type { Observation, Severity, StoredFinding } from '../../monitor/types.js';
@@ -23,7 +23,7 @@ import type { Runner } from '../../monitor/runner.js';
 import type { LogEntry, WatchView } from '../views/monitor-watch.js';
 
 async function loadMonitor() {
-  const [config, cycle, store, sweep, status, findings, served, statusPage] = await Promise.all([
+  const [config, cycle, store, sweep, status, findings, served, statusPage, shared] = await Promise.all([
     import('../../monitor/config.js'),
     import('../../monitor/cycle.js'),
     import('../../monitor/open-state.js'),
@@ -32,10 +32,12 @@ async function loadMonitor() {
     import('../../monitor/findings.js'),
     import('../../monitor/served-bundles.js'),
     import('../../monitor/status-page/source.js'),
+    import('../../monitor/shared-sweep.js'),
   ]);
   return {
     loadConfig: config.loadConfig,
-    runCycle: cycle.runCycle,
+    runOrHelp: cycle.runOrHelp,
+    shareOptions: shared.shareOptions,
     healthy: cycle.healthy,
     openState: store.openState,
     trustStores: sweep.trustStores,
@@ -143,7 +145,9 @@ export async function onceCommand(opts: ConfigOption & { json?: boolean }, io: C
     return fail(io, e);
   }
   try {
-    const r = await M.runCycle(cfg, store, { now: () => io.now(), stores, probe: io.probe, resolve: io.resolve });
+    // Started while another monitor of this vantage sweeps: it helps probe that sweep and ends.
+    const r = await M.runOrHelp(cfg, store, { now: () => io.now(), stores, probe: io.probe, resolve: io.resolve, share: M.shareOptions(io.env) }, 'once');
+    if ('helped' in r) return printHelped(io, r, opts.json === true);
     const ok = M.healthy(r.open);
     if (opts.json) {
       printJson(io, {
@@ -157,6 +161,7 @@ export async function onceCommand(opts: ConfigOption & { json?: boolean }, io: C
         proposals: r.proposals,
         servedBundles: r.servedBundles.map((c) => servedJson(r, c)),
         reports: r.reports.map((c) => ({ from: c.label, read: c.reports.length, error: c.error })),
+        shared: { batches: r.shared.batches, probedBy: r.shared.byClaimer },
         alerts: { queued: r.queued, sent: r.delivery.sent.length, failed: r.delivery.failed.map((x) => ({ channel: x.row.channel, error: x.error, retryAt: x.retryAt })) },
       });
     } else {
@@ -168,6 +173,14 @@ export async function onceCommand(opts: ConfigOption & { json?: boolean }, io: C
   } finally {
     await store.close();
   }
+}
+
+/** `monitor once` that helped another monitor's sweep: what it probed; the findings are that monitor's to decide. */
+function printHelped(io: CliIO, r: Helped, json: boolean): number {
+  const decidedBy = 'another monitor of this vantage (the sweep lead)';
+  if (json) printJson(io, { helped: { sweep: r.sweepId, batches: r.batches, endpoints: r.endpoints, decidedBy }, sweep: { id: r.sweepId } });
+  else io.stdout.write(`helped sweep ${r.sweepId}: probed ${r.endpoints} endpoint(s) in ${r.batches} batch(es); its findings are decided by ${decidedBy} (see pinctl monitor status)\n`);
+  return 0;
 }
 
 function servedJson(r: CycleResult, c: CycleResult['servedBundles'][number]) {
@@ -259,6 +272,8 @@ function printOnceTo(out: { write(s: string): void }, s: Style, cfg: MonitorConf
       out.write(`  ${p.endpoint}: ${p.file} (${dropped}${p.pins.length} pin(s) + ${p.backups.length} backup(s); ${published})\n`);
     }
   }
+  const by = Object.entries(r.shared.byClaimer);
+  if (by.length > 1) out.write(`\nsweep ${r.sweepId} shared by ${by.length} monitors: probed by ${by.map(([who, n]) => `${who}: ${n}`).join(', ')} (${r.shared.batches} batches)\n`);
   const failed = r.delivery.failed;
   if (r.queued || r.delivery.sent.length || failed.length) {
     out.write(`\nalerts: ${r.queued} queued, ${r.delivery.sent.length} sent, ${failed.length} failed${failed.length ? ` (${[...new Set(failed.map((x) => `${x.row.channel}: ${x.error}${x.retryAt ? '' : ' (refused: not retried)'}`))].join('; ')}; ${failed.some((x) => x.retryAt) ? 'retried with backoff' : 'not retried'})` : ''}\n`);

@@ -10,18 +10,19 @@ export interface MonitorChild {
   out: string;
 }
 
-/** The child script: `compiledOut` is compileForChildren(...).out. */
-export const runnerScript = (compiledOut: string, config: string, dir: string) => `
+/** The child script: `compiledOut` is compileForChildren(...).out; `envKeys`: more variables the runner sees. */
+export const runnerScript = (compiledOut: string, config: string, dir: string, envKeys: string[] = []) => `
 import { startRunner } from '${compiledOut}/monitor/runner.js';
-const runner = await startRunner({ configPath: '${config}', env: { PINCTL_TEST_PG_PASSWORD: process.env.PINCTL_TEST_PG_PASSWORD },
+const env = Object.fromEntries(${JSON.stringify(['PINCTL_TEST_PG_PASSWORD', ...envKeys])}.map((k) => [k, process.env[k]]));
+const runner = await startRunner({ configPath: '${config}', env,
   cwd: '${dir}', now: () => new Date(), log: (l) => process.stdout.write(Date.now() + ' ' + l + '\\n'), sweepAtStart: false, deliveryIntervalMs: 200 });
 process.stdout.write('ready\\n');
 process.on('SIGTERM', async () => { await runner.stop(); process.exit(0); });
 `;
 
 /** Starts the script; resolves once the runner is up, rejects if it exits first. */
-export function startMonitor(script: string, pgPassword: string): Promise<MonitorChild> {
-  const proc = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PINCTL_TEST_PG_PASSWORD: pgPassword } });
+export function startMonitor(script: string, pgPassword: string, env: Record<string, string> = {}): Promise<MonitorChild> {
+  const proc = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env, PINCTL_TEST_PG_PASSWORD: pgPassword } });
   const child: MonitorChild = { proc, out: '' };
   proc.stdout!.on('data', (d: Buffer) => (child.out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (child.out += d.toString()));

@@ -382,4 +382,67 @@ describe.each(STATE_BACKENDS.map((b) => [b.id, b] as const))('MonitorState contr
       expect(new Set(got).size).toBe(30);
     });
   });
+
+  test('shared sweeps: one open run per vantage; batches claimed, renewed, completed; an ended lease is claimed again; the commit closes the run once', async () => {
+    await withState(async (a, open) => {
+      const b = await open();
+      const t0 = new Date('2026-06-01T00:00:00.000Z');
+      const at = (ms: number) => new Date(t0.getTime() + ms);
+      const run = { id: 'r1', vantage: 'eu', configHash: 'h', startedAt: t0.toISOString() };
+      expect(await a.openRun(run, [['e1', 'e2'], ['e3'], ['e4']])).toBe(true);
+      expect(await b.openRun({ ...run, id: 'r2' }, [['e1']])).toBe(false); // one open run per vantage
+      expect(await b.openedRun('eu')).toEqual({ ...run, batches: 3 });
+      expect(await b.openedRun('us')).toBeNull();
+      const c0 = await a.claimBatch('r1', t0, 1000, 'A');
+      const c1 = await b.claimBatch('r1', t0, 1000, 'B');
+      expect([c0?.n, c0?.endpoints, c1?.n, c1?.endpoints]).toEqual([0, ['e1', 'e2'], 1, ['e3']]);
+      const c2 = await a.claimBatch('r1', t0, 1000, 'A');
+      expect(c2?.n).toBe(2);
+      expect(await b.claimBatch('r1', at(500), 1000, 'B')).toBeNull(); // every batch is claimed and leased
+      expect(await a.renewBatch(c0!, at(900), 1000)).toBe(true); // A is still probing batch 0: lease to 1900
+      const result = (e: string) => ({ observations: [obs(Number(e.slice(1)), 't', chainA)], certificates: { fa: 'AAEC' } });
+      expect(await b.completeBatch(c1!, result('e3'))).toBe(true);
+      expect(await a.batchProgress('r1', at(500))).toEqual({ total: 3, done: 1, claimed: 2, byClaimer: { B: 1 } });
+      // A's claim of batch 2 ran out (A died): B claims it again, A's late completion is refused.
+      const again = await b.claimBatch('r1', at(1500), 1000, 'B');
+      expect(again).toMatchObject({ n: 2, endpoints: ['e4'] });
+      expect(await a.completeBatch(c2!, result('e4'))).toBe(false);
+      expect(await a.renewBatch(c2!, at(1500), 1000)).toBe(false);
+      expect(await b.completeBatch(again!, result('e4'))).toBe(true);
+      expect(await b.completeBatch(again!, result('e4'))).toBe(false); // done: not twice
+      expect(await a.completeBatch(c0!, result('e1'))).toBe(true); // renewed: still A's
+      expect(await b.batchProgress('r1', at(1600))).toEqual({ total: 3, done: 3, claimed: 0, byClaimer: { A: 2, B: 2 } });
+      const results = [];
+      for await (const r of b.batchResults('r1')) results.push(r);
+      expect(results).toEqual([result('e1'), result('e3'), result('e4')]);
+      await a.commitSweep(write([], new Map(), 'r1', { run: 'r1' }));
+      expect(await b.openedRun('eu')).toBeNull();
+      // A second decider of the same run commits nothing.
+      await expect(b.commitSweep(write([], new Map(), 'r1-again', { run: 'r1' }))).rejects.toMatchObject({ code: 'STATE_BUSY' });
+      expect(await b.count('sweeps')).toBe(1);
+      expect(await b.claimBatch('r1', at(2000), 1000, 'B')).toBeNull();
+      // A run that will not be decided is dropped, and the vantage can open a new one.
+      expect(await a.openRun({ ...run, id: 'r3' }, [['e1']])).toBe(true);
+      await b.dropRun('r3');
+      expect(await a.openedRun('eu')).toBeNull();
+      expect(await a.openRun({ ...run, id: 'r4' }, [])).toBe(true);
+      expect(await a.batchProgress('r4', t0)).toEqual({ total: 0, done: 0, claimed: 0, byClaimer: {} });
+    });
+  });
+
+  test('shared sweeps: three claimers at once never get the same batch', async () => {
+    await withState(async (a, open) => {
+      const [b, c] = [await open(), await open()];
+      const batches = Array.from({ length: 40 }, (_, i) => [`e${i}`]);
+      await a.openRun({ id: 'r1', vantage: 'default', configHash: 'h', startedAt: '2026-06-01T00:00:00.000Z' }, batches);
+      const t = new Date('2026-06-01T00:00:00.000Z');
+      const got: { who: string; n: number }[] = [];
+      const claimer = async (s: MonitorState, who: string) => {
+        for (let cl = await s.claimBatch('r1', t, 60_000, who); cl; cl = await s.claimBatch('r1', t, 60_000, who)) got.push({ who, n: cl.n });
+      };
+      await Promise.all([claimer(a, 'A'), claimer(b, 'B'), claimer(c, 'C')]);
+      expect(got.map((g) => g.n).sort((x, y) => x - y)).toEqual(batches.map((_, i) => i));
+      expect(new Set(got.map((g) => g.who)).size).toBeGreaterThan(1);
+    });
+  });
 });
