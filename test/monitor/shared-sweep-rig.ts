@@ -77,7 +77,7 @@ export async function pgReader(url: string): Promise<StateReader> {
 
 export function sqliteReader(stateDir: string): StateReader {
   const db = new Database(join(stateDir, 'monitor.db'), { timeout: 10_000 });
-  return { rows: async (sql, args = []) => db.prepare(sql).all(args) as Record<string, unknown>[], close: async () => db.close() };
+  return { rows: async (sql, args = []) => db.prepare(sql).all(args) as Record<string, unknown>[], close: async () => void db.close() };
 }
 
 export const claimerOf = (pid: number) => new RegExp(` pid ${pid}$`);

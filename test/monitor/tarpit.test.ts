@@ -94,7 +94,7 @@ describe('a tarpit SMTP server', () => {
     const web = webhookSender(cfg.webhook!);
     const senders = {
       email: emailSender(cfg.email!),
-      webhook: async (row: Parameters<typeof web>[0], signal: AbortSignal) => {
+      webhook: async (row: Parameters<typeof web>[0], signal?: AbortSignal) => {
         await web(row, signal);
         webhookAt = performance.now() - started;
       },

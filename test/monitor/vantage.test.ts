@@ -64,10 +64,12 @@ describe('vantage-disagreement', () => {
     const [oldLeaf, newLeaf] = [opensslPin('leaf.pem'), opensslPin('leaf-new-key.key')];
     expect(f).toMatchObject({ key: `vantage-disagreement|${ep.id}`, kind: 'vantage-disagreement', severity: 'warning', address: null, endpoint: ep.id });
     expect(f.vantage).toBeUndefined(); // state-wide: no vantage owns it
-    expect(f.details.vantages).toMatchObject([
-      { vantage: 'eu', addresses: ['10.0.0.1'], leafKeys: [oldLeaf] },
-      { vantage: 'us', addresses: ['10.0.1.1', '10.0.1.2'], leafKeys: [newLeaf] },
-    ]);
+    expect(f.details).toMatchObject({
+      vantages: [
+        { vantage: 'eu', addresses: ['10.0.0.1'], leafKeys: [oldLeaf] },
+        { vantage: 'us', addresses: ['10.0.1.1', '10.0.1.2'], leafKeys: [newLeaf] },
+      ],
+    });
     expect(f.title).toContain('2 vantages see different leaf keys');
     expect(f.explanation).toContain(`eu (10.0.0.1) sees leaf "api.pinctl.test" pin ${oldLeaf}`);
     expect(f.explanation).toContain(`us (10.0.1.1, 10.0.1.2) sees leaf "api.pinctl.test" pin ${newLeaf}`);

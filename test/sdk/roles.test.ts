@@ -2,7 +2,8 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ExpiredError, FetchError, InputError, PinClient, SignatureError, TrustExpiredError, type PinReport } from '../../src/sdk/index.js';
+import { ExpiredError, FetchError, PinClient, SignatureError, TrustExpiredError, type PinReport } from '../../src/sdk/index.js';
+import { InputError } from '../../src/errors.js';
 import { createClient } from '../../src/sdk/core/index.js';
 import type { Signer } from '../../src/bundle/sign.js';
 import type { Payload } from '../../src/bundle/types.js';
